@@ -1,0 +1,1495 @@
+//! Loading and validating definitions. Every problem is collected, with its position, before
+//! anything is reported.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::raw::*;
+use super::types::{Field, FieldType, OneOf};
+use super::*;
+use crate::error::{Error, Problem, Result, ScriptPlace};
+use crate::script::{self, Kind, Reference, Scripts};
+use crate::yaml;
+
+const TOP_KEYS: &[&str] = &[
+    "workflow",
+    "version",
+    "title",
+    "description",
+    "settings",
+    "roles",
+    "fields",
+    "checks",
+    "states",
+    "actions",
+    "templates",
+    "views",
+    "exports",
+];
+
+/// Keys of `case` in scripts that are not roles.
+pub(crate) const CASE_KEYS: &[&str] = &[
+    "id",
+    "workflow",
+    "version",
+    "state",
+    "state_label",
+    "org",
+    "revision",
+    "created_at",
+    "updated_at",
+    "parent",
+    "participants",
+    "fields",
+    "tags",
+];
+
+/// Load every `*.yaml` / `*.yml` file of a folder (sorted by name). Problems of all files are
+/// reported together.
+pub fn load_dir(dir: &Path, scripts: &Scripts) -> Result<Vec<Definition>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::definition_one(
+            &dir.display().to_string(),
+            "",
+            format!("cannot read the workflows folder: {e}"),
+        )
+    })?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml") | Some("yml")
+                )
+        })
+        .collect();
+    paths.sort();
+    let mut defs = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        match load_file(&p, scripts) {
+            Ok(d) => defs.push(d),
+            Err(Error::Definition { problems: mut ps }) => problems.append(&mut ps),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut seen: HashSet<(String, u32)> = HashSet::new();
+    for d in &defs {
+        if !seen.insert((d.id.clone(), d.version)) {
+            problems.push(Problem {
+                file: d.file.clone(),
+                line: 1,
+                column: 1,
+                path: "workflow".into(),
+                message: format!(
+                    "workflow `{}` version {} is defined by more than one file",
+                    d.id, d.version
+                ),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(defs)
+    } else {
+        Err(Error::Definition { problems })
+    }
+}
+
+/// Load one file.
+pub fn load_file(path: &Path, scripts: &Scripts) -> Result<Definition> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::definition_one(&file, "", format!("cannot read the file: {e}")))?;
+    load_str(&text, &file, scripts)
+}
+
+/// Load a definition from YAML text; `file` names it in messages.
+pub fn load_str(text: &str, file: &str, scripts: &Scripts) -> Result<Definition> {
+    let (root, spans) = yaml::parse(text).map_err(|e| Error::Definition {
+        problems: vec![Problem {
+            file: file.to_owned(),
+            line: e.pos.line,
+            column: e.pos.column,
+            path: e.path.clone().unwrap_or_default(),
+            message: e.message.clone(),
+        }],
+    })?;
+    let mut l = Loader {
+        file: file.to_owned(),
+        spans: Arc::new(spans),
+        problems: Vec::new(),
+        scripts,
+        workflow: String::new(),
+        version: 0,
+    };
+    let def = l.definition(&root, text);
+    match def {
+        Some(d) if l.problems.is_empty() => Ok(d),
+        _ => {
+            if l.problems.is_empty() {
+                l.problem("", "the definition is invalid");
+            }
+            l.problems.sort_by_key(|p| (p.line, p.column));
+            l.problems.dedup();
+            Err(Error::Definition {
+                problems: l.problems,
+            })
+        }
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else if key.starts_with('[') {
+        format!("{path}{key}")
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Names for "did you mean" hints.
+fn hint(name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let known: Vec<String> = known.into_iter().map(|k| k.as_ref().to_owned()).collect();
+    let close: Vec<&String> = known.iter().filter(|k| strsim_close(name, k)).collect();
+    if let Some(c) = close.first() {
+        format!("; did you mean `{c}`?")
+    } else if known.is_empty() {
+        String::new()
+    } else if known.len() <= 12 {
+        format!("; known: {}", known.join(", "))
+    } else {
+        String::new()
+    }
+}
+
+/// Two names are close when one edit (or a shared long prefix) separates them.
+fn strsim_close(a: &str, b: &str) -> bool {
+    if a == b {
+        return false;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let n = a.len();
+    let m = b.len();
+    if n.abs_diff(m) > 2 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=m).collect();
+    for i in 1..=n {
+        let mut cur = vec![i; m + 1];
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[m] <= 2 && n.min(m) > 2
+}
+
+struct Loader<'a> {
+    file: String,
+    spans: Arc<Spans>,
+    problems: Vec<Problem>,
+    scripts: &'a Scripts,
+    workflow: String,
+    version: u32,
+}
+
+impl Loader<'_> {
+    fn problem_at(&mut self, path: &str, pos: yaml::Pos, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line: pos.line.max(1),
+            column: pos.column.max(1),
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// A problem with a value.
+    fn problem(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self.spans.nearest(path);
+        self.problem_at(path, pos, message);
+    }
+
+    /// A problem with a key (an id).
+    fn key_problem(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self
+            .spans
+            .key(path)
+            .unwrap_or_else(|| self.spans.nearest(path));
+        self.problem_at(path, pos, message);
+    }
+
+    fn de<T: DeserializeOwned>(&mut self, v: &Value, path: &str) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let sub = e.path().to_string();
+                let full = if sub == "." || sub.is_empty() {
+                    path.to_owned()
+                } else {
+                    join(path, &sub)
+                };
+                let msg = e.into_inner().to_string();
+                let msg = if let Some(rest) = msg.strip_prefix("unknown field ") {
+                    format!("unknown key {rest}")
+                } else {
+                    msg
+                };
+                if msg.starts_with("unknown key") {
+                    // point at the offending key when we can find it
+                    let key = msg
+                        .split('`')
+                        .nth(1)
+                        .map(|k| join(&full, k))
+                        .unwrap_or(full.clone());
+                    self.key_problem(&key, msg);
+                } else {
+                    self.problem(&full, msg);
+                }
+                None
+            }
+        }
+    }
+
+    fn entries<'v>(&mut self, v: &'v Value, path: &str, what: &str) -> Vec<(String, &'v Value)> {
+        match v {
+            Value::Object(m) => {
+                let mut out = Vec::new();
+                for (k, val) in m {
+                    let p = join(path, k);
+                    if !is_ident(k) {
+                        self.key_problem(
+                            &p,
+                            format!(
+                                "`{k}` is not a valid {what} id (use letters, digits and _, starting with a letter)"
+                            ),
+                        );
+                        continue;
+                    }
+                    out.push((k.clone(), val));
+                }
+                out
+            }
+            Value::Null => Vec::new(),
+            _ => {
+                self.problem(
+                    path,
+                    format!("`{path}` must be a map of {what} ids to their definitions"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn strings(&mut self, v: &Value, path: &str, what: &str) -> Option<Vec<String>> {
+        match v {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for (i, it) in items.iter().enumerate() {
+                    match it {
+                        Value::String(s) => out.push(s.clone()),
+                        _ => {
+                            self.problem(&format!("{path}[{i}]"), format!("expected a {what}"));
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.problem(path, format!("expected a {what} or a list of them"));
+                None
+            }
+        }
+    }
+
+    fn compile(&mut self, src: &str, kind: Kind, path: &str) -> Option<Script> {
+        let pos = self.spans.nearest(path);
+        let place = ScriptPlace {
+            workflow: self.workflow.clone(),
+            version: self.version,
+            path: path.to_owned(),
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+        };
+        match self
+            .scripts
+            .compile(src, kind, place, Arc::clone(&self.spans))
+        {
+            Ok(s) => Some(s),
+            Err((line, column, message)) => {
+                self.problem_at(
+                    path,
+                    yaml::Pos { line, column },
+                    format!("script does not compile: {message}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn span(&mut self, text: &str, path: &str) -> Option<Span> {
+        match text.parse::<Span>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.problem(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn field(&mut self, name: &str, v: &Value, path: &str) -> Option<Field> {
+        let v = match v {
+            Value::String(t) => {
+                let mut m = Map::new();
+                m.insert("type".into(), Value::String(t.clone()));
+                Value::Object(m)
+            }
+            other => other.clone(),
+        };
+        let raw: RawField = self.de(&v, path)?;
+        let Some(kind) = FieldType::parse(&raw.kind) else {
+            self.problem(
+                &join(path, "type"),
+                format!(
+                    "unknown type `{}`; use one of {}",
+                    raw.kind,
+                    FieldType::NAMES.join(", ")
+                ),
+            );
+            return None;
+        };
+        let of = match &raw.of {
+            None => None,
+            Some(t) => match FieldType::parse(t) {
+                Some(FieldType::List) | Some(FieldType::Map) | None => {
+                    self.problem(
+                        &join(path, "of"),
+                        format!("`of` must be a simple type, not `{t}`"),
+                    );
+                    None
+                }
+                Some(t) if kind == FieldType::List => Some(t),
+                Some(_) => {
+                    self.problem(&join(path, "of"), "`of` is only for lists");
+                    None
+                }
+            },
+        };
+        let one_of = match raw.one_of {
+            None => None,
+            Some(RawOneOf::List(l)) => Some(OneOf::List(l)),
+            Some(RawOneOf::Setting(s)) => match s.strip_prefix("settings.") {
+                Some(name) => Some(OneOf::Setting(name.to_owned())),
+                None => {
+                    self.problem(
+                        &join(path, "one_of"),
+                        format!("`one_of` must be a list or `settings.NAME`, got `{s}`"),
+                    );
+                    None
+                }
+            },
+        };
+        let field = Field {
+            name: name.to_owned(),
+            kind,
+            of,
+            required: raw.required,
+            default: raw.default,
+            max_length: raw.max_length,
+            min_length: raw.min_length,
+            one_of,
+            min: raw.min,
+            max: raw.max,
+            private: raw.private,
+            label: raw.label,
+            description: raw.description,
+        };
+        Some(field)
+    }
+
+    fn check(&mut self, v: &Value, path: &str, default_message: &str) -> Option<Check> {
+        let raw = match v {
+            Value::String(s) => RawCheck {
+                when: s.clone(),
+                message: default_message.to_owned(),
+                suggest: Vec::new(),
+            },
+            other => self.de::<RawCheck>(other, path)?,
+        };
+        let when_path = if v.is_string() {
+            path.to_owned()
+        } else {
+            join(path, "when")
+        };
+        let when = self.compile(&raw.when, Kind::Expr, &when_path)?;
+        let uses_inputs = script::references(&raw.when)
+            .iter()
+            .any(|r| matches!(r, Reference::Member { object, .. } if object == "inputs"));
+        Some(Check {
+            when,
+            message: raw.message,
+            suggest: raw.suggest,
+            uses_inputs,
+        })
+    }
+
+    fn checks(&mut self, v: &Value, path: &str, default_message: &str) -> Vec<Check> {
+        match v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, it)| self.check(it, &format!("{path}[{i}]"), default_message))
+                .collect(),
+            Value::Null => Vec::new(),
+            other => self
+                .check(other, path, default_message)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn definition(&mut self, root: &Value, text: &str) -> Option<Definition> {
+        let Value::Object(top) = root else {
+            self.problem(
+                "",
+                "a workflow file must be a map with `workflow`, `version`, `states` and `actions`",
+            );
+            return None;
+        };
+        for k in top.keys() {
+            if !TOP_KEYS.contains(&k.as_str()) {
+                let h = hint(k, TOP_KEYS);
+                self.key_problem(k, format!("unknown key `{k}`{h}"));
+            }
+        }
+        let id = match top.get("workflow") {
+            Some(Value::String(s)) if is_ident(s) => s.clone(),
+            Some(_) => {
+                self.problem("workflow", "`workflow` must be an id (letters, digits, _)");
+                String::new()
+            }
+            None => {
+                self.problem("", "missing `workflow: <id>`");
+                String::new()
+            }
+        };
+        let version = match top.get("version") {
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if v >= 1 && v <= u64::from(u32::MAX) => v as u32,
+                _ => {
+                    self.problem("version", "`version` must be a whole number from 1");
+                    0
+                }
+            },
+            Some(_) => {
+                self.problem("version", "`version` must be a whole number from 1");
+                0
+            }
+            None => {
+                self.problem("", "missing `version: <number>`");
+                0
+            }
+        };
+        self.workflow = id.clone();
+        self.version = version;
+        let title = match top.get("title") {
+            Some(Value::String(s)) => s.clone(),
+            _ => id.clone(),
+        };
+        let description = top
+            .get("description")
+            .and_then(|d| d.as_str())
+            .map(str::to_owned);
+        let null = Value::Null;
+        let section = |k: &str| top.get(k).unwrap_or(&null);
+
+        // settings
+        let mut settings = Vec::new();
+        for (name, v) in self.entries(section("settings"), "settings", "setting") {
+            let path = join("settings", &name);
+            let is_full = matches!(v, Value::Object(m) if m.contains_key("default"));
+            let (kind, default, one_of, desc) = if is_full {
+                let Some(raw) = self.de::<RawSetting>(v, &path) else {
+                    continue;
+                };
+                let kind = match raw.kind.as_deref() {
+                    Some(t) => match FieldType::parse(t) {
+                        Some(k) => Some(k),
+                        None => {
+                            self.problem(&join(&path, "type"), format!("unknown type `{t}`"));
+                            continue;
+                        }
+                    },
+                    None => FieldType::of_value(&raw.default),
+                };
+                (kind, raw.default, raw.one_of, raw.description)
+            } else {
+                (FieldType::of_value(v), v.clone(), None, None)
+            };
+            let Some(kind) = kind else {
+                self.problem(
+                    &path,
+                    format!("setting `{name}` needs a default value (or `{{ type: ..., default: ... }}`)"),
+                );
+                continue;
+            };
+            if !default.is_null() {
+                if let Err(e) = kind.normalize(&default, None) {
+                    self.problem(&path, format!("default of setting `{name}` {e}"));
+                }
+            }
+            settings.push(Setting {
+                name,
+                kind,
+                default,
+                one_of,
+                description: desc,
+            });
+        }
+
+        // roles
+        let mut roles = Vec::new();
+        for (name, v) in self.entries(section("roles"), "roles", "role") {
+            let path = join("roles", &name);
+            let raw: RawRole = if v.is_null() {
+                RawRole::default()
+            } else {
+                let Some(r) = self.de(v, &path) else { continue };
+                r
+            };
+            if CASE_KEYS.contains(&name.as_str()) || name == "system" || name == "anyone" {
+                self.key_problem(
+                    &path,
+                    format!("`{name}` is a reserved name and cannot be a role"),
+                );
+            }
+            let directory = match &raw.directory {
+                None => Vec::new(),
+                Some(d) => self
+                    .strings(d, &join(&path, "directory"), "directory role")
+                    .unwrap_or_default(),
+            };
+            let sees_org = match raw.sees.as_deref() {
+                None | Some("participants") => false,
+                Some("org") => true,
+                Some(other) => {
+                    self.problem(
+                        &join(&path, "sees"),
+                        format!("`sees` must be `org` or `participants`, got `{other}`"),
+                    );
+                    false
+                }
+            };
+            if sees_org && directory.is_empty() {
+                self.problem(
+                    &join(&path, "sees"),
+                    "`sees: org` is only for directory roles (add `directory: ...`)",
+                );
+            }
+            if raw.many.is_some() && !directory.is_empty() {
+                self.problem(&join(&path, "many"), "`many` is only for case roles");
+            }
+            roles.push(Role {
+                name,
+                directory,
+                sees_org,
+                many: raw.many.unwrap_or(false),
+                label: raw.label,
+                description: raw.description,
+            });
+        }
+
+        // fields
+        let mut fields = Vec::new();
+        for (name, v) in self.entries(section("fields"), "fields", "field") {
+            let path = join("fields", &name);
+            if let Some(f) = self.field(&name, v, &path) {
+                fields.push(f);
+            }
+        }
+
+        // templates
+        let mut templates = Vec::new();
+        for (name, v) in self.entries(section("templates"), "templates", "template") {
+            let path = join("templates", &name);
+            let Some(raw) = self.de::<RawTemplate>(v, &path) else {
+                continue;
+            };
+            let subject = self.compile(&raw.subject, Kind::Template, &join(&path, "subject"));
+            let body = self.compile(&raw.body, Kind::Template, &join(&path, "body"));
+            if let (Some(subject), Some(body)) = (subject, body) {
+                templates.push(Template {
+                    name,
+                    subject,
+                    body,
+                    description: raw.description,
+                });
+            }
+        }
+
+        // states
+        let mut states = Vec::new();
+        for (sid, v) in self.entries(section("states"), "states", "state") {
+            let path = join("states", &sid);
+            let raw: RawState = if v.is_null() {
+                RawState::default()
+            } else if let Value::String(label) = v {
+                RawState {
+                    label: Some(label.clone()),
+                    ..RawState::default()
+                }
+            } else {
+                let Some(r) = self.de(v, &path) else { continue };
+                r
+            };
+            let on_enter = raw
+                .on_enter
+                .as_deref()
+                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "on_enter")));
+            let on_exit = raw
+                .on_exit
+                .as_deref()
+                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "on_exit")));
+            let mut timers = Vec::new();
+            let mut names = HashSet::new();
+            for (i, tv) in raw.timers.iter().enumerate() {
+                let tpath = format!("{path}.timers[{i}]");
+                let Some(rt) = self.de::<RawTimer>(tv, &tpath) else {
+                    continue;
+                };
+                let name = rt
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("timer_{}", i + 1));
+                if !names.insert(name.clone()) {
+                    self.problem(
+                        &join(&tpath, "name"),
+                        format!("timer `{name}` is declared twice in state `{sid}`"),
+                    );
+                }
+                let count = [rt.after.is_some(), rt.every.is_some(), rt.at.is_some()]
+                    .iter()
+                    .filter(|b| **b)
+                    .count();
+                if count != 1 {
+                    self.problem(
+                        &tpath,
+                        "a timer needs exactly one of `after`, `every` or `at`",
+                    );
+                    continue;
+                }
+                let schedule = if let Some(a) = &rt.after {
+                    self.span(a, &join(&tpath, "after")).map(Schedule::After)
+                } else if let Some(e) = &rt.every {
+                    self.span(e, &join(&tpath, "every")).map(Schedule::Every)
+                } else if let Some(f) = &rt.at {
+                    let field = f.strip_prefix("fields.").unwrap_or(f).to_owned();
+                    let offset = match &rt.offset {
+                        None => Some(None),
+                        Some(o) => {
+                            let (neg, body) = match o.trim().strip_prefix('-') {
+                                Some(rest) => (true, rest.trim()),
+                                None => (false, o.trim().trim_start_matches('+').trim()),
+                            };
+                            self.span(body, &join(&tpath, "offset"))
+                                .map(|s| Some((neg, s)))
+                        }
+                    };
+                    offset.map(|offset| Schedule::At { field, offset })
+                } else {
+                    None
+                };
+                if rt.offset.is_some() && rt.at.is_none() {
+                    self.problem(&join(&tpath, "offset"), "`offset` goes with `at`");
+                }
+                if rt.run.is_none() && rt.action.is_none() {
+                    self.problem(
+                        &tpath,
+                        "a timer needs `run` (a script), `action` (a system action) or both",
+                    );
+                }
+                let run = rt
+                    .run
+                    .as_deref()
+                    .and_then(|s| self.compile(s, Kind::Effect, &join(&tpath, "run")));
+                if let Some(schedule) = schedule {
+                    timers.push(Timer {
+                        name,
+                        schedule,
+                        run,
+                        action: rt.action,
+                        description: rt.description,
+                    });
+                }
+            }
+            states.push(State {
+                label: raw.label.unwrap_or_else(|| sid.clone()),
+                id: sid,
+                is_final: raw.is_final,
+                tags: raw.tags,
+                description: raw.description,
+                on_enter,
+                on_exit,
+                timers,
+            });
+        }
+        let non_final: Vec<String> = states
+            .iter()
+            .filter(|s| !s.is_final)
+            .map(|s| s.id.clone())
+            .collect();
+
+        // actions
+        let mut actions = Vec::new();
+        for (aid, v) in self.entries(section("actions"), "actions", "action") {
+            let path = join("actions", &aid);
+            let Value::Object(m) = v else {
+                self.problem(
+                    &path,
+                    format!("action `{aid}` must be a map (with at least `by`)"),
+                );
+                continue;
+            };
+            let mut m = m.clone();
+            let inputs_v = m.remove("inputs").unwrap_or(Value::Null);
+            let Some(raw) = self.de::<RawAction>(&Value::Object(m), &path) else {
+                continue;
+            };
+            let mut inputs = Vec::new();
+            for (iname, iv) in self.entries(&inputs_v, &join(&path, "inputs"), "input") {
+                let ipath = join(&join(&path, "inputs"), &iname);
+                if let Some(f) = self.field(&iname, iv, &ipath) {
+                    inputs.push(f);
+                }
+            }
+            let from = match &raw.from {
+                None => None,
+                Some(Value::String(s)) if s == "*" => Some(non_final.clone()),
+                Some(f) => self.strings(f, &join(&path, "from"), "state id"),
+            };
+            let to = match &raw.to {
+                None | Some(Value::Null) => Target::Stay,
+                Some(Value::String(s)) => Target::To(s.clone()),
+                Some(t) => match self.strings(t, &join(&path, "to"), "state id") {
+                    Some(v) if v.len() == 1 => Target::To(v[0].clone()),
+                    Some(v) => Target::Choice(v),
+                    None => Target::Stay,
+                },
+            };
+            let by = self
+                .strings(&raw.by, &join(&path, "by"), "role")
+                .unwrap_or_default();
+            let guards = match &raw.guard {
+                None => Vec::new(),
+                Some(g) => self.checks(g, &join(&path, "guard"), "This action is not allowed now"),
+            };
+            let run = raw
+                .run
+                .as_deref()
+                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "run")));
+            actions.push(Action {
+                id: aid,
+                label: raw.label,
+                description: raw.description,
+                from,
+                to,
+                by,
+                default: raw.default,
+                inputs,
+                guards,
+                run,
+                unavailable: raw.unavailable,
+            });
+        }
+
+        let checks = self.checks(
+            section("checks"),
+            "checks",
+            "The case's fields are not consistent",
+        );
+
+        // views
+        let mut views = Vec::new();
+        for (name, v) in self.entries(section("views"), "views", "view") {
+            let path = join("views", &name);
+            let Some(raw) = self.de::<RawView>(v, &path) else {
+                continue;
+            };
+            let viewer = self
+                .strings(&raw.viewer, &join(&path, "viewer"), "role")
+                .unwrap_or_default();
+            let filter = raw
+                .filter
+                .as_deref()
+                .and_then(|s| self.compile(s, Kind::Expr, &join(&path, "filter")));
+            let sort = match raw.sort.as_deref() {
+                None => Sort {
+                    key: "updated".into(),
+                    descending: true,
+                },
+                Some(s) => {
+                    let (descending, key) = match s.strip_prefix('-') {
+                        Some(k) => (true, k),
+                        None => (false, s),
+                    };
+                    Sort {
+                        key: key.trim().to_owned(),
+                        descending,
+                    }
+                }
+            };
+            views.push(View {
+                title: raw.title.unwrap_or_else(|| name.clone()),
+                name,
+                description: raw.description,
+                states: raw.states.unwrap_or_default(),
+                viewer,
+                filter,
+                sort,
+            });
+        }
+
+        // exports
+        let mut exports = Vec::new();
+        for (name, v) in self.entries(section("exports"), "exports", "export") {
+            let path = join("exports", &name);
+            let Value::Object(m) = v else {
+                self.problem(
+                    &path,
+                    format!("export `{name}` must be a map with `columns`"),
+                );
+                continue;
+            };
+            let mut m = m.clone();
+            let columns_v = m.remove("columns").unwrap_or(Value::Null);
+            let Some(raw) = self.de::<RawExport>(&Value::Object(m), &path) else {
+                continue;
+            };
+            let cpath = join(&path, "columns");
+            let mut columns = Vec::new();
+            match &columns_v {
+                Value::Object(cols) => {
+                    for (cname, cv) in cols {
+                        let p = join(&cpath, cname);
+                        match cv {
+                            Value::String(expr) => {
+                                if let Some(s) = self.compile(expr, Kind::Expr, &p) {
+                                    columns.push((cname.clone(), s));
+                                }
+                            }
+                            _ => self.problem(
+                                &p,
+                                "a column is an expression, e.g. `fields.client_name`",
+                            ),
+                        }
+                    }
+                }
+                _ => self.problem(
+                    &path,
+                    format!(
+                        "export `{name}` needs `columns`: a map of column names to expressions"
+                    ),
+                ),
+            }
+            exports.push(Export {
+                title: raw.title.unwrap_or_else(|| name.clone()),
+                name,
+                description: raw.description,
+                states: raw.states.unwrap_or_default(),
+                each: raw.each,
+                columns,
+            });
+        }
+
+        let mut def = Definition {
+            id,
+            version,
+            title,
+            description,
+            file: self.file.clone(),
+            source: text.to_owned(),
+            hash: hex(Sha256::digest(text.as_bytes()).as_slice()),
+            settings,
+            roles,
+            fields,
+            checks,
+            states,
+            actions,
+            templates,
+            views,
+            exports,
+            spans: Arc::clone(&self.spans),
+            index: Default::default(),
+        };
+        def.build_index();
+        self.cross_check(&def);
+        Some(def)
+    }
+
+    /// Every reference between parts of the definition, and the shape of the graph.
+    fn cross_check(&mut self, d: &Definition) {
+        let state_ids: Vec<&str> = d.states.iter().map(|s| s.id.as_str()).collect();
+        let role_names: Vec<&str> = d.roles.iter().map(|r| r.name.as_str()).collect();
+        let action_ids: Vec<&str> = d.actions.iter().map(|a| a.id.as_str()).collect();
+
+        if d.states.is_empty() {
+            self.problem("states", "a workflow needs at least one state");
+        }
+        // fields
+        for f in &d.fields {
+            let path = format!("fields.{}", f.name);
+            self.check_field(d, f, &path);
+            if f.private && f.required {
+                // fine: private fields may be required
+            }
+        }
+        // actions
+        let mut defaults = 0;
+        for a in &d.actions {
+            let path = format!("actions.{}", a.id);
+            if let Some(from) = &a.from {
+                if from.is_empty() && a.from.is_some() {
+                    self.problem(&format!("{path}.from"), "`from` lists no state");
+                }
+                for (i, s) in from.iter().enumerate() {
+                    if d.state(s).is_none() {
+                        let p = if from.len() == 1 {
+                            format!("{path}.from")
+                        } else {
+                            format!("{path}.from[{i}]")
+                        };
+                        let h = hint(s, &state_ids);
+                        self.problem(
+                            &p,
+                            format!("unknown state `{s}` in `from` of action `{}`{h}", a.id),
+                        );
+                    }
+                }
+            } else {
+                if a.default {
+                    defaults += 1;
+                }
+                if a.to == Target::Stay {
+                    self.problem(
+                        &path,
+                        format!(
+                            "start action `{}` needs `to`: the state a new case starts in",
+                            a.id
+                        ),
+                    );
+                }
+            }
+            if a.default && !a.is_start() {
+                self.problem(
+                    &format!("{path}.default"),
+                    "`default` is only for start actions (actions without `from`)",
+                );
+            }
+            let targets = a.to.states();
+            for (i, s) in targets.iter().enumerate() {
+                if d.state(s).is_none() {
+                    let p = if targets.len() == 1 {
+                        format!("{path}.to")
+                    } else {
+                        format!("{path}.to[{i}]")
+                    };
+                    let h = hint(s, &state_ids);
+                    self.problem(
+                        &p,
+                        format!("unknown state `{s}` in `to` of action `{}`{h}", a.id),
+                    );
+                }
+            }
+            if let Some(from) = &a.from {
+                for s in from {
+                    if d.is_final(s) && targets.iter().any(|t| t != s) {
+                        self.problem(
+                            &format!("{path}.from"),
+                            format!(
+                                "final state `{s}` cannot be left, but action `{}` leads out of it",
+                                a.id
+                            ),
+                        );
+                    }
+                }
+            }
+            if a.by.is_empty() {
+                self.problem(
+                    &format!("{path}.by"),
+                    format!("action `{}` needs `by`: the roles that may do it", a.id),
+                );
+            }
+            for (i, r) in a.by.iter().enumerate() {
+                if r != "system" && r != "anyone" && d.role(r).is_none() {
+                    let p = if a.by.len() == 1 {
+                        format!("{path}.by")
+                    } else {
+                        format!("{path}.by[{i}]")
+                    };
+                    let h = hint(r, &role_names);
+                    self.problem(
+                        &p,
+                        format!("unknown role `{r}` in `by` of action `{}`{h}", a.id),
+                    );
+                }
+            }
+            for (i, g) in a.guards.iter().enumerate() {
+                for s in &g.suggest {
+                    if d.action(s).is_none() {
+                        let h = hint(s, &action_ids);
+                        self.problem(
+                            &format!("{path}.guard[{i}].suggest"),
+                            format!("unknown action `{s}` in `suggest`{h}"),
+                        );
+                    }
+                }
+            }
+            for f in &a.inputs {
+                self.check_field(d, f, &format!("{path}.inputs.{}", f.name));
+            }
+            let input_names: Vec<&str> = a.inputs.iter().map(|f| f.name.as_str()).collect();
+            for (i, g) in a.guards.iter().enumerate() {
+                self.check_refs(
+                    d,
+                    &g.when,
+                    Some(&input_names),
+                    None,
+                    &format!("{path}.guard[{i}]"),
+                );
+            }
+            if let Some(run) = &a.run {
+                let choices = match &a.to {
+                    Target::Choice(c) => Some(c.as_slice()),
+                    _ => None,
+                };
+                self.check_refs(
+                    d,
+                    run,
+                    Some(&input_names),
+                    Some(choices.unwrap_or(&[])),
+                    &format!("{path}.run"),
+                );
+                if choices.is_some() && !run.source.contains("goto") {
+                    self.problem(&format!("{path}.to"), format!("action `{}` lists several targets, so its `run` must pick one with `goto(state)`", a.id));
+                }
+            } else if matches!(a.to, Target::Choice(_)) {
+                self.problem(&format!("{path}.to"), format!("action `{}` lists several targets, so it needs a `run` that picks one with `goto(state)`", a.id));
+            }
+        }
+        if d.start_actions().next().is_none() {
+            self.problem(
+                "actions",
+                "no start action: at least one action must have no `from` (it creates cases)",
+            );
+        }
+        if defaults > 1 {
+            self.problem(
+                "actions",
+                "more than one start action is marked `default: true`",
+            );
+        }
+        for c in &d.checks {
+            let p = c.when.place.path.clone();
+            self.check_refs(d, &c.when, None, None, &p);
+        }
+        for t in &d.templates {
+            self.check_refs(
+                d,
+                &t.subject,
+                None,
+                None,
+                &format!("templates.{}.subject", t.name),
+            );
+            self.check_refs(
+                d,
+                &t.body,
+                None,
+                None,
+                &format!("templates.{}.body", t.name),
+            );
+        }
+        // states and timers
+        for s in &d.states {
+            let path = format!("states.{}", s.id);
+            if s.is_final && !s.timers.is_empty() {
+                self.problem(
+                    &format!("{path}.timers"),
+                    format!("final state `{}` cannot have timers", s.id),
+                );
+            }
+            for hook in [&s.on_enter, &s.on_exit].into_iter().flatten() {
+                let p = hook.place.path.clone();
+                self.check_refs(d, hook, None, None, &p);
+            }
+            for (i, t) in s.timers.iter().enumerate() {
+                let tpath = format!("{path}.timers[{i}]");
+                if let Some(aid) = &t.action {
+                    match d.action(aid) {
+                        None => {
+                            let h = hint(aid, &action_ids);
+                            self.problem(&format!("{tpath}.action"), format!("unknown action `{aid}`{h}"));
+                        }
+                        Some(a) if !a.starts_from(&s.id) => self.problem(
+                            &format!("{tpath}.action"),
+                            format!("timer action `{aid}` does not start from state `{}` (add it to the action's `from`)", s.id),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                if let Schedule::At { field, .. } = &t.schedule {
+                    match d.field(field) {
+                        Some(f) if matches!(f.kind, FieldType::Date | FieldType::DateTime) => {}
+                        Some(f) => self.problem(
+                            &format!("{tpath}.at"),
+                            format!(
+                                "`at` needs a date or datetime field; `{field}` is a {}",
+                                f.kind.name()
+                            ),
+                        ),
+                        None => {
+                            let h = hint(field, d.fields.iter().map(|f| f.name.as_str()));
+                            self.problem(
+                                &format!("{tpath}.at"),
+                                format!("unknown field `{field}`{h}"),
+                            );
+                        }
+                    }
+                }
+                if let Some(run) = &t.run {
+                    let p = run.place.path.clone();
+                    self.check_refs(d, run, None, None, &p);
+                }
+            }
+        }
+        // views
+        for v in &d.views {
+            let path = format!("views.{}", v.name);
+            self.check_states(&v.states, &format!("{path}.states"), &state_ids);
+            if v.viewer.is_empty() {
+                self.problem(
+                    &format!("{path}.viewer"),
+                    "a view needs `viewer`: the roles that see it",
+                );
+            }
+            for r in &v.viewer {
+                if d.role(r).is_none() {
+                    let h = hint(r, &role_names);
+                    self.problem(
+                        &format!("{path}.viewer"),
+                        format!("unknown role `{r}` in `viewer`{h}"),
+                    );
+                }
+            }
+            let builtin = ["created", "updated", "id"];
+            if !builtin.contains(&v.sort.key.as_str()) && d.field(&v.sort.key).is_none() {
+                self.problem(
+                    &format!("{path}.sort"),
+                    format!(
+                        "cannot sort by `{}`: use created, updated, id or a field name",
+                        v.sort.key
+                    ),
+                );
+            }
+            if let Some(f) = &v.filter {
+                self.check_refs(d, f, None, None, &format!("{path}.filter"));
+            }
+        }
+        // exports
+        for e in &d.exports {
+            let path = format!("exports.{}", e.name);
+            self.check_states(&e.states, &format!("{path}.states"), &state_ids);
+            if let Some(each) = &e.each {
+                let name = each.strip_prefix("fields.").unwrap_or(each);
+                match d.field(name) {
+                    Some(f) if f.kind == FieldType::List => {}
+                    Some(_) => self.problem(
+                        &format!("{path}.each"),
+                        format!("`each` needs a list field; `{name}` is not a list"),
+                    ),
+                    None => self.problem(
+                        &format!("{path}.each"),
+                        format!("unknown field `{name}` in `each`"),
+                    ),
+                }
+            }
+            for (c, s) in &e.columns {
+                self.check_refs(d, s, None, None, &format!("{path}.columns.{c}"));
+            }
+        }
+        self.check_graph(d);
+    }
+
+    fn check_states(&mut self, states: &[String], path: &str, known: &[&str]) {
+        for (i, s) in states.iter().enumerate() {
+            if !known.contains(&s.as_str()) {
+                let h = hint(s, known);
+                self.problem(&format!("{path}[{i}]"), format!("unknown state `{s}`{h}"));
+            }
+        }
+    }
+
+    fn check_field(&mut self, d: &Definition, f: &Field, path: &str) {
+        if let Some(OneOf::Setting(name)) = &f.one_of {
+            match d.setting(name) {
+                Some(s) if s.kind == FieldType::List => {}
+                Some(_) => self.problem(
+                    &format!("{path}.one_of"),
+                    format!("setting `{name}` is not a list"),
+                ),
+                None => {
+                    let h = hint(name, d.settings.iter().map(|s| s.name.as_str()));
+                    self.problem(
+                        &format!("{path}.one_of"),
+                        format!("unknown setting `{name}`{h}"),
+                    );
+                }
+            }
+        }
+        if let Some(def) = &f.default {
+            if !def.is_null() {
+                if let Err(e) = f.check(def, &d.default_settings()) {
+                    self.problem(&format!("{path}.default"), format!("default {e}"));
+                }
+            }
+        }
+    }
+
+    /// Static checks of what a script names: fields, inputs, settings, roles, templates, states.
+    fn check_refs(
+        &mut self,
+        d: &Definition,
+        s: &Script,
+        inputs: Option<&[&str]>,
+        goto: Option<&[String]>,
+        path: &str,
+    ) {
+        let at = |l: &Self, line: usize, col: usize| {
+            let col = if s.kind == Kind::Template && line == 1 {
+                col + 1
+            } else {
+                col
+            };
+            let _ = l;
+            s.spans.script_pos(
+                &s.place.path,
+                line,
+                col.saturating_sub(usize::from(s.kind == Kind::Template && line == 1)),
+            )
+        };
+        for r in script::references(&s.source) {
+            match r {
+                Reference::Member {
+                    object,
+                    name,
+                    line,
+                    column,
+                } => {
+                    let problem = match object.as_str() {
+                        "fields" if d.field(&name).is_none() => Some(format!(
+                            "unknown field `{name}`{}",
+                            hint(&name, d.fields.iter().map(|f| f.name.as_str()))
+                        )),
+                        "settings" if d.setting(&name).is_none() => Some(format!(
+                            "unknown setting `{name}`{}",
+                            hint(&name, d.settings.iter().map(|f| f.name.as_str()))
+                        )),
+                        "inputs" => match inputs {
+                            Some(known) if !known.contains(&name.as_str()) => {
+                                Some(format!("unknown input `{name}`{}", hint(&name, known)))
+                            }
+                            _ => None,
+                        },
+                        "case"
+                            if !CASE_KEYS.contains(&name.as_str())
+                                && d.role(&name).is_none_or(|r| !r.is_case_role()) =>
+                        {
+                            let extra = if d.field(&name).is_some() {
+                                format!("; fields are read as `fields.{name}`")
+                            } else {
+                                hint(&name, d.roles.iter().map(|r| r.name.as_str()))
+                            };
+                            Some(format!(
+                                "`case.{name}` is neither a case property nor a case role{extra}"
+                            ))
+                        }
+                        _ => None,
+                    };
+                    if let Some(msg) = problem {
+                        let pos = at(self, line, column);
+                        self.problem_at(path, pos, msg);
+                    }
+                }
+                Reference::Call {
+                    name,
+                    args,
+                    line,
+                    column,
+                } => {
+                    let arg = |i: usize| args.get(i).cloned().flatten();
+                    let mut problems = Vec::new();
+                    match name.as_str() {
+                        "notify" => {
+                            if let Some(t) = arg(1) {
+                                if d.template(&t).is_none() {
+                                    problems.push(format!("unknown template `{t}`{}", hint(&t, d.templates.iter().map(|t| t.name.as_str()))));
+                                }
+                            }
+                        }
+                        "notify_role" | "assign" | "unassign" => {
+                            if let Some(r) = arg(0) {
+                                match d.role(&r) {
+                                    Some(role) if role.is_case_role() => {}
+                                    Some(_) if name == "notify_role" => {}
+                                    Some(_) => problems.push(format!("`{r}` is a directory role; `{name}` takes a case role")),
+                                    None => problems.push(format!("unknown role `{r}`{}", hint(&r, d.roles.iter().map(|r| r.name.as_str())))),
+                                }
+                            }
+                            if name == "notify_role" {
+                                if let Some(t) = arg(1) {
+                                    if d.template(&t).is_none() {
+                                        problems.push(format!("unknown template `{t}`{}", hint(&t, d.templates.iter().map(|t| t.name.as_str()))));
+                                    }
+                                }
+                            }
+                        }
+                        "goto" => match goto {
+                            None => problems.push("`goto` is only for the `run` of an action whose `to` lists several states".to_owned()),
+                            Some(choices) => {
+                                if let Some(st) = arg(0) {
+                                    if !choices.contains(&st) {
+                                        problems.push(format!("`goto(\"{st}\")`: `{st}` is not one of this action's `to` states ({})", choices.join(", ")));
+                                    }
+                                }
+                            }
+                        },
+                        "cancel_timer" => {
+                            if let Some(t) = arg(0) {
+                                if !d.states.iter().any(|s| s.timers.iter().any(|x| x.name == t)) {
+                                    problems.push(format!("unknown timer `{t}`"));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    for msg in problems {
+                        let pos = at(self, line, column);
+                        self.problem_at(path, pos, msg);
+                    }
+                }
+            }
+        }
+        for (key, value, line, column) in script::map_literal_strings(&s.source, "spawn_copy") {
+            if key == "state" && d.state(&value).is_none() {
+                let pos = at(self, line, column);
+                self.problem_at(path, pos, format!("unknown state `{value}` in spawn_copy"));
+            }
+        }
+    }
+
+    fn check_graph(&mut self, d: &Definition) {
+        let mut reached: BTreeSet<&str> = BTreeSet::new();
+        let mut queue: VecDeque<&str> = VecDeque::new();
+        for a in d.start_actions() {
+            for s in a.to.states() {
+                if reached.insert(s) {
+                    queue.push_back(s);
+                }
+            }
+        }
+        for s in d.actions.iter().filter_map(|a| a.run.as_ref()).chain(
+            d.states
+                .iter()
+                .flat_map(|s| s.on_enter.iter().chain(s.on_exit.iter())),
+        ) {
+            for (k, v, _, _) in script::map_literal_strings(&s.source, "spawn_copy") {
+                if k == "state" {
+                    if let Some(st) = d.state(&v) {
+                        if reached.insert(st.id.as_str()) {
+                            queue.push_back(st.id.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(s) = queue.pop_front() {
+            for a in &d.actions {
+                if a.starts_from(s) {
+                    for t in a.to.states() {
+                        if d.state(t).is_some() && reached.insert(t) {
+                            queue.push_back(t);
+                        }
+                    }
+                }
+            }
+        }
+        if d.start_actions().next().is_none() {
+            return;
+        }
+        for s in &d.states {
+            let path = format!("states.{}", s.id);
+            if !reached.contains(s.id.as_str()) {
+                self.key_problem(
+                    &path,
+                    format!(
+                        "state `{}` cannot be reached: no action leads to it from a start action",
+                        s.id
+                    ),
+                );
+            }
+            if !s.is_final {
+                let leaves = d
+                    .actions
+                    .iter()
+                    .any(|a| a.starts_from(&s.id) && a.to.states().iter().any(|t| *t != s.id));
+                if !leaves {
+                    self.key_problem(&path, format!("state `{}` is not final but no action leads out of it (mark it `final: true` or add an action)", s.id));
+                }
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_names() {
+        assert!(strsim_close("submited", "submitted"));
+        assert!(!strsim_close("a", "b"));
+        assert!(!strsim_close("approved", "pending"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_ident("need_action"));
+        assert!(!is_ident("need-action"));
+        assert!(!is_ident("1x"));
+    }
+}

@@ -1,0 +1,393 @@
+//! Typed fields and inputs: the value types of the language and how a value is checked and
+//! normalised against them.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The type of a field, an input or a list item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// One line of text (no control characters but tab).
+    String,
+    /// Free text, newlines allowed.
+    Text,
+    /// A whole number.
+    Int,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A time of day, `HH:MM` or `HH:MM:SS`.
+    Time,
+    /// An instant with a time zone (RFC 3339), stored in UTC.
+    DateTime,
+    /// The id of a person in the directory.
+    Person,
+    /// A list (of `of:` items, when given).
+    List,
+    /// A map of names to values.
+    Map,
+}
+
+impl FieldType {
+    /// Every type name accepted in YAML.
+    pub const NAMES: &'static [&'static str] = &[
+        "string", "text", "int", "float", "bool", "date", "time", "datetime", "person", "list",
+        "map",
+    ];
+
+    /// Parse a type name as written in YAML.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" => FieldType::String,
+            "text" => FieldType::Text,
+            "int" | "integer" => FieldType::Int,
+            "float" | "number" => FieldType::Float,
+            "bool" | "boolean" => FieldType::Bool,
+            "date" => FieldType::Date,
+            "time" => FieldType::Time,
+            "datetime" => FieldType::DateTime,
+            "person" => FieldType::Person,
+            "list" => FieldType::List,
+            "map" => FieldType::Map,
+            _ => return None,
+        })
+    }
+
+    /// The name as written in YAML.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Text => "text",
+            FieldType::Int => "int",
+            FieldType::Float => "float",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::Time => "time",
+            FieldType::DateTime => "datetime",
+            FieldType::Person => "person",
+            FieldType::List => "list",
+            FieldType::Map => "map",
+        }
+    }
+
+    /// The type a plain value has, for settings declared by their default.
+    pub fn of_value(v: &Value) -> Option<Self> {
+        Some(match v {
+            Value::Bool(_) => FieldType::Bool,
+            Value::Number(n) if n.is_i64() || n.is_u64() => FieldType::Int,
+            Value::Number(_) => FieldType::Float,
+            Value::String(_) => FieldType::String,
+            Value::Array(_) => FieldType::List,
+            Value::Object(_) => FieldType::Map,
+            Value::Null => return None,
+        })
+    }
+
+    /// Check `v` against this type and return its normalised form, or a message saying what
+    /// is wrong. `Null` is handled by the caller (required / optional).
+    pub fn normalize(self, v: &Value, item: Option<FieldType>) -> Result<Value, String> {
+        let got = describe(v);
+        match self {
+            FieldType::String | FieldType::Person => match v {
+                Value::String(s) => {
+                    if let Some(c) = s.chars().find(|c| c.is_control() && *c != '\t') {
+                        return Err(format!(
+                            "must be one line of text without control characters (found U+{:04X}); use type `text` for several lines",
+                            c as u32
+                        ));
+                    }
+                    if self == FieldType::Person && s.trim().is_empty() {
+                        return Err("must be a person id, got an empty string".into());
+                    }
+                    Ok(v.clone())
+                }
+                _ => Err(format!("must be a {}, got {got}", self.name())),
+            },
+            FieldType::Text => match v {
+                Value::String(s) => {
+                    if let Some(c) = s
+                        .chars()
+                        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                    {
+                        return Err(format!(
+                            "must not contain control characters (found U+{:04X})",
+                            c as u32
+                        ));
+                    }
+                    Ok(v.clone())
+                }
+                _ => Err(format!("must be text, got {got}")),
+            },
+            FieldType::Int => match v {
+                Value::Number(n) if n.is_i64() => Ok(v.clone()),
+                Value::Number(n) => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::from(f as i64)),
+                    _ => Err(format!("must be a whole number, got {got}")),
+                },
+                _ => Err(format!("must be a whole number, got {got}")),
+            },
+            FieldType::Float => match v {
+                Value::Number(_) => Ok(v.clone()),
+                _ => Err(format!("must be a number, got {got}")),
+            },
+            FieldType::Bool => match v {
+                Value::Bool(_) => Ok(v.clone()),
+                _ => Err(format!("must be true or false, got {got}")),
+            },
+            FieldType::Date => match v {
+                Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+                    .map_err(|_| format!("must be a date written YYYY-MM-DD, got \"{s}\"")),
+                _ => Err(format!("must be a date written YYYY-MM-DD, got {got}")),
+            },
+            FieldType::Time => match v {
+                Value::String(s) => parse_time(s)
+                    .map(|t| Value::String(format_time(t)))
+                    .ok_or_else(|| format!("must be a time written HH:MM, got \"{s}\"")),
+                _ => Err(format!("must be a time written HH:MM, got {got}")),
+            },
+            FieldType::DateTime => match v {
+                Value::String(s) => normalize_datetime(s).map(Value::String),
+                _ => Err(format!(
+                    "must be a date and time with a time zone (RFC 3339), got {got}"
+                )),
+            },
+            FieldType::List => match v {
+                Value::Array(items) => match item {
+                    None => Ok(v.clone()),
+                    Some(t) => {
+                        let mut out = Vec::with_capacity(items.len());
+                        for (i, it) in items.iter().enumerate() {
+                            if it.is_null() {
+                                return Err(format!("item {} is empty", i + 1));
+                            }
+                            out.push(
+                                t.normalize(it, None)
+                                    .map_err(|e| format!("item {}: {e}", i + 1))?,
+                            );
+                        }
+                        Ok(Value::Array(out))
+                    }
+                },
+                _ => Err(format!("must be a list, got {got}")),
+            },
+            FieldType::Map => match v {
+                Value::Object(_) => Ok(v.clone()),
+                _ => Err(format!("must be a map, got {got}")),
+            },
+        }
+    }
+}
+
+/// Parse `HH:MM` or `HH:MM:SS`.
+pub(crate) fn parse_time(s: &str) -> Option<NaiveTime> {
+    let s = s.trim();
+    NaiveTime::parse_from_str(s, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S"))
+        .ok()
+}
+
+fn format_time(t: NaiveTime) -> String {
+    use chrono::Timelike;
+    if t.second() == 0 {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%H:%M:%S").to_string()
+    }
+}
+
+/// Normalise an RFC 3339 instant to UTC with a `Z`; naive times are refused.
+pub(crate) fn normalize_datetime(s: &str) -> Result<String, String> {
+    match DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(t) => Ok(t
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        Err(_) => {
+            if chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S").is_ok()
+                || chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").is_ok()
+                || chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M").is_ok()
+            {
+                Err(format!(
+                    "\"{s}\" has no time zone; write it with an offset, e.g. \"{}Z\"",
+                    s.trim()
+                ))
+            } else {
+                Err(format!(
+                    "must be a date and time with a time zone (RFC 3339, e.g. 2026-11-20T10:00:00Z), got \"{s}\""
+                ))
+            }
+        }
+    }
+}
+
+/// How a value is described in messages (`the text "…"`, `the number 3`, `a list`).
+pub fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            if short.len() < s.len() {
+                format!("the text \"{short}…\"")
+            } else {
+                format!("the text \"{s}\"")
+            }
+        }
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a map".into(),
+    }
+}
+
+/// Where the allowed values of a field come from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum OneOf {
+    /// A fixed list in the definition.
+    List(Vec<Value>),
+    /// A setting holding the list (`one_of: settings.exception_types`).
+    Setting(String),
+}
+
+/// A typed field of a case, or an input of an action.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// The field's name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: FieldType,
+    /// Item type for lists.
+    pub of: Option<FieldType>,
+    /// A value must be present (after the start action, for fields; when acting, for inputs).
+    pub required: bool,
+    /// Value used when none is given.
+    pub default: Option<Value>,
+    /// Longest text allowed, in characters.
+    pub max_length: Option<usize>,
+    /// Shortest text allowed, in characters.
+    pub min_length: Option<usize>,
+    /// Allowed values.
+    pub one_of: Option<OneOf>,
+    /// Smallest number (or list length for lists).
+    pub min: Option<f64>,
+    /// Largest number (or list length for lists).
+    pub max: Option<f64>,
+    /// Kept out of notifications and exports unless named explicitly.
+    pub private: bool,
+    /// Label for people.
+    pub label: Option<String>,
+    /// Description for people.
+    pub description: Option<String>,
+}
+
+impl Field {
+    /// Check one present (non-null) value and return it normalised. `settings` resolves
+    /// `one_of: settings.x`.
+    pub fn check(&self, v: &Value, settings: &Map<String, Value>) -> Result<Value, String> {
+        let v = self.kind.normalize(v, self.of)?;
+        if let Value::String(s) = &v {
+            let n = s.chars().count();
+            if let Some(max) = self.max_length {
+                if n > max {
+                    return Err(format!("is {n} characters long; at most {max} are allowed"));
+                }
+            }
+            if let Some(min) = self.min_length {
+                if n < min {
+                    return Err(format!("is {n} characters long; at least {min} are needed"));
+                }
+            }
+        }
+        let measure = match &v {
+            Value::Number(n) => n.as_f64(),
+            Value::Array(a) => Some(a.len() as f64),
+            _ => None,
+        };
+        if let Some(x) = measure {
+            let what = if v.is_array() { "items" } else { "" };
+            if let Some(min) = self.min {
+                if x < min {
+                    return Err(if what.is_empty() {
+                        format!("must be at least {min}, got {x}")
+                    } else {
+                        format!("needs at least {min} {what}, got {x}")
+                    });
+                }
+            }
+            if let Some(max) = self.max {
+                if x > max {
+                    return Err(if what.is_empty() {
+                        format!("must be at most {max}, got {x}")
+                    } else {
+                        format!("allows at most {max} {what}, got {x}")
+                    });
+                }
+            }
+        }
+        if let Some(one_of) = &self.one_of {
+            let allowed: Vec<Value> = match one_of {
+                OneOf::List(l) => l.clone(),
+                OneOf::Setting(name) => match settings.get(name) {
+                    Some(Value::Array(a)) => a.clone(),
+                    _ => Vec::new(),
+                },
+            };
+            let ok = match &v {
+                Value::Array(items) => items.iter().all(|i| allowed.contains(i)),
+                other => allowed.contains(other),
+            };
+            if !ok {
+                let list: Vec<String> = allowed
+                    .iter()
+                    .map(|a| match a {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                return Err(format!(
+                    "{} is not one of the allowed values: {}",
+                    describe(&v),
+                    list.join(", ")
+                ));
+            }
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn time_normalises() {
+        assert_eq!(
+            FieldType::Time.normalize(&json!("9:05"), None),
+            Ok(json!("09:05"))
+        );
+        assert!(FieldType::Time.normalize(&json!("25:00"), None).is_err());
+    }
+
+    #[test]
+    fn naive_datetime_is_refused_with_a_hint() {
+        let e = match FieldType::DateTime.normalize(&json!("2026-11-20T10:00:00"), None) {
+            Err(e) => e,
+            Ok(v) => panic!("accepted a naive datetime: {v}"),
+        };
+        assert!(e.contains("no time zone"), "{e}");
+    }
+
+    #[test]
+    fn string_refuses_newlines_text_allows_them() {
+        assert!(FieldType::String.normalize(&json!("a\nb"), None).is_err());
+        assert!(FieldType::Text.normalize(&json!("a\nb"), None).is_ok());
+    }
+}

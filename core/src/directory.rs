@@ -1,0 +1,437 @@
+//! The directory: people and organisations, stored in the same SQLite file as the cases.
+//!
+//! A person has an id, a name, an email, an organisation, directory roles (`coordinator`,
+//! `mentor`, `supervisor`, …) and free attributes (`classification`, `manager`,
+//! `focus_areas`, `max_requests_per_week`, …). An organisation has a time zone, weekend days,
+//! holidays and settings that override the workflows' defaults.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, Weekday};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::time::BusinessCalendar;
+
+/// A person.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Organisation id.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Directory roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Free attributes.
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+impl Person {
+    /// A person with an id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Person {
+            id: id.into(),
+            ..Person::default()
+        }
+    }
+    /// Set the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Set the email.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+    /// Set the organisation.
+    pub fn org(mut self, org: impl Into<String>) -> Self {
+        self.org = Some(org.into());
+        self
+    }
+    /// Add a directory role.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+    /// Set an attribute.
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether the person holds a directory role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The person as scripts see it: id, name, email, org, roles and the attributes.
+    pub fn to_script_map(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (k, v) in &self.attributes {
+            m.insert(k.clone(), v.clone());
+        }
+        m.insert("id".into(), Value::String(self.id.clone()));
+        m.insert(
+            "name".into(),
+            self.name.clone().map_or(Value::Null, Value::String),
+        );
+        m.insert(
+            "email".into(),
+            self.email.clone().map_or(Value::Null, Value::String),
+        );
+        m.insert(
+            "org".into(),
+            self.org.clone().map_or(Value::Null, Value::String),
+        );
+        m.insert(
+            "roles".into(),
+            Value::Array(self.roles.iter().cloned().map(Value::String).collect()),
+        );
+        m
+    }
+
+    /// Check ids and values before saving.
+    pub fn validate(&self) -> Result<()> {
+        check_id("person", &self.id)?;
+        if let Some(org) = &self.org {
+            check_id("organisation", org)?;
+        }
+        for r in &self.roles {
+            if r.trim().is_empty() || r.chars().any(char::is_control) {
+                return Err(Error::validation(
+                    "roles",
+                    format!("role `{r}` of person `{}` is not a valid name", self.id),
+                ));
+            }
+        }
+        for key in ["id", "name", "email", "org", "roles"] {
+            if self.attributes.contains_key(key) {
+                return Err(Error::validation(
+                    format!("attributes.{key}"),
+                    format!("`{key}` is a built-in property of a person, not an attribute"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An organisation (a SCORE chapter, a company, a contact centre).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IANA time zone, e.g. `Europe/Paris`.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Weekend days (default Saturday and Sunday).
+    #[serde(default = "default_weekend")]
+    pub weekend: Vec<Weekday>,
+    /// Holidays, not business days.
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+    /// Settings overriding workflow defaults.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+fn default_weekend() -> Vec<Weekday> {
+    vec![Weekday::Sat, Weekday::Sun]
+}
+
+impl Org {
+    /// An organisation in UTC with a Saturday–Sunday weekend.
+    pub fn new(id: impl Into<String>) -> Self {
+        Org {
+            id: id.into(),
+            name: None,
+            timezone: default_tz(),
+            weekend: default_weekend(),
+            holidays: Vec::new(),
+            settings: Map::new(),
+        }
+    }
+    /// Set the time zone.
+    pub fn timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = tz.into();
+        self
+    }
+    /// Add a holiday.
+    pub fn holiday(mut self, d: NaiveDate) -> Self {
+        self.holidays.push(d);
+        self
+    }
+    /// Set a setting.
+    pub fn setting(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.settings.insert(key.into(), value.into());
+        self
+    }
+    /// Set the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The business calendar of the organisation.
+    pub fn calendar(&self) -> Result<BusinessCalendar> {
+        let tz = BusinessCalendar::parse_tz(&self.timezone)
+            .map_err(|e| Error::validation("timezone", e))?;
+        let mut cal = BusinessCalendar::new(tz);
+        cal.weekend = self.weekend.clone();
+        cal.holidays = self.holidays.iter().copied().collect::<BTreeSet<_>>();
+        Ok(cal)
+    }
+}
+
+fn check_id(kind: &str, id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(Error::validation(
+            "id",
+            format!("a {kind} id cannot be empty"),
+        ));
+    }
+    if id.len() > 200 {
+        return Err(Error::validation(
+            "id",
+            format!("a {kind} id is at most 200 bytes long"),
+        ));
+    }
+    if id.chars().any(char::is_control) || id != id.trim() {
+        return Err(Error::validation(
+            "id",
+            format!("{kind} id {id:?} must not contain control characters or surrounding spaces"),
+        ));
+    }
+    if id == "system" {
+        return Err(Error::validation(
+            "id",
+            "`system` is reserved for timers and cannot be a person",
+        ));
+    }
+    Ok(())
+}
+
+// ---- storage --------------------------------------------------------------------------------
+
+pub(crate) fn put_person(db: &Connection, p: &Person) -> Result<()> {
+    p.validate()?;
+    db.prepare_cached(
+        "INSERT INTO people (id, name, email, org, roles, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET name = ?2, email = ?3, org = ?4, roles = ?5, attributes = ?6",
+    )?
+    .execute(params![
+        p.id,
+        p.name,
+        p.email,
+        p.org,
+        serde_json::to_string(&p.roles)?,
+        serde_json::to_string(&p.attributes)?
+    ])?;
+    db.prepare_cached("DELETE FROM person_roles WHERE person = ?1")?
+        .execute(params![p.id])?;
+    let org = p.org.clone().unwrap_or_default();
+    let mut ins = db.prepare_cached(
+        "INSERT OR IGNORE INTO person_roles (org, role, person) VALUES (?1, ?2, ?3)",
+    )?;
+    for r in &p.roles {
+        ins.execute(params![org, r, p.id])?;
+    }
+    Ok(())
+}
+
+fn person_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Person, String, String)> {
+    Ok((
+        Person {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            email: row.get(2)?,
+            org: row.get(3)?,
+            roles: Vec::new(),
+            attributes: Map::new(),
+        },
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn finish_person((mut p, roles, attrs): (Person, String, String)) -> Result<Person> {
+    p.roles = serde_json::from_str(&roles)?;
+    p.attributes = serde_json::from_str(&attrs)?;
+    Ok(p)
+}
+
+pub(crate) fn get_person(db: &Connection, id: &str) -> Result<Option<Person>> {
+    let row = db
+        .prepare_cached("SELECT id, name, email, org, roles, attributes FROM people WHERE id = ?1")?
+        .query_row(params![id], person_from_row)
+        .optional()?;
+    row.map(finish_person).transpose()
+}
+
+pub(crate) fn list_people(db: &Connection, org: Option<&str>) -> Result<Vec<Person>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, name, email, org, roles, attributes FROM people
+         WHERE (?1 IS NULL OR org = ?1) ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![org], person_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_person(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn remove_person(db: &Connection, id: &str) -> Result<bool> {
+    db.prepare_cached("DELETE FROM person_roles WHERE person = ?1")?
+        .execute(params![id])?;
+    Ok(db
+        .prepare_cached("DELETE FROM people WHERE id = ?1")?
+        .execute(params![id])?
+        > 0)
+}
+
+pub(crate) fn put_org(db: &Connection, o: &Org) -> Result<()> {
+    check_id("organisation", &o.id)?;
+    o.calendar()?;
+    db.prepare_cached(
+        "INSERT INTO orgs (id, name, timezone, weekend, holidays, settings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET name = ?2, timezone = ?3, weekend = ?4, holidays = ?5, settings = ?6",
+    )?
+    .execute(params![
+        o.id,
+        o.name,
+        o.timezone,
+        serde_json::to_string(&o.weekend)?,
+        serde_json::to_string(&o.holidays)?,
+        serde_json::to_string(&o.settings)?
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn get_org(db: &Connection, id: &str) -> Result<Option<Org>> {
+    let row = db
+        .prepare_cached(
+            "SELECT id, name, timezone, weekend, holidays, settings FROM orgs WHERE id = ?1",
+        )?
+        .query_row(params![id], org_row)
+        .optional()?;
+    row.map(finish_org).transpose()
+}
+
+type OrgRow = (String, Option<String>, String, String, String, String);
+
+fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn finish_org((id, name, timezone, weekend, holidays, settings): OrgRow) -> Result<Org> {
+    Ok(Org {
+        id,
+        name,
+        timezone,
+        weekend: serde_json::from_str(&weekend)?,
+        holidays: serde_json::from_str(&holidays)?,
+        settings: serde_json::from_str(&settings)?,
+    })
+}
+
+pub(crate) fn list_orgs(db: &Connection) -> Result<Vec<Org>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, name, timezone, weekend, holidays, settings FROM orgs ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], org_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_org(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn remove_org(db: &Connection, id: &str) -> Result<bool> {
+    Ok(db
+        .prepare_cached("DELETE FROM orgs WHERE id = ?1")?
+        .execute(params![id])?
+        > 0)
+}
+
+/// `person(id)` in scripts.
+pub(crate) fn script_person(db: &Connection, id: &str) -> Result<Option<Map<String, Value>>> {
+    Ok(get_person(db, id)?.map(|p| p.to_script_map()))
+}
+
+/// `people(filter)` in scripts: people of `org` (or `filter.org`) matching the filter, by id.
+/// `role` filters on a directory role; any other key must equal the attribute (or, for a list
+/// filter value, the attribute must share an item with it).
+pub(crate) fn script_people(
+    db: &Connection,
+    org: &str,
+    filter: &Map<String, Value>,
+) -> Result<Vec<Map<String, Value>>> {
+    let org = match filter.get("org") {
+        Some(Value::String(o)) => o.as_str(),
+        _ => org,
+    };
+    let candidates: Vec<Person> = match filter.get("role") {
+        Some(Value::String(role)) => {
+            let mut stmt = db.prepare_cached(
+                "SELECT p.id, p.name, p.email, p.org, p.roles, p.attributes
+                 FROM person_roles r JOIN people p ON p.id = r.person
+                 WHERE r.org = ?1 AND r.role = ?2 ORDER BY p.id",
+            )?;
+            let rows = stmt.query_map(params![org, role], person_from_row)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(finish_person(r?)?);
+            }
+            out
+        }
+        _ => list_people(db, Some(org))?,
+    };
+    let mut out = Vec::new();
+    'people: for p in candidates {
+        let m = p.to_script_map();
+        for (k, want) in filter {
+            if k == "role" || k == "org" {
+                continue;
+            }
+            let have = m.get(k).unwrap_or(&Value::Null);
+            let ok = match (have, want) {
+                (Value::Array(h), Value::Array(w)) => h.iter().any(|x| w.contains(x)),
+                (Value::Array(h), w) => h.contains(w),
+                (h, Value::Array(w)) => w.contains(h),
+                (h, w) => h == w,
+            };
+            if !ok {
+                continue 'people;
+            }
+        }
+        out.push(m);
+    }
+    Ok(out)
+}

@@ -1,0 +1,748 @@
+//! The engine: commands (start, act, tick), views, exports and the directory API, over one
+//! SQLite connection. Every command is one transaction: the guard, the effects, the event,
+//! the timers and the notifications commit together or not at all.
+
+mod step;
+mod sweep;
+mod types;
+mod views;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::{Map, Value};
+
+pub use types::{
+    fold, Case, CaseFilter, Effect, Event, Folded, Notification, Signal, Table, TickReport,
+};
+
+use crate::definition::{self, Definition};
+use crate::directory::{self, Org, Person};
+use crate::error::{Error, Problem, Result};
+use crate::hooks::Hook;
+use crate::script::{Limits, Scripts, DB};
+use crate::store::{self, NotificationFilter};
+use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
+
+/// Builds an [`Engine`].
+#[must_use]
+pub struct EngineBuilder {
+    database: Option<PathBuf>,
+    workflow_dirs: Vec<PathBuf>,
+    workflow_files: Vec<PathBuf>,
+    workflow_texts: Vec<(String, String)>,
+    clock: Option<Arc<dyn Clock>>,
+    manual: Option<ManualClock>,
+    hooks: Vec<Arc<dyn Hook>>,
+    limits: Limits,
+    configure: Vec<Configure>,
+}
+
+/// A host's change to the script engine.
+type Configure = Box<dyn FnOnce(&mut rhai::Engine)>;
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("database", &self.database)
+            .field("workflow_dirs", &self.workflow_dirs)
+            .field("hooks", &self.hooks.len())
+            .finish()
+    }
+}
+
+impl EngineBuilder {
+    /// Store cases in this SQLite file (created when missing).
+    pub fn database(mut self, path: impl AsRef<Path>) -> Self {
+        let p = path.as_ref();
+        self.database = if p.as_os_str() == ":memory:" {
+            None
+        } else {
+            Some(p.to_path_buf())
+        };
+        self
+    }
+
+    /// Keep everything in memory (lost when the engine is dropped).
+    pub fn in_memory(mut self) -> Self {
+        self.database = None;
+        self
+    }
+
+    /// Load every `*.yaml` workflow of a folder.
+    pub fn workflows_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.workflow_dirs.push(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Load one workflow file.
+    pub fn workflow_file(mut self, file: impl AsRef<Path>) -> Self {
+        self.workflow_files.push(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// Load a workflow from YAML text; `name` stands for the file in messages.
+    pub fn workflow_str(mut self, name: impl Into<String>, yaml: impl Into<String>) -> Self {
+        self.workflow_texts.push((name.into(), yaml.into()));
+        self
+    }
+
+    /// Use this clock (the system clock by default). A [`ManualClock`] also enables
+    /// [`Engine::advance`].
+    pub fn clock<C: Clock + Clone + 'static>(mut self, clock: C) -> Self {
+        let any: &dyn std::any::Any = &clock;
+        self.manual = any.downcast_ref::<ManualClock>().cloned();
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Register a hook (a mailer, a scheduler, an audit sink…).
+    pub fn hook(mut self, hook: impl Hook + 'static) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Register a shared hook.
+    pub fn hook_arc(mut self, hook: Arc<dyn Hook>) -> Self {
+        self.hooks.push(hook);
+        self
+    }
+
+    /// Sandbox limits for scripts.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Add host functions (or types) to the script sandbox, e.g.
+    /// `.functions(|e| { e.register_fn("chapter_name", |id: &str| format!("Chapter {id}")); })`.
+    pub fn functions(mut self, f: impl FnOnce(&mut rhai::Engine) + 'static) -> Self {
+        self.configure.push(Box::new(f));
+        self
+    }
+
+    /// Load the definitions, open the database and deploy the definitions into it.
+    pub fn build(self) -> Result<Engine> {
+        let scripts = Scripts::new(self.limits);
+        for f in self.configure {
+            scripts.configure(f);
+        }
+        let mut defs = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut collect = |r: Result<Vec<Definition>>| -> Result<()> {
+            match r {
+                Ok(mut d) => {
+                    defs.append(&mut d);
+                    Ok(())
+                }
+                Err(Error::Definition { problems: mut p }) => {
+                    problems.append(&mut p);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        for d in &self.workflow_dirs {
+            collect(definition::load_dir(d, &scripts))?;
+        }
+        for f in &self.workflow_files {
+            collect(definition::load_file(f, &scripts).map(|d| vec![d]))?;
+        }
+        for (name, text) in &self.workflow_texts {
+            collect(definition::load_str(text, name, &scripts).map(|d| vec![d]))?;
+        }
+        if !problems.is_empty() {
+            return Err(Error::Definition { problems });
+        }
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let db = store::open(self.database.as_deref())?;
+        let now = clock.now();
+        // Deploy: a changed text under a version that cases run on is refused.
+        let stored = store::stored_definitions(&db)?;
+        let mut registry = Registry::default();
+        let mut problems = Vec::new();
+        for d in defs {
+            if let Some(s) = stored
+                .iter()
+                .find(|s| s.workflow == d.id && s.version == d.version)
+            {
+                if s.hash != d.hash {
+                    let running = store::count_cases_of(&db, &d.id, d.version)?;
+                    if running > 0 {
+                        problems.push(Problem {
+                            file: d.file.clone(),
+                            line: d.spans.nearest("version").line,
+                            column: d.spans.nearest("version").column,
+                            path: "version".into(),
+                            message: format!(
+                                "workflow `{}` version {} has changed since {running} case(s) started on it; give the changed file a new version (version: {}) so both run side by side",
+                                d.id,
+                                d.version,
+                                d.version + 1
+                            ),
+                        });
+                        continue;
+                    }
+                    store::put_definition(&db, &d, now)?;
+                }
+            } else {
+                store::put_definition(&db, &d, now)?;
+            }
+            registry.insert(d);
+        }
+        if !problems.is_empty() {
+            return Err(Error::Definition { problems });
+        }
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                db: Mutex::new(db),
+                registry: RwLock::new(registry),
+                scripts,
+                clock,
+                manual: self.manual,
+                hooks: RwLock::new(self.hooks),
+                path: self.database,
+            }),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    defs: HashMap<(String, u32), Arc<Definition>>,
+    latest: HashMap<String, u32>,
+    /// Workflow ids in load order.
+    order: Vec<String>,
+}
+
+impl Registry {
+    fn insert(&mut self, d: Definition) {
+        let id = d.id.clone();
+        let v = d.version;
+        if !self.order.contains(&id) {
+            self.order.push(id.clone());
+        }
+        let latest = self.latest.entry(id.clone()).or_insert(v);
+        if v > *latest {
+            *latest = v;
+        }
+        self.defs.insert((id, v), Arc::new(d));
+    }
+
+    fn latest(&self, id: &str) -> Option<Arc<Definition>> {
+        let v = self.latest.get(id)?;
+        self.defs.get(&(id.to_owned(), *v)).cloned()
+    }
+}
+
+pub(crate) struct Inner {
+    db: Mutex<Connection>,
+    registry: RwLock<Registry>,
+    pub(crate) scripts: Scripts,
+    clock: Arc<dyn Clock>,
+    manual: Option<ManualClock>,
+    pub(crate) hooks: RwLock<Vec<Arc<dyn Hook>>>,
+    path: Option<PathBuf>,
+}
+
+/// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
+/// used from several threads (writes are serialised).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("database", &self.inner.path)
+            .finish()
+    }
+}
+
+/// What to start: the workflow, the start action, the person, the organisation and the data.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// Workflow id.
+    pub workflow: String,
+    /// Start action (the default one when `None`).
+    pub action: Option<String>,
+    /// The person starting the case.
+    pub actor: String,
+    /// Organisation (the actor's when `None`).
+    pub org: Option<String>,
+    /// Initial field values.
+    pub data: Map<String, Value>,
+    /// Inputs of the start action.
+    pub inputs: Map<String, Value>,
+}
+
+fn object(v: Value, what: &str) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        other => Err(Error::validation(
+            what,
+            format!(
+                "{what} must be a map of names to values, got {}",
+                crate::definition::describe_value(&other)
+            ),
+        )),
+    }
+}
+
+impl Engine {
+    /// Start building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            database: None,
+            workflow_dirs: Vec::new(),
+            workflow_files: Vec::new(),
+            workflow_texts: Vec::new(),
+            clock: None,
+            manual: None,
+            hooks: Vec::new(),
+            limits: Limits::default(),
+            configure: Vec::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        match self.inner.db.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Run `f` in one write transaction (BEGIN IMMEDIATE), committing on `Ok`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut db = self.lock();
+        let tx = begin(&mut db)?;
+        let out = DB.set(&tx, || f(&tx))?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` with read access (a consistent snapshot).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut db = self.lock();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = DB.set(&tx, || f(&tx))?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The current time on the engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The database file (`None` in memory).
+    pub fn database_path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The script engine (limits, host functions).
+    pub fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+
+    /// Add a hook after building (used by bindings).
+    pub fn add_hook(&self, hook: Arc<dyn Hook>) {
+        match self.inner.hooks.write() {
+            Ok(mut h) => h.push(hook),
+            Err(poisoned) => poisoned.into_inner().push(hook),
+        }
+    }
+
+    pub(crate) fn hooks(&self) -> Vec<Arc<dyn Hook>> {
+        match self.inner.hooks.read() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    // ---- definitions ------------------------------------------------------------------------
+
+    /// The latest loaded version of every workflow, in load order.
+    pub fn definitions(&self) -> Vec<Arc<Definition>> {
+        let reg = self.registry();
+        reg.order.iter().filter_map(|id| reg.latest(id)).collect()
+    }
+
+    /// The latest version of a workflow.
+    pub fn definition(&self, workflow: &str) -> Result<Arc<Definition>> {
+        self.registry().latest(workflow).ok_or_else(|| {
+            let known: Vec<String> = self.registry().order.clone();
+            Error::NotFound {
+                kind: "workflow",
+                id: workflow.to_owned(),
+                hint: Some(format!("loaded: {}", known.join(", "))),
+            }
+        })
+    }
+
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        match self.inner.registry.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A definition at a version: loaded, or compiled from the text stored when cases started.
+    pub(crate) fn definition_at(
+        &self,
+        db: &Connection,
+        workflow: &str,
+        version: u32,
+    ) -> Result<Arc<Definition>> {
+        if let Some(d) = self
+            .registry()
+            .defs
+            .get(&(workflow.to_owned(), version))
+            .cloned()
+        {
+            return Ok(d);
+        }
+        let stored = store::stored_definitions(db)?
+            .into_iter()
+            .find(|s| s.workflow == workflow && s.version == version)
+            .ok_or_else(|| Error::not_found("workflow", format!("{workflow} v{version}")))?;
+        let d = definition::load_str(&stored.source, &stored.file, &self.inner.scripts)?;
+        let d = Arc::new(d);
+        let mut reg = match self.inner.registry.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        reg.defs
+            .insert((workflow.to_owned(), version), Arc::clone(&d));
+        Ok(d)
+    }
+
+    // ---- directory --------------------------------------------------------------------------
+
+    /// Add or replace a person.
+    pub fn put_person(&self, person: &Person) -> Result<()> {
+        self.write(|db| directory::put_person(db, person))
+    }
+
+    /// Add or replace many people in one transaction.
+    pub fn put_people(&self, people: &[Person]) -> Result<()> {
+        self.write(|db| {
+            for p in people {
+                directory::put_person(db, p)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A person from the stored directory or, failing that, a hook.
+    pub fn person(&self, id: &str) -> Result<Person> {
+        let found = self.read(|db| directory::get_person(db, id))?;
+        match found {
+            Some(p) => Ok(p),
+            None => self
+                .hooks()
+                .iter()
+                .find_map(|h| h.person(id))
+                .ok_or_else(|| Error::not_found("person", id)),
+        }
+    }
+
+    /// People, optionally of one organisation.
+    pub fn people(&self, org: Option<&str>) -> Result<Vec<Person>> {
+        self.read(|db| directory::list_people(db, org))
+    }
+
+    /// Remove a person from the stored directory. Returns whether they existed.
+    pub fn remove_person(&self, id: &str) -> Result<bool> {
+        self.write(|db| directory::remove_person(db, id))
+    }
+
+    /// Add or replace an organisation. Its settings are checked against every loaded
+    /// workflow's `settings`: an unknown name or a wrong type is refused here.
+    pub fn put_org(&self, org: &Org) -> Result<()> {
+        self.check_settings(&org.settings)?;
+        self.write(|db| directory::put_org(db, org))
+    }
+
+    fn check_settings(&self, settings: &Map<String, Value>) -> Result<()> {
+        let defs = self.definitions();
+        for (name, value) in settings {
+            let declared: Vec<_> = defs.iter().filter_map(|d| d.setting(name)).collect();
+            if declared.is_empty() {
+                let mut known: Vec<String> = defs
+                    .iter()
+                    .flat_map(|d| d.settings.iter().map(|s| s.name.clone()))
+                    .collect();
+                known.sort();
+                known.dedup();
+                return Err(Error::validation(
+                    format!("settings.{name}"),
+                    format!(
+                        "unknown setting `{name}`: no loaded workflow declares it (known: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            for s in declared {
+                if value.is_null() {
+                    continue;
+                }
+                if let Err(e) = s.kind.normalize(value, None) {
+                    return Err(Error::validation(
+                        format!("settings.{name}"),
+                        format!("setting `{name}` {e}"),
+                    ));
+                }
+                if let Some(allowed) = &s.one_of {
+                    if !allowed.contains(value) {
+                        return Err(Error::validation(
+                            format!("settings.{name}"),
+                            format!(
+                                "setting `{name}` must be one of {}",
+                                Value::Array(allowed.clone())
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An organisation.
+    pub fn org(&self, id: &str) -> Result<Org> {
+        self.read(|db| directory::get_org(db, id))?
+            .ok_or_else(|| Error::not_found("organisation", id))
+    }
+
+    /// Every organisation.
+    pub fn orgs(&self) -> Result<Vec<Org>> {
+        self.read(directory::list_orgs)
+    }
+
+    /// Remove an organisation. Returns whether it existed.
+    pub fn remove_org(&self, id: &str) -> Result<bool> {
+        self.write(|db| directory::remove_org(db, id))
+    }
+
+    // ---- commands -----------------------------------------------------------------------------
+
+    /// Start a case with the named start action; the organisation is the actor's.
+    pub fn start(&self, workflow: &str, action: &str, actor: &str, data: Value) -> Result<Case> {
+        self.start_with(Start {
+            workflow: workflow.to_owned(),
+            action: Some(action.to_owned()),
+            actor: actor.to_owned(),
+            org: None,
+            data: object(data, "data")?,
+            inputs: Map::new(),
+        })
+    }
+
+    /// Start a case with every option.
+    pub fn start_with(&self, start: Start) -> Result<Case> {
+        let def = self.definition(&start.workflow)?;
+        let case = self.write(|db| step::start(self, db, &def, &start))?;
+        self.after_commit();
+        Ok(case)
+    }
+
+    /// Start many cases in one transaction (bulk loads). All or nothing.
+    pub fn start_many(&self, starts: &[Start]) -> Result<Vec<Case>> {
+        let cases = self.write(|db| {
+            let mut out = Vec::with_capacity(starts.len());
+            for s in starts {
+                let def = self.definition(&s.workflow)?;
+                out.push(step::start(self, db, &def, s)?);
+            }
+            Ok(out)
+        })?;
+        self.after_commit();
+        Ok(cases)
+    }
+
+    /// Do an action on a case as a person.
+    pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
+        let inputs = object(inputs, "inputs")?;
+        let case = self.write(|db| step::act(self, db, case_id, action, actor, inputs, None))?;
+        self.after_commit();
+        Ok(case)
+    }
+
+    /// Do an action only if the case is still at `revision` (optimistic concurrency for UIs
+    /// that showed the person an older copy); otherwise [`Error::Conflict`].
+    pub fn act_at(
+        &self,
+        case_id: i64,
+        revision: u64,
+        action: &str,
+        actor: &str,
+        inputs: Value,
+    ) -> Result<Case> {
+        let inputs = object(inputs, "inputs")?;
+        let case =
+            self.write(|db| step::act(self, db, case_id, action, actor, inputs, Some(revision)))?;
+        self.after_commit();
+        Ok(case)
+    }
+
+    /// The actions a person may do on a case now (role, state and the guards that do not
+    /// depend on inputs are checked).
+    pub fn actions(&self, case_id: i64, actor: &str) -> Result<Vec<String>> {
+        self.read(|db| step::available(self, db, case_id, actor))
+    }
+
+    /// A case. With an actor, only if that person may see it.
+    pub fn get(&self, case_id: i64, actor: Option<&str>) -> Result<Case> {
+        self.read(|db| step::get(self, db, case_id, actor))
+    }
+
+    /// A case's history, oldest first. With an actor, only if that person may see the case.
+    pub fn history(&self, case_id: i64, actor: Option<&str>) -> Result<Vec<Event>> {
+        self.read(|db| {
+            step::get(self, db, case_id, actor)?;
+            store::events(db, case_id)
+        })
+    }
+
+    /// The notes of a case (from its history).
+    pub fn notes(&self, case_id: i64, actor: Option<&str>) -> Result<Vec<(Event, String)>> {
+        Ok(self
+            .history(case_id, actor)?
+            .into_iter()
+            .flat_map(|e| {
+                let notes: Vec<String> = e
+                    .effects
+                    .iter()
+                    .filter_map(|f| match f {
+                        Effect::Note { text } => Some(text.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                notes.into_iter().map(move |n| (e.clone(), n))
+            })
+            .collect())
+    }
+
+    /// Cases matching a filter, newest first (administrative: no access check).
+    pub fn cases(&self, filter: &CaseFilter) -> Result<Vec<Case>> {
+        self.read(|db| views::cases(self, db, filter))
+    }
+
+    /// A named view for a viewer. `name` is `view` or `workflow.view`.
+    pub fn view(&self, name: &str, viewer: &str) -> Result<Vec<Case>> {
+        self.read(|db| views::view(self, db, name, viewer))
+    }
+
+    /// A named export over every organisation (administrative), or over what `actor` may see.
+    pub fn export(&self, name: &str, actor: Option<&str>) -> Result<Table> {
+        self.read(|db| views::export(self, db, name, actor))
+    }
+
+    // ---- time -------------------------------------------------------------------------------
+
+    /// Fire every timer due now, then deliver pending notifications.
+    pub fn tick(&self) -> Result<TickReport> {
+        let mut report = sweep::sweep(self, self.now())?;
+        report.add(self.deliver()?);
+        Ok(report)
+    }
+
+    /// Move a manual clock forward by a duration such as `"5 business days"` (on the UTC
+    /// Monday–Friday calendar), firing every timer that falls due on the way, in due order.
+    pub fn advance(&self, span: &str) -> Result<TickReport> {
+        let span: Span = span
+            .parse()
+            .map_err(|e: crate::time::SpanError| Error::validation("span", e.to_string()))?;
+        let target = BusinessCalendar::default().add(self.now(), span);
+        self.advance_to(target)
+    }
+
+    /// Move a manual clock forward by an exact duration, firing what falls due.
+    pub fn advance_by(&self, d: chrono::Duration) -> Result<TickReport> {
+        let target = self.now() + d;
+        self.advance_to(target)
+    }
+
+    /// Move a manual clock to an instant, firing what falls due on the way, in due order.
+    pub fn advance_to(&self, target: DateTime<Utc>) -> Result<TickReport> {
+        let Some(clock) = self.inner.manual.clone() else {
+            return Err(Error::validation(
+                "clock",
+                "advance needs a manual clock (build the engine with .clock(ManualClock::at(...)))",
+            ));
+        };
+        let mut report = TickReport::default();
+        loop {
+            let next = self.read(store::next_due)?;
+            match next {
+                Some(t) if t <= target => {
+                    if t > clock.now() {
+                        clock.set(t);
+                    }
+                    let r = sweep::sweep(self, clock.now())?;
+                    let progressed = r.fired > 0 || !r.failed.is_empty();
+                    report.add(r);
+                    if !progressed {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        if target > clock.now() {
+            clock.set(target);
+        }
+        report.add(self.deliver()?);
+        Ok(report)
+    }
+
+    // ---- outbox -------------------------------------------------------------------------------
+
+    /// Notifications, filtered.
+    pub fn notifications(&self, filter: &NotificationFilter) -> Result<Vec<Notification>> {
+        self.read(|db| store::notifications(db, filter))
+    }
+
+    /// The pending timers of a case, soonest first.
+    pub fn timers(&self, case_id: i64) -> Result<Vec<store::TimerRow>> {
+        self.read(|db| store::case_timers(db, case_id))
+    }
+
+    /// Signals, optionally of one case.
+    pub fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>> {
+        self.read(|db| store::signals(db, case_id))
+    }
+
+    /// Acknowledge a notification (a host that pulls notifications marks them handled).
+    pub fn ack(&self, id: i64) -> Result<()> {
+        let now = self.now();
+        if self.write(|db| store::ack(db, id, now))? {
+            Ok(())
+        } else {
+            Err(Error::not_found("notification", id.to_string()))
+        }
+    }
+
+    /// Deliver pending notifications, signals and events to the hooks.
+    pub fn deliver(&self) -> Result<TickReport> {
+        sweep::deliver(self)
+    }
+
+    fn after_commit(&self) {
+        // Delivery problems are recorded on the outbox rows and retried by the next tick;
+        // they never fail the command that already committed.
+        let _ = self.deliver();
+    }
+}
+
+/// BEGIN IMMEDIATE. Another writer holding the lock is waited for by SQLite's busy handler
+/// (10 s), so writers from several processes are serialised, not refused.
+fn begin(db: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
+    Ok(db.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}

@@ -1,0 +1,1578 @@
+//! One command: checks in order (visible, action exists, role, state, inputs, guards), then
+//! effects, transition, state hooks, field checks, and the writes — inside the caller's
+//! transaction.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use rhai::{Dynamic, Scope};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use super::{Case, Effect, Engine, Event, Start};
+use crate::definition::{
+    describe_value, Action, Definition, Field, Schedule, Script, State, Target, Timer,
+};
+use crate::directory::{self, Org, Person};
+use crate::error::{Error, Result};
+use crate::script::{self, bind, Mode, Op, Scripts, CTX};
+use crate::store::{self, TimerRow};
+use crate::time::{BusinessCalendar, Span};
+
+/// Who acts: a person, or the system (timers).
+#[derive(Debug, Clone)]
+pub(crate) struct Actor {
+    pub id: String,
+    pub person: Option<Person>,
+}
+
+impl Actor {
+    fn system() -> Self {
+        Actor {
+            id: "system".into(),
+            person: None,
+        }
+    }
+}
+
+pub(crate) fn resolve_actor(engine: &Engine, db: &Connection, id: &str) -> Result<Actor> {
+    if id == "system" {
+        return Err(Error::NotPermitted {
+            workflow: String::new(),
+            action: String::new(),
+            actor: id.to_owned(),
+            message: "`system` is reserved for timers; act as a person".into(),
+        });
+    }
+    let person = match directory::get_person(db, id)? {
+        Some(p) => p,
+        None => engine
+            .hooks()
+            .iter()
+            .find_map(|h| h.person(id))
+            .ok_or_else(|| Error::NotFound {
+                kind: "person",
+                id: id.to_owned(),
+                hint: Some("add them to the directory first".into()),
+            })?,
+    };
+    Ok(Actor {
+        id: id.to_owned(),
+        person: Some(person),
+    })
+}
+
+fn lookup_person(engine: &Engine, db: &Connection, id: &str) -> Result<Option<Person>> {
+    Ok(match directory::get_person(db, id)? {
+        Some(p) => Some(p),
+        None => engine.hooks().iter().find_map(|h| h.person(id)),
+    })
+}
+
+pub(crate) fn org_of(db: &Connection, id: &str) -> Result<Org> {
+    Ok(directory::get_org(db, id)?.unwrap_or_else(|| Org::new(id)))
+}
+
+/// The organisation's settings over the workflow's defaults.
+pub(crate) fn settings_for(def: &Definition, org: &Org) -> Map<String, Value> {
+    let mut s = def.default_settings();
+    for (k, v) in &org.settings {
+        if s.contains_key(k) && !v.is_null() {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    s
+}
+
+pub(crate) fn to_case(def: &Definition, row: store::CaseRow) -> Case {
+    let st = def.state(&row.state);
+    Case {
+        id: row.id,
+        workflow: row.workflow,
+        version: row.version,
+        org: row.org,
+        state_label: st.map_or_else(|| row.state.clone(), |s| s.label.clone()),
+        tags: st.map(|s| s.tags.clone()).unwrap_or_default(),
+        open: !st.is_some_and(|s| s.is_final),
+        state: row.state,
+        data: row.data,
+        participants: row.participants,
+        revision: row.revision,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        parent: row.parent,
+    }
+}
+
+fn has_directory_role(def: &Definition, role: &str, person: &Person, org: &str) -> bool {
+    def.role(role).is_some_and(|r| {
+        !r.directory.is_empty()
+            && person.org.as_deref() == Some(org)
+            && r.directory.iter().any(|d| person.has_role(d))
+    })
+}
+
+/// Whether a person may see a case: a participant; or, in the case's organisation, a holder
+/// of a directory role that sees the whole organisation, that a view of the current state
+/// names, or that an action from the current state names.
+pub(crate) fn can_see(def: &Definition, case: &Case, person: Option<&Person>) -> bool {
+    let Some(person) = person else { return true };
+    if case.has_participant(&person.id, None) {
+        return true;
+    }
+    if person.org.as_deref() != Some(case.org.as_str()) {
+        return false;
+    }
+    def.roles.iter().any(|r| {
+        !r.directory.is_empty()
+            && r.directory.iter().any(|d| person.has_role(d))
+            && (r.sees_org
+                || def.views.iter().any(|v| {
+                    v.viewer.contains(&r.name)
+                        && (v.states.is_empty() || v.states.contains(&case.state))
+                })
+                || def
+                    .actions
+                    .iter()
+                    .any(|a| a.starts_from(&case.state) && a.by.contains(&r.name)))
+    })
+}
+
+/// Whether a person holds a role the action names.
+fn holds(def: &Definition, action: &Action, case: &Case, person: &Person) -> bool {
+    action.by.iter().any(|r| {
+        r == "anyone"
+            || (r != "system"
+                && (case.has_participant(&person.id, Some(r))
+                    || has_directory_role(def, r, person, &case.org)))
+    })
+}
+
+fn not_visible(case_id: i64) -> Error {
+    Error::NotFound {
+        kind: "case",
+        id: case_id.to_string(),
+        hint: Some("or not visible to you".into()),
+    }
+}
+
+pub(crate) fn get(engine: &Engine, db: &Connection, id: i64, actor: Option<&str>) -> Result<Case> {
+    let row = store::load_case(db, id)?.ok_or_else(|| Error::not_found("case", id.to_string()))?;
+    let def = engine.definition_at(db, &row.workflow, row.version)?;
+    let case = to_case(&def, row);
+    if let Some(a) = actor {
+        let actor = resolve_actor(engine, db, a)?;
+        if !can_see(&def, &case, actor.person.as_ref()) {
+            return Err(not_visible(id));
+        }
+    }
+    Ok(case)
+}
+
+/// Check and normalise inputs (or start data) against declared fields.
+#[allow(clippy::too_many_arguments)]
+fn validate_values(
+    engine: &Engine,
+    db: &Connection,
+    declared: &[Field],
+    given: &Map<String, Value>,
+    settings: &Map<String, Value>,
+    prefix: &str,
+    what: &str,
+    workflow: &str,
+    apply_defaults: bool,
+    check_required: bool,
+) -> Result<Map<String, Value>> {
+    for k in given.keys() {
+        if !declared.iter().any(|f| &f.name == k) {
+            let names: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
+            return Err(Error::Validation {
+                workflow: Some(workflow.to_owned()),
+                field: Some(format!("{prefix}.{k}")),
+                message: if names.is_empty() {
+                    format!("unknown {what} `{k}`: {what}s are not taken here")
+                } else {
+                    format!(
+                        "unknown {what} `{k}`; expected one of: {}",
+                        names.join(", ")
+                    )
+                },
+            });
+        }
+    }
+    let mut out = Map::new();
+    for f in declared {
+        let v = match given.get(&f.name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ if apply_defaults => f.default.clone().unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let label = f.label.as_deref().unwrap_or(&f.name);
+        if v.is_null() {
+            if f.required && check_required {
+                return Err(Error::Validation {
+                    workflow: Some(workflow.to_owned()),
+                    field: Some(format!("{prefix}.{}", f.name)),
+                    message: format!("{what} `{}` ({label}) is required", f.name),
+                });
+            }
+            out.insert(f.name.clone(), Value::Null);
+            continue;
+        }
+        let v = f.check(&v, settings).map_err(|m| Error::Validation {
+            workflow: Some(workflow.to_owned()),
+            field: Some(format!("{prefix}.{}", f.name)),
+            message: format!("{what} `{}` {m}", f.name),
+        })?;
+        if f.kind == crate::definition::FieldType::Person {
+            if let Value::String(id) = &v {
+                if lookup_person(engine, db, id)?.is_none() {
+                    return Err(Error::Validation {
+                        workflow: Some(workflow.to_owned()),
+                        field: Some(format!("{prefix}.{}", f.name)),
+                        message: format!("{what} `{}`: no person `{id}` in the directory", f.name),
+                    });
+                }
+            }
+        }
+        out.insert(f.name.clone(), v);
+    }
+    Ok(out)
+}
+
+fn context(
+    case: &Case,
+    workflow: &str,
+    now: DateTime<Utc>,
+    cal: &BusinessCalendar,
+) -> RefCell<script::Ctx> {
+    RefCell::new(script::Ctx::new(
+        &case.org,
+        workflow,
+        (case.id > 0).then_some(case.id),
+        now,
+        cal.clone(),
+    ))
+}
+
+/// Actions a person may do now.
+pub(crate) fn available(
+    engine: &Engine,
+    db: &Connection,
+    id: i64,
+    actor: &str,
+) -> Result<Vec<String>> {
+    let row = store::load_case(db, id)?.ok_or_else(|| Error::not_found("case", id.to_string()))?;
+    let def = engine.definition_at(db, &row.workflow, row.version)?;
+    let case = to_case(&def, row);
+    let actor = resolve_actor(engine, db, actor)?;
+    if !can_see(&def, &case, actor.person.as_ref()) {
+        return Err(not_visible(id));
+    }
+    let org = org_of(db, &case.org)?;
+    let cal = org.calendar()?;
+    let settings = settings_for(&def, &org);
+    let now = engine.now();
+    let cell = context(&case, &def.id, now, &cal);
+    CTX.set(&cell, || {
+        let mut out = Vec::new();
+        let run = Run::new(
+            engine,
+            db,
+            &def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            actor.clone(),
+            case.clone(),
+            false,
+            "",
+        );
+        for a in &def.actions {
+            if a.is_start() || a.system_only() || !a.starts_from(&case.state) {
+                continue;
+            }
+            let Some(p) = actor.person.as_ref() else {
+                continue;
+            };
+            if !holds(&def, a, &case, p) {
+                continue;
+            }
+            let mut ok = true;
+            for g in a.guards.iter().filter(|g| !g.uses_inputs) {
+                let mut scope = run.scope()?;
+                // A guard that errors without inputs is left for `act` to judge.
+                if let Ok(false) = engine.inner.scripts.test(&g.when, &mut scope) {
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                out.push(a.id.clone());
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Actions leading out of the current state that the person may do: suggestions.
+fn suggestions(def: &Definition, case: &Case, person: Option<&Person>) -> Vec<String> {
+    let Some(person) = person else {
+        return Vec::new();
+    };
+    def.actions
+        .iter()
+        .filter(|a| {
+            !a.is_start()
+                && !a.system_only()
+                && a.starts_from(&case.state)
+                && holds(def, a, case, person)
+                && a.to.states().iter().any(|t| *t != case.state)
+        })
+        .map(|a| a.id.clone())
+        .collect()
+}
+
+pub(crate) fn start(
+    engine: &Engine,
+    db: &Connection,
+    def: &std::sync::Arc<Definition>,
+    start: &Start,
+) -> Result<Case> {
+    let action = match &start.action {
+        Some(a) => {
+            let action = def.action(a).ok_or_else(|| Error::NotFound {
+                kind: "action",
+                id: a.clone(),
+                hint: Some(format!("start actions of `{}`: {}", def.id, start_names(def))),
+            })?;
+            if !action.is_start() {
+                return Err(Error::Validation {
+                    workflow: Some(def.id.clone()),
+                    field: Some("action".into()),
+                    message: format!(
+                        "`{a}` acts on an existing case; start a case with one of: {}",
+                        start_names(def)
+                    ),
+                });
+            }
+            action
+        }
+        None => def.default_start().ok_or_else(|| Error::Validation {
+            workflow: Some(def.id.clone()),
+            field: Some("action".into()),
+            message: format!(
+                "workflow `{}` has several start actions and none is marked default; name one of: {}",
+                def.id,
+                start_names(def)
+            ),
+        })?,
+    };
+    let actor = resolve_actor(engine, db, &start.actor)?;
+    let person = actor
+        .person
+        .clone()
+        .ok_or_else(|| Error::validation("actor", "a person must start a case"))?;
+    let org_id = match (&start.org, &person.org) {
+        (Some(o), _) => o.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => {
+            return Err(Error::Validation {
+                workflow: Some(def.id.clone()),
+                field: Some("org".into()),
+                message: format!(
+                    "`{}` belongs to no organisation; say which organisation the case is for",
+                    person.id
+                ),
+            })
+        }
+    };
+    let allowed = action.by.iter().any(|r| {
+        r == "anyone"
+            || def.role(r).is_some_and(|role| role.is_case_role())
+            || (person.org.as_deref() == Some(org_id.as_str())
+                && def
+                    .role(r)
+                    .is_some_and(|role| role.directory.iter().any(|d| person.has_role(d))))
+    });
+    if !allowed {
+        return Err(Error::NotPermitted {
+            workflow: def.id.clone(),
+            action: action.id.clone(),
+            actor: person.id.clone(),
+            message: format!(
+                "{} cannot `{}`: it is done by {} of organisation `{org_id}`",
+                person.id,
+                action.id,
+                action.by.join(" or ")
+            ),
+        });
+    }
+    let org = org_of(db, &org_id)?;
+    let cal = org.calendar()?;
+    let settings = settings_for(def, &org);
+    let data = validate_values(
+        engine,
+        db,
+        &def.fields,
+        &start.data,
+        &settings,
+        "fields",
+        "field",
+        &def.id,
+        true,
+        false,
+    )?;
+    let inputs = validate_values(
+        engine,
+        db,
+        &action.inputs,
+        &start.inputs,
+        &settings,
+        "inputs",
+        "input",
+        &def.id,
+        true,
+        true,
+    )?;
+    let now = engine.now();
+    let case = Case {
+        id: 0,
+        workflow: def.id.clone(),
+        version: def.version,
+        org: org_id,
+        state: String::new(),
+        state_label: String::new(),
+        tags: Vec::new(),
+        open: true,
+        data: Map::new(),
+        participants: BTreeMap::new(),
+        revision: 0,
+        created_at: now,
+        updated_at: now,
+        parent: None,
+    };
+    let cell = context(&case, &def.id, now, &cal);
+    CTX.set(&cell, || {
+        let mut run = Run::new(
+            engine,
+            db,
+            def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            actor.clone(),
+            case,
+            true,
+            &action.id,
+        );
+        run.inputs = inputs;
+        for (k, v) in data {
+            if !v.is_null() {
+                run.set_field(&k, v, None)?;
+            }
+        }
+        for r in &action.by {
+            if def.role(r).is_some_and(|role| role.is_case_role()) {
+                run.assign(r, &person.id)?;
+            }
+        }
+        run.execute(Some(action), None)
+    })
+}
+
+fn start_names(def: &Definition) -> String {
+    def.start_actions()
+        .map(|a| a.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn act(
+    engine: &Engine,
+    db: &Connection,
+    case_id: i64,
+    action_id: &str,
+    actor_id: &str,
+    inputs: Map<String, Value>,
+    expected: Option<u64>,
+) -> Result<Case> {
+    let row = store::load_case(db, case_id)?
+        .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
+    let def = engine.definition_at(db, &row.workflow, row.version)?;
+    let case = to_case(&def, row);
+    let actor = resolve_actor(engine, db, actor_id)?;
+    let person = actor.person.clone();
+    if !can_see(&def, &case, person.as_ref()) {
+        return Err(not_visible(case_id));
+    }
+    let action = def.action(action_id).ok_or_else(|| Error::NotFound {
+        kind: "action",
+        id: action_id.to_owned(),
+        hint: Some(format!(
+            "actions of `{}`: {}",
+            def.id,
+            def.actions
+                .iter()
+                .filter(|a| !a.is_start())
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })?;
+    if action.is_start() {
+        return Err(Error::Validation {
+            workflow: Some(def.id.clone()),
+            field: Some("action".into()),
+            message: format!("`{action_id}` starts new cases; it cannot be done on case {case_id}"),
+        });
+    }
+    if let Some(p) = &person {
+        if !holds(&def, action, &case, p) {
+            let roles: Vec<String> = action
+                .by
+                .iter()
+                .map(|r| {
+                    def.role(r)
+                        .and_then(|x| x.label.clone())
+                        .unwrap_or_else(|| r.clone())
+                })
+                .collect();
+            return Err(Error::NotPermitted {
+                workflow: def.id.clone(),
+                action: action.id.clone(),
+                actor: p.id.clone(),
+                message: format!(
+                    "{} cannot `{}` on case {case_id}: only the {} may",
+                    p.id,
+                    action.id,
+                    roles.join(" or ")
+                ),
+            });
+        }
+    }
+    if !action.starts_from(&case.state) {
+        let label = action.label.as_deref().unwrap_or(&action.id);
+        return Err(Error::GuardRejected {
+            workflow: def.id.clone(),
+            action: action.id.clone(),
+            state: case.state.clone(),
+            message: action.unavailable.clone().unwrap_or_else(|| {
+                format!(
+                    "`{label}` is not possible while the case is {}",
+                    case.state_label
+                )
+            }),
+            suggest: suggestions(&def, &case, person.as_ref()),
+            rule: "state".into(),
+        });
+    }
+    if let Some(exp) = expected {
+        if exp != case.revision {
+            return Err(Error::Conflict {
+                case_id,
+                expected: exp,
+                actual: case.revision,
+            });
+        }
+    }
+    let org = org_of(db, &case.org)?;
+    let cal = org.calendar()?;
+    let settings = settings_for(&def, &org);
+    let inputs = validate_values(
+        engine,
+        db,
+        &action.inputs,
+        &inputs,
+        &settings,
+        "inputs",
+        "input",
+        &def.id,
+        true,
+        true,
+    )?;
+    let now = engine.now();
+    let cell = context(&case, &def.id, now, &cal);
+    CTX.set(&cell, || {
+        let mut run = Run::new(
+            engine,
+            db,
+            &def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            actor.clone(),
+            case,
+            false,
+            &action.id,
+        );
+        run.inputs = inputs;
+        run.execute(Some(action), None)
+    })
+}
+
+/// Fire one due timer. Returns whether it fired (a stale timer is just removed).
+pub(crate) fn fire_timer(
+    engine: &Engine,
+    db: &Connection,
+    t: &TimerRow,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(row) = store::load_case(db, t.case_id)? else {
+        store::delete_timer_id(db, t.id)?;
+        return Ok(false);
+    };
+    let def = engine.definition_at(db, &row.workflow, row.version)?;
+    let case = to_case(&def, row);
+    let timer = def
+        .state(&t.state)
+        .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
+        .filter(|_| case.state == t.state);
+    let Some(timer) = timer else {
+        store::delete_timer_id(db, t.id)?;
+        return Ok(false);
+    };
+    let org = org_of(db, &case.org)?;
+    let cal = org.calendar()?;
+    let settings = settings_for(&def, &org);
+    let action = timer.action.as_deref().and_then(|a| def.action(a));
+    let action_id = timer
+        .action
+        .clone()
+        .unwrap_or_else(|| format!("timer:{}", timer.name));
+    let cell = context(&case, &def.id, now, &cal);
+    let state_changed = CTX.set(&cell, || -> Result<bool> {
+        let mut run = Run::new(
+            engine,
+            db,
+            &def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            Actor::system(),
+            case,
+            false,
+            &action_id,
+        );
+        if let Some(a) = action {
+            run.inputs = validate_values(
+                engine,
+                db,
+                &a.inputs,
+                &Map::new(),
+                &settings,
+                "inputs",
+                "input",
+                &def.id,
+                true,
+                true,
+            )?;
+        }
+        run.execute(action, timer.run.as_ref())?;
+        Ok(run.state_changed)
+    })?;
+    match &timer.schedule {
+        Schedule::Every(span) if !state_changed => {
+            // A recurring timer that missed several periods fires once, then resumes at its
+            // next period in the future.
+            let mut k = t.fired + 1;
+            let mut due = cal.add_times(t.anchor, *span, k + 1);
+            while due <= now && k < 1_000_000 {
+                k += 1;
+                due = cal.add_times(t.anchor, *span, k + 1);
+            }
+            store::reschedule_timer(db, t.id, due, k)?;
+        }
+        _ => {
+            store::delete_timer_id(db, t.id)?;
+        }
+    }
+    Ok(true)
+}
+
+struct PendingNotify {
+    to: String,
+    template: String,
+    data: Map<String, Value>,
+}
+
+/// The working state of one command.
+struct Run<'a> {
+    engine: &'a Engine,
+    db: &'a Connection,
+    def: &'a Definition,
+    now: DateTime<Utc>,
+    cal: BusinessCalendar,
+    settings: Map<String, Value>,
+    actor: Actor,
+    inputs: Map<String, Value>,
+    case: Case,
+    is_new: bool,
+    before_state: Option<String>,
+    before_revision: u64,
+    action_id: String,
+    effects: Vec<Effect>,
+    notifications: Vec<PendingNotify>,
+    signals: Vec<(String, Map<String, Value>)>,
+    spawns: Vec<(String, Map<String, Value>)>,
+    cancels: Vec<String>,
+    participant_changes: Vec<(bool, String, String)>,
+    goto: Option<String>,
+    state_changed: bool,
+}
+
+impl<'a> Run<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: &'a Engine,
+        db: &'a Connection,
+        def: &'a Definition,
+        now: DateTime<Utc>,
+        cal: BusinessCalendar,
+        settings: Map<String, Value>,
+        actor: Actor,
+        case: Case,
+        is_new: bool,
+        action_id: &str,
+    ) -> Self {
+        Run {
+            engine,
+            db,
+            def,
+            now,
+            cal,
+            settings,
+            actor,
+            inputs: Map::new(),
+            before_state: (!is_new).then(|| case.state.clone()),
+            before_revision: case.revision,
+            case,
+            is_new,
+            action_id: action_id.to_owned(),
+            effects: Vec::new(),
+            notifications: Vec::new(),
+            signals: Vec::new(),
+            spawns: Vec::new(),
+            cancels: Vec::new(),
+            participant_changes: Vec::new(),
+            goto: None,
+            state_changed: false,
+        }
+    }
+
+    fn scripts(&self) -> &Scripts {
+        &self.engine.inner.scripts
+    }
+
+    fn fields_json(&self, hide_private: bool) -> Map<String, Value> {
+        self.def
+            .fields
+            .iter()
+            .filter(|f| !(hide_private && f.private))
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    self.case.data.get(&f.name).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
+    fn case_dynamic(&self, hide_private: bool) -> Result<Dynamic> {
+        let c = &self.case;
+        let mut m = rhai::Map::new();
+        let ts = |t: DateTime<Utc>| Dynamic::from(t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        m.insert(
+            "id".into(),
+            if c.id > 0 {
+                Dynamic::from_int(c.id)
+            } else {
+                Dynamic::UNIT
+            },
+        );
+        m.insert("workflow".into(), Dynamic::from(c.workflow.clone()));
+        m.insert("version".into(), Dynamic::from_int(i64::from(c.version)));
+        m.insert("state".into(), Dynamic::from(c.state.clone()));
+        m.insert(
+            "state_label".into(),
+            Dynamic::from(self.def.state_label(&c.state).to_owned()),
+        );
+        m.insert("org".into(), Dynamic::from(c.org.clone()));
+        m.insert("revision".into(), Dynamic::from_int(c.revision as i64));
+        m.insert("created_at".into(), ts(c.created_at));
+        m.insert("updated_at".into(), ts(c.updated_at));
+        m.insert(
+            "parent".into(),
+            c.parent.map_or(Dynamic::UNIT, Dynamic::from_int),
+        );
+        m.insert(
+            "participants".into(),
+            Dynamic::from_map(script::participants_dynamic(&c.participants)),
+        );
+        let tags: rhai::Array = self
+            .def
+            .state(&c.state)
+            .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
+            .unwrap_or_default();
+        m.insert("tags".into(), Dynamic::from_array(tags));
+        m.insert(
+            "fields".into(),
+            Dynamic::from_map(
+                script::map_to_rhai(&self.fields_json(hide_private)).map_err(Error::storage)?,
+            ),
+        );
+        for r in self.def.roles.iter().filter(|r| r.is_case_role()) {
+            let first = c
+                .participant(&r.name)
+                .map_or(Dynamic::UNIT, |p| Dynamic::from(p.to_owned()));
+            m.insert(r.name.as_str().into(), first);
+        }
+        Ok(Dynamic::from_map(m))
+    }
+
+    fn inputs_json(&self, hide_private: bool) -> Map<String, Value> {
+        let private: Vec<&str> = self
+            .def
+            .action(&self.action_id)
+            .map(|a| {
+                a.inputs
+                    .iter()
+                    .filter(|f| f.private)
+                    .map(|f| f.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.inputs
+            .iter()
+            .filter(|(k, _)| !(hide_private && private.contains(&k.as_str())))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn base_scope(&self, hide_private: bool) -> Result<Scope<'static>> {
+        let conv = |m: &Map<String, Value>| {
+            script::map_to_rhai(m)
+                .map(Dynamic::from_map)
+                .map_err(Error::storage)
+        };
+        let mut s = Scripts::empty_scope();
+        bind(&mut s, "case", self.case_dynamic(hide_private)?);
+        bind(&mut s, "fields", conv(&self.fields_json(hide_private))?);
+        let actor = match &self.actor.person {
+            Some(p) => p.to_script_map(),
+            None => {
+                let mut m = Map::new();
+                m.insert("id".into(), Value::String("system".into()));
+                m.insert("roles".into(), Value::Array(Vec::new()));
+                m
+            }
+        };
+        bind(&mut s, "actor", conv(&actor)?);
+        bind(&mut s, "inputs", conv(&self.inputs_json(hide_private))?);
+        bind(&mut s, "settings", conv(&self.settings)?);
+        bind(
+            &mut s,
+            "now",
+            Dynamic::from(self.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        );
+        Ok(s)
+    }
+
+    fn scope(&self) -> Result<Scope<'static>> {
+        self.base_scope(false)
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        CTX.with(|c| {
+            let mut c = c.borrow_mut();
+            c.mode = mode;
+            c.ops.clear();
+            c.fail = None;
+            c.case_id = (self.case.id > 0).then_some(self.case.id);
+        });
+    }
+
+    fn check_guards(&self, action: &Action) -> Result<()> {
+        self.set_mode(Mode::Read);
+        for (i, g) in action.guards.iter().enumerate() {
+            let mut scope = self.scope()?;
+            if !self.scripts().test(&g.when, &mut scope)? {
+                return Err(Error::GuardRejected {
+                    workflow: self.def.id.clone(),
+                    action: action.id.clone(),
+                    state: self.case.state.clone(),
+                    message: g.message.clone(),
+                    suggest: g.suggest.clone(),
+                    rule: format!("guard[{i}]"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Run an effect script: collect its field changes and operations, and apply them.
+    fn run_effect(&mut self, script: &Script, allow_goto: bool) -> Result<()> {
+        let mut scope = self.scope()?;
+        self.set_mode(Mode::Effect);
+        let result = self.scripts().run(script, &mut scope);
+        let (ops, fail) = CTX.with(|c| {
+            let mut c = c.borrow_mut();
+            c.mode = Mode::Read;
+            (std::mem::take(&mut c.ops), c.fail.take())
+        });
+        if let Err(e) = result {
+            if let Some((message, suggest)) = fail {
+                return Err(Error::GuardRejected {
+                    workflow: self.def.id.clone(),
+                    action: self.action_id.clone(),
+                    state: self.case.state.clone(),
+                    message,
+                    suggest,
+                    rule: "fail".into(),
+                });
+            }
+            return Err(e);
+        }
+        let fields: Dynamic = scope.get_value("fields").unwrap_or(Dynamic::UNIT);
+        let Some(map) = fields.try_cast::<rhai::Map>() else {
+            return Err(script.error_at(rhai::Position::NONE, "`fields` must stay a map"));
+        };
+        for (k, v) in map {
+            let name = k.to_string();
+            if self.def.field(&name).is_none() {
+                return Err(script.error_at(
+                    rhai::Position::NONE,
+                    format!("unknown field `{name}` set on `fields`"),
+                ));
+            }
+            let value =
+                script::to_json(&v).map_err(|e| script.error_at(rhai::Position::NONE, e))?;
+            let old = self.case.data.get(&name).cloned().unwrap_or(Value::Null);
+            if value != old {
+                self.set_field(&name, value, Some(script))?;
+            }
+        }
+        for op in ops {
+            self.apply(op, script, allow_goto)?;
+        }
+        Ok(())
+    }
+
+    fn set_field(&mut self, name: &str, value: Value, by: Option<&Script>) -> Result<()> {
+        let value = if value.is_null() {
+            Value::Null
+        } else {
+            let f = self.def.field(name).ok_or_else(|| {
+                Error::validation(format!("fields.{name}"), format!("unknown field `{name}`"))
+            })?;
+            f.check(&value, &self.settings)
+                .map_err(|m| Error::Validation {
+                    workflow: Some(self.def.id.clone()),
+                    field: Some(format!("fields.{name}")),
+                    message: match by {
+                        Some(s) => format!("field `{name}` set by `{}` {m}", s.place.path),
+                        None => format!("field `{name}` {m}"),
+                    },
+                })?
+        };
+        if value.is_null() {
+            self.case.data.remove(name);
+        } else {
+            self.case.data.insert(name.to_owned(), value.clone());
+        }
+        self.effects.push(Effect::Set {
+            field: name.to_owned(),
+            value,
+        });
+        Ok(())
+    }
+
+    fn assign(&mut self, role: &str, person: &str) -> Result<()> {
+        let many = self.def.role(role).is_some_and(|r| r.many);
+        if self.case.has_participant(person, Some(role)) {
+            return Ok(());
+        }
+        if !many {
+            let holders: Vec<String> = self
+                .case
+                .participants
+                .get(role)
+                .cloned()
+                .unwrap_or_default();
+            for h in holders {
+                self.unassign(role, &h);
+            }
+        }
+        self.case
+            .participants
+            .entry(role.to_owned())
+            .or_default()
+            .push(person.to_owned());
+        self.participant_changes
+            .push((true, role.to_owned(), person.to_owned()));
+        self.effects.push(Effect::Assign {
+            role: role.to_owned(),
+            person: person.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn unassign(&mut self, role: &str, person: &str) {
+        let mut removed = false;
+        if let Some(ids) = self.case.participants.get_mut(role) {
+            let before = ids.len();
+            ids.retain(|p| p != person);
+            removed = ids.len() != before;
+            if ids.is_empty() {
+                self.case.participants.remove(role);
+            }
+        }
+        if removed {
+            self.participant_changes
+                .push((false, role.to_owned(), person.to_owned()));
+            self.effects.push(Effect::Unassign {
+                role: role.to_owned(),
+                person: person.to_owned(),
+            });
+        }
+    }
+
+    fn case_role(&self, role: &str, script: &Script, func: &str) -> Result<()> {
+        match self.def.role(role) {
+            Some(r) if r.is_case_role() => Ok(()),
+            Some(_) => Err(script.error_at(
+                rhai::Position::NONE,
+                format!("{func}: `{role}` is a directory role; only case roles can be assigned"),
+            )),
+            None => Err(script.error_at(
+                rhai::Position::NONE,
+                format!("{func}: unknown role `{role}`"),
+            )),
+        }
+    }
+
+    fn apply(&mut self, op: Op, script: &Script, allow_goto: bool) -> Result<()> {
+        match op {
+            Op::Assign { role, person } => {
+                self.case_role(&role, script, "assign")?;
+                if lookup_person(self.engine, self.db, &person)?.is_none() {
+                    return Err(Error::Validation {
+                        workflow: Some(self.def.id.clone()),
+                        field: Some(role.clone()),
+                        message: format!(
+                            "cannot assign `{person}` as {role}: no such person in the directory"
+                        ),
+                    });
+                }
+                self.assign(&role, &person)?;
+            }
+            Op::Unassign { role, person } => {
+                self.case_role(&role, script, "unassign")?;
+                let targets = match person {
+                    Some(p) => vec![p],
+                    None => self
+                        .case
+                        .participants
+                        .get(&role)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                for p in targets {
+                    self.unassign(&role, &p);
+                }
+            }
+            Op::Note { text } => {
+                if text.trim().is_empty() {
+                    return Err(
+                        script.error_at(rhai::Position::NONE, "add_note: the note is empty")
+                    );
+                }
+                self.effects.push(Effect::Note { text });
+            }
+            Op::Notify { to, template, data } => {
+                if self.def.template(&template).is_none() {
+                    return Err(script.error_at(
+                        rhai::Position::NONE,
+                        format!("notify: unknown template `{template}`"),
+                    ));
+                }
+                for t in to {
+                    self.notifications.push(PendingNotify {
+                        to: t,
+                        template: template.clone(),
+                        data: data.clone(),
+                    });
+                }
+            }
+            Op::NotifyRole {
+                role,
+                template,
+                data,
+            } => {
+                if self.def.template(&template).is_none() {
+                    return Err(script.error_at(
+                        rhai::Position::NONE,
+                        format!("notify_role: unknown template `{template}`"),
+                    ));
+                }
+                let r = self.def.role(&role).ok_or_else(|| {
+                    script.error_at(
+                        rhai::Position::NONE,
+                        format!("notify_role: unknown role `{role}`"),
+                    )
+                })?;
+                let people: Vec<String> = if r.is_case_role() {
+                    self.case
+                        .participants
+                        .get(&role)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    let mut ids = Vec::new();
+                    for d in &r.directory {
+                        let mut filter = Map::new();
+                        filter.insert("role".into(), Value::String(d.clone()));
+                        for p in directory::script_people(self.db, &self.case.org, &filter)? {
+                            if let Some(Value::String(id)) = p.get("id") {
+                                if !ids.contains(id) {
+                                    ids.push(id.clone());
+                                }
+                            }
+                        }
+                    }
+                    ids
+                };
+                for t in people {
+                    self.notifications.push(PendingNotify {
+                        to: t,
+                        template: template.clone(),
+                        data: data.clone(),
+                    });
+                }
+            }
+            Op::Goto { state } => {
+                if !allow_goto {
+                    return Err(script.error_at(rhai::Position::NONE, "goto is only allowed in the `run` of an action whose `to` lists several states"));
+                }
+                self.goto = Some(state);
+            }
+            Op::Spawn { state, fields } => {
+                if self.def.state(&state).is_none() {
+                    return Err(script.error_at(
+                        rhai::Position::NONE,
+                        format!("spawn_copy: unknown state `{state}`"),
+                    ));
+                }
+                self.spawns.push((state, fields));
+            }
+            Op::Emit { kind, data } => self.signals.push((kind, data)),
+            Op::CancelTimer { name } => self.cancels.push(name),
+        }
+        Ok(())
+    }
+
+    /// Guards, effects, transition, hooks, checks, then the writes.
+    fn execute(&mut self, action: Option<&Action>, pre: Option<&Script>) -> Result<super::Case> {
+        if let Some(a) = action {
+            self.check_guards(a)?;
+        }
+        if let Some(s) = pre {
+            self.run_effect(s, false)?;
+        }
+        if let Some(run) = action.and_then(|a| a.run.as_ref()) {
+            self.run_effect(run, true)?;
+        }
+        let target = match action.map(|a| &a.to) {
+            None | Some(Target::Stay) => None,
+            Some(Target::To(s)) => Some(s.clone()),
+            Some(Target::Choice(choices)) => match self.goto.take() {
+                Some(g) if choices.contains(&g) => Some(g),
+                Some(g) => {
+                    let place = action.and_then(|a| a.run.as_ref());
+                    return Err(match place {
+                        Some(s) => s.error_at(
+                            rhai::Position::NONE,
+                            format!(
+                                "goto(\"{g}\"): `{g}` is not one of this action's targets ({})",
+                                choices.join(", ")
+                            ),
+                        ),
+                        None => Error::storage("goto without a script"),
+                    });
+                }
+                None => {
+                    let place = action.and_then(|a| a.run.as_ref());
+                    return Err(match place {
+                        Some(s) => s.error_at(
+                            rhai::Position::NONE,
+                            format!(
+                                "the action must choose its target with goto(...) (one of {})",
+                                choices.join(", ")
+                            ),
+                        ),
+                        None => Error::storage("action without a target"),
+                    });
+                }
+            },
+        };
+        if let Some(target) = target {
+            if self.is_new || target != self.case.state {
+                if !self.is_new {
+                    if let Some(h) = self
+                        .def
+                        .state(&self.case.state)
+                        .and_then(|s| s.on_exit.as_ref())
+                    {
+                        self.run_effect(h, false)?;
+                    }
+                }
+                self.case.state = target.clone();
+                self.state_changed = true;
+                if let Some(h) = self.def.state(&target).and_then(|s| s.on_enter.as_ref()) {
+                    self.run_effect(h, false)?;
+                }
+            }
+        }
+        self.check_fields()?;
+        self.persist()
+    }
+
+    fn check_fields(&self) -> Result<()> {
+        for f in &self.def.fields {
+            if f.required && !self.case.data.contains_key(&f.name) {
+                let label = f.label.as_deref().unwrap_or(&f.name);
+                return Err(Error::Validation {
+                    workflow: Some(self.def.id.clone()),
+                    field: Some(format!("fields.{}", f.name)),
+                    message: format!("field `{}` ({label}) is required", f.name),
+                });
+            }
+        }
+        self.set_mode(Mode::Read);
+        for c in &self.def.checks {
+            let mut scope = self.scope()?;
+            if !self.scripts().test(&c.when, &mut scope)? {
+                return Err(Error::Validation {
+                    workflow: Some(self.def.id.clone()),
+                    field: None,
+                    message: c.message.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn persist(&mut self) -> Result<Case> {
+        let db = self.db;
+        let st = self.def.state(&self.case.state);
+        self.case.revision = self.before_revision + 1;
+        self.case.updated_at = self.now;
+        self.case.open = !st.is_some_and(|s| s.is_final);
+        self.case.state_label = self.def.state_label(&self.case.state).to_owned();
+        self.case.tags = st.map(|s| s.tags.clone()).unwrap_or_default();
+        if self.is_new {
+            self.case.created_at = self.now;
+            self.case.id = store::insert_case(db, &self.case)?;
+        } else {
+            store::update_case(db, &self.case, self.before_revision)?;
+        }
+        let id = self.case.id;
+        for (add, role, person) in std::mem::take(&mut self.participant_changes) {
+            if add {
+                store::add_participant(
+                    db,
+                    id,
+                    &self.case.workflow,
+                    &role,
+                    &person,
+                    self.now,
+                    true,
+                )?;
+            } else {
+                store::remove_participant(db, id, &role, &person)?;
+            }
+        }
+        // timers
+        if self.state_changed {
+            if !self.is_new {
+                store::delete_timers(db, id)?;
+            }
+            if let Some(state) = st {
+                let scheduled =
+                    schedule_timers(db, &self.cal, id, state, &self.case.data, self.now)?;
+                self.effects.extend(scheduled);
+            }
+        } else if let Some(state) = st {
+            // An `at` timer follows its field when the field changes.
+            let changed: Vec<&str> = self
+                .effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Set { field, .. } => Some(field.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let mut rescheduled = Vec::new();
+            for t in &state.timers {
+                if let Schedule::At { field, .. } = &t.schedule {
+                    if changed.contains(&field.as_str()) {
+                        store::delete_timer(db, id, &t.name)?;
+                        if let Some(due) = timer_due(&self.cal, t, &self.case.data, self.now) {
+                            store::insert_timer(db, id, &state.id, &t.name, due, self.now)?;
+                            rescheduled.push(Effect::TimerScheduled {
+                                name: t.name.clone(),
+                                due,
+                            });
+                        }
+                    }
+                }
+            }
+            self.effects.extend(rescheduled);
+        }
+        for name in std::mem::take(&mut self.cancels) {
+            if store::delete_timer(db, id, &name)? > 0 {
+                self.effects.push(Effect::TimerCancelled { name });
+            }
+        }
+        // notifications, rendered on the final snapshot, private fields hidden
+        for n in std::mem::take(&mut self.notifications) {
+            let (subject, body) = self.render(&n)?;
+            let nid = store::insert_outbox(
+                db,
+                Some(id),
+                "notification",
+                Some(&n.to),
+                &n.template,
+                &subject,
+                &body,
+                &n.data,
+                self.now,
+            )?;
+            self.effects.push(Effect::Notify {
+                id: nid,
+                to: n.to,
+                template: n.template,
+            });
+        }
+        for (kind, data) in std::mem::take(&mut self.signals) {
+            let sid =
+                store::insert_outbox(db, Some(id), "signal", None, &kind, "", "", &data, self.now)?;
+            self.effects.push(Effect::Signal { id: sid, kind });
+        }
+        for (state, fields) in std::mem::take(&mut self.spawns) {
+            let copy = self.spawn(&state, fields)?;
+            self.effects.push(Effect::Spawn { case: copy, state });
+        }
+        let event = Event {
+            id: 0,
+            case_id: id,
+            seq: self.case.revision,
+            at: self.now,
+            actor: self.actor.id.clone(),
+            action: self.action_id.clone(),
+            from_state: self.before_state.clone(),
+            to_state: self.case.state.clone(),
+            inputs: self
+                .inputs
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            effects: std::mem::take(&mut self.effects),
+        };
+        store::insert_event(db, &event)?;
+        Ok(self.case.clone())
+    }
+
+    fn render(&self, n: &PendingNotify) -> Result<(String, String)> {
+        let Some(t) = self.def.template(&n.template) else {
+            return Err(Error::storage(format!("unknown template `{}`", n.template)));
+        };
+        self.set_mode(Mode::Read);
+        let mut scope = self.base_scope(true)?;
+        let recipient = match lookup_person(self.engine, self.db, &n.to)? {
+            Some(p) => p.to_script_map(),
+            None => {
+                let mut m = Map::new();
+                m.insert("id".into(), Value::String(n.to.clone()));
+                m.insert("name".into(), Value::String(n.to.clone()));
+                m
+            }
+        };
+        let conv = |m: &Map<String, Value>| {
+            script::map_to_rhai(m)
+                .map(Dynamic::from_map)
+                .map_err(Error::storage)
+        };
+        bind(&mut scope, "recipient", conv(&recipient)?);
+        bind(&mut scope, "data", conv(&n.data)?);
+        let subject = self.scripts().render(&t.subject, &mut scope)?;
+        let body = self.scripts().render(&t.body, &mut scope)?;
+        Ok((subject, body))
+    }
+
+    fn spawn(&self, state: &str, fields: Map<String, Value>) -> Result<i64> {
+        let def = self.def;
+        let mut data = self.case.data.clone();
+        let mut effects = vec![Effect::CopiedFrom { case: self.case.id }];
+        for (k, v) in fields {
+            let f = def.field(&k).ok_or_else(|| {
+                Error::validation(
+                    format!("fields.{k}"),
+                    format!("spawn_copy: unknown field `{k}`"),
+                )
+            })?;
+            if v.is_null() {
+                data.remove(&k);
+            } else {
+                let v = f.check(&v, &self.settings).map_err(|m| {
+                    Error::validation(
+                        format!("fields.{k}"),
+                        format!("spawn_copy: field `{k}` {m}"),
+                    )
+                })?;
+                data.insert(k, v);
+            }
+        }
+        for (k, v) in &data {
+            effects.push(Effect::Set {
+                field: k.clone(),
+                value: v.clone(),
+            });
+        }
+        let st = def.state(state);
+        let mut copy = Case {
+            id: 0,
+            workflow: def.id.clone(),
+            version: def.version,
+            org: self.case.org.clone(),
+            state: state.to_owned(),
+            state_label: def.state_label(state).to_owned(),
+            tags: st.map(|s| s.tags.clone()).unwrap_or_default(),
+            open: !st.is_some_and(|s| s.is_final),
+            data,
+            participants: self.case.participants.clone(),
+            revision: 1,
+            created_at: self.now,
+            updated_at: self.now,
+            parent: Some(self.case.id),
+        };
+        copy.id = store::insert_case(self.db, &copy)?;
+        for (role, ids) in &copy.participants {
+            for p in ids {
+                store::add_participant(self.db, copy.id, &copy.workflow, role, p, self.now, false)?;
+                effects.push(Effect::Assign {
+                    role: role.clone(),
+                    person: p.clone(),
+                });
+            }
+        }
+        if let Some(s) = st {
+            effects.extend(schedule_timers(
+                self.db, &self.cal, copy.id, s, &copy.data, self.now,
+            )?);
+        }
+        store::insert_event(
+            self.db,
+            &Event {
+                id: 0,
+                case_id: copy.id,
+                seq: 1,
+                at: self.now,
+                actor: self.actor.id.clone(),
+                action: self.action_id.clone(),
+                from_state: None,
+                to_state: state.to_owned(),
+                inputs: Map::new(),
+                effects,
+            },
+        )?;
+        Ok(copy.id)
+    }
+}
+
+/// Schedule the timers of a state just entered.
+fn schedule_timers(
+    db: &Connection,
+    cal: &BusinessCalendar,
+    case_id: i64,
+    state: &State,
+    data: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Effect>> {
+    let mut out = Vec::new();
+    for t in &state.timers {
+        if let Some(due) = timer_due(cal, t, data, now) {
+            store::insert_timer(db, case_id, &state.id, &t.name, due, now)?;
+            out.push(Effect::TimerScheduled {
+                name: t.name.clone(),
+                due,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// When a timer entered now is first due (`None` for an `at` timer whose field is empty).
+fn timer_due(
+    cal: &BusinessCalendar,
+    t: &Timer,
+    data: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match &t.schedule {
+        Schedule::After(span) => Some(cal.add(now, *span)),
+        Schedule::Every(span) => Some(cal.add_times(now, *span, 1)),
+        Schedule::At { field, offset } => {
+            let base = match data.get(field)? {
+                Value::String(s) => {
+                    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                        cal.next_local_time(d, NaiveTime::MIN)
+                    } else {
+                        DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc)
+                    }
+                }
+                _ => return None,
+            };
+            Some(match offset {
+                None => base,
+                Some((false, span)) => cal.add(base, *span),
+                Some((true, span)) => subtract(cal, base, *span),
+            })
+        }
+    }
+}
+
+/// An instant minus a span on a calendar (for negative `at` offsets).
+fn subtract(cal: &BusinessCalendar, t: DateTime<Utc>, span: Span) -> DateTime<Utc> {
+    let local = t.with_timezone(&cal.tz);
+    let (date, time) = (local.date_naive(), local.time());
+    match span {
+        Span::Fixed(secs) => t - Duration::seconds(secs),
+        Span::Days(n) => cal.next_local_time(date - Duration::days(i64::from(n)), time),
+        Span::Months(n) => match date.checked_sub_months(chrono::Months::new(n)) {
+            Some(d) => cal.next_local_time(d, time),
+            None => DateTime::<Utc>::MIN_UTC,
+        },
+        Span::BusinessDays(n) => {
+            let mut d = date;
+            let mut counted = 0;
+            let mut steps = 0;
+            while counted < n && steps < 100_000 {
+                d = d.pred_opt().unwrap_or(d);
+                steps += 1;
+                if cal.is_business_day(d) {
+                    counted += 1;
+                }
+            }
+            cal.next_local_time(d, time)
+        }
+    }
+}
+
+/// `describe_value` for messages about whole values.
+#[allow(dead_code)]
+pub(crate) fn describe(v: &Value) -> String {
+    describe_value(v)
+}

@@ -1,0 +1,375 @@
+//! The values the engine hands out: cases, events, notifications, signals, tables.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One running instance of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    /// Unique id.
+    pub id: i64,
+    /// Workflow id.
+    pub workflow: String,
+    /// Workflow version, pinned when the case started.
+    pub version: u32,
+    /// Organisation.
+    pub org: String,
+    /// Current state id.
+    pub state: String,
+    /// The state's label.
+    pub state_label: String,
+    /// The state's tags (report flags).
+    pub tags: Vec<String>,
+    /// Whether the state is not final.
+    pub open: bool,
+    /// Typed fields (unset fields are absent).
+    pub data: Map<String, Value>,
+    /// Participants: case role → person ids.
+    pub participants: BTreeMap<String, Vec<String>>,
+    /// Bumped by every change; equals the number of history events.
+    pub revision: u64,
+    /// When the case started.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The case this one was copied from (`spawn_copy`).
+    pub parent: Option<i64>,
+}
+
+impl Case {
+    /// The first person holding a case role.
+    pub fn participant(&self, role: &str) -> Option<&str> {
+        self.participants
+            .get(role)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// Whether a person holds a case role (or any role when `role` is `None`).
+    pub fn has_participant(&self, person: &str, role: Option<&str>) -> bool {
+        self.participants
+            .iter()
+            .any(|(r, ids)| role.is_none_or(|want| want == r) && ids.iter().any(|p| p == person))
+    }
+}
+
+/// One change recorded in an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// A field was set (`null` clears it).
+    Set {
+        /// Field name.
+        field: String,
+        /// New value.
+        value: Value,
+    },
+    /// A person was given a case role.
+    Assign {
+        /// Role.
+        role: String,
+        /// Person id.
+        person: String,
+    },
+    /// A person lost a case role.
+    Unassign {
+        /// Role.
+        role: String,
+        /// Person id.
+        person: String,
+    },
+    /// A note was added.
+    Note {
+        /// Its text.
+        text: String,
+    },
+    /// A notification was queued.
+    Notify {
+        /// Outbox id.
+        id: i64,
+        /// Recipient.
+        to: String,
+        /// Template.
+        template: String,
+    },
+    /// A signal was emitted for hosts.
+    Signal {
+        /// Outbox id.
+        id: i64,
+        /// Its kind.
+        kind: String,
+    },
+    /// A linked copy was created.
+    Spawn {
+        /// The copy's id.
+        case: i64,
+        /// Its state.
+        state: String,
+    },
+    /// This case is a copy of another.
+    CopiedFrom {
+        /// The original.
+        case: i64,
+    },
+    /// A timer was scheduled.
+    TimerScheduled {
+        /// Timer name.
+        name: String,
+        /// When it is due.
+        due: DateTime<Utc>,
+    },
+    /// A timer was cancelled.
+    TimerCancelled {
+        /// Timer name.
+        name: String,
+    },
+}
+
+/// One entry of a case's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Global, increasing id (a cursor for hosts).
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// 1, 2, 3… within the case; equals the case's revision after the event.
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it (`system` for timers).
+    pub actor: String,
+    /// The action (or `timer:NAME` for a timer that only ran a script).
+    pub action: String,
+    /// State before (`None` for the first event).
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: String,
+    /// The validated inputs.
+    pub inputs: Map<String, Value>,
+    /// What changed.
+    pub effects: Vec<Effect>,
+}
+
+/// A message to a person, rendered from a template.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// Outbox id; also the idempotency key hosts use to drop duplicate deliveries.
+    pub id: i64,
+    /// The case.
+    pub case_id: Option<i64>,
+    /// Recipient person id.
+    pub to: String,
+    /// Template name.
+    pub template: String,
+    /// Rendered subject.
+    pub subject: String,
+    /// Rendered body.
+    pub body: String,
+    /// Data passed by the effect (private fields never appear unless passed explicitly).
+    pub data: Map<String, Value>,
+    /// When it was queued.
+    pub at: DateTime<Utc>,
+    /// When hooks accepted it.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When a host acknowledged it.
+    pub acked_at: Option<DateTime<Utc>>,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+}
+
+/// A typed event for hosts that is not a message to a person (for example
+/// `schedule_exception` when an agent's mentoring exception is approved).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signal {
+    /// Outbox id (idempotency key).
+    pub id: i64,
+    /// The case.
+    pub case_id: Option<i64>,
+    /// What kind of signal.
+    pub kind: String,
+    /// Its data.
+    pub data: Map<String, Value>,
+    /// When it was emitted.
+    pub at: DateTime<Utc>,
+}
+
+/// A table (an export).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, one map per row, keyed by column.
+    pub rows: Vec<Map<String, Value>>,
+}
+
+impl Table {
+    /// The table as CSV (RFC 4180: quoted when needed, CRLF line ends).
+    pub fn to_csv(&self) -> String {
+        fn cell(v: &Value) -> String {
+            let s = match v {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            // Guard spreadsheet formula injection.
+            let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+                format!("'{s}")
+            } else {
+                s
+            };
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s
+            }
+        }
+        let mut out = String::new();
+        out.push_str(
+            &self
+                .columns
+                .iter()
+                .map(|c| cell(&Value::String(c.clone())))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+        for row in &self.rows {
+            let line: Vec<String> = self
+                .columns
+                .iter()
+                .map(|c| cell(row.get(c).unwrap_or(&Value::Null)))
+                .collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// What a timer sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TickReport {
+    /// Timers fired.
+    pub fired: usize,
+    /// Timers whose firing failed (rolled back; the timer is consumed and the error listed).
+    pub failed: Vec<String>,
+    /// Notifications and signals delivered to hooks.
+    pub delivered: usize,
+    /// Deliveries that failed and will be retried.
+    pub delivery_failures: usize,
+}
+
+impl TickReport {
+    pub(crate) fn add(&mut self, other: TickReport) {
+        self.fired += other.fired;
+        self.failed.extend(other.failed);
+        self.delivered += other.delivered;
+        self.delivery_failures += other.delivery_failures;
+    }
+}
+
+/// Filters for [`crate::Engine::cases`].
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only this organisation.
+    pub org: Option<String>,
+    /// At most this many (newest first).
+    pub limit: Option<usize>,
+}
+
+/// Fold a case's history into its snapshot: state, data, participants, revision and times.
+/// The engine's stored snapshot must always equal this (a property test checks it).
+pub fn fold(events: &[Event]) -> Option<Folded> {
+    let first = events.first()?;
+    let mut f = Folded {
+        state: first.to_state.clone(),
+        data: Map::new(),
+        participants: BTreeMap::new(),
+        revision: 0,
+        created_at: first.at,
+        updated_at: first.at,
+        parent: None,
+    };
+    for e in events {
+        f.state = e.to_state.clone();
+        f.revision = e.seq;
+        f.updated_at = e.at;
+        for eff in &e.effects {
+            match eff {
+                Effect::Set { field, value } => {
+                    if value.is_null() {
+                        f.data.remove(field);
+                    } else {
+                        f.data.insert(field.clone(), value.clone());
+                    }
+                }
+                Effect::Assign { role, person } => {
+                    let ids = f.participants.entry(role.clone()).or_default();
+                    if !ids.contains(person) {
+                        ids.push(person.clone());
+                    }
+                }
+                Effect::Unassign { role, person } => {
+                    if let Some(ids) = f.participants.get_mut(role) {
+                        ids.retain(|p| p != person);
+                        if ids.is_empty() {
+                            f.participants.remove(role);
+                        }
+                    }
+                }
+                Effect::CopiedFrom { case } => f.parent = Some(*case),
+                _ => {}
+            }
+        }
+    }
+    Some(f)
+}
+
+/// A snapshot rebuilt from history by [`fold`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folded {
+    /// State.
+    pub state: String,
+    /// Fields.
+    pub data: Map<String, Value>,
+    /// Participants.
+    pub participants: BTreeMap<String, Vec<String>>,
+    /// Revision.
+    pub revision: u64,
+    /// First event's time.
+    pub created_at: DateTime<Utc>,
+    /// Last event's time.
+    pub updated_at: DateTime<Utc>,
+    /// Original of a copy.
+    pub parent: Option<i64>,
+}
+
+impl Folded {
+    /// Whether this equals a case's stored snapshot.
+    pub fn matches(&self, c: &Case) -> bool {
+        self.state == c.state
+            && self.data == c.data
+            && self.participants == c.participants
+            && self.revision == c.revision
+            && self.created_at == c.created_at
+            && self.updated_at == c.updated_at
+            && self.parent == c.parent
+    }
+}

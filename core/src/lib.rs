@@ -1,0 +1,75 @@
+//! # mentorflow
+//!
+//! An embeddable workflow runtime for mentoring programmes. Organisations describe their
+//! flows in YAML — states, who may do what, guards and effects as small rhai scripts,
+//! reminders and deadlines on business-day calendars — and the engine runs every case of
+//! those flows durably in one SQLite file, one transaction per command.
+//!
+//! ```
+//! use mentorflow::{Engine, ManualClock, Person};
+//! use serde_json::json;
+//!
+//! let yaml = r#"
+//! workflow: hello
+//! version: 1
+//! roles:
+//!   asker: {}
+//!   helper: { directory: helper }
+//! fields:
+//!   topic: { type: string, required: true }
+//! states:
+//!   open: { label: Open }
+//!   done: { label: Done, final: true }
+//! actions:
+//!   ask: { to: open, by: asker }
+//!   answer: { from: open, to: done, by: helper }
+//! "#;
+//! let t0 = "2026-11-20T10:00:00Z".parse().unwrap();
+//! let engine = Engine::builder()
+//!     .in_memory()
+//!     .workflow_str("hello.yaml", yaml)
+//!     .clock(ManualClock::at(t0))
+//!     .build()?;
+//! engine.put_person(&Person::new("pat").org("acme"))?;
+//! engine.put_person(&Person::new("hana").org("acme").role("helper"))?;
+//! let case = engine.start("hello", "ask", "pat", json!({"topic": "pricing"}))?;
+//! let case = engine.act(case.id, "answer", "hana", json!({}))?;
+//! assert_eq!(case.state, "done");
+//! # Ok::<(), mentorflow::Error>(())
+//! ```
+//!
+//! | module | concept |
+//! |--------|---------|
+//! | [`definition`] | the workflow model, YAML loading, static validation |
+//! | [`script`] | the rhai sandbox, limits, compiled scripts |
+//! | [`store`] | the SQLite schema, migrations and queries |
+//! | [`engine`] | commands (start, act, tick), views, exports |
+//! | [`time`] | clocks, durations, business calendars |
+//! | [`directory`] | people and organisations |
+//! | [`hooks`] | plugin traits and outbox delivery |
+//! | [`scenario`] | the scenario runner |
+//! | [`error`] | the one error type |
+//! | [`yaml`] | the one place YAML is parsed |
+
+pub mod definition;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod hooks;
+pub mod script;
+mod script_host;
+pub mod store;
+pub mod time;
+pub mod yaml;
+
+pub use definition::Definition;
+pub use directory::{Org, Person};
+pub use engine::{
+    fold, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification, Signal, Start,
+    Table, TickReport,
+};
+pub use error::{Error, Problem, Result, ScriptPlace};
+pub use hooks::{Hook, HookError};
+pub use script::Limits;
+pub use store::NotificationFilter;
+pub use time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};

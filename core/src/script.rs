@@ -1,0 +1,785 @@
+//! The rhai sandbox: one engine per runtime, limits, scripts compiled once at load with their
+//! place in the workflow file, and the host functions that effects call.
+//!
+//! Scripts see these variables (all read-only snapshots taken before the script runs, except
+//! `fields` in effects, whose changes are written back to the case):
+//!
+//! | variable   | what it holds |
+//! |------------|---------------|
+//! | `case`     | `id`, `workflow`, `version`, `state`, `org`, `revision`, `created_at`, `updated_at`, `parent`, `participants` (role → list of person ids), `fields`, and one key per case role holding its first person id (`case.mentor`) |
+//! | `fields`   | the case's typed fields (every declared field is present; unset ones are `()`) |
+//! | `actor`    | the acting person: `id`, `name`, `email`, `org`, `roles`, and their attributes (`classification`, `manager`, `focus_areas`, …); `system` for timers |
+//! | `inputs`   | the action's inputs (every declared input is present) |
+//! | `settings` | the organisation's settings over the workflow's defaults |
+//! | `now`      | the current instant, RFC 3339 in UTC |
+//! | `recipient`, `data` | in templates: the person notified and the data passed to `notify` |
+//! | `item`     | in exports with `each:`: the list item of this row |
+//! | `viewer`   | in view filters: the person looking |
+//!
+//! The sandbox has no file, network, process or clock access (`import`, `eval` and
+//! `timestamp` do not exist), variables must be declared, and the limits in [`Limits`] apply.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use rhai::{Dynamic, EvalAltResult, Map as RMap, Position, Scope, AST};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ScriptPlace};
+use crate::yaml::Spans;
+
+/// Sandbox limits. Every one is enforced while a script runs; exceeding one fails the script
+/// and rolls the whole command back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Most operations (roughly, evaluated expressions) one script run may take.
+    pub max_operations: u64,
+    /// Deepest function call nesting.
+    pub max_call_levels: usize,
+    /// Deepest expression nesting at global level.
+    pub max_expr_depth: usize,
+    /// Deepest expression nesting inside functions.
+    pub max_function_expr_depth: usize,
+    /// Longest string, in bytes.
+    pub max_string_size: usize,
+    /// Largest array.
+    pub max_array_size: usize,
+    /// Largest map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 200_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_function_expr_depth: 32,
+            max_string_size: 256 * 1024,
+            max_array_size: 10_000,
+            max_map_size: 10_000,
+        }
+    }
+}
+
+/// Variables every script may name (strict variables are on).
+pub(crate) const SCOPE_NAMES: &[&str] = &[
+    "case",
+    "fields",
+    "actor",
+    "inputs",
+    "settings",
+    "now",
+    "recipient",
+    "data",
+    "item",
+    "viewer",
+];
+
+/// What kind of script it is, which decides what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An expression that must be true (guards, checks, view filters).
+    Expr,
+    /// Statements with effects (action `run`, state hooks, timers).
+    Effect,
+    /// An interpolated string (template subject and body).
+    Template,
+}
+
+/// One compiled script and where it lives.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub(crate) ast: AST,
+    pub(crate) place: ScriptPlace,
+    pub(crate) spans: Arc<Spans>,
+    pub(crate) kind: Kind,
+    pub(crate) source: String,
+}
+
+impl Script {
+    /// Where this script is in its workflow file.
+    pub fn place(&self) -> &ScriptPlace {
+        &self.place
+    }
+
+    /// The script's source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Map a rhai position to a file position.
+    fn file_pos(&self, pos: Position) -> (usize, usize) {
+        match (pos.line(), pos.position()) {
+            (Some(line), col) => {
+                let col = col.unwrap_or(1);
+                let col = if self.kind == Kind::Template && line == 1 {
+                    col.saturating_sub(1).max(1)
+                } else {
+                    col
+                };
+                let p = self.spans.script_pos(&self.place.path, line, col);
+                (p.line, p.column)
+            }
+            _ => (self.place.line, self.place.column),
+        }
+    }
+
+    pub(crate) fn error_at(&self, pos: Position, message: impl Into<String>) -> Error {
+        let (line, column) = self.file_pos(pos);
+        let mut place = self.place.clone();
+        place.line = line;
+        place.column = column;
+        Error::Script {
+            place: Box::new(place),
+            message: message.into(),
+        }
+    }
+}
+
+/// A function a host adds to the sandbox at run time (used by the Python binding).
+pub type HostFn = Arc<dyn Fn(&[Value]) -> Result<Value, String> + Send + Sync>;
+
+/// The runtime's script engine.
+pub struct Scripts {
+    engine: RwLock<rhai::Engine>,
+    limits: Limits,
+    template_scope: Scope<'static>,
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripts")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Scripts {
+    /// A sandboxed engine with the host functions and the given limits.
+    pub fn new(limits: Limits) -> Self {
+        let mut engine = rhai::Engine::new();
+        engine
+            .set_strict_variables(true)
+            .set_max_operations(limits.max_operations)
+            .set_max_call_levels(limits.max_call_levels)
+            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+            .set_max_string_size(limits.max_string_size)
+            .set_max_array_size(limits.max_array_size)
+            .set_max_map_size(limits.max_map_size)
+            .set_max_variables(1_000)
+            .set_max_functions(100);
+        engine.disable_symbol("eval");
+        // rhai reserves `case` and `goto` for future syntax; the workflow language uses
+        // `case` for the case being acted on and `goto(state)` for choosing a target.
+        #[allow(deprecated)]
+        engine.on_parse_token(|token, _, _| match token {
+            rhai::Token::Reserved(s) if matches!(s.as_str(), "case" | "goto") => {
+                rhai::Token::Identifier(s)
+            }
+            other => other,
+        });
+        engine.on_print(|_| {});
+        engine.on_debug(|_, _, _| {});
+        crate::script_host::register(&mut engine);
+        let mut template_scope = Scope::new();
+        for name in SCOPE_NAMES {
+            template_scope.push_dynamic(*name, Dynamic::UNIT);
+        }
+        Scripts {
+            engine: RwLock::new(engine),
+            limits,
+            template_scope,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Let a host change the engine: register functions or types.
+    pub fn configure(&self, f: impl FnOnce(&mut rhai::Engine)) {
+        let mut guard = match self.engine.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard);
+    }
+
+    /// Register a dynamically typed host function with `arity` arguments.
+    pub fn register_dynamic(&self, name: &str, arity: usize, f: HostFn) {
+        let types = vec![std::any::TypeId::of::<Dynamic>(); arity];
+        self.configure(|engine| {
+            engine.register_raw_fn(name, types, move |_ctx, args| {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args.iter() {
+                    values.push(to_json(a).map_err(|e| -> Box<EvalAltResult> { e.into() })?);
+                }
+                let out = f(&values).map_err(|e| -> Box<EvalAltResult> { e.into() })?;
+                to_dynamic(&out).map_err(|e| -> Box<EvalAltResult> { e.into() })
+            });
+        });
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, rhai::Engine> {
+        match self.engine.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Compile a script. On failure returns the file position and message.
+    pub(crate) fn compile(
+        &self,
+        source: &str,
+        kind: Kind,
+        place: ScriptPlace,
+        spans: Arc<Spans>,
+    ) -> Result<Script, (usize, usize, String)> {
+        let engine = self.read();
+        let text;
+        let result = match kind {
+            Kind::Expr => engine.compile_expression_with_scope(&self.template_scope, source),
+            Kind::Effect => engine.compile_with_scope(&self.template_scope, source),
+            Kind::Template => {
+                text = format!("`{}`", source.replace('`', "``"));
+                engine.compile_expression_with_scope(&self.template_scope, &text)
+            }
+        };
+        match result {
+            Ok(ast) => Ok(Script {
+                ast,
+                place,
+                spans,
+                kind,
+                source: source.to_owned(),
+            }),
+            Err(e) => {
+                let pos = e.position();
+                let tmp = Script {
+                    ast: AST::empty(),
+                    place: place.clone(),
+                    spans,
+                    kind,
+                    source: String::new(),
+                };
+                let (line, col) = tmp.file_pos(pos);
+                Err((line, col, e.0.to_string()))
+            }
+        }
+    }
+
+    /// Run a script in a scope and return its value.
+    pub(crate) fn run(&self, script: &Script, scope: &mut Scope) -> Result<Dynamic, Error> {
+        let engine = self.read();
+        match engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.map_error(script, *e)),
+        }
+    }
+
+    /// Evaluate an expression script that must give a bool.
+    pub(crate) fn test(&self, script: &Script, scope: &mut Scope) -> Result<bool, Error> {
+        let v = self.run(script, scope)?;
+        v.as_bool().map_err(|t| {
+            script.error_at(
+                Position::NONE,
+                format!("must give true or false, gave a value of type {t}"),
+            )
+        })
+    }
+
+    /// Render a template script to a string.
+    pub(crate) fn render(&self, script: &Script, scope: &mut Scope) -> Result<String, Error> {
+        let v = self.run(script, scope)?;
+        Ok(v.to_string())
+    }
+
+    fn map_error(&self, script: &Script, e: EvalAltResult) -> Error {
+        if let Some(err) = crate::script_host::take_pending_error() {
+            return err;
+        }
+        let pos = e.position();
+        let message = match &e {
+            EvalAltResult::ErrorTooManyOperations(_) => format!(
+                "the script ran too long (more than {} operations; is there an endless loop?)",
+                self.limits.max_operations
+            ),
+            EvalAltResult::ErrorStackOverflow(_) => format!(
+                "calls nest too deeply (more than {} levels)",
+                self.limits.max_call_levels
+            ),
+            EvalAltResult::ErrorDataTooLarge(what, _) => format!(
+                "{what} exceeds the sandbox limit (strings {} bytes, arrays {} items, maps {} entries)",
+                self.limits.max_string_size, self.limits.max_array_size, self.limits.max_map_size
+            ),
+            EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+            other => {
+                let s = other.to_string();
+                // rhai appends " (line L, position P)"; the place already says where.
+                match s.rfind(" (line ") {
+                    Some(i) => s[..i].to_owned(),
+                    None => s,
+                }
+            }
+        };
+        script.error_at(pos, message)
+    }
+
+    /// A scope for a template-free context with all names bound to unit.
+    pub(crate) fn empty_scope() -> Scope<'static> {
+        let mut scope = Scope::new();
+        for name in SCOPE_NAMES {
+            scope.push_dynamic(*name, Dynamic::UNIT);
+        }
+        scope
+    }
+}
+
+/// Set a variable of a scope made by [`Scripts::empty_scope`].
+pub(crate) fn bind(scope: &mut Scope, name: &str, value: Dynamic) {
+    scope.set_value(name.to_owned(), value);
+}
+
+/// JSON to rhai.
+pub(crate) fn to_dynamic(v: &Value) -> Result<Dynamic, String> {
+    Ok(match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Dynamic::from_int(i),
+            None => Dynamic::from_float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => Dynamic::from(s.clone()),
+        Value::Array(a) => {
+            let mut out = rhai::Array::with_capacity(a.len());
+            for item in a {
+                out.push(to_dynamic(item)?);
+            }
+            Dynamic::from_array(out)
+        }
+        Value::Object(m) => Dynamic::from_map(map_to_rhai(m)?),
+    })
+}
+
+/// A JSON map to a rhai map.
+pub(crate) fn map_to_rhai(m: &Map<String, Value>) -> Result<RMap, String> {
+    let mut out = RMap::new();
+    for (k, v) in m {
+        out.insert(k.as_str().into(), to_dynamic(v)?);
+    }
+    Ok(out)
+}
+
+/// rhai to JSON.
+pub(crate) fn to_json(d: &Dynamic) -> Result<Value, String> {
+    if d.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Ok(i) = d.as_int() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(f) = d.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a finite number"));
+    }
+    if d.is_string() {
+        return Ok(Value::String(d.to_string()));
+    }
+    if let Ok(c) = d.as_char() {
+        return Ok(Value::String(c.to_string()));
+    }
+    if d.is_array() {
+        let a = d.read_lock::<rhai::Array>().ok_or("unreadable list")?;
+        let mut out = Vec::with_capacity(a.len());
+        for item in a.iter() {
+            out.push(to_json(item)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if d.is_map() {
+        let m = d.read_lock::<RMap>().ok_or("unreadable map")?;
+        let mut out = Map::new();
+        for (k, v) in m.iter() {
+            out.insert(k.to_string(), to_json(v)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    Err(format!(
+        "a value of type {} cannot be stored",
+        d.type_name()
+    ))
+}
+
+/// A reference a script makes that the validator can check statically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reference {
+    /// `object.name`, e.g. `fields.client_name`, `inputs.note`, `settings.x`.
+    Member {
+        object: String,
+        name: String,
+        line: usize,
+        column: usize,
+    },
+    /// `func("literal", ...)`: the function and its string-literal arguments by position
+    /// (`None` for arguments that are not plain literals).
+    Call {
+        name: String,
+        args: Vec<Option<String>>,
+        line: usize,
+        column: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Punct(char),
+    Other,
+}
+
+/// A small lexer that is enough to find member accesses and calls with literal arguments
+/// (it skips comments and strings correctly). Positions are 1-based within the script.
+fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
+    struct Cur {
+        chars: Vec<char>,
+        i: usize,
+        line: usize,
+        col: usize,
+    }
+    impl Cur {
+        fn peek(&self, k: usize) -> Option<char> {
+            self.chars.get(self.i + k).copied()
+        }
+        fn bump(&mut self) -> Option<char> {
+            let c = self.peek(0)?;
+            self.i += 1;
+            if c == '\n' {
+                self.line += 1;
+                self.col = 1;
+            } else {
+                self.col += 1;
+            }
+            Some(c)
+        }
+    }
+    let mut cur = Cur {
+        chars: src.chars().collect(),
+        i: 0,
+        line: 1,
+        col: 1,
+    };
+    let mut out = Vec::new();
+    while let Some(c) = cur.peek(0) {
+        let (sl, sc) = (cur.line, cur.col);
+        if c.is_whitespace() {
+            cur.bump();
+        } else if c == '/' && cur.peek(1) == Some('/') {
+            while cur.peek(0).is_some_and(|c| c != '\n') {
+                cur.bump();
+            }
+        } else if c == '/' && cur.peek(1) == Some('*') {
+            cur.bump();
+            cur.bump();
+            while cur.peek(0).is_some() && !(cur.peek(0) == Some('*') && cur.peek(1) == Some('/')) {
+                cur.bump();
+            }
+            cur.bump();
+            cur.bump();
+        } else if c == '"' || c == '`' || c == '\'' {
+            let quote = c;
+            cur.bump();
+            let mut s = String::new();
+            let mut plain = true;
+            while let Some(ch) = cur.peek(0) {
+                if ch == quote {
+                    break;
+                }
+                if ch == '\\' {
+                    plain = false;
+                    cur.bump();
+                }
+                if quote == '`' && ch == '$' && cur.peek(1) == Some('{') {
+                    plain = false;
+                }
+                if let Some(ch) = cur.bump() {
+                    s.push(ch);
+                }
+            }
+            cur.bump();
+            let tok = if quote == '"' && plain {
+                Tok::Str(s)
+            } else {
+                Tok::Other
+            };
+            out.push((tok, sl, sc));
+        } else if c.is_alphabetic() || c == '_' {
+            let mut s = String::new();
+            while let Some(ch) = cur.peek(0).filter(|ch| ch.is_alphanumeric() || *ch == '_') {
+                s.push(ch);
+                cur.bump();
+            }
+            out.push((Tok::Ident(s), sl, sc));
+        } else if c.is_ascii_digit() {
+            while cur
+                .peek(0)
+                .is_some_and(|ch| ch.is_alphanumeric() || ch == '_')
+            {
+                cur.bump();
+            }
+            out.push((Tok::Other, sl, sc));
+        } else {
+            out.push((Tok::Punct(c), sl, sc));
+            cur.bump();
+        }
+    }
+    out
+}
+
+/// Find the statically checkable references of a script.
+pub(crate) fn references(src: &str) -> Vec<Reference> {
+    let toks = lex(src);
+    let mut out = Vec::new();
+    for (i, (tok, line, column)) in toks.iter().enumerate() {
+        let Tok::Ident(name) = tok else { continue };
+        let prev_dot = i > 0 && matches!(toks[i - 1].0, Tok::Punct('.'));
+        if prev_dot {
+            continue;
+        }
+        // object.member (not object.member( which is a method call)
+        if let (Some((Tok::Punct('.'), _, _)), Some((Tok::Ident(member), ml, mc))) =
+            (toks.get(i + 1), toks.get(i + 2))
+        {
+            let is_call = matches!(toks.get(i + 3), Some((Tok::Punct('('), _, _)));
+            if !is_call {
+                out.push(Reference::Member {
+                    object: name.clone(),
+                    name: member.clone(),
+                    line: *ml,
+                    column: *mc,
+                });
+            }
+        }
+        if let Some((Tok::Punct('('), _, _)) = toks.get(i + 1) {
+            // collect top-level arguments
+            let mut args = Vec::new();
+            let mut depth = 0usize;
+            let mut current: Vec<&Tok> = Vec::new();
+            let mut j = i + 2;
+            while j < toks.len() {
+                match &toks[j].0 {
+                    Tok::Punct('(') | Tok::Punct('[') | Tok::Punct('{') => {
+                        depth += 1;
+                        current.push(&toks[j].0);
+                    }
+                    Tok::Punct(')') | Tok::Punct(']') | Tok::Punct('}') if depth > 0 => {
+                        depth -= 1;
+                        current.push(&toks[j].0);
+                    }
+                    Tok::Punct(')') => break,
+                    Tok::Punct(',') if depth == 0 => {
+                        args.push(literal(&current));
+                        current.clear();
+                    }
+                    t => current.push(t),
+                }
+                j += 1;
+            }
+            if !current.is_empty() {
+                args.push(literal(&current));
+            }
+            out.push(Reference::Call {
+                name: name.clone(),
+                args,
+                line: *line,
+                column: *column,
+            });
+        }
+    }
+    out
+}
+
+fn literal(toks: &[&Tok]) -> Option<String> {
+    match toks {
+        [Tok::Str(s)] => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The names a map-literal argument `#{ state: "x", ... }` sets to string literals, used for
+/// `spawn_copy(#{ state: "denied" })`.
+pub(crate) fn map_literal_strings(src: &str, func: &str) -> Vec<(String, String, usize, usize)> {
+    let toks = lex(src);
+    let mut out = Vec::new();
+    for (i, (tok, _, _)) in toks.iter().enumerate() {
+        if *tok != Tok::Ident(func.to_owned()) {
+            continue;
+        }
+        let mut j = i + 1;
+        let mut depth = 0i32;
+        while j + 2 < toks.len() {
+            match &toks[j].0 {
+                Tok::Punct('(') | Tok::Punct('{') | Tok::Punct('[') => depth += 1,
+                Tok::Punct(')') | Tok::Punct('}') | Tok::Punct(']') => {
+                    depth -= 1;
+                    if depth <= 0 {
+                        break;
+                    }
+                }
+                Tok::Ident(k) if depth == 2 => {
+                    if let (Tok::Punct(':'), (Tok::Str(v), l, c)) = (&toks[j + 1].0, &toks[j + 2]) {
+                        out.push((k.clone(), v.clone(), *l, *c));
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+    }
+    out
+}
+
+/// What a script asked for, in order. The engine applies these after the script returns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Op {
+    Assign {
+        role: String,
+        person: String,
+    },
+    Unassign {
+        role: String,
+        person: Option<String>,
+    },
+    Note {
+        text: String,
+    },
+    Notify {
+        to: Vec<String>,
+        template: String,
+        data: Map<String, Value>,
+    },
+    NotifyRole {
+        role: String,
+        template: String,
+        data: Map<String, Value>,
+    },
+    Goto {
+        state: String,
+    },
+    Spawn {
+        state: String,
+        fields: Map<String, Value>,
+    },
+    Emit {
+        kind: String,
+        data: Map<String, Value>,
+    },
+    CancelTimer {
+        name: String,
+    },
+}
+
+/// Whether host functions may change things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Guards, checks, filters, templates, exports: read only.
+    Read,
+    /// Effects: may record operations.
+    Effect,
+}
+
+/// Per-command script context, reachable from host functions.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub mode: Mode,
+    pub ops: Vec<Op>,
+    pub org: String,
+    pub workflow: String,
+    pub case_id: Option<i64>,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub calendar: crate::time::BusinessCalendar,
+    pub fail: Option<(String, Vec<String>)>,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        org: &str,
+        workflow: &str,
+        case_id: Option<i64>,
+        now: chrono::DateTime<chrono::Utc>,
+        calendar: crate::time::BusinessCalendar,
+    ) -> Self {
+        Ctx {
+            mode: Mode::Read,
+            ops: Vec::new(),
+            org: org.to_owned(),
+            workflow: workflow.to_owned(),
+            case_id,
+            now,
+            calendar,
+            fail: None,
+        }
+    }
+}
+
+scoped_tls::scoped_thread_local!(pub(crate) static CTX: RefCell<Ctx>);
+scoped_tls::scoped_thread_local!(pub(crate) static DB: rusqlite::Connection);
+
+/// Participants as a rhai map of role to ids.
+pub(crate) fn participants_dynamic(p: &BTreeMap<String, Vec<String>>) -> RMap {
+    let mut m = RMap::new();
+    for (role, ids) in p {
+        let arr: rhai::Array = ids.iter().map(|i| Dynamic::from(i.clone())).collect();
+        m.insert(role.as_str().into(), Dynamic::from_array(arr));
+    }
+    m
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_members_and_calls() {
+        let refs = references(
+            "// fields.ignored\nif fields.a > 1 { notify(case.mentor, \"hello\"); goto(\"x\") }",
+        );
+        assert!(refs.contains(&Reference::Member {
+            object: "fields".into(),
+            name: "a".into(),
+            line: 2,
+            column: 11
+        }));
+        assert!(refs
+            .iter()
+            .any(|r| matches!(r, Reference::Call { name, args, .. }
+            if name == "notify" && args == &vec![None, Some("hello".into())])));
+        assert!(!refs
+            .iter()
+            .any(|r| matches!(r, Reference::Member { name, .. } if name == "ignored")));
+    }
+
+    #[test]
+    fn finds_spawn_map_literals() {
+        let found = map_literal_strings("spawn_copy(#{ state: \"denied\" });", "spawn_copy");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "state");
+        assert_eq!(found[0].1, "denied");
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let v = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": "d"}});
+        let d = to_dynamic(&v).unwrap_or(Dynamic::UNIT);
+        assert_eq!(to_json(&d).unwrap_or(Value::Null), v);
+    }
+}

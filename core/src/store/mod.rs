@@ -1,0 +1,667 @@
+//! SQLite storage: opening the file (bundled SQLite, WAL, foreign keys, busy timeout), the
+//! schema and its migrations, and every query the engine makes. Statements are prepared once
+//! per connection and cached. The store writes what the engine decided; it decides nothing.
+
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::engine::{Case, Effect, Event, Notification, Signal};
+use crate::error::{Error, Result};
+
+/// Microseconds since the Unix epoch, the stored form of every instant.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Back from stored microseconds.
+pub(crate) fn instant(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Open (or create) a database file, or an in-memory one for `None`, and bring its schema up to date.
+pub(crate) fn open(path: Option<&Path>) -> Result<Connection> {
+    let mut db = match path {
+        Some(p) => {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI;
+            Connection::open_with_flags(p, flags)
+                .map_err(|e| Error::storage(format!("cannot open database {}: {e}", p.display())))?
+        }
+        None => Connection::open_in_memory()?,
+    };
+    db.busy_timeout(Duration::from_secs(10))?;
+    db.set_prepared_statement_cache_capacity(256);
+    if path.is_some() {
+        let mode: String = db
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| match Error::from(e) {
+                Error::Storage { message } => Error::storage(format!(
+                    "cannot open {}: {message}",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                )),
+                other => other,
+            })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // A read-only directory or an unusual file system: keep going in the mode we got.
+        }
+    }
+    db.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    schema::migrate(&mut db)?;
+    Ok(db)
+}
+
+// ---- definitions ----------------------------------------------------------------------------
+
+/// A deployed definition as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredDefinition {
+    pub workflow: String,
+    pub version: u32,
+    pub hash: String,
+    pub file: String,
+    pub source: String,
+}
+
+pub(crate) fn stored_definitions(db: &Connection) -> Result<Vec<StoredDefinition>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT workflow, version, hash, file, source FROM definitions ORDER BY workflow, version",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredDefinition {
+            workflow: r.get(0)?,
+            version: r.get(1)?,
+            hash: r.get(2)?,
+            file: r.get(3)?,
+            source: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(crate) fn count_cases_of(db: &Connection, workflow: &str, version: u32) -> Result<i64> {
+    Ok(db
+        .prepare_cached("SELECT count(*) FROM cases WHERE workflow = ?1 AND version = ?2")?
+        .query_row(params![workflow, version], |r| r.get(0))?)
+}
+
+pub(crate) fn put_definition(
+    db: &Connection,
+    d: &crate::definition::Definition,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO definitions (workflow, version, hash, file, source, deployed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (workflow, version) DO UPDATE SET hash = ?3, file = ?4, source = ?5, deployed_at = ?6",
+    )?
+    .execute(params![d.id, d.version, d.hash, d.file, d.source, micros(at)])?;
+    Ok(())
+}
+
+// ---- cases ----------------------------------------------------------------------------------
+
+/// A case as stored (without what comes from its definition).
+#[derive(Debug, Clone)]
+pub(crate) struct CaseRow {
+    pub id: i64,
+    pub workflow: String,
+    pub version: u32,
+    pub org: String,
+    pub state: String,
+    pub data: Map<String, Value>,
+    pub participants: BTreeMap<String, Vec<String>>,
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub parent: Option<i64>,
+}
+
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+
+type RawCase = (
+    i64,
+    String,
+    u32,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn finish_case(r: RawCase) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.0,
+        workflow: r.1,
+        version: r.2,
+        org: r.3,
+        state: r.4,
+        data: serde_json::from_str(&r.5)?,
+        participants: serde_json::from_str(&r.6)?,
+        revision: r.7 as u64,
+        created_at: instant(r.8),
+        updated_at: instant(r.9),
+        parent: r.10,
+    })
+}
+
+pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1");
+    let raw = db
+        .prepare_cached(&sql)?
+        .query_row(params![id], raw_case)
+        .optional()?;
+    raw.map(finish_case).transpose()
+}
+
+/// Run a query returning case rows.
+pub(crate) fn query_cases(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<CaseRow>> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, raw_case)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_case(r?)?);
+    }
+    Ok(out)
+}
+
+/// The select list for case queries, with `c` as the cases alias.
+pub(crate) fn case_columns() -> &'static str {
+    CASE_COLUMNS
+}
+
+pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        c.workflow,
+        c.version,
+        c.org,
+        c.state,
+        c.open,
+        serde_json::to_string(&c.data)?,
+        serde_json::to_string(&c.participants)?,
+        c.revision as i64,
+        micros(c.created_at),
+        micros(c.updated_at),
+        c.parent
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+/// Write a case's new snapshot if its revision is still `expected`.
+pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()> {
+    let n = db
+        .prepare_cached(
+            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7
+             WHERE id = ?1 AND revision = ?8",
+        )?
+        .execute(params![
+            c.id,
+            c.state,
+            c.open,
+            serde_json::to_string(&c.data)?,
+            serde_json::to_string(&c.participants)?,
+            c.revision as i64,
+            micros(c.updated_at),
+            expected as i64
+        ])?;
+    if n == 0 {
+        let actual: Option<i64> = db
+            .prepare_cached("SELECT revision FROM cases WHERE id = ?1")?
+            .query_row(params![c.id], |r| r.get(0))
+            .optional()?;
+        return match actual {
+            Some(actual) => Err(Error::Conflict {
+                case_id: c.id,
+                expected,
+                actual: actual as u64,
+            }),
+            None => Err(Error::not_found("case", c.id.to_string())),
+        };
+    }
+    Ok(())
+}
+
+pub(crate) fn add_participant(
+    db: &Connection,
+    case_id: i64,
+    workflow: &str,
+    role: &str,
+    person: &str,
+    at: DateTime<Utc>,
+    log: bool,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT OR IGNORE INTO participants (case_id, role, person, since) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![case_id, role, person, micros(at)])?;
+    if !log {
+        return Ok(());
+    }
+    db.prepare_cached(
+        "INSERT INTO assignments (person, role, workflow, case_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![person, role, workflow, case_id, micros(at)])?;
+    Ok(())
+}
+
+pub(crate) fn remove_participant(
+    db: &Connection,
+    case_id: i64,
+    role: &str,
+    person: &str,
+) -> Result<()> {
+    db.prepare_cached("DELETE FROM participants WHERE case_id = ?1 AND role = ?2 AND person = ?3")?
+        .execute(params![case_id, role, person])?;
+    Ok(())
+}
+
+/// Cases of a workflow, not in a final state, where the person holds a role (any, or `role`).
+pub(crate) fn open_cases(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    role: Option<&str>,
+) -> Result<i64> {
+    Ok(db
+        .prepare_cached(
+            "SELECT count(DISTINCT c.id) FROM participants p JOIN cases c ON c.id = p.case_id
+             WHERE p.person = ?1 AND (?2 IS NULL OR p.role = ?2) AND c.workflow = ?3 AND c.open = 1",
+        )?
+        .query_row(params![person, role, workflow], |r| r.get(0))?)
+}
+
+/// How many times a person was given a role in cases of a workflow since an instant.
+pub(crate) fn assignments_since(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    role: &str,
+    since: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(db
+        .prepare_cached(
+            "SELECT count(*) FROM assignments WHERE person = ?1 AND role = ?2 AND workflow = ?3 AND at >= ?4",
+        )?
+        .query_row(params![person, role, workflow, micros(since)], |r| r.get(0))?)
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+pub(crate) fn insert_event(db: &Connection, e: &Event) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        e.case_id,
+        e.seq as i64,
+        micros(e.at),
+        e.actor,
+        e.action,
+        e.from_state,
+        e.to_state,
+        serde_json::to_string(&e.inputs)?,
+        serde_json::to_string(&e.effects)?
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Event, String, String)> {
+    Ok((
+        Event {
+            id: r.get(0)?,
+            case_id: r.get(1)?,
+            seq: r.get::<_, i64>(2)? as u64,
+            at: instant(r.get(3)?),
+            actor: r.get(4)?,
+            action: r.get(5)?,
+            from_state: r.get(6)?,
+            to_state: r.get(7)?,
+            inputs: Map::new(),
+            effects: Vec::new(),
+        },
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn finish_event((mut e, inputs, effects): (Event, String, String)) -> Result<Event> {
+    e.inputs = serde_json::from_str(&inputs)?;
+    e.effects = serde_json::from_str::<Vec<Effect>>(&effects)?;
+    Ok(e)
+}
+
+pub(crate) fn events(db: &Connection, case_id: i64) -> Result<Vec<Event>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
+         FROM events WHERE case_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![case_id], event_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_event(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn events_after(db: &Connection, after_id: i64, limit: i64) -> Result<Vec<Event>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
+         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_id, limit], event_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_event(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn cursor(db: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(db
+        .prepare_cached("SELECT position FROM cursors WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn set_cursor(db: &Connection, name: &str, position: i64) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO cursors (name, position) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET position = max(position, ?2)",
+    )?
+    .execute(params![name, position])?;
+    Ok(())
+}
+
+// ---- timers ---------------------------------------------------------------------------------
+
+/// A pending timer of a case.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimerRow {
+    /// Row id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// The state that scheduled it.
+    pub state: String,
+    /// Its name in the state.
+    pub name: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// When its state was entered (recurring timers count periods from here).
+    pub anchor: DateTime<Utc>,
+    /// How many periods a recurring timer has fired.
+    pub fired: u32,
+}
+
+pub(crate) fn insert_timer(
+    db: &Connection,
+    case_id: i64,
+    state: &str,
+    name: &str,
+    due: DateTime<Utc>,
+    anchor: DateTime<Utc>,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO timers (case_id, state, name, due_at, anchor, fired) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+         ON CONFLICT (case_id, name) DO UPDATE SET state = ?2, due_at = ?4, anchor = ?5, fired = 0",
+    )?
+    .execute(params![case_id, state, name, micros(due), micros(anchor)])?;
+    Ok(())
+}
+
+pub(crate) fn delete_timers(db: &Connection, case_id: i64) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE case_id = ?1")?
+        .execute(params![case_id])?)
+}
+
+pub(crate) fn delete_timer(db: &Connection, case_id: i64, name: &str) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE case_id = ?1 AND name = ?2")?
+        .execute(params![case_id, name])?)
+}
+
+pub(crate) fn delete_timer_id(db: &Connection, id: i64) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE id = ?1")?
+        .execute(params![id])?)
+}
+
+pub(crate) fn reschedule_timer(
+    db: &Connection,
+    id: i64,
+    due: DateTime<Utc>,
+    fired: u32,
+) -> Result<()> {
+    db.prepare_cached("UPDATE timers SET due_at = ?2, fired = ?3 WHERE id = ?1")?
+        .execute(params![id, micros(due), fired])?;
+    Ok(())
+}
+
+fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
+    Ok(TimerRow {
+        id: r.get(0)?,
+        case_id: r.get(1)?,
+        state: r.get(2)?,
+        name: r.get(3)?,
+        due_at: instant(r.get(4)?),
+        anchor: instant(r.get(5)?),
+        fired: r.get(6)?,
+    })
+}
+
+/// Timers due at or before `now`, oldest first (ties broken by id: deterministic).
+pub(crate) fn due_timers(db: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers
+         WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![micros(now), limit], timer_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The earliest pending timer's due time.
+pub(crate) fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let v: Option<i64> = db
+        .prepare_cached("SELECT min(due_at) FROM timers")?
+        .query_row([], |r| r.get(0))?;
+    Ok(v.map(instant))
+}
+
+pub(crate) fn case_timers(db: &Connection, case_id: i64) -> Result<Vec<TimerRow>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers WHERE case_id = ?1 ORDER BY due_at, id",
+    )?;
+    let rows = stmt.query_map(params![case_id], timer_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+// ---- outbox ---------------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_outbox(
+    db: &Connection,
+    case_id: Option<i64>,
+    kind: &str,
+    recipient: Option<&str>,
+    template: &str,
+    subject: &str,
+    body: &str,
+    data: &Map<String, Value>,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO outbox (case_id, kind, recipient, template, subject, body, data, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        case_id,
+        kind,
+        recipient,
+        template,
+        subject,
+        body,
+        serde_json::to_string(data)?,
+        micros(at)
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+/// A stored outbox row: a notification or a signal.
+#[derive(Debug, Clone)]
+pub(crate) enum OutboxItem {
+    Notification(Notification),
+    Signal(Signal),
+}
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Notification, String)> {
+    Ok((
+        r.get(1)?,
+        Notification {
+            id: r.get(0)?,
+            case_id: r.get(2)?,
+            to: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            template: r.get(4)?,
+            subject: r.get(5)?,
+            body: r.get(6)?,
+            data: Map::new(),
+            at: instant(r.get(8)?),
+            delivered_at: r.get::<_, Option<i64>>(9)?.map(instant),
+            acked_at: r.get::<_, Option<i64>>(10)?.map(instant),
+            attempts: r.get(11)?,
+            last_error: r.get(12)?,
+        },
+        r.get(7)?,
+    ))
+}
+
+fn finish_outbox((kind, mut n, data): (String, Notification, String)) -> Result<OutboxItem> {
+    n.data = serde_json::from_str(&data)?;
+    Ok(if kind == "signal" {
+        OutboxItem::Signal(Signal {
+            id: n.id,
+            case_id: n.case_id,
+            kind: n.template,
+            data: n.data,
+            at: n.at,
+        })
+    } else {
+        OutboxItem::Notification(n)
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error";
+
+pub(crate) fn undelivered(db: &Connection, limit: i64) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ?1"
+    );
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![limit], outbox_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_outbox(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn mark_delivered(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<()> {
+    db.prepare_cached(
+        "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, micros(at)])?;
+    Ok(())
+}
+
+pub(crate) fn mark_failed(db: &Connection, id: i64, error: &str) -> Result<()> {
+    db.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
+        .execute(params![id, error])?;
+    Ok(())
+}
+
+/// Filter for listing notifications.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    /// Only this case's.
+    pub case_id: Option<i64>,
+    /// Only those to this person.
+    pub to: Option<String>,
+    /// Only those not acknowledged yet.
+    pub pending: bool,
+}
+
+pub(crate) fn notifications(db: &Connection, f: &NotificationFilter) -> Result<Vec<Notification>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'notification'
+         AND (?1 IS NULL OR case_id = ?1) AND (?2 IS NULL OR recipient = ?2)
+         AND (?3 = 0 OR acked_at IS NULL) ORDER BY id"
+    );
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![f.case_id, f.to, f.pending], outbox_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let OutboxItem::Notification(n) = finish_outbox(r?)? {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signal>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'signal' AND (?1 IS NULL OR case_id = ?1) ORDER BY id"
+    );
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![case_id], outbox_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let OutboxItem::Signal(s) = finish_outbox(r?)? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn ack(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    Ok(db
+        .prepare_cached("UPDATE outbox SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1")?
+        .execute(params![id, micros(at)])?
+        > 0)
+}

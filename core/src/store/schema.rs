@@ -1,0 +1,306 @@
+//! The SQLite schema: a version constant, the full current schema for new files, and one
+//! upgrade step per older version, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The full current schema, for new databases.
+pub(crate) const CURRENT: &str = r#"
+CREATE TABLE definitions (
+    workflow    TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    file        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    deployed_at INTEGER NOT NULL,
+    PRIMARY KEY (workflow, version)
+) WITHOUT ROWID;
+
+CREATE TABLE orgs (
+    id       TEXT PRIMARY KEY,
+    name     TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    weekend  TEXT NOT NULL DEFAULT '["Sat","Sun"]',
+    holidays TEXT NOT NULL DEFAULT '[]',
+    settings TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE people (
+    id         TEXT PRIMARY KEY,
+    name       TEXT,
+    email      TEXT,
+    org        TEXT,
+    roles      TEXT NOT NULL DEFAULT '[]',
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX people_by_org ON people (org, id);
+
+CREATE TABLE person_roles (
+    org    TEXT NOT NULL,
+    role   TEXT NOT NULL,
+    person TEXT NOT NULL,
+    PRIMARY KEY (org, role, person)
+) WITHOUT ROWID;
+CREATE INDEX person_roles_by_person ON person_roles (person);
+
+CREATE TABLE cases (
+    id           INTEGER PRIMARY KEY,
+    workflow     TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    org          TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    open         INTEGER NOT NULL,
+    data         TEXT NOT NULL,
+    participants TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    parent       INTEGER REFERENCES cases (id),
+    FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
+);
+CREATE INDEX cases_by_org_state ON cases (workflow, org, state, updated_at);
+CREATE INDEX cases_by_state ON cases (workflow, state);
+
+CREATE TABLE participants (
+    case_id INTEGER NOT NULL REFERENCES cases (id),
+    role    TEXT NOT NULL,
+    person  TEXT NOT NULL,
+    since   INTEGER NOT NULL,
+    PRIMARY KEY (case_id, role, person)
+) WITHOUT ROWID;
+CREATE INDEX participants_by_person ON participants (person, role, case_id);
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    case_id    INTEGER NOT NULL REFERENCES cases (id),
+    seq        INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    inputs     TEXT NOT NULL,
+    effects    TEXT NOT NULL,
+    UNIQUE (case_id, seq)
+);
+
+CREATE TABLE timers (
+    id      INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases (id),
+    state   TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    due_at  INTEGER NOT NULL,
+    anchor  INTEGER NOT NULL,
+    fired   INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (case_id, name)
+);
+CREATE INDEX timers_by_due ON timers (due_at, id);
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    case_id      INTEGER,
+    kind         TEXT NOT NULL,
+    recipient    TEXT,
+    template     TEXT NOT NULL,
+    subject      TEXT NOT NULL DEFAULT '',
+    body         TEXT NOT NULL DEFAULT '',
+    data         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    delivered_at INTEGER,
+    acked_at     INTEGER,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_by_case ON outbox (case_id, id);
+
+CREATE TABLE cursors (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+
+CREATE TABLE assignments (
+    person   TEXT NOT NULL,
+    role     TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    case_id  INTEGER NOT NULL,
+    at       INTEGER NOT NULL
+);
+CREATE INDEX assignments_by_person ON assignments (person, role, workflow, at);
+"#;
+
+/// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
+pub const V1: &str = r#"
+CREATE TABLE definitions (
+    workflow    TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    file        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    deployed_at INTEGER NOT NULL,
+    PRIMARY KEY (workflow, version)
+) WITHOUT ROWID;
+
+CREATE TABLE orgs (
+    id       TEXT PRIMARY KEY,
+    name     TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    weekend  TEXT NOT NULL DEFAULT '["Sat","Sun"]',
+    holidays TEXT NOT NULL DEFAULT '[]',
+    settings TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE people (
+    id         TEXT PRIMARY KEY,
+    name       TEXT,
+    email      TEXT,
+    org        TEXT,
+    roles      TEXT NOT NULL DEFAULT '[]',
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX people_by_org ON people (org, id);
+
+CREATE TABLE person_roles (
+    org    TEXT NOT NULL,
+    role   TEXT NOT NULL,
+    person TEXT NOT NULL,
+    PRIMARY KEY (org, role, person)
+) WITHOUT ROWID;
+CREATE INDEX person_roles_by_person ON person_roles (person);
+
+CREATE TABLE cases (
+    id           INTEGER PRIMARY KEY,
+    workflow     TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    org          TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    open         INTEGER NOT NULL,
+    data         TEXT NOT NULL,
+    participants TEXT NOT NULL,
+    revision     INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    parent       INTEGER REFERENCES cases (id),
+    FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
+);
+CREATE INDEX cases_by_org_state ON cases (workflow, org, state, updated_at);
+CREATE INDEX cases_by_state ON cases (workflow, state);
+
+CREATE TABLE participants (
+    case_id INTEGER NOT NULL REFERENCES cases (id),
+    role    TEXT NOT NULL,
+    person  TEXT NOT NULL,
+    since   INTEGER NOT NULL,
+    PRIMARY KEY (case_id, role, person)
+) WITHOUT ROWID;
+CREATE INDEX participants_by_person ON participants (person, role, case_id);
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    case_id    INTEGER NOT NULL REFERENCES cases (id),
+    seq        INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    inputs     TEXT NOT NULL,
+    effects    TEXT NOT NULL,
+    UNIQUE (case_id, seq)
+);
+
+CREATE TABLE timers (
+    id      INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases (id),
+    state   TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    due_at  INTEGER NOT NULL,
+    anchor  INTEGER NOT NULL,
+    fired   INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (case_id, name)
+);
+CREATE INDEX timers_by_due ON timers (due_at, id);
+
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    case_id      INTEGER,
+    kind         TEXT NOT NULL,
+    recipient    TEXT,
+    template     TEXT NOT NULL,
+    subject      TEXT NOT NULL DEFAULT '',
+    body         TEXT NOT NULL DEFAULT '',
+    data         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    delivered_at INTEGER,
+    acked_at     INTEGER,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_by_case ON outbox (case_id, id);
+
+CREATE TABLE cursors (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"#;
+
+/// Upgrade steps: `UPGRADES[i]` takes a database from version `i + 1` to `i + 2`.
+const UPGRADES: &[&str] = &[
+    // 1 → 2: a log of role grants, so that capacity rules ("at most N requests a week") can
+    // count assignments that were later removed.
+    r#"
+    CREATE TABLE assignments (
+        person   TEXT NOT NULL,
+        role     TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        case_id  INTEGER NOT NULL,
+        at       INTEGER NOT NULL
+    );
+    CREATE INDEX assignments_by_person ON assignments (person, role, workflow, at);
+    INSERT INTO assignments (person, role, workflow, case_id, at)
+        SELECT p.person, p.role, c.workflow, p.case_id, p.since
+        FROM participants p JOIN cases c ON c.id = p.case_id;
+    "#,
+];
+
+/// Bring a database to [`SCHEMA_VERSION`]: create it when empty, upgrade it step by step when
+/// older, refuse it when newer.
+pub(crate) fn migrate(db: &mut Connection) -> Result<()> {
+    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::storage(format!(
+            "the database has schema version {version}, newer than this mentorflow (version {SCHEMA_VERSION}); upgrade mentorflow to open it"
+        )));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == 0 {
+        let tables: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(Error::storage(
+                "the file is an SQLite database, but not a mentorflow one (it has tables and no schema version)",
+            ));
+        }
+        tx.execute_batch(CURRENT)?;
+    } else if version < SCHEMA_VERSION {
+        for step in &UPGRADES[(version as usize - 1)..] {
+            tx.execute_batch(step)?;
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+#![allow(clippy::unwrap_used)]
+mod support;
+use serde_json::json;
+
+#[test]
+fn a_request_runs_through_its_flow() {
+    let (e, _clock) = support::engine();
+    let c = e
+        .start(
+            "request",
+            "submit",
+            "pat",
+            json!({"client_name": "Pat's Bakery"}),
+        )
+        .unwrap();
+    assert_eq!(c.state, "submitted");
+    assert_eq!(c.participant("client"), Some("pat"));
+    let c = e
+        .act(c.id, "assign", "cody", json!({"mentor": "alice"}))
+        .unwrap();
+    assert_eq!(c.state, "pending");
+    let n = e.notifications(&Default::default()).unwrap();
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].subject, "New request from Pat's Bakery");
+    assert!(n[0].body.contains("Hello Alice Mentor"), "{}", n[0].body);
+    let err = e.act(c.id, "log_session", "alice", json!({})).unwrap_err();
+    assert_eq!(err.code(), "guard_rejected", "{err}");
+    let c = e
+        .act(c.id, "accept", "alice", json!({"note": "Hi Pat"}))
+        .unwrap();
+    assert_eq!(c.state, "in_progress");
+    assert_eq!(c.data["contacted"], json!(true));
+    let c = e.act(c.id, "log_session", "alice", json!({})).unwrap();
+    let c = e.act(c.id, "complete", "alice", json!({})).unwrap();
+    assert_eq!(c.state, "complete");
+    let h = e.history(c.id, None).unwrap();
+    assert_eq!(h.len(), 5);
+    let f = mentorflow::fold(&h).unwrap();
+    assert!(f.matches(&e.get(c.id, None).unwrap()), "{f:?}");
+}
+
+#[test]
+fn timers_fire_on_the_manual_clock() {
+    let (e, _clock) = support::engine();
+    let c = e
+        .start("request", "submit", "pat", json!({"client_name": "X"}))
+        .unwrap();
+    e.act(c.id, "assign", "cody", json!({"mentor": "alice"}))
+        .unwrap();
+    let r = e.advance("25h").unwrap();
+    assert_eq!(r.fired, 1, "{r:?}");
+    let r = e.advance("7 days").unwrap();
+    assert_eq!(r.fired, 1, "{r:?}");
+    let c = e.get(c.id, None).unwrap();
+    assert_eq!(c.state, "submitted");
+    assert_eq!(c.participant("mentor"), None);
+}

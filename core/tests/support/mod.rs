@@ -1,0 +1,193 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use mentorflow::{Engine, Hook, HookError, ManualClock, Notification, Person, Signal};
+
+/// 2026-11-20 was a Friday.
+pub fn t0() -> DateTime<Utc> {
+    "2026-11-20T10:00:00Z".parse().unwrap()
+}
+
+/// A small request workflow shaped like score_request, used across the tests.
+pub const REQUEST: &str = r#"
+workflow: request
+version: 1
+title: Mentoring request
+settings:
+  portal_url: https://portal.example.org
+  max_open: 3
+roles:
+  client: {}
+  mentor: {}
+  team: { many: true }
+  coordinator: { directory: coordinator, sees: org }
+fields:
+  client_name: { type: string, required: true, max_length: 80 }
+  contacted: { type: bool, default: false }
+  sessions: { type: int, default: 0, min: 0 }
+  reason: { type: text, private: true }
+templates:
+  assigned:
+    subject: "New request from ${fields.client_name}"
+    body: "Hello ${recipient.name}, open ${settings.portal_url}/requests/${case.id}"
+  reminder:
+    subject: "Reminder: ${fields.client_name} is waiting"
+    body: "Please accept or decline."
+  returned:
+    subject: "Request returned to the queue"
+    body: "Reason: ${fields.reason}"
+states:
+  submitted: { label: Submitted, tags: [cny] }
+  pending:
+    label: Assigned – Pending
+    timers:
+      - name: reminder_24h
+        after: 24h
+        run: notify(case.mentor, "reminder")
+      - name: back_to_queue
+        after: 5 business days
+        action: expire
+  in_progress: { label: In Progress }
+  complete: { label: Complete, final: true }
+actions:
+  submit:
+    to: submitted
+    by: client
+  assign:
+    from: [submitted]
+    to: pending
+    by: coordinator
+    inputs:
+      mentor: { type: person, required: true }
+    guard:
+      - when: 'person(inputs.mentor).classification == "active"'
+        message: Only active mentors can be assigned
+    run: |
+      assign("mentor", inputs.mentor);
+      notify(inputs.mentor, "assigned");
+  accept:
+    from: pending
+    to: in_progress
+    by: mentor
+    inputs:
+      note: { type: text, required: true }
+    run: |
+      fields.contacted = true;
+      add_note(inputs.note);
+  decline:
+    from: pending
+    to: submitted
+    by: mentor
+    inputs:
+      reason: { type: text, required: true, private: true }
+    run: |
+      fields.reason = inputs.reason;
+      unassign("mentor");
+      notify_role("coordinator", "returned");
+  expire:
+    from: pending
+    to: submitted
+    by: system
+    run: unassign("mentor")
+  log_session:
+    from: [in_progress]
+    by: [mentor, team]
+    unavailable: You must accept or decline this request before adding a session.
+    run: fields.sessions += 1
+  complete:
+    from: in_progress
+    to: complete
+    by: mentor
+    guard:
+      - when: 'fields.sessions >= 1 && fields.contacted'
+        message: Log at least one session before completing
+        suggest: [log_session]
+views:
+  need_action: { title: Need action, states: [pending], viewer: mentor }
+  queue: { title: Intake queue, states: [submitted], viewer: coordinator, sort: created }
+exports:
+  requests:
+    columns:
+      id: case.id
+      client: fields.client_name
+      state: case.state_label
+      mentor: case.mentor
+"#;
+
+/// Records what hooks receive.
+#[derive(Default, Clone)]
+pub struct Recorder {
+    pub notifications: Arc<Mutex<Vec<Notification>>>,
+    pub signals: Arc<Mutex<Vec<Signal>>>,
+    pub events: Arc<Mutex<Vec<i64>>>,
+}
+
+impl Hook for Recorder {
+    fn on_notification(&self, n: &Notification) -> Result<(), HookError> {
+        self.notifications.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+    fn on_signal(&self, s: &Signal) -> Result<(), HookError> {
+        self.signals.lock().unwrap().push(s.clone());
+        Ok(())
+    }
+    fn on_event(&self, e: &mentorflow::Event) -> Result<(), HookError> {
+        self.events.lock().unwrap().push(e.id);
+        Ok(())
+    }
+}
+
+pub fn people() -> Vec<Person> {
+    vec![
+        Person::new("pat").name("Pat Client").org("ch1"),
+        Person::new("cody")
+            .name("Cody Coordinator")
+            .org("ch1")
+            .role("coordinator"),
+        Person::new("alice")
+            .name("Alice Mentor")
+            .org("ch1")
+            .role("mentor")
+            .attr("classification", "active"),
+        Person::new("bob")
+            .name("Bob Provisional")
+            .org("ch1")
+            .role("mentor")
+            .attr("classification", "provisional"),
+        Person::new("zed")
+            .name("Zed Elsewhere")
+            .org("ch2")
+            .role("coordinator"),
+    ]
+}
+
+/// An in-memory engine with the request workflow, the people and a manual clock at t0.
+pub fn engine() -> (Engine, ManualClock) {
+    let clock = ManualClock::at(t0());
+    let engine = Engine::builder()
+        .in_memory()
+        .workflow_str("request.yaml", REQUEST)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    engine.put_people(&people()).unwrap();
+    (engine, clock)
+}
+
+/// Same, with a recording hook.
+pub fn engine_with_hook() -> (Engine, ManualClock, Recorder) {
+    let clock = ManualClock::at(t0());
+    let rec = Recorder::default();
+    let engine = Engine::builder()
+        .in_memory()
+        .workflow_str("request.yaml", REQUEST)
+        .clock(clock.clone())
+        .hook(rec.clone())
+        .build()
+        .unwrap();
+    engine.put_people(&people()).unwrap();
+    (engine, clock, rec)
+}
