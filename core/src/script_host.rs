@@ -17,7 +17,7 @@
 //! | `open_cases(person)` / `open_cases(person, role)` | any | cases of this workflow not in a final state where the person holds a role |
 //! | `assignments_since(person, role, instant)` | any | how many cases of this workflow gave the person that role since the instant |
 //! | `today()` | any | today's date in the organisation's time zone |
-//! | `add_span(instant, span)` | any | an instant plus a duration (`"2 days"`, `"5 business days"`) on the organisation's calendar |
+//! | `add_span(instant, span)` | any | an instant plus a duration (`"2 days"`, `"5 business days"`, or `"-7 days"` to go back) on the organisation's calendar |
 //! | `days_between(a, b)` | any | whole days from date `a` to date `b` |
 
 use std::cell::RefCell;

@@ -577,6 +577,45 @@ impl BusinessCalendar {
         self.add_times(t, span, 1)
     }
 
+    /// An instant minus a span, the mirror of [`BusinessCalendar::add`]: `Fixed` subtracts
+    /// elapsed time; `Days` and `Months` move the local date back keeping the local wall time
+    /// (months clamp to the month's last day); `BusinessDays` steps back over business days.
+    #[must_use]
+    pub fn sub(&self, t: DateTime<Utc>, span: Span) -> DateTime<Utc> {
+        let local = t.with_timezone(&self.tz);
+        let (date, time) = (local.date_naive(), local.time());
+        match span {
+            Span::Fixed(secs) => t
+                .checked_sub_signed(chrono::Duration::seconds(secs))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            Span::Days(n) => match date.checked_sub_days(chrono::Days::new(u64::from(n))) {
+                Some(d) => self.next_local_time(d, time),
+                None => DateTime::<Utc>::MIN_UTC,
+            },
+            Span::Months(n) => match date.checked_sub_months(chrono::Months::new(n)) {
+                Some(d) => self.next_local_time(d, time),
+                None => DateTime::<Utc>::MIN_UTC,
+            },
+            Span::BusinessDays(n) => {
+                let all_weekend = self.weekend.len() >= 7;
+                let mut d = date;
+                let mut counted = 0;
+                let mut steps = 0u32;
+                while counted < n && steps < 400_000 {
+                    match d.pred_opt() {
+                        Some(p) => d = p,
+                        None => return DateTime::<Utc>::MIN_UTC,
+                    }
+                    steps += 1;
+                    if (all_weekend && !self.holidays.contains(&d)) || self.is_business_day(d) {
+                        counted += 1;
+                    }
+                }
+                self.next_local_time(d, time)
+            }
+        }
+    }
+
     /// The `k`-th occurrence of a timer repeating `every: span`, counted from
     /// `anchor` (`k = 1` is the same as [`add`](Self::add), `k = 0` is
     /// `anchor`).

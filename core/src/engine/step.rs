@@ -5,20 +5,18 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use rhai::{Dynamic, Scope};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::{Case, Effect, Engine, Event, Start};
-use crate::definition::{
-    describe_value, Action, Definition, Field, Schedule, Script, State, Target, Timer,
-};
+use crate::definition::{Action, Definition, Field, Schedule, Script, State, Target, Timer};
 use crate::directory::{self, Org, Person};
 use crate::error::{Error, Result};
 use crate::script::{self, bind, Mode, Op, Scripts, CTX};
 use crate::store::{self, TimerRow};
-use crate::time::{BusinessCalendar, Span};
+use crate::time::BusinessCalendar;
 
 /// Who acts: a person, or the system (timers).
 #[derive(Debug, Clone)]
@@ -1538,41 +1536,8 @@ fn timer_due(
             Some(match offset {
                 None => base,
                 Some((false, span)) => cal.add(base, *span),
-                Some((true, span)) => subtract(cal, base, *span),
+                Some((true, span)) => cal.sub(base, *span),
             })
         }
     }
-}
-
-/// An instant minus a span on a calendar (for negative `at` offsets).
-fn subtract(cal: &BusinessCalendar, t: DateTime<Utc>, span: Span) -> DateTime<Utc> {
-    let local = t.with_timezone(&cal.tz);
-    let (date, time) = (local.date_naive(), local.time());
-    match span {
-        Span::Fixed(secs) => t - Duration::seconds(secs),
-        Span::Days(n) => cal.next_local_time(date - Duration::days(i64::from(n)), time),
-        Span::Months(n) => match date.checked_sub_months(chrono::Months::new(n)) {
-            Some(d) => cal.next_local_time(d, time),
-            None => DateTime::<Utc>::MIN_UTC,
-        },
-        Span::BusinessDays(n) => {
-            let mut d = date;
-            let mut counted = 0;
-            let mut steps = 0;
-            while counted < n && steps < 100_000 {
-                d = d.pred_opt().unwrap_or(d);
-                steps += 1;
-                if cal.is_business_day(d) {
-                    counted += 1;
-                }
-            }
-            cal.next_local_time(d, time)
-        }
-    }
-}
-
-/// `describe_value` for messages about whole values.
-#[allow(dead_code)]
-pub(crate) fn describe(v: &Value) -> String {
-    describe_value(v)
 }
