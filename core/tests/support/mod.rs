@@ -191,3 +191,94 @@ pub fn engine_with_hook() -> (Engine, ManualClock, Recorder) {
     engine.put_people(&people()).unwrap();
     (engine, clock, rec)
 }
+
+// ---- Helpers for the topic suites (definitions, scripts, cases, store, timers, …) ----------
+
+/// An in-memory engine running one workflow text, with [`people`] and a manual clock at t0.
+pub fn engine_for(file: &str, yaml: &str) -> (Engine, ManualClock) {
+    let clock = ManualClock::at(t0());
+    let engine = Engine::builder()
+        .in_memory()
+        .workflow_str(file, yaml)
+        .clock(clock.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("{file} should load: {e}"));
+    engine.put_people(&people()).unwrap();
+    (engine, clock)
+}
+
+/// Same, with a recording hook.
+pub fn engine_for_with_hook(file: &str, yaml: &str) -> (Engine, ManualClock, Recorder) {
+    let clock = ManualClock::at(t0());
+    let rec = Recorder::default();
+    let engine = Engine::builder()
+        .in_memory()
+        .workflow_str(file, yaml)
+        .clock(clock.clone())
+        .hook(rec.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("{file} should load: {e}"));
+    engine.put_people(&people()).unwrap();
+    (engine, clock, rec)
+}
+
+/// The problems of a definition text that must fail to load.
+pub fn problems_of(file: &str, yaml: &str) -> Vec<mentorflow::Problem> {
+    match Engine::builder().in_memory().workflow_str(file, yaml).build() {
+        Ok(_) => panic!("{file} should not load"),
+        Err(mentorflow::Error::Definition { problems }) => problems,
+        Err(other) => panic!("{file}: expected a definition error, got {other:?}"),
+    }
+}
+
+/// The 1-based number of the first line of `text` containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} is not in the text"))
+}
+
+/// The error of a result that must fail.
+pub fn err<T: std::fmt::Debug>(r: mentorflow::Result<T>) -> mentorflow::Error {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Everything a command may change, to compare before and after a refused command.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub cases: Vec<mentorflow::Case>,
+    pub history: Vec<mentorflow::Event>,
+    pub notifications: Vec<Notification>,
+    pub signals: Vec<Signal>,
+    pub timers: Vec<mentorflow::store::TimerRow>,
+}
+
+/// A snapshot of every case and of one case's history, outbox and timers.
+pub fn snapshot(engine: &Engine, case_id: i64) -> Snapshot {
+    Snapshot {
+        cases: engine.cases(&Default::default()).unwrap(),
+        history: engine.history(case_id, None).unwrap(),
+        notifications: engine.notifications(&Default::default()).unwrap(),
+        signals: engine.signals(None).unwrap(),
+        timers: engine.timers(case_id).unwrap(),
+    }
+}
+
+/// A fresh temporary folder and a database path inside it.
+pub fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.db");
+    (dir, path)
+}
+
+/// Check that folding a case's history gives its stored snapshot.
+pub fn assert_folds(engine: &Engine, case_id: i64) {
+    let h = engine.history(case_id, None).unwrap();
+    let c = engine.get(case_id, None).unwrap();
+    let f = mentorflow::fold(&h).unwrap();
+    assert!(f.matches(&c), "fold {f:?}\n!= case {c:?}");
+}
