@@ -55,12 +55,19 @@ pub mod definition;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod graph;
 pub mod hooks;
 pub mod script;
 mod script_host;
+pub mod schema_json;
 pub mod store;
 pub mod time;
 pub mod yaml;
+
+/// The README's examples, compiled and run as doc tests so they cannot drift.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 pub use definition::Definition;
 pub use directory::{Org, Person};
