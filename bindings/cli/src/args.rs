@@ -1,0 +1,420 @@
+//! The command line: every option and subcommand, declared with clap.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
+
+/// Run, inspect, test and draw mentoring workflows.
+#[derive(Debug, Parser)]
+#[command(name = "mentorflow", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  \
+    mentorflow validate\n  \
+    mentorflow start score_request --as pat --set client_name=\"Pat's Bakery\"\n  \
+    mentorflow act 1 assign --as cody --set mentor=alice\n  \
+    mentorflow show 1 --as alice\n  \
+    mentorflow demo")]
+pub struct Cli {
+    /// The SQLite database file [default: mentorflow.db; for `demo`: mentorflow-demo.db].
+    #[arg(long, global = true, value_name = "PATH", env = "MENTORFLOW_DB")]
+    pub db: Option<PathBuf>,
+
+    /// The folder of workflow files [default: workflows].
+    #[arg(long, global = true, value_name = "DIR", env = "MENTORFLOW_WORKFLOWS")]
+    pub workflows: Option<PathBuf>,
+
+    /// Machine-readable output: JSON on stdout (and errors as one JSON line on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Run this invocation on a fixed (manual) clock at this instant, e.g. 2026-11-20T10:00:00Z.
+    #[arg(long, global = true, value_name = "INSTANT", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a case.
+    Start(StartArgs),
+    /// Do an action on a case.
+    Act(ActArgs),
+    /// List the actions a person may do on a case now.
+    Actions(ActionsArgs),
+    /// Show a case: state, fields, participants, timers.
+    Show(ShowArgs),
+    /// Show a case's history, oldest first.
+    History(HistoryArgs),
+    /// List cases (newest first).
+    List(ListArgs),
+    /// Show a named view for a person (e.g. need_action, intake_queue).
+    View(ViewArgs),
+    /// Write a named export as CSV or JSON.
+    Export(ExportArgs),
+    /// Fire the timers that are due now (or at --now) and deliver notifications.
+    Tick,
+    /// List notifications (pending ones by default) or acknowledge them.
+    Notifications(NotificationsArgs),
+    /// Manage people in the directory.
+    #[command(subcommand)]
+    People(PeopleCommand),
+    /// Manage organisations in the directory.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Import people and organisations from a YAML or CSV file, in one go.
+    Import(ImportArgs),
+    /// Check workflow files and print every problem as file:line:col: message.
+    Validate(ValidateArgs),
+    /// Draw a workflow as a Mermaid or DOT diagram (optionally with a case's path).
+    Graph(GraphArgs),
+    /// Print the JSON Schema of the workflow language (for editors).
+    Schema,
+    /// Run scenario files.
+    Test(TestArgs),
+    /// Run a worker: tick at an interval and deliver notifications.
+    Run(RunArgs),
+    /// A guided run of the shipped flows on a fresh database and a simulated clock.
+    Demo,
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The workflow id, e.g. score_request.
+    pub workflow: String,
+    /// The person starting the case.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// The organisation (default: the person's).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The start action (default: the workflow's default start action).
+    #[arg(long, value_name = "NAME")]
+    pub action: Option<String>,
+    /// A field (or an input of the start action): FIELD=VALUE; VALUE is read as JSON when it parses.
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
+    /// Fields as one JSON object.
+    #[arg(long, value_name = "JSON", value_parser = parse_object)]
+    pub data: Option<Value>,
+    /// Inputs of the start action as one JSON object.
+    #[arg(long, value_name = "JSON", value_parser = parse_object)]
+    pub inputs: Option<Value>,
+}
+
+/// `act`.
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    /// The case id.
+    pub case: i64,
+    /// The action, e.g. accept.
+    pub action: String,
+    /// The person acting.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// An input: INPUT=VALUE; VALUE is read as JSON when it parses.
+    #[arg(long = "set", value_name = "INPUT=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
+    /// Inputs as one JSON object.
+    #[arg(long, value_name = "JSON", value_parser = parse_object)]
+    pub inputs: Option<Value>,
+    /// Only act if the case is still at this revision (else: conflict).
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u64>,
+}
+
+/// `actions`.
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    /// The case id.
+    pub case: i64,
+    /// The person.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+}
+
+/// `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The case id.
+    pub case: i64,
+    /// Show it as this person sees it (refused if they may not see it); also lists their actions.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: Option<String>,
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The case id.
+    pub case: i64,
+    /// Only if this person may see the case.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: Option<String>,
+}
+
+/// `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this workflow.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// Only this state.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this organisation.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `view`.
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// The view: NAME or WORKFLOW.NAME.
+    pub name: String,
+    /// The person looking.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A JSON array of rows.
+    Json,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The export: NAME or WORKFLOW.NAME.
+    pub name: String,
+    /// Output format [default: csv, or json with --json].
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only the cases this person may see (default: every organisation).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: Option<String>,
+}
+
+/// `notifications`.
+#[derive(Debug, Args)]
+pub struct NotificationsArgs {
+    /// Only this case's.
+    #[arg(long = "case", value_name = "ID")]
+    pub case: Option<i64>,
+    /// Only those to this person.
+    #[arg(long, value_name = "PERSON")]
+    pub to: Option<String>,
+    /// Include acknowledged ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Acknowledge these notifications (a host that handled them marks them done).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub ack: Vec<i64>,
+}
+
+/// `people ...`.
+#[derive(Debug, Subcommand)]
+pub enum PeopleCommand {
+    /// Add or replace a person.
+    Put(PersonPut),
+    /// Show a person.
+    Get {
+        /// The person id.
+        id: String,
+    },
+    /// List people.
+    List {
+        /// Only this organisation's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Remove a person.
+    Remove {
+        /// The person id.
+        id: String,
+    },
+}
+
+/// `people put`.
+#[derive(Debug, Args)]
+pub struct PersonPut {
+    /// The person id.
+    pub id: String,
+    /// Organisation.
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// A directory role (repeat for several).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// An attribute: ATTRIBUTE=VALUE, VALUE read as JSON when it parses (e.g. classification=active, focus_areas='["marketing"]').
+    #[arg(long = "set", value_name = "ATTRIBUTE=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
+}
+
+/// `orgs ...`.
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// Add or replace an organisation.
+    Put(OrgPut),
+    /// Show an organisation.
+    Get {
+        /// The organisation id.
+        id: String,
+    },
+    /// List organisations.
+    List,
+    /// Remove an organisation.
+    Remove {
+        /// The organisation id.
+        id: String,
+    },
+}
+
+/// `orgs put`.
+#[derive(Debug, Args)]
+pub struct OrgPut {
+    /// The organisation id.
+    pub id: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// IANA time zone, e.g. America/New_York [default: UTC].
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// A holiday, YYYY-MM-DD (repeat for several).
+    #[arg(long = "holiday", value_name = "DATE")]
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// A weekend day, e.g. Fri (repeat; default Sat and Sun).
+    #[arg(long = "weekend", value_name = "DAY", value_parser = parse_weekday)]
+    pub weekend: Vec<chrono::Weekday>,
+    /// A setting overriding a workflow default: SETTING=VALUE, VALUE read as JSON when it parses.
+    #[arg(long = "set", value_name = "SETTING=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A .yaml/.yml file (keys `orgs` and `people`) or a .csv file of people
+    /// (header id,name,email,org,roles,...; roles separated by `;`; other columns are attributes).
+    pub file: PathBuf,
+}
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Workflow files or folders [default: every file of --workflows].
+    pub files: Vec<PathBuf>,
+}
+
+/// Diagram formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart (renders in GitHub Markdown).
+    Mermaid,
+    /// Graphviz DOT (`| dot -Tsvg > flow.svg`).
+    Dot,
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The workflow id.
+    pub workflow: String,
+    /// Diagram format.
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+    /// Highlight this case's current state and the path it took.
+    #[arg(long = "case", value_name = "ID")]
+    pub case: Option<i64>,
+}
+
+/// `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Scenario files or folders [default: tests/scenarios].
+    pub paths: Vec<PathBuf>,
+    /// Also list the states, actions and timers no scenario reached.
+    #[arg(long)]
+    pub coverage: bool,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Seconds between ticks.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_interval)]
+    pub interval: f64,
+    /// Deliver each notification (and signal) as one JSON line on this command's stdin
+    /// (run with `sh -c`, once per item; a non-zero exit is retried on the next tick).
+    /// Without it, they are printed as JSON lines on stdout.
+    #[arg(long, value_name = "COMMAND")]
+    pub exec: Option<String>,
+    /// Tick and deliver once, then exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    mentorflow::time::parse_instant(s)
+}
+
+/// `NAME=VALUE`.
+fn parse_assignment(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!(
+            "expected NAME=VALUE, e.g. client_name=\"Pat's Bakery\", got `{s}`"
+        )),
+    }
+}
+
+fn parse_object(s: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Value>(s) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("expected a JSON object, e.g. '{\"client_name\": \"Pat\"}'".into()),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+fn parse_weekday(s: &str) -> Result<chrono::Weekday, String> {
+    s.parse::<chrono::Weekday>()
+        .map_err(|_| format!("expected a weekday such as Sat or Sunday, got `{s}`"))
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("expected a positive number of seconds, got `{s}`")),
+    }
+}

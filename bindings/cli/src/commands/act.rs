@@ -1,0 +1,82 @@
+//! `mentorflow act CASE ACTION --as PERSON [--set INPUT=VALUE]... [--inputs JSON]` and
+//! `mentorflow actions CASE --as PERSON`.
+
+use serde_json::Value;
+
+use super::{object, report_step, set_value, Ctx};
+use crate::args::{ActArgs, ActionsArgs};
+use crate::output::{self, CliError};
+
+pub fn act(ctx: &Ctx, a: ActArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let mut inputs = object(a.inputs);
+    if !a.set.is_empty() {
+        // The declared input types decide how `--set` text is read.
+        let case = engine.get(a.case, None)?;
+        let def = engine.definition(&case.workflow).ok();
+        let action = def.as_ref().and_then(|d| d.action(&a.action));
+        for (name, raw) in a.set {
+            let kind = action
+                .and_then(|x| x.inputs.iter().find(|f| f.name == name))
+                .map(|f| f.kind);
+            inputs.insert(name, set_value(&raw, kind));
+        }
+    }
+    let inputs = Value::Object(inputs);
+    let case = match a.revision {
+        Some(r) => engine.act_at(a.case, r, &a.action, &a.actor, inputs)?,
+        None => engine.act(a.case, &a.action, &a.actor, inputs)?,
+    };
+    report_step(ctx, &engine, &case, "")
+}
+
+pub fn actions(ctx: &Ctx, a: ActionsArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let ids = engine.actions(a.case, &a.actor)?;
+    if ctx.out.json {
+        return ctx.out.print_json(&ids);
+    }
+    if ids.is_empty() {
+        output::line(&format!(
+            "{} may do nothing on case {} now",
+            a.actor, a.case
+        ));
+        return Ok(());
+    }
+    let case = engine.get(a.case, None)?;
+    let def = engine.definition(&case.workflow).ok();
+    let rows: Vec<Vec<String>> = ids
+        .iter()
+        .map(|id| {
+            let action = def.as_ref().and_then(|d| d.action(id));
+            let to = action
+                .map(|x| match &x.to {
+                    mentorflow::definition::Target::Stay => "(stays)".to_owned(),
+                    t => format!("→ {}", t.states().join(" | ")),
+                })
+                .unwrap_or_default();
+            let inputs = action
+                .map(|x| {
+                    x.inputs
+                        .iter()
+                        .map(|f| {
+                            if f.required {
+                                format!("{}*", f.name)
+                            } else {
+                                f.name.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            vec![id.clone(), to, inputs]
+        })
+        .collect();
+    output::print(&output::table(
+        &["ACTION", "LEADS", "INPUTS (* required)"],
+        &rows,
+        &ctx.out,
+    ));
+    Ok(())
+}

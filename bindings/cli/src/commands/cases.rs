@@ -1,0 +1,278 @@
+//! Reading cases: `show`, `history`, `list`, `view`, `export`.
+
+use mentorflow::{Case, CaseFilter};
+use serde_json::{json, Value};
+
+use super::{effect_lines, Ctx};
+use crate::args::{ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs};
+use crate::output::{self, CliError, Out};
+
+pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let case = engine.get(a.case, a.actor.as_deref())?;
+    let timers = engine.timers(case.id)?;
+    let actions = match &a.actor {
+        Some(p) => Some(engine.actions(case.id, p)?),
+        None => None,
+    };
+    let out = &ctx.out;
+    if out.json {
+        let mut v = serde_json::to_value(&case)
+            .map_err(|e| CliError::msg(format!("cannot write JSON: {e}")))?;
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "timers".into(),
+                Value::Array(
+                    timers
+                        .iter()
+                        .map(|t| json!({ "name": t.name, "state": t.state, "due_at": t.due_at }))
+                        .collect(),
+                ),
+            );
+            if let Some(acts) = &actions {
+                m.insert("actions".into(), json!(acts));
+            }
+        }
+        return out.print_json(&v);
+    }
+    let title = engine
+        .definition(&case.workflow)
+        .map(|d| d.title.clone())
+        .unwrap_or_default();
+    let mut text = format!(
+        "{} · {} v{}{}\n",
+        out.bold(&format!("Case {}", case.id)),
+        case.workflow,
+        case.version,
+        if title.is_empty() || title == case.workflow {
+            String::new()
+        } else {
+            format!(" ({title})")
+        }
+    );
+    let mut head = vec![
+        ("state".to_owned(), out.state(&case)),
+        ("org".to_owned(), case.org.clone()),
+        ("revision".to_owned(), case.revision.to_string()),
+        ("created".to_owned(), output::time(case.created_at)),
+        ("updated".to_owned(), output::time(case.updated_at)),
+    ];
+    if !case.tags.is_empty() {
+        head.push(("tags".into(), case.tags.join(", ")));
+    }
+    if let Some(p) = case.parent {
+        head.push(("copied from".into(), format!("case {p}")));
+    }
+    if !case.open {
+        head.push(("closed".into(), "yes (final state)".into()));
+    }
+    text.push_str(&output::pairs(&head));
+    section(
+        &mut text,
+        out,
+        "fields",
+        &case
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), output::value(v)))
+            .collect::<Vec<_>>(),
+    );
+    section(
+        &mut text,
+        out,
+        "participants",
+        &case
+            .participants
+            .iter()
+            .map(|(r, ids)| (r.clone(), ids.join(", ")))
+            .collect::<Vec<_>>(),
+    );
+    section(
+        &mut text,
+        out,
+        "timers",
+        &timers
+            .iter()
+            .map(|t| (t.name.clone(), format!("due {}", output::time(t.due_at))))
+            .collect::<Vec<_>>(),
+    );
+    let notes = engine.notes(case.id, a.actor.as_deref())?;
+    section(
+        &mut text,
+        out,
+        "notes",
+        &notes
+            .iter()
+            .map(|(e, n)| (format!("{} {}", output::time(e.at), e.actor), n.clone()))
+            .collect::<Vec<_>>(),
+    );
+    if let (Some(p), Some(acts)) = (&a.actor, &actions) {
+        let list = if acts.is_empty() {
+            "none now".to_owned()
+        } else {
+            acts.join(", ")
+        };
+        text.push_str(&format!(
+            "{}\n  {list}\n",
+            out.bold(&format!("actions for {p}"))
+        ));
+    }
+    output::print(&text);
+    Ok(())
+}
+
+fn section(text: &mut String, out: &Out, name: &str, items: &[(String, String)]) {
+    if items.is_empty() {
+        return;
+    }
+    text.push_str(&out.bold(name));
+    text.push('\n');
+    text.push_str(&output::pairs(items));
+}
+
+pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let events = engine.history(a.case, a.actor.as_deref())?;
+    let out = &ctx.out;
+    if out.json {
+        return out.print_json(&events);
+    }
+    let mut rows = Vec::new();
+    let mut details: Vec<Vec<String>> = Vec::new();
+    for e in &events {
+        let moved = match &e.from_state {
+            None => format!("→ {}", e.to_state),
+            Some(f) if f == &e.to_state => format!("({f})"),
+            Some(f) => format!("{f} → {}", e.to_state),
+        };
+        rows.push(vec![
+            e.seq.to_string(),
+            output::time(e.at),
+            e.actor.clone(),
+            e.action.clone(),
+            moved,
+        ]);
+        let mut d = Vec::new();
+        if !e.inputs.is_empty() {
+            let inputs: Vec<String> = e
+                .inputs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", output::value(v)))
+                .collect();
+            d.push(format!("inputs: {}", inputs.join(" ")));
+        }
+        d.extend(effect_lines(&engine, e.case_id, &e.effects)?);
+        details.push(d);
+    }
+    // The table, with each event's details under it.
+    let table = output::table(&["#", "AT", "ACTOR", "ACTION", "STATE"], &rows, out);
+    let mut lines = table.lines();
+    let mut text = String::new();
+    if let Some(h) = lines.next() {
+        text.push_str(h);
+        text.push('\n');
+    }
+    for (line, d) in lines.zip(details) {
+        text.push_str(line);
+        text.push('\n');
+        for x in d {
+            text.push_str(&format!("     {}\n", out.dim(&x)));
+        }
+    }
+    output::print(&text);
+    Ok(())
+}
+
+fn case_table(cases: &[Case], out: &Out, empty: &str) {
+    if cases.is_empty() {
+        output::line(empty);
+        return;
+    }
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                c.workflow.clone(),
+                if c.state_label == c.state {
+                    c.state.clone()
+                } else {
+                    format!("{} ({})", c.state_label, c.state)
+                },
+                c.org.clone(),
+                output::time(c.updated_at),
+                output::participants(c),
+            ]
+        })
+        .collect();
+    output::print(&output::table(
+        &["ID", "WORKFLOW", "STATE", "ORG", "UPDATED", "PARTICIPANTS"],
+        &rows,
+        out,
+    ));
+}
+
+pub fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let cases = engine.cases(&CaseFilter {
+        workflow: a.workflow,
+        state: a.state,
+        org: a.org,
+        limit: a.limit,
+    })?;
+    if ctx.out.json {
+        return ctx.out.print_json(&cases);
+    }
+    case_table(&cases, &ctx.out, "no cases");
+    Ok(())
+}
+
+pub fn view(ctx: &Ctx, a: ViewArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let cases = engine.view(&a.name, &a.actor)?;
+    if ctx.out.json {
+        return ctx.out.print_json(&cases);
+    }
+    case_table(
+        &cases,
+        &ctx.out,
+        &format!("no cases in view `{}` for {}", a.name, a.actor),
+    );
+    Ok(())
+}
+
+pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
+    let engine = ctx.engine()?;
+    let table = engine.export(&a.name, a.actor.as_deref())?;
+    let format = a.format.unwrap_or(if ctx.out.json {
+        ExportFormat::Json
+    } else {
+        ExportFormat::Csv
+    });
+    let text = match format {
+        ExportFormat::Csv => table.to_csv(),
+        ExportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&table.rows)
+                .map_err(|e| CliError::msg(format!("cannot write JSON: {e}")))?;
+            s.push('\n');
+            s
+        }
+    };
+    match &a.output {
+        None => output::print(&text),
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| {
+                CliError::coded("io", format!("cannot write `{}`: {e}", path.display()))
+            })?;
+            if !ctx.out.json {
+                output::line(&format!(
+                    "wrote {} row{} to {}",
+                    table.rows.len(),
+                    output::plural(table.rows.len()),
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}

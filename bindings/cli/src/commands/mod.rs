@@ -1,0 +1,245 @@
+//! One module per subcommand, and what they share: opening the engine, reading `--set`
+//! values, describing what an action did.
+
+mod act;
+mod cases;
+mod completions;
+mod demo;
+mod directory;
+mod graph;
+mod import;
+mod notifications;
+mod run;
+mod schema;
+mod start;
+mod test;
+mod tick;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use mentorflow::definition::FieldType;
+use mentorflow::{Case, Effect, Engine, Hook, ManualClock, NotificationFilter};
+use serde_json::{Map, Value};
+
+use crate::args::{Cli, Command};
+use crate::output::{self, CliError, Out};
+
+/// The database file when `--db` is not given.
+pub const DEFAULT_DB: &str = "mentorflow.db";
+/// The workflows folder when `--workflows` is not given.
+pub const DEFAULT_WORKFLOWS: &str = "workflows";
+
+/// What every command gets: the global options and the output.
+#[derive(Debug)]
+pub struct Ctx {
+    pub db: Option<PathBuf>,
+    pub workflows: Option<PathBuf>,
+    pub now: Option<DateTime<Utc>>,
+    pub out: Out,
+}
+
+impl Ctx {
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+    }
+
+    /// The workflows folder, and whether it was asked for explicitly.
+    pub fn workflows_dir(&self) -> (PathBuf, bool) {
+        match &self.workflows {
+            Some(d) => (d.clone(), true),
+            None => (PathBuf::from(DEFAULT_WORKFLOWS), false),
+        }
+    }
+
+    /// Open the engine on the database with the workflows loaded.
+    pub fn engine(&self) -> Result<Engine, CliError> {
+        self.engine_with(Vec::new())
+    }
+
+    /// Open the engine with hooks.
+    pub fn engine_with(&self, hooks: Vec<Arc<dyn Hook>>) -> Result<Engine, CliError> {
+        let mut b = Engine::builder().database(self.db_path());
+        let (dir, explicit) = self.workflows_dir();
+        if explicit {
+            if !dir.is_dir() {
+                return Err(CliError::coded(
+                    "not_found",
+                    format!(
+                        "the workflows folder `{}` does not exist; pass --workflows DIR with your workflow files",
+                        dir.display()
+                    ),
+                ));
+            }
+            b = b.workflows_dir(&dir);
+        } else if dir.is_dir() {
+            b = b.workflows_dir(&dir);
+        }
+        if let Some(t) = self.now {
+            b = b.clock(ManualClock::at(t));
+        }
+        for h in hooks {
+            b = b.hook_arc(h);
+        }
+        Ok(b.build()?)
+    }
+}
+
+/// Run the parsed command line and turn the outcome into an exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let ctx = Ctx {
+        db: cli.db,
+        workflows: cli.workflows,
+        now: cli.now,
+        out: Out::new(cli.json),
+    };
+    let json = ctx.out.json;
+    let result = match cli.command {
+        Command::Start(a) => start::run(&ctx, a),
+        Command::Act(a) => act::act(&ctx, a),
+        Command::Actions(a) => act::actions(&ctx, a),
+        Command::Show(a) => cases::show(&ctx, a),
+        Command::History(a) => cases::history(&ctx, a),
+        Command::List(a) => cases::list(&ctx, a),
+        Command::View(a) => cases::view(&ctx, a),
+        Command::Export(a) => cases::export(&ctx, a),
+        Command::Tick => tick::run(&ctx),
+        Command::Notifications(a) => notifications::run(&ctx, a),
+        Command::People(c) => directory::people(&ctx, c),
+        Command::Orgs(c) => directory::orgs(&ctx, c),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Validate(a) => validate::run(&ctx, a),
+        Command::Graph(a) => graph::run(&ctx, a),
+        Command::Schema => schema::run(&ctx),
+        Command::Test(a) => test::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, a),
+        Command::Demo => demo::run(&ctx),
+        Command::Completions(a) => completions::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.print(json);
+            ExitCode::from(output::EXIT_FAILED)
+        }
+    }
+}
+
+/// A `--set` value: the raw text for text-like types, else JSON when it parses, else text.
+pub fn set_value(raw: &str, kind: Option<FieldType>) -> Value {
+    let textual = matches!(
+        kind,
+        Some(
+            FieldType::String
+                | FieldType::Text
+                | FieldType::Person
+                | FieldType::Date
+                | FieldType::Time
+                | FieldType::DateTime
+        )
+    );
+    if textual {
+        return Value::String(raw.to_owned());
+    }
+    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+}
+
+/// A JSON object option, or an empty map.
+pub fn object(v: Option<Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Print what an action did: the move, notes, assignments and notifications queued.
+pub fn report_step(ctx: &Ctx, engine: &Engine, case: &Case, verb: &str) -> Result<(), CliError> {
+    let out = &ctx.out;
+    if out.json {
+        return out.print_json(case);
+    }
+    let history = engine.history(case.id, None)?;
+    let Some(last) = history.last() else {
+        return Ok(());
+    };
+    let moved = match &last.from_state {
+        Some(f) if f != &last.to_state => format!("{f} → {}", out.state(case)),
+        Some(_) => format!("stays in {}", out.state(case)),
+        None => format!("in {}", out.state(case)),
+    };
+    let verb = if verb.is_empty() {
+        String::new()
+    } else {
+        format!("{verb} ")
+    };
+    output::line(&format!(
+        "{verb}case {} ({} v{}) · {} by {}: {moved}",
+        out.bold(&case.id.to_string()),
+        case.workflow,
+        case.version,
+        out.cyan(&last.action),
+        last.actor
+    ));
+    let notes = effect_lines(engine, case.id, &last.effects)?;
+    for n in notes {
+        output::line(&format!("  {n}"));
+    }
+    Ok(())
+}
+
+/// One readable line per effect worth telling (assignments, notes, notifications, signals, copies).
+pub fn effect_lines(
+    engine: &Engine,
+    case_id: i64,
+    effects: &[Effect],
+) -> Result<Vec<String>, CliError> {
+    let mut lines = Vec::new();
+    let mut subjects = None;
+    for e in effects {
+        match e {
+            Effect::Assign { role, person } => lines.push(format!("+ {person} as {role}")),
+            Effect::Unassign { role, person } => lines.push(format!("- {person} as {role}")),
+            Effect::Note { text } => lines.push(format!("note: {}", one_line(text))),
+            Effect::Notify { id, to, template } => {
+                if subjects.is_none() {
+                    subjects = Some(engine.notifications(&NotificationFilter {
+                        case_id: Some(case_id),
+                        ..NotificationFilter::default()
+                    })?);
+                }
+                let subject = subjects
+                    .as_ref()
+                    .and_then(|all| all.iter().find(|n| n.id == *id))
+                    .map(|n| n.subject.clone())
+                    .unwrap_or_default();
+                lines.push(format!("→ {to} ({template}): {subject}"));
+            }
+            Effect::Signal { kind, .. } => lines.push(format!("signal: {kind}")),
+            Effect::Spawn { case, state } => lines.push(format!("copy: case {case} in {state}")),
+            _ => {}
+        }
+    }
+    Ok(lines)
+}
+
+fn one_line(s: &str) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 100 {
+        let cut: String = flat.chars().take(99).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+/// Whether a path looks like a YAML file.
+pub fn is_yaml(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    )
+}

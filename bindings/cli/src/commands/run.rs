@@ -1,0 +1,152 @@
+//! `mentorflow run [--interval SECS] [--exec COMMAND] [--once]`: a worker that fires due
+//! timers at an interval and delivers notifications and signals, each as one JSON line,
+//! to a command's stdin or to stdout. Stops cleanly on Ctrl-C and SIGTERM.
+//!
+//! Delivery is the engine's: a hook registered on the engine receives every undelivered
+//! item after each tick. With `--exec`, the command is started once per item (through
+//! `sh -c`) and the item counts as delivered when it exits with 0; otherwise the engine
+//! records the failure and offers the item again on the next tick (at least once; the
+//! `id` of each line is the key to drop duplicates).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use mentorflow::{Hook, HookError, Notification, Signal};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Ctx;
+use crate::args::RunArgs;
+use crate::output::{self, CliError};
+
+/// Delivers notifications and signals as JSON lines.
+#[derive(Debug)]
+struct Deliver {
+    exec: Option<String>,
+    /// One delivery at a time, so lines never interleave.
+    lock: Mutex<()>,
+}
+
+impl Deliver {
+    fn send(&self, kind: &str, item: &impl Serialize) -> Result<(), HookError> {
+        let mut v = serde_json::to_value(item)?;
+        if let Value::Object(m) = &mut v {
+            m.insert("type".into(), Value::String(kind.to_owned()));
+        }
+        let line = format!("{}\n", serde_json::to_string(&v)?);
+        let _guard = match self.lock.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match &self.exec {
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(line.as_bytes())?;
+                out.flush()?;
+                Ok(())
+            }
+            Some(cmd) => {
+                let mut child = shell(cmd)
+                    .stdin(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| format!("cannot start `{cmd}`: {e}"))?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    // A command that does not read its input is not a failed delivery.
+                    let _ = stdin.write_all(line.as_bytes());
+                }
+                let status = child.wait()?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("`{cmd}` failed ({status})").into())
+                }
+            }
+        }
+    }
+}
+
+impl Hook for Deliver {
+    fn on_notification(&self, n: &Notification) -> Result<(), HookError> {
+        self.send("notification", n)
+    }
+
+    fn on_signal(&self, s: &Signal) -> Result<(), HookError> {
+        self.send("signal", s)
+    }
+}
+
+#[cfg(not(windows))]
+fn shell(cmd: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(cmd);
+    c
+}
+
+#[cfg(windows)]
+fn shell(cmd: &str) -> Command {
+    let mut c = Command::new("cmd");
+    c.arg("/C").arg(cmd);
+    c
+}
+
+fn log(msg: &str) {
+    eprintln!("mentorflow run: {msg}");
+}
+
+pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
+    let hook = Arc::new(Deliver {
+        exec: a.exec.clone(),
+        lock: Mutex::new(()),
+    });
+    let engine = ctx.engine_with(vec![hook])?;
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    if !a.once {
+        ctrlc::set_handler(move || {
+            let _ = stop_tx.send(());
+        })
+        .map_err(|e| CliError::msg(format!("cannot catch Ctrl-C: {e}")))?;
+        log(&format!(
+            "ticking every {}s on {}; Ctrl-C stops",
+            a.interval,
+            ctx.db_path().display()
+        ));
+    }
+    let interval = Duration::from_secs_f64(a.interval);
+    loop {
+        match engine.tick() {
+            Ok(r) => {
+                if r.fired > 0 || r.delivered > 0 || r.delivery_failures > 0 || !r.failed.is_empty()
+                {
+                    log(&format!(
+                        "{}: fired {} timer{}, delivered {}, {} delivery failure{}",
+                        output::time(engine.now()),
+                        r.fired,
+                        output::plural(r.fired),
+                        r.delivered,
+                        r.delivery_failures,
+                        output::plural(r.delivery_failures)
+                    ));
+                }
+                for f in &r.failed {
+                    log(&format!("failed: {f}"));
+                }
+            }
+            // A long-running worker outlives a busy or briefly failing database.
+            Err(e) if !a.once => log(&format!("tick failed: {e}")),
+            Err(e) => return Err(e.into()),
+        }
+        if a.once {
+            break;
+        }
+        match stop_rx.recv_timeout(interval) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if !a.once {
+        log("stopped");
+    }
+    Ok(())
+}
