@@ -57,6 +57,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod hooks;
+pub mod scenario;
 pub mod script;
 mod script_host;
 pub mod schema_json;
@@ -72,7 +73,7 @@ pub struct ReadmeDoctests;
 pub use definition::Definition;
 pub use directory::{Org, Person};
 pub use engine::{
-    fold, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification, Signal, Start,
+    fold, Act, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification, Signal, Start,
     Table, TickReport,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};

@@ -280,6 +280,19 @@ pub struct Start {
     pub inputs: Map<String, Value>,
 }
 
+/// One action of a batch ([`Engine::act_many`]).
+#[derive(Debug, Clone, Default)]
+pub struct Act {
+    /// The case.
+    pub case_id: i64,
+    /// The action.
+    pub action: String,
+    /// The person acting.
+    pub actor: String,
+    /// The inputs.
+    pub inputs: Map<String, Value>,
+}
+
 fn object(v: Value, what: &str) -> Result<Map<String, Value>> {
     match v {
         Value::Object(m) => Ok(m),
@@ -572,6 +585,20 @@ impl Engine {
         let case = self.write(|db| step::act(self, db, case_id, action, actor, inputs, None))?;
         self.after_commit();
         Ok(case)
+    }
+
+    /// Do many actions in one transaction (bulk work, imports). All or nothing: the first
+    /// refusal or failure rolls every one of them back.
+    pub fn act_many(&self, acts: &[Act]) -> Result<Vec<Case>> {
+        let cases = self.write(|db| {
+            let mut out = Vec::with_capacity(acts.len());
+            for a in acts {
+                out.push(step::act(self, db, a.case_id, &a.action, &a.actor, a.inputs.clone(), None)?);
+            }
+            Ok(out)
+        })?;
+        self.after_commit();
+        Ok(cases)
     }
 
     /// Do an action only if the case is still at `revision` (optimistic concurrency for UIs
