@@ -58,7 +58,6 @@ pub mod error;
 pub mod graph;
 pub mod hooks;
 pub mod scenario;
-pub mod scenario;
 pub mod script;
 mod script_host;
 pub mod schema_json;
