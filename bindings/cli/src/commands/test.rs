@@ -1,9 +1,127 @@
-//! `mentorflow test [FILES|DIRS] [--coverage]`.
+//! `mentorflow test [FILES|DIRS] [--coverage]`: run scenario files through the core's
+//! scenario runner; one line per scenario, the failures with file:line, step, expected and
+//! actual, then `N passed, M failed`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mentorflow::scenario::{self, Report};
+use serde_json::json;
 
 use super::Ctx;
 use crate::args::TestArgs;
-use crate::output::CliError;
+use crate::output::{self, CliError};
 
-pub fn run(_ctx: &Ctx, _a: TestArgs) -> Result<(), CliError> {
-    Err(CliError::msg("scenario runner pending"))
+/// Scenario folder used when no path is given.
+const DEFAULT_SCENARIOS: &str = "tests/scenarios";
+
+pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
+    let paths = if a.paths.is_empty() {
+        let d = PathBuf::from(DEFAULT_SCENARIOS);
+        if !d.is_dir() {
+            return Err(CliError::coded(
+                "not_found",
+                format!("no scenario paths given and `{DEFAULT_SCENARIOS}` does not exist; name scenario files or folders"),
+            ));
+        }
+        vec![d]
+    } else {
+        a.paths
+    };
+    let (workflows, _) = ctx.workflows_dir();
+    let reports = scenario::run_paths(&paths, &workflows);
+    let failed = reports.iter().filter(|r| !r.passed).count();
+    let passed = reports.len() - failed;
+    let coverage = if a.coverage {
+        let (defs, problems) = super::validate::load(&[workflows.clone()])?;
+        if !problems.is_empty() {
+            return Err(mentorflow::Error::Definition { problems }.into());
+        }
+        let defs: Vec<Arc<_>> = defs.into_iter().map(Arc::new).collect();
+        Some(scenario::uncovered(&reports, &defs))
+    } else {
+        None
+    };
+    let out = &ctx.out;
+    if out.json {
+        out.print_json(&json!({
+            "reports": reports,
+            "passed": passed,
+            "failed": failed,
+            "uncovered": coverage,
+        }))?;
+    } else {
+        for r in &reports {
+            print_report(ctx, r);
+        }
+        if let Some(cov) = &coverage {
+            output::line("");
+            output::line(&out.bold("coverage"));
+            for u in cov {
+                let pct = if u.total == 0 {
+                    100
+                } else {
+                    u.covered * 100 / u.total
+                };
+                output::line(&format!(
+                    "  {} v{}: {}/{} actions, states and timers exercised ({pct}%)",
+                    u.workflow, u.version, u.covered, u.total
+                ));
+                for (what, list) in [
+                    ("actions", &u.actions),
+                    ("states", &u.states),
+                    ("timers", &u.timers),
+                ] {
+                    if !list.is_empty() {
+                        output::line(&format!("    not reached {what}: {}", list.join(", ")));
+                    }
+                }
+            }
+        }
+        if !reports.is_empty() {
+            output::line("");
+        }
+        output::line(&format!("{passed} passed, {failed} failed"));
+    }
+    if reports.is_empty() {
+        return Err(CliError::coded(
+            "not_found",
+            "no scenario files found (*.yaml, *.yml)",
+        ));
+    }
+    if failed > 0 {
+        return Err(CliError::coded(
+            "test_failed",
+            format!("{failed} scenario{} failed", output::plural(failed)),
+        ));
+    }
+    Ok(())
+}
+
+fn print_report(ctx: &Ctx, r: &Report) {
+    let out = &ctx.out;
+    match &r.failure {
+        None => output::line(&format!(
+            "{}      {} {}",
+            out.green("ok"),
+            r.name,
+            out.dim(&format!("({}, {} steps)", r.file, r.steps_run))
+        )),
+        Some(f) => {
+            output::line(&format!(
+                "{}  {} {}",
+                out.red("FAILED"),
+                r.name,
+                out.dim(&format!("({})", r.file))
+            ));
+            let place = if f.step == 0 {
+                f.label.clone()
+            } else {
+                format!("step {} ({})", f.step, f.label)
+            };
+            output::line(&format!("        {}:{}: {place}", f.file, f.line));
+            output::line(&format!("          expected: {}", f.expected));
+            output::line(&format!("          actual:   {}", f.actual));
+        }
+    }
 }
