@@ -1,0 +1,476 @@
+"""The native part of mentorflow (a Rust extension). Import from ``mentorflow`` instead."""
+
+import datetime
+import os
+from typing import Any, Callable, Literal, Optional, Sequence, TypeVar, Union, overload
+
+from mentorflow._results import CaseList, EventList, NotificationList, Rows
+
+__version__: str
+
+_PathLike = Union[str, os.PathLike[str]]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+class Engine:
+    """The mentorflow runtime over one SQLite database (or memory).
+
+    ``Engine(path, *, workflows, now=None)``:
+
+    - ``path``: a SQLite file (created when missing) or ``":memory:"``.
+    - ``workflows``: a folder of ``*.yaml`` definitions, one file, or a list of folders and
+      files. Every definition is checked when it loads; problems raise
+      :class:`mentorflow.DefinitionError` listing each one with file, line and column.
+    - ``now``: a timezone-aware ``datetime`` gives the engine a manual clock starting there
+      (for tests and simulations: :meth:`advance` moves it). Without it the engine reads
+      the system clock.
+
+    Every call that runs scripts or touches the database releases the GIL; one engine may be
+    shared by many Python threads (writes are serialised, never lost).
+    """
+
+    def __new__(
+        cls,
+        path: _PathLike,
+        *,
+        workflows: Union[_PathLike, Sequence[_PathLike]],
+        now: Optional[datetime.datetime] = None,
+    ) -> "Engine": ...
+    @property
+    def now(self) -> datetime.datetime:
+        """The current time on the engine's clock (timezone-aware, UTC)."""
+    @property
+    def manual_clock(self) -> bool:
+        """Whether the engine runs on a manual clock (it was built with ``now=``)."""
+    @property
+    def path(self) -> Optional[str]:
+        """The database file, or ``None`` for an in-memory engine."""
+    @property
+    def workflows(self) -> list[str]:
+        """The ids of the loaded workflows, in load order."""
+    @property
+    def people(self) -> "People":
+        """The people of the directory (``engine.people.put(...)``)."""
+    @property
+    def orgs(self) -> "Orgs":
+        """The organisations of the directory (``engine.orgs.put(...)``)."""
+    def start(
+        self,
+        workflow: str,
+        *,
+        actor: str,
+        data: Optional[dict[str, Any]] = None,
+        inputs: Optional[dict[str, Any]] = None,
+        org: Optional[str] = None,
+        action: Optional[str] = None,
+    ) -> "Case":
+        """Start a case of ``workflow`` as ``actor``.
+
+        ``data`` sets the case's fields, ``inputs`` the start action's inputs. ``org``
+        defaults to the actor's organisation. ``action=None`` picks the workflow's only start
+        action, or the one it marks as default.
+
+        Raises ValidationError, GuardRejected, NotPermitted, NotFound, ScriptError.
+        """
+    def act(
+        self,
+        case_id: int,
+        action: str,
+        *,
+        actor: str,
+        inputs: Optional[dict[str, Any]] = None,
+        revision: Optional[int] = None,
+    ) -> "Case":
+        """Do ``action`` on a case as ``actor`` and return the case after it.
+
+        With ``revision``, the action happens only if the case is still at that revision
+        (optimistic concurrency); otherwise :class:`mentorflow.Conflict`.
+
+        Raises GuardRejected (``.message``, ``.suggest``), NotPermitted, ValidationError,
+        NotFound, Conflict, ScriptError.
+        """
+    def actions(self, case_id: int, *, actor: str) -> list[str]:
+        """The actions ``actor`` may do on the case now (role, state and the guards that do
+        not depend on inputs are checked)."""
+    def get(self, case_id: int, *, actor: Optional[str] = None) -> "Case":
+        """A case. With ``actor``, only if that person may see it (else NotFound)."""
+    def history(self, case_id: int, *, actor: Optional[str] = None) -> EventList:
+        """The case's history, oldest first. With ``actor``, only if that person may see it."""
+    def notifications(
+        self, case_id: Optional[int] = None, *, to: Optional[str] = None, pending: bool = False
+    ) -> NotificationList:
+        """Notifications from the outbox, oldest first: of one case, to one person, or only
+        those not acknowledged yet (``pending=True``)."""
+    def signals(self, case_id: Optional[int] = None) -> list["Signal"]:
+        """Signals (typed events for hosts, e.g. ``schedule_exception``), oldest first."""
+    def ack(self, notification_id: int) -> None:
+        """Mark a notification handled (for hosts that pull notifications)."""
+    def cases(
+        self,
+        workflow: Optional[str] = None,
+        state: Optional[str] = None,
+        org: Optional[str] = None,
+        *,
+        limit: Optional[int] = None,
+    ) -> CaseList:
+        """Cases matching the filters, newest first (administrative: no access check)."""
+    def view(self, name: str, *, viewer: str) -> CaseList:
+        """A named view for a viewer. ``name`` is ``view`` or ``workflow.view`` when two
+        workflows share the name."""
+    @overload
+    def export(
+        self, name: str, *, format: Literal["rows"] = "rows", actor: Optional[str] = None
+    ) -> Rows: ...
+    @overload
+    def export(
+        self, name: str, *, format: Literal["csv", "json"], actor: Optional[str] = None
+    ) -> str: ...
+    def tick(self) -> "TickReport":
+        """Fire every timer due now, then deliver pending notifications (and retry failed
+        deliveries)."""
+    def advance(self, by: Union[datetime.timedelta, str]) -> "TickReport":
+        """Move the manual clock forward by a ``timedelta`` or a duration such as ``"24h"``,
+        ``"5 business days"`` or ``"1 month"`` (business days on the UTC Monday–Friday
+        calendar), firing every timer that falls due on the way, in due order.
+
+        Raises ValidationError when the engine has no manual clock or the duration is invalid.
+        """
+    def advance_to(self, when: datetime.datetime) -> "TickReport":
+        """Move the manual clock to an aware datetime, firing what falls due on the way."""
+    def on_notification(self, callback: _F) -> _F:
+        """Call ``callback(notification)`` for every notification, after the change that
+        caused it commits. Returns ``callback`` (usable as a decorator).
+
+        A callback that raises is logged on the ``mentorflow`` logger; the notification stays
+        undelivered and the next :meth:`tick` retries it. The engine is not affected.
+        """
+    def on_signal(self, callback: _F) -> _F:
+        """Call ``callback(signal)`` for every signal after it commits (same rules as
+        :meth:`on_notification`)."""
+    def on_event(self, callback: _F) -> _F:
+        """Call ``callback(event)`` for every history event, in commit order. A callback that
+        raises is logged and the same events are offered again later."""
+    def register_function(self, name: str, callable: Callable[..., Any]) -> None:
+        """Make ``callable`` available to the workflows' scripts as ``name(...)``.
+
+        Arguments arrive as plain Python values (dates as ``YYYY-MM-DD`` strings); the result
+        must be convertible (str, int, float, bool, None, list, dict, date, time, aware
+        datetime). The number of arguments comes from the callable's signature. An exception
+        becomes a script error: the action is rolled back and :class:`mentorflow.ScriptError`
+        names the script.
+        """
+
+class People:
+    """The people of the directory: ``engine.people``."""
+
+    def put(
+        self,
+        id: str,
+        *,
+        org: Optional[str] = None,
+        roles: Optional[Sequence[str]] = None,
+        name: Optional[str] = None,
+        email: Optional[str] = None,
+        **attributes: Any,
+    ) -> "Person":
+        """Add or replace a person. Other keyword arguments become attributes
+        (``classification="active"``, ``manager="mia"``, ``focus_areas=[...]``)."""
+    def get(self, id: str) -> "Person":
+        """A person (NotFound if unknown)."""
+    def list(self, org: Optional[str] = None) -> list["Person"]:
+        """Every person, or those of one organisation."""
+    def remove(self, id: str) -> bool:
+        """Remove a person; returns whether they existed."""
+
+class Orgs:
+    """The organisations of the directory: ``engine.orgs``."""
+
+    def put(
+        self,
+        id: str,
+        *,
+        name: Optional[str] = None,
+        timezone: str = "UTC",
+        holidays: Optional[Sequence[datetime.date]] = None,
+        weekend: Optional[Sequence[str]] = None,
+        settings: Optional[dict[str, Any]] = None,
+    ) -> "Org":
+        """Add or replace an organisation: IANA ``timezone``, ``holidays`` (dates that are not
+        business days), ``weekend`` days (default ``["Sat", "Sun"]``) and ``settings`` that
+        override the workflows' defaults (each checked against the loaded workflows)."""
+    def get(self, id: str) -> "Org":
+        """An organisation (NotFound if unknown)."""
+    def list(self) -> list["Org"]:
+        """Every organisation."""
+    def remove(self, id: str) -> bool:
+        """Remove an organisation; returns whether it existed."""
+
+class Case:
+    """One running instance of a workflow, as a snapshot (it does not change when the case
+    does: call ``engine.get(case.id)`` again). Equal when every attribute is equal."""
+
+    @property
+    def id(self) -> int:
+        """Unique id."""
+    @property
+    def workflow(self) -> str:
+        """Workflow id."""
+    @property
+    def version(self) -> int:
+        """Workflow version, pinned when the case started."""
+    @property
+    def org(self) -> str:
+        """Organisation id."""
+    @property
+    def state(self) -> str:
+        """Current state id."""
+    @property
+    def state_label(self) -> str:
+        """The state's label."""
+    @property
+    def tags(self) -> list[str]:
+        """The state's tags (report flags)."""
+    @property
+    def open(self) -> bool:
+        """Whether the state is not final."""
+    @property
+    def data(self) -> dict[str, Any]:
+        """Field values (a fresh dict). ``date``, ``time`` and ``datetime`` fields are
+        ``datetime.date``, ``datetime.time`` and aware ``datetime.datetime`` objects."""
+    @property
+    def participants(self) -> dict[str, list[str]]:
+        """Case role → person ids (a fresh dict)."""
+    @property
+    def revision(self) -> int:
+        """Bumped by every change; equals the number of history events."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When the case started (aware, UTC)."""
+    @property
+    def updated_at(self) -> datetime.datetime:
+        """When it last changed (aware, UTC)."""
+    @property
+    def parent(self) -> Optional[int]:
+        """The case this one was copied from, if any."""
+    def participant(self, role: str) -> Optional[str]:
+        """The first person holding a case role, or ``None``."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Event:
+    """One entry of a case's history (append-only)."""
+
+    @property
+    def id(self) -> int:
+        """Global, increasing id (a cursor)."""
+    @property
+    def case_id(self) -> int:
+        """The case."""
+    @property
+    def seq(self) -> int:
+        """1, 2, 3… within the case; equals the case's revision after the event."""
+    @property
+    def at(self) -> datetime.datetime:
+        """When it happened (aware, UTC)."""
+    @property
+    def actor(self) -> str:
+        """Who did it (``system`` for timers)."""
+    @property
+    def action(self) -> str:
+        """The action (``timer:NAME`` for a timer that only ran a script)."""
+    @property
+    def from_state(self) -> Optional[str]:
+        """State before (``None`` for the first event)."""
+    @property
+    def to_state(self) -> str:
+        """State after."""
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The validated inputs."""
+    @property
+    def effects(self) -> list[dict[str, Any]]:
+        """What changed: dicts with a ``type`` (``set``, ``assign``, ``unassign``, ``note``,
+        ``notify``, ``signal``, ``spawn``, ``copied_from``, ``timer_scheduled``,
+        ``timer_cancelled``) and its details."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Notification:
+    """A message to a person, rendered from a template, as stored in the outbox."""
+
+    @property
+    def id(self) -> int:
+        """Outbox id; also the idempotency key to drop duplicate deliveries."""
+    @property
+    def case_id(self) -> Optional[int]:
+        """The case, if any."""
+    @property
+    def to(self) -> str:
+        """Recipient person id."""
+    @property
+    def template(self) -> str:
+        """Template name."""
+    @property
+    def subject(self) -> str:
+        """Rendered subject."""
+    @property
+    def body(self) -> str:
+        """Rendered body."""
+    @property
+    def data(self) -> dict[str, Any]:
+        """Data passed by the effect."""
+    @property
+    def at(self) -> datetime.datetime:
+        """When it was queued (aware, UTC)."""
+    @property
+    def delivered_at(self) -> Optional[datetime.datetime]:
+        """When callbacks and hooks accepted it (``None`` while undelivered)."""
+    @property
+    def acked_at(self) -> Optional[datetime.datetime]:
+        """When a host acknowledged it."""
+    @property
+    def attempts(self) -> int:
+        """Delivery attempts so far."""
+    @property
+    def last_error(self) -> Optional[str]:
+        """The last delivery error."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Signal:
+    """A typed event for hosts that is not a message to a person."""
+
+    @property
+    def id(self) -> int:
+        """Outbox id (idempotency key)."""
+    @property
+    def case_id(self) -> Optional[int]:
+        """The case, if any."""
+    @property
+    def kind(self) -> str:
+        """What kind of signal (e.g. ``schedule_exception``)."""
+    @property
+    def data(self) -> dict[str, Any]:
+        """Its data."""
+    @property
+    def at(self) -> datetime.datetime:
+        """When it was emitted (aware, UTC)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Person:
+    """A person of the directory. Attributes are also readable as properties:
+    ``person.classification`` is ``person.attributes["classification"]``."""
+
+    @property
+    def id(self) -> str:
+        """Unique id."""
+    @property
+    def name(self) -> Optional[str]:
+        """Display name."""
+    @property
+    def email(self) -> Optional[str]:
+        """Email address."""
+    @property
+    def org(self) -> Optional[str]:
+        """Organisation id."""
+    @property
+    def roles(self) -> list[str]:
+        """Directory roles (``coordinator``, ``mentor``, …)."""
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """Free attributes (``classification``, ``manager``, ``focus_areas``, …)."""
+    def __getattr__(self, name: str) -> Any:
+        """An attribute by name (AttributeError if the person has none of that name)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every property as a plain dict (free attributes under ``attributes``)."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Org:
+    """An organisation: time zone, weekend, holidays and settings."""
+
+    @property
+    def id(self) -> str:
+        """Unique id."""
+    @property
+    def name(self) -> Optional[str]:
+        """Display name."""
+    @property
+    def timezone(self) -> str:
+        """IANA time zone, e.g. ``Europe/Paris``."""
+    @property
+    def weekend(self) -> list[str]:
+        """Weekend days as three-letter English names (``Sat``, ``Sun``)."""
+    @property
+    def holidays(self) -> list[datetime.date]:
+        """Holidays (not business days)."""
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Settings overriding the workflows' defaults."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every property as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class TickReport:
+    """What a :meth:`Engine.tick` or :meth:`Engine.advance` did."""
+
+    @property
+    def fired(self) -> int:
+        """Timers fired."""
+    @property
+    def failed(self) -> list[str]:
+        """Timers whose firing failed (rolled back); each message says which and why."""
+    @property
+    def delivered(self) -> int:
+        """Notifications and signals delivered to callbacks and hooks."""
+    @property
+    def delivery_failures(self) -> int:
+        """Deliveries that failed and will be retried on the next tick."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class ScenarioReport:
+    """The outcome of one scenario file (truthy when it passed)."""
+
+    @property
+    def file(self) -> str:
+        """The file, as given."""
+    @property
+    def name(self) -> str:
+        """The scenario's ``name``."""
+    @property
+    def passed(self) -> bool:
+        """Whether every step and expectation held."""
+    @property
+    def steps_run(self) -> int:
+        """Steps started (the failing one included)."""
+    @property
+    def steps_total(self) -> int:
+        """Steps in the file."""
+    @property
+    def failure(self) -> Optional[str]:
+        """The first failure as text, ``FILE:LINE: step N (LABEL): expected …, got …``, or
+        ``None`` when the scenario passed."""
+    @property
+    def failure_details(self) -> Optional[dict[str, Any]]:
+        """The first failure's parts: ``file``, ``step``, ``line``, ``label``, ``expected``,
+        ``actual``; ``None`` when the scenario passed."""
+    def __bool__(self) -> bool: ...
+
+def run_scenario(path: _PathLike, *, workflows: _PathLike = ...) -> ScenarioReport:
+    """Run one scenario file (see tests/scenarios/README.md for the format) on a fresh
+    database and a manual clock, and report the outcome. Relative ``workflows:`` paths in the
+    file are resolved against its folder; without one, ``workflows`` is used (default
+    ``"workflows"``, relative to the current directory). A failing scenario does not raise:
+    the report says which step failed, what was expected and what happened."""

@@ -1,0 +1,675 @@
+//! `mentorflow.Engine` and its directory accessors `engine.people` and `engine.orgs`.
+//!
+//! Each method checks its arguments, calls the core with the GIL released, and converts the
+//! result. The core engine is `Clone + Send + Sync`, so one `Engine` serves many threads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mentorflow::{CaseFilter, NotificationFilter, Start};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use serde_json::{Map, Value};
+
+use crate::convert::{self, Types};
+use crate::errors::to_py_err;
+use crate::hooks::{self, Kind, PyHook};
+use crate::values::{self, result_list, wrap, PyEvent, PyNotification, PyOrg, PyPerson};
+
+/// Run a core call with the GIL released and map its error.
+pub(crate) fn detached<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> mentorflow::Result<T> + Send,
+) -> PyResult<T> {
+    py.detach(f).map_err(|e| to_py_err(py, e))
+}
+
+type TypeMap = Arc<HashMap<String, Arc<Types>>>;
+
+/// The mentorflow runtime over one SQLite database (or memory).
+#[pyclass(frozen, module = "mentorflow._mentorflow", name = "Engine")]
+pub(crate) struct PyEngine {
+    core: mentorflow::Engine,
+    types: TypeMap,
+    manual: bool,
+}
+
+impl PyEngine {
+    fn types(&self, workflow: &str) -> Arc<Types> {
+        self.types.get(workflow).cloned().unwrap_or_default()
+    }
+
+    fn case<'py>(&self, py: Python<'py>, c: mentorflow::Case) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.types(&c.workflow);
+        values::case(py, c, t)
+    }
+
+    fn case_list<'py>(
+        &self,
+        py: Python<'py>,
+        cases: Vec<mentorflow::Case>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = cases
+            .into_iter()
+            .map(|c| self.case(py, c))
+            .collect::<PyResult<Vec<_>>>()?;
+        result_list(py, "CaseList", items)
+    }
+
+    fn add_hook(&self, py: Python<'_>, kind: Kind, callback: Bound<'_, PyAny>) -> PyResult<()> {
+        if !callback.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "{} needs a callable, got {}",
+                match kind {
+                    Kind::Notification => "on_notification",
+                    Kind::Signal => "on_signal",
+                    Kind::Event => "on_event",
+                },
+                convert::type_name(&callback)
+            )));
+        }
+        let hook = Arc::new(PyHook {
+            kind,
+            callback: callback.unbind(),
+            types: Arc::clone(&self.types),
+        });
+        let core = &self.core;
+        py.detach(|| core.add_hook(hook));
+        Ok(())
+    }
+}
+
+fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        return Ok(vec![obj.extract::<PathBuf>()?]);
+    }
+    let mut out = Vec::new();
+    for item in obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "workflows must be a folder, a file, or a list of them, got {}",
+            convert::type_name(obj)
+        ))
+    })? {
+        out.push(item?.extract::<PathBuf>()?);
+    }
+    Ok(out)
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    #[pyo3(signature = (path, *, workflows, now = None))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        workflows: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut builder = mentorflow::Engine::builder().database(&path);
+        for p in paths(workflows)? {
+            builder = if p.is_file() {
+                builder.workflow_file(p)
+            } else {
+                builder.workflows_dir(p)
+            };
+        }
+        let manual = match now {
+            Some(t) if !t.is_none() => {
+                builder = builder.clock(mentorflow::ManualClock::at(convert::instant(t, "now")?));
+                true
+            }
+            _ => false,
+        };
+        // The builder is not Send (host configuration closures); building is quick I/O.
+        let core = builder.build().map_err(|e| to_py_err(py, e))?;
+        let types = core
+            .definitions()
+            .iter()
+            .map(|d| (d.id.clone(), Arc::new(Types::of(d))))
+            .collect();
+        Ok(PyEngine {
+            core,
+            types: Arc::new(types),
+            manual,
+        })
+    }
+
+    /// The current time on the engine's clock (aware, UTC).
+    #[getter]
+    fn now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::py_instant(py, &self.core.now())
+    }
+
+    /// Whether the clock is manual (the engine was built with `now=`).
+    #[getter]
+    fn manual_clock(&self) -> bool {
+        self.manual
+    }
+
+    /// The database file, or `None` in memory.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.core
+            .database_path()
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// The loaded workflow ids, in load order.
+    #[getter]
+    fn workflows(&self) -> Vec<String> {
+        self.core
+            .definitions()
+            .iter()
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    /// The people of the directory.
+    #[getter]
+    fn people(&self) -> People {
+        People {
+            core: self.core.clone(),
+        }
+    }
+
+    /// The organisations of the directory.
+    #[getter]
+    fn orgs(&self) -> Orgs {
+        Orgs {
+            core: self.core.clone(),
+        }
+    }
+
+    /// Start a case.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (workflow, *, actor, data = None, inputs = None, org = None, action = None))]
+    fn start<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: String,
+        actor: String,
+        data: Option<&Bound<'py, PyAny>>,
+        inputs: Option<&Bound<'py, PyAny>>,
+        org: Option<String>,
+        action: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let start = Start {
+            workflow,
+            action,
+            actor,
+            org,
+            data: convert::to_map(data, "data")?,
+            inputs: convert::to_map(inputs, "inputs")?,
+        };
+        let core = &self.core;
+        let case = detached(py, || core.start_with(start))?;
+        self.case(py, case)
+    }
+
+    /// Do an action on a case.
+    #[pyo3(signature = (case_id, action, *, actor, inputs = None, revision = None))]
+    fn act<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        action: String,
+        actor: String,
+        inputs: Option<&Bound<'py, PyAny>>,
+        revision: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inputs = Value::Object(convert::to_map(inputs, "inputs")?);
+        let core = &self.core;
+        let case = detached(py, || match revision {
+            Some(r) => core.act_at(case_id, r, &action, &actor, inputs),
+            None => core.act(case_id, &action, &actor, inputs),
+        })?;
+        self.case(py, case)
+    }
+
+    /// The actions a person may do on a case now.
+    #[pyo3(signature = (case_id, *, actor))]
+    fn actions(&self, py: Python<'_>, case_id: i64, actor: String) -> PyResult<Vec<String>> {
+        let core = &self.core;
+        detached(py, || core.actions(case_id, &actor))
+    }
+
+    /// A case; with `actor`, only if that person may see it.
+    #[pyo3(signature = (case_id, *, actor = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        actor: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.core;
+        let case = detached(py, || core.get(case_id, actor.as_deref()))?;
+        self.case(py, case)
+    }
+
+    /// A case's history, oldest first.
+    #[pyo3(signature = (case_id, *, actor = None))]
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        actor: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.core;
+        let (case, events) = detached(py, || {
+            let case = core.get(case_id, actor.as_deref())?;
+            Ok((case, core.history(case_id, actor.as_deref())?))
+        })?;
+        let types = self.types(&case.workflow);
+        let items = events
+            .into_iter()
+            .map(|event| {
+                wrap(
+                    py,
+                    PyEvent {
+                        event,
+                        types: Arc::clone(&types),
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        result_list(py, "EventList", items)
+    }
+
+    /// Notifications from the outbox, oldest first.
+    #[pyo3(signature = (case_id = None, *, to = None, pending = false))]
+    fn notifications<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: Option<i64>,
+        to: Option<String>,
+        pending: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = NotificationFilter {
+            case_id,
+            to,
+            pending,
+        };
+        let core = &self.core;
+        let list = detached(py, || core.notifications(&filter))?;
+        let items = list
+            .into_iter()
+            .map(|n| wrap(py, PyNotification { n }))
+            .collect::<PyResult<Vec<_>>>()?;
+        result_list(py, "NotificationList", items)
+    }
+
+    /// Signals from the outbox, oldest first.
+    #[pyo3(signature = (case_id = None))]
+    fn signals<'py>(&self, py: Python<'py>, case_id: Option<i64>) -> PyResult<Bound<'py, PyList>> {
+        let core = &self.core;
+        let list = detached(py, || core.signals(case_id))?;
+        let items = list
+            .into_iter()
+            .map(|s| wrap(py, values::PySignal { s }))
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Mark a notification handled (hosts that pull notifications).
+    fn ack(&self, py: Python<'_>, notification_id: i64) -> PyResult<()> {
+        let core = &self.core;
+        detached(py, || core.ack(notification_id))
+    }
+
+    /// Cases, newest first (administrative: no access check).
+    #[pyo3(signature = (workflow = None, state = None, org = None, *, limit = None))]
+    fn cases<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: Option<String>,
+        state: Option<String>,
+        org: Option<String>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = CaseFilter {
+            workflow,
+            state,
+            org,
+            limit,
+        };
+        let core = &self.core;
+        let list = detached(py, || core.cases(&filter))?;
+        self.case_list(py, list)
+    }
+
+    /// A named view for a viewer (`view` or `workflow.view`).
+    #[pyo3(signature = (name, *, viewer))]
+    fn view<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        viewer: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.core;
+        let list = detached(py, || core.view(&name, &viewer))?;
+        self.case_list(py, list)
+    }
+
+    /// A named export: `format="rows"` gives a list of dicts (with `.columns`), `"csv"` a
+    /// CSV string, `"json"` a JSON string.
+    #[pyo3(signature = (name, *, format = "rows", actor = None))]
+    fn export<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        format: &str,
+        actor: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !matches!(format, "rows" | "csv" | "json") {
+            return Err(PyValueError::new_err(format!(
+                "format must be \"rows\", \"csv\" or \"json\", got {format:?}"
+            )));
+        }
+        let core = &self.core;
+        let table = detached(py, || core.export(&name, actor.as_deref()))?;
+        match format {
+            "csv" => Ok(PyString::new(py, &table.to_csv()).into_any()),
+            "json" => {
+                let rows = Value::Array(table.rows.into_iter().map(Value::Object).collect());
+                Ok(PyString::new(py, &rows.to_string()).into_any())
+            }
+            _ => {
+                let items = table
+                    .rows
+                    .iter()
+                    .map(|r| Ok(convert::map(py, r, |_| None)?.into_any()))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let rows = result_list(py, "Rows", items)?;
+                rows.setattr("columns", table.columns)?;
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Fire every timer due now and deliver pending notifications.
+    fn tick(&self, py: Python<'_>) -> PyResult<values::PyTickReport> {
+        let core = &self.core;
+        let r = detached(py, || core.tick())?;
+        Ok(values::PyTickReport { r })
+    }
+
+    /// Move the manual clock forward by a `timedelta` or a duration such as
+    /// `"5 business days"`, firing every timer that falls due on the way.
+    fn advance(&self, py: Python<'_>, by: &Bound<'_, PyAny>) -> PyResult<values::PyTickReport> {
+        let core = &self.core;
+        let r = if let Some(d) = convert::duration(by)? {
+            detached(py, || core.advance_by(d))?
+        } else if let Ok(s) = by.cast::<PyString>() {
+            let s = s.to_cow()?.into_owned();
+            detached(py, || core.advance(&s))?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "advance takes a timedelta or a duration such as \"5 business days\", got {}",
+                convert::type_name(by)
+            )));
+        };
+        Ok(values::PyTickReport { r })
+    }
+
+    /// Move the manual clock to an aware datetime, firing what falls due on the way.
+    fn advance_to(
+        &self,
+        py: Python<'_>,
+        when: &Bound<'_, PyAny>,
+    ) -> PyResult<values::PyTickReport> {
+        let t = convert::instant(when, "when")?;
+        let core = &self.core;
+        let r = detached(py, || core.advance_to(t))?;
+        Ok(values::PyTickReport { r })
+    }
+
+    /// Call `callback(notification)` for every notification after it commits.
+    fn on_notification<'py>(
+        &self,
+        py: Python<'py>,
+        callback: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.add_hook(py, Kind::Notification, callback.clone())?;
+        Ok(callback)
+    }
+
+    /// Call `callback(signal)` for every signal after it commits.
+    fn on_signal<'py>(
+        &self,
+        py: Python<'py>,
+        callback: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.add_hook(py, Kind::Signal, callback.clone())?;
+        Ok(callback)
+    }
+
+    /// Call `callback(event)` for every history event, in commit order.
+    fn on_event<'py>(
+        &self,
+        py: Python<'py>,
+        callback: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.add_hook(py, Kind::Event, callback.clone())?;
+        Ok(callback)
+    }
+
+    /// Make a Python function callable from the workflows' scripts as `name(...)`.
+    fn register_function(
+        &self,
+        py: Python<'_>,
+        name: String,
+        callable: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if !callable.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "register_function needs a callable, got {}",
+                convert::type_name(&callable)
+            )));
+        }
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(PyValueError::new_err(format!(
+                "{name:?} is not a valid script function name (letters, digits and _)"
+            )));
+        }
+        let arities = hooks::arities(&callable)?;
+        let f = hooks::host_fn(name.clone(), callable.unbind());
+        let core = &self.core;
+        py.detach(|| {
+            for n in arities {
+                core.scripts().register_dynamic(&name, n, Arc::clone(&f));
+            }
+        });
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Engine(path={}, workflows=[{}], manual_clock={})",
+            Value::String(self.path().unwrap_or_else(|| ":memory:".into())),
+            self.workflows()
+                .into_iter()
+                .map(|w| Value::String(w).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if self.manual { "True" } else { "False" }
+        )
+    }
+}
+
+// ---- directory --------------------------------------------------------------------------------
+
+fn strings(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> {
+    match obj {
+        None => Ok(Vec::new()),
+        Some(o) if o.is_none() => Ok(Vec::new()),
+        Some(o) if o.is_instance_of::<PyString>() => Err(PyTypeError::new_err(format!(
+            "{what} must be a list of strings, got a string (write [{}])",
+            o.repr()?
+        ))),
+        Some(o) => o.extract::<Vec<String>>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what} must be a list of strings, got {}",
+                convert::type_name(o)
+            ))
+        }),
+    }
+}
+
+/// The people of the directory: `engine.people`.
+#[pyclass(frozen, module = "mentorflow._mentorflow", name = "People")]
+pub(crate) struct People {
+    core: mentorflow::Engine,
+}
+
+#[pymethods]
+impl People {
+    /// Add or replace a person; extra keyword arguments become attributes.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (id, *, org = None, roles = None, name = None, email = None, **attributes))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        id: String,
+        org: Option<String>,
+        roles: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+        email: Option<String>,
+        attributes: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyPerson> {
+        let attrs: Map<String, Value> = match attributes {
+            Some(a) => convert::to_map(Some(a.as_any()), "attributes")?,
+            None => Map::new(),
+        };
+        let p = mentorflow::Person {
+            id,
+            name,
+            email,
+            org,
+            roles: strings(roles, "roles")?,
+            attributes: attrs,
+        };
+        let core = &self.core;
+        let p = detached(py, || core.put_person(&p).map(|()| p))?;
+        Ok(PyPerson { p })
+    }
+
+    /// A person (`NotFound` if unknown).
+    fn get(&self, py: Python<'_>, id: String) -> PyResult<PyPerson> {
+        let core = &self.core;
+        let p = detached(py, || core.person(&id))?;
+        Ok(PyPerson { p })
+    }
+
+    /// Every person, or those of one organisation.
+    #[pyo3(signature = (org = None))]
+    fn list<'py>(&self, py: Python<'py>, org: Option<String>) -> PyResult<Bound<'py, PyList>> {
+        let core = &self.core;
+        let people = detached(py, || core.people(org.as_deref()))?;
+        PyList::new(py, people.into_iter().map(|p| PyPerson { p }))
+    }
+
+    /// Remove a person; returns whether they existed.
+    fn remove(&self, py: Python<'_>, id: String) -> PyResult<bool> {
+        let core = &self.core;
+        detached(py, || core.remove_person(&id))
+    }
+
+    fn __repr__(&self) -> String {
+        "<mentorflow people>".to_owned()
+    }
+}
+
+/// The organisations of the directory: `engine.orgs`.
+#[pyclass(frozen, module = "mentorflow._mentorflow", name = "Orgs")]
+pub(crate) struct Orgs {
+    core: mentorflow::Engine,
+}
+
+#[pymethods]
+impl Orgs {
+    /// Add or replace an organisation.
+    #[pyo3(signature = (id, *, name = None, timezone = "UTC", holidays = None, weekend = None, settings = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &self,
+        py: Python<'_>,
+        id: String,
+        name: Option<String>,
+        timezone: &str,
+        holidays: Option<&Bound<'_, PyAny>>,
+        weekend: Option<&Bound<'_, PyAny>>,
+        settings: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyOrg> {
+        let mut o = mentorflow::Org::new(id).timezone(timezone);
+        o.name = name;
+        if let Some(h) = holidays.filter(|h| !h.is_none()) {
+            for (i, d) in h.try_iter()?.enumerate() {
+                let d = d?;
+                if d.is_instance_of::<pyo3::types::PyDateTime>()
+                    || !d.is_instance_of::<pyo3::types::PyDate>()
+                {
+                    return Err(PyTypeError::new_err(format!(
+                        "holidays[{i}] must be a datetime.date, got {}",
+                        convert::type_name(&d)
+                    )));
+                }
+                o.holidays.push(d.extract()?);
+            }
+        }
+        if weekend.is_some_and(|w| !w.is_none()) {
+            o.weekend = strings(weekend, "weekend")?
+                .iter()
+                .map(|d| {
+                    d.parse::<chrono::Weekday>().map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "weekend: {d:?} is not a day of the week (write \"Sat\", \"Sunday\"…)"
+                        ))
+                    })
+                })
+                .collect::<PyResult<_>>()?;
+        }
+        o.settings = convert::to_map(settings, "settings")?;
+        let core = &self.core;
+        let o = detached(py, || core.put_org(&o).map(|()| o))?;
+        Ok(PyOrg { o })
+    }
+
+    /// An organisation (`NotFound` if unknown).
+    fn get(&self, py: Python<'_>, id: String) -> PyResult<PyOrg> {
+        let core = &self.core;
+        let o = detached(py, || core.org(&id))?;
+        Ok(PyOrg { o })
+    }
+
+    /// Every organisation.
+    fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let core = &self.core;
+        let orgs = detached(py, || core.orgs())?;
+        PyList::new(py, orgs.into_iter().map(|o| PyOrg { o }))
+    }
+
+    /// Remove an organisation; returns whether it existed.
+    fn remove(&self, py: Python<'_>, id: String) -> PyResult<bool> {
+        let core = &self.core;
+        detached(py, || core.remove_org(&id))
+    }
+
+    fn __repr__(&self) -> String {
+        "<mentorflow orgs>".to_owned()
+    }
+}
+
+/// Register the engine classes.
+pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    m.add_class::<PyEngine>()?;
+    m.add_class::<People>()?;
+    m.add_class::<Orgs>()?;
+    Ok(())
+}
