@@ -1,0 +1,297 @@
+//! Organisations and people: settings over workflow defaults, checks on put_org, the stored
+//! directory, visibility across organisations, and people supplied by a host hook.
+#![allow(clippy::unwrap_used)]
+mod support;
+
+use std::sync::Arc;
+
+use mentorflow::{Engine, Error, Hook, ManualClock, Org, Person};
+use serde_json::json;
+use support::{err, t0};
+
+const PROGRAMME: &str = r#"
+workflow: programme
+version: 1
+settings:
+  max_sessions: 2
+  manager_validation: false
+  kinds: [Coaching, Shadowing]
+  greeting: { type: string, default: Welcome }
+roles:
+  member: {}
+  team: { many: true }
+  coordinator: { directory: coordinator }
+fields:
+  sessions: { type: int, default: 0 }
+  kind: { type: string, one_of: settings.kinds }
+  greeting: { type: string }
+states:
+  open: { label: Open }
+  validating: { label: Validating }
+  running: { label: Running }
+  closed: { label: Closed, final: true }
+actions:
+  create:
+    to: open
+    by: member
+    run: fields.greeting = settings.greeting
+  enter:
+    from: open
+    to: [validating, running]
+    by: member
+    run: |
+      if settings.manager_validation { goto("validating") } else { goto("running") }
+  approve: { from: validating, to: running, by: coordinator }
+  session:
+    from: running
+    by: [member, team]
+    guard:
+      - when: fields.sessions < settings.max_sessions
+        message: No sessions left
+    run: fields.sessions += 1
+  add_team:
+    from: [open, running]
+    by: [member, team]
+    inputs:
+      who: { type: person, required: true }
+    run: assign("team", inputs.who)
+  close: { from: running, to: closed, by: member }
+views:
+  org_cases: { states: [open, validating, running], viewer: coordinator }
+  my_team: { viewer: team }
+"#;
+
+fn directory() -> Vec<Person> {
+    vec![
+        Person::new("ann").name("Ann").org("acme"),
+        Person::new("cora").org("acme").role("coordinator"),
+        Person::new("gus").name("Gus").org("globex"),
+        Person::new("gina").org("globex").role("coordinator"),
+    ]
+}
+
+fn build(hook: Option<Arc<dyn Hook>>) -> Engine {
+    let mut b = Engine::builder()
+        .in_memory()
+        .workflow_str("programme.yaml", PROGRAMME)
+        .clock(ManualClock::at(t0()));
+    if let Some(h) = hook {
+        b = b.hook_arc(h);
+    }
+    let e = b.build().unwrap();
+    e.put_people(&directory()).unwrap();
+    e
+}
+
+fn validation_field(e: &Error) -> String {
+    match e {
+        Error::Validation { field, .. } => field.clone().unwrap_or_default(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn org_settings_override_the_workflow_defaults_per_case() {
+    let e = build(None);
+    e.put_org(
+        &Org::new("acme")
+            .setting("manager_validation", true)
+            .setting("max_sessions", 3)
+            .setting("kinds", json!(["Mentoring"]))
+            .setting("greeting", "Bienvenue"),
+    )
+    .unwrap();
+    // globex has no org row at all: the defaults apply
+    let a = e.start("programme", "create", "ann", json!({})).unwrap();
+    let g = e.start("programme", "create", "gus", json!({})).unwrap();
+    assert_eq!(a.data["greeting"], json!("Bienvenue"));
+    assert_eq!(g.data["greeting"], json!("Welcome"));
+    let a = e.act(a.id, "enter", "ann", json!({})).unwrap();
+    let g = e.act(g.id, "enter", "gus", json!({})).unwrap();
+    assert_eq!(a.state, "validating");
+    assert_eq!(g.state, "running");
+    let a = e.act(a.id, "approve", "cora", json!({})).unwrap();
+    assert_eq!(a.state, "running");
+    for _ in 0..3 {
+        e.act(a.id, "session", "ann", json!({})).unwrap();
+    }
+    for _ in 0..2 {
+        e.act(g.id, "session", "gus", json!({})).unwrap();
+    }
+    for (id, who) in [(a.id, "ann"), (g.id, "gus")] {
+        let error = err(e.act(id, "session", who, json!({})));
+        assert!(
+            matches!(&error, Error::GuardRejected { message, .. } if message == "No sessions left"),
+            "{error:?}"
+        );
+    }
+    // a list setting restricts a field differently per organisation
+    assert!(e
+        .start("programme", "create", "ann", json!({"kind": "Mentoring"}))
+        .is_ok());
+    let error = err(e.start("programme", "create", "gus", json!({"kind": "Mentoring"})));
+    assert_eq!(validation_field(&error), "fields.kind");
+    assert!(e
+        .start("programme", "create", "gus", json!({"kind": "Coaching"}))
+        .is_ok());
+}
+
+#[test]
+fn changing_an_org_setting_changes_the_next_decision() {
+    let e = build(None);
+    e.put_org(&Org::new("acme").setting("max_sessions", 1))
+        .unwrap();
+    let a = e.start("programme", "create", "ann", json!({})).unwrap();
+    e.act(a.id, "enter", "ann", json!({})).unwrap();
+    e.act(a.id, "session", "ann", json!({})).unwrap();
+    assert_eq!(err(e.act(a.id, "session", "ann", json!({}))).code(), "guard_rejected");
+    e.put_org(&Org::new("acme").setting("max_sessions", 5))
+        .unwrap();
+    e.act(a.id, "session", "ann", json!({})).unwrap();
+    assert_eq!(e.get(a.id, None).unwrap().data["sessions"], json!(2));
+}
+
+#[test]
+fn put_org_refuses_unknown_settings_and_wrong_types() {
+    let e = build(None);
+    let error = err(e.put_org(&Org::new("acme").setting("max_sesions", 3)));
+    assert_eq!(validation_field(&error), "settings.max_sesions");
+    assert!(error.to_string().contains("unknown setting"), "{error}");
+    assert!(error.to_string().contains("max_sessions"), "lists the known: {error}");
+    let error = err(e.put_org(&Org::new("acme").setting("max_sessions", "three")));
+    assert_eq!(validation_field(&error), "settings.max_sessions");
+    assert!(error.to_string().contains("whole number"), "{error}");
+    let error = err(e.put_org(&Org::new("acme").setting("manager_validation", "yes")));
+    assert_eq!(validation_field(&error), "settings.manager_validation");
+    let error = err(e.put_org(&Org::new("acme").setting("kinds", "Coaching")));
+    assert_eq!(validation_field(&error), "settings.kinds");
+    let error = err(e.put_org(&Org::new("acme").timezone("Mars/Olympus")));
+    assert_eq!(validation_field(&error), "timezone");
+    assert_eq!(err(e.org("acme")).code(), "not_found", "nothing was stored");
+}
+
+#[test]
+fn people_are_put_read_listed_and_removed() {
+    let e = build(None);
+    let p = Person::new("lee")
+        .name("Lee")
+        .email("lee@example.org")
+        .org("acme")
+        .role("mentor")
+        .attr("classification", "active")
+        .attr("focus_areas", json!(["marketing", "finance"]));
+    e.put_person(&p).unwrap();
+    assert_eq!(e.person("lee").unwrap(), p);
+    let acme: Vec<String> = e.people(Some("acme")).unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(acme, ["ann", "cora", "lee"]);
+    assert_eq!(e.people(None).unwrap().len(), 5);
+    // replace
+    e.put_person(&Person::new("lee").org("globex")).unwrap();
+    assert_eq!(e.person("lee").unwrap().org.as_deref(), Some("globex"));
+    assert!(e.person("lee").unwrap().roles.is_empty());
+    assert!(e.remove_person("lee").unwrap());
+    assert!(!e.remove_person("lee").unwrap());
+    assert!(matches!(
+        err(e.person("lee")),
+        Error::NotFound { kind: "person", .. }
+    ));
+    // invalid people are refused
+    for bad in [
+        Person::new(""),
+        Person::new("system"),
+        Person::new(" padded"),
+        Person::new("x").attr("name", "Not an attribute"),
+    ] {
+        assert_eq!(err(e.put_person(&bad)).code(), "validation", "{bad:?}");
+    }
+    assert_eq!(e.people(None).unwrap().len(), 4);
+}
+
+#[test]
+fn orgs_are_put_read_listed_and_removed() {
+    let e = build(None);
+    let acme = Org::new("acme")
+        .name("Acme")
+        .timezone("Europe/Paris")
+        .holiday(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap())
+        .setting("max_sessions", 4);
+    e.put_org(&acme).unwrap();
+    e.put_org(&Org::new("globex")).unwrap();
+    assert_eq!(e.org("acme").unwrap(), acme);
+    let ids: Vec<String> = e.orgs().unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(ids, ["acme", "globex"]);
+    e.put_org(&Org::new("acme").name("Acme Corp")).unwrap();
+    assert_eq!(e.org("acme").unwrap().name.as_deref(), Some("Acme Corp"));
+    assert!(e.org("acme").unwrap().settings.is_empty());
+    assert!(e.remove_org("acme").unwrap());
+    assert!(!e.remove_org("acme").unwrap());
+    assert!(matches!(
+        err(e.org("acme")),
+        Error::NotFound { kind: "organisation", .. }
+    ));
+    assert_eq!(e.orgs().unwrap().len(), 1);
+}
+
+#[test]
+fn people_see_their_org_cases_unless_they_take_part() {
+    let e = build(None);
+    let a = e.start("programme", "create", "ann", json!({})).unwrap();
+    // the acme coordinator sees it; globex's does not, nor does gus
+    assert!(e.get(a.id, Some("cora")).is_ok());
+    for who in ["gina", "gus"] {
+        assert!(
+            matches!(err(e.get(a.id, Some(who))), Error::NotFound { kind: "case", .. }),
+            "{who}"
+        );
+    }
+    assert_eq!(e.view("org_cases", "cora").unwrap().len(), 1);
+    assert!(e.view("org_cases", "gina").unwrap().is_empty());
+    // a team member from another organisation takes part, so sees and works the case
+    e.act(a.id, "add_team", "ann", json!({"who": "gina"})).unwrap();
+    assert_eq!(e.get(a.id, Some("gina")).unwrap().id, a.id);
+    assert_eq!(e.history(a.id, Some("gina")).unwrap().len(), 2);
+    let team: Vec<i64> = e.view("my_team", "gina").unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(team, [a.id]);
+    e.act(a.id, "enter", "ann", json!({})).unwrap();
+    e.act(a.id, "session", "gina", json!({})).unwrap();
+    // but her coordinator role is of globex: it does not count in acme
+    assert!(e.view("org_cases", "gina").unwrap().is_empty());
+    let b = e.start("programme", "create", "ann", json!({})).unwrap();
+    assert_eq!(err(e.get(b.id, Some("gina"))).code(), "not_found");
+    assert_eq!(e.actions(a.id, "gina").unwrap(), ["session", "add_team"]);
+}
+
+#[derive(Debug)]
+struct HostDirectory;
+
+impl Hook for HostDirectory {
+    fn person(&self, id: &str) -> Option<Person> {
+        match id {
+            "guest" => Some(Person::new("guest").name("Guest From Host").org("acme")),
+            "ann" => Some(Person::new("ann").name("Shadowed").org("globex")),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn a_host_hook_supplies_people_the_directory_lacks() {
+    let e = build(Some(Arc::new(HostDirectory)));
+    let guest = e.person("guest").unwrap();
+    assert_eq!(guest.name.as_deref(), Some("Guest From Host"));
+    assert_eq!(e.person("ann").unwrap().name.as_deref(), Some("Ann"), "stored wins");
+    assert!(e.people(None).unwrap().iter().all(|p| p.id != "guest"));
+    assert_eq!(err(e.person("nobody")).code(), "not_found");
+
+    // a hosted person can start cases, be named in inputs, and act
+    let g = e.start("programme", "create", "guest", json!({})).unwrap();
+    assert_eq!(g.org, "acme");
+    let a = e.start("programme", "create", "ann", json!({})).unwrap();
+    e.act(a.id, "add_team", "ann", json!({"who": "guest"})).unwrap();
+    e.act(a.id, "enter", "ann", json!({})).unwrap();
+    let a = e.act(a.id, "session", "guest", json!({})).unwrap();
+    assert_eq!(a.data["sessions"], json!(1));
+    assert_eq!(a.participants["team"], ["guest"]);
+    let error = err(e.act(a.id, "add_team", "ann", json!({"who": "nobody"})));
+    assert_eq!(validation_field(&error), "inputs.who");
+}
