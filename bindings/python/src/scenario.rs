@@ -77,11 +77,12 @@ impl PyReport {
 }
 
 /// Run one scenario file. Relative `workflows:` paths in the file are resolved against its
-/// folder; without one, `workflows` is used. Never raises for a failing scenario: the report
-/// says what failed, where.
+/// folder; without one, `workflows` is used (default `workflows`, relative to the current
+/// folder). Never raises for a failing scenario: the report says what failed, where.
 #[pyfunction]
-#[pyo3(signature = (path, *, workflows = PathBuf::from("workflows")))]
-pub(crate) fn run_scenario(py: Python<'_>, path: PathBuf, workflows: PathBuf) -> PyReport {
+#[pyo3(signature = (path, *, workflows = None))]
+pub(crate) fn run_scenario(py: Python<'_>, path: PathBuf, workflows: Option<PathBuf>) -> PyReport {
+    let workflows = workflows.unwrap_or_else(|| PathBuf::from("workflows"));
     let r = py.detach(|| scenario::run_file(&path, &workflows));
     PyReport { r }
 }

@@ -214,3 +214,19 @@ class StorageError(Error):
     """The database failed (disk full, locked past the timeout, corrupt, read-only)."""
 
     code = "storage"
+
+
+# Tracebacks and reprs name the public package: mentorflow.GuardRejected.
+for _cls in (
+    Error,
+    DefinitionError,
+    ValidationError,
+    GuardRejected,
+    NotPermitted,
+    NotFound,
+    Conflict,
+    ScriptError,
+    StorageError,
+):
+    _cls.__module__ = "mentorflow"
+del _cls

@@ -2,15 +2,32 @@
 
 import datetime
 import os
-from typing import Any, Callable, Literal, Optional, Sequence, TypeVar, Union, overload
+from typing import Any, Callable, Literal, Optional, Sequence, TypeVar, Union, final, overload
 
 from mentorflow._results import CaseList, EventList, NotificationList, Rows
+
+__all__ = [
+    "__version__",
+    "Engine",
+    "People",
+    "Orgs",
+    "Case",
+    "Event",
+    "Notification",
+    "Signal",
+    "Person",
+    "Org",
+    "TickReport",
+    "ScenarioReport",
+    "run_scenario",
+]
 
 __version__: str
 
 _PathLike = Union[str, os.PathLike[str]]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+@final
 class Engine:
     """The mentorflow runtime over one SQLite database (or memory).
 
@@ -159,6 +176,7 @@ class Engine:
         names the script.
         """
 
+@final
 class People:
     """The people of the directory: ``engine.people``."""
 
@@ -181,6 +199,7 @@ class People:
     def remove(self, id: str) -> bool:
         """Remove a person; returns whether they existed."""
 
+@final
 class Orgs:
     """The organisations of the directory: ``engine.orgs``."""
 
@@ -204,6 +223,7 @@ class Orgs:
     def remove(self, id: str) -> bool:
         """Remove an organisation; returns whether it existed."""
 
+@final
 class Case:
     """One running instance of a workflow, as a snapshot (it does not change when the case
     does: call ``engine.get(case.id)`` again). Equal when every attribute is equal."""
@@ -255,9 +275,10 @@ class Case:
         """The first person holding a case role, or ``None``."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Event:
     """One entry of a case's history (append-only)."""
 
@@ -295,9 +316,10 @@ class Event:
         ``timer_cancelled``) and its details."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Notification:
     """A message to a person, rendered from a template, as stored in the outbox."""
 
@@ -339,9 +361,10 @@ class Notification:
         """The last delivery error."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Signal:
     """A typed event for hosts that is not a message to a person."""
 
@@ -362,9 +385,10 @@ class Signal:
         """When it was emitted (aware, UTC)."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Person:
     """A person of the directory. Attributes are also readable as properties:
     ``person.classification`` is ``person.attributes["classification"]``."""
@@ -391,9 +415,10 @@ class Person:
         """An attribute by name (AttributeError if the person has none of that name)."""
     def to_dict(self) -> dict[str, Any]:
         """Every property as a plain dict (free attributes under ``attributes``)."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class Org:
     """An organisation: time zone, weekend, holidays and settings."""
 
@@ -417,9 +442,10 @@ class Org:
         """Settings overriding the workflows' defaults."""
     def to_dict(self) -> dict[str, Any]:
         """Every property as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class TickReport:
     """What a :meth:`Engine.tick` or :meth:`Engine.advance` did."""
 
@@ -437,9 +463,10 @@ class TickReport:
         """Deliveries that failed and will be retried on the next tick."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class ScenarioReport:
     """The outcome of one scenario file (truthy when it passed)."""
 
@@ -468,7 +495,7 @@ class ScenarioReport:
         ``actual``; ``None`` when the scenario passed."""
     def __bool__(self) -> bool: ...
 
-def run_scenario(path: _PathLike, *, workflows: _PathLike = ...) -> ScenarioReport:
+def run_scenario(path: _PathLike, *, workflows: Optional[_PathLike] = None) -> ScenarioReport:
     """Run one scenario file (see tests/scenarios/README.md for the format) on a fresh
     database and a manual clock, and report the outcome. Relative ``workflows:`` paths in the
     file are resolved against its folder; without one, ``workflows`` is used (default

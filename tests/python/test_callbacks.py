@@ -1,0 +1,215 @@
+"""Callbacks (notifications, signals, events) and script functions written in Python."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+import pytest
+from conftest import assigned
+
+import mentorflow
+
+
+def test_on_notification_after_commit(engine: mentorflow.Engine) -> None:
+    got: list[mentorflow.Notification] = []
+    returned = engine.on_notification(got.append)
+    assert returned == got.append
+    case = assigned(engine)
+    assert [(n.to, n.template, n.case_id) for n in got] == [("alice", "assigned", case.id)]
+    assert isinstance(got[0], mentorflow.Notification)
+    assert got[0].subject == "New request from Pat"
+    stored = engine.notifications(case.id)[0]
+    assert stored.delivered_at is not None and stored.attempts == 1
+    engine.advance("24h")
+    assert [n.template for n in got] == ["assigned", "reminder"]
+
+
+def test_on_notification_as_a_decorator(engine: mentorflow.Engine) -> None:
+    seen: list[str] = []
+
+    @engine.on_notification
+    def mailer(n: mentorflow.Notification) -> None:
+        seen.append(n.to)
+
+    assigned(engine)
+    assert seen == ["alice"]
+    assert callable(mailer)
+
+
+def test_several_callbacks_all_receive(engine: mentorflow.Engine) -> None:
+    a: list[int] = []
+    b: list[int] = []
+    engine.on_notification(lambda n: a.append(n.id))
+    engine.on_notification(lambda n: b.append(n.id))
+    assigned(engine)
+    assert a == b and len(a) == 1
+
+
+def test_raising_callback_is_logged_and_retried(
+    engine: mentorflow.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+    failing = [True]
+
+    def flaky(n: mentorflow.Notification) -> None:
+        calls.append(n.id)
+        if failing[0]:
+            raise RuntimeError("SMTP server down")
+
+    engine.on_notification(flaky)
+    with caplog.at_level(logging.ERROR, logger="mentorflow"):
+        case = assigned(engine)  # the action itself succeeds
+    assert case.state == "pending"
+    assert len(calls) == 1
+    [record] = [r for r in caplog.records if r.name == "mentorflow"]
+    assert "on_notification callback failed for notification" in record.getMessage()
+    assert "SMTP server down" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+
+    n = engine.notifications(case.id)[0]
+    assert n.delivered_at is None
+    assert n.attempts == 1
+    assert n.last_error is not None and "SMTP server down" in n.last_error
+
+    # Still failing: the next tick retries and records another attempt.
+    report = engine.tick()
+    assert report.delivery_failures == 1 and report.delivered == 0
+    assert engine.notifications(case.id)[0].attempts == 2
+
+    # The mail server is back: the next tick delivers, nothing is lost.
+    failing[0] = False
+    report = engine.tick()
+    assert report.delivered == 1
+    n = engine.notifications(case.id)[0]
+    assert n.delivered_at is not None and n.attempts == 3
+    assert calls == [n.id, n.id, n.id]
+    # The engine keeps working.
+    assert engine.act(case.id, "accept", actor="alice", inputs={"note": "hi"}).state == "in_progress"
+
+
+def test_callback_may_call_the_engine(engine: mentorflow.Engine) -> None:
+    states: list[str] = []
+
+    def look(n: mentorflow.Notification) -> None:
+        assert n.case_id is not None
+        states.append(engine.get(n.case_id).state)
+        engine.people.put("audit-" + str(n.id), org="ch1")
+
+    engine.on_notification(look)
+    assigned(engine)
+    assert states == ["pending"]
+    assert engine.people.get("audit-1").org == "ch1"
+
+
+def test_on_event_in_commit_order(engine: mentorflow.Engine) -> None:
+    events: list[mentorflow.Event] = []
+    engine.on_event(events.append)
+    case = assigned(engine)
+    assert [(e.case_id, e.seq, e.action) for e in events] == [
+        (case.id, 1, "submit"),
+        (case.id, 2, "assign"),
+    ]
+    assert events[1].inputs == {"mentor": "alice"}
+    assert events == list(engine.history(case.id))
+
+
+def test_raising_event_callback_gets_the_events_again(
+    engine: mentorflow.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[int] = []
+    broken = [True]
+
+    def audit(e: mentorflow.Event) -> None:
+        if broken[0]:
+            raise ValueError("audit store offline")
+        seen.append(e.seq)
+
+    engine.on_event(audit)
+    with caplog.at_level(logging.ERROR, logger="mentorflow"):
+        case = assigned(engine)
+    assert any("on_event callback failed" in r.getMessage() for r in caplog.records)
+    assert seen == []
+    broken[0] = False
+    engine.tick()
+    assert seen == [1, 2]
+    assert engine.get(case.id).revision == 2
+
+
+def test_on_signal(typed: mentorflow.Engine) -> None:
+    got: list[mentorflow.Signal] = []
+    typed.on_signal(got.append)
+    case = typed.start("typed", actor="owner", data={"title": "Done"})
+    typed.act(case.id, "close", actor="owner")
+    assert [(s.kind, s.case_id, s.data) for s in got] == [("closed", case.id, {"title": "Done"})]
+    assert typed.signals(case.id) == got
+    assert got[0].to_dict()["kind"] == "closed" and "Signal(id=" in repr(got[0])
+    assert typed.signals(9999) == []
+
+
+def test_callbacks_must_be_callable(engine: mentorflow.Engine) -> None:
+    for register in (engine.on_notification, engine.on_event, engine.on_signal):
+        with pytest.raises(TypeError, match="needs a callable"):
+            register("not a function")  # type: ignore[type-var]
+
+
+# ---- script functions -------------------------------------------------------------------------
+
+
+def test_register_function_used_by_an_effect(typed: mentorflow.Engine) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def py_score(title: str, count: int) -> int:
+        calls.append((title, count))
+        return len(title) * count
+
+    typed.register_function("py_score", py_score)
+    case = typed.start("typed", actor="owner", data={"title": "abcd", "count": 3})
+    case = typed.act(case.id, "score", actor="owner")
+    assert case.data["scored"] == 12
+    assert calls == [("abcd", 3)]
+
+
+def test_register_function_with_defaults_and_varargs(typed: mentorflow.Engine) -> None:
+    typed.register_function("py_score", lambda title, count=1, bonus=0: count + bonus + 100)
+    typed.register_function("py_shout", lambda *parts: "!".join(str(p).upper() for p in parts))
+    case = typed.start("typed", actor="owner", data={"title": "hey", "count": 2})
+    assert typed.act(case.id, "score", actor="owner").data["scored"] == 102
+    assert typed.act(case.id, "shout", actor="owner").data["title"] == "HEY"
+
+
+def test_register_function_exception_is_a_script_error(typed: mentorflow.Engine) -> None:
+    def py_score(title: str, count: int) -> int:
+        raise KeyError("no score table for " + title)
+
+    typed.register_function("py_score", py_score)
+    case = typed.start("typed", actor="owner", data={"title": "T", "count": 1})
+    with pytest.raises(mentorflow.ScriptError) as info:
+        typed.act(case.id, "score", actor="owner")
+    assert "py_score() raised KeyError" in info.value.reason
+    assert "no score table for T" in info.value.reason
+    assert info.value.path == "actions.score.run"
+    assert typed.get(case.id).revision == 1  # rolled back
+
+
+def test_register_function_bad_result_is_a_script_error(typed: mentorflow.Engine) -> None:
+    typed.register_function("py_score", lambda title, count: object())
+    case = typed.start("typed", actor="owner", data={"title": "T", "count": 1})
+    with pytest.raises(mentorflow.ScriptError, match="cannot store a value of type object"):
+        typed.act(case.id, "score", actor="owner")
+
+
+def test_register_function_result_conversion(typed: mentorflow.Engine) -> None:
+    typed.register_function("py_shout", lambda title: date(2026, 1, 2))
+    case = typed.start("typed", actor="owner", data={"title": "T"})
+    assert typed.act(case.id, "shout", actor="owner").data["title"] == "2026-01-02"
+
+
+def test_register_function_checks(typed: mentorflow.Engine) -> None:
+    with pytest.raises(TypeError, match="needs a callable"):
+        typed.register_function("f", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not a valid script function name"):
+        typed.register_function("two words", len)
+    with pytest.raises(TypeError, match="keyword-only"):
+        typed.register_function("f", lambda *, x: x)

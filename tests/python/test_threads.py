@@ -1,0 +1,112 @@
+"""One engine shared by Python threads; engine calls release the GIL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import REQUEST, T0, add_people, assigned
+
+import mentorflow
+
+
+def _work_one_case(engine: mentorflow.Engine, n: int) -> mentorflow.Case:
+    case = engine.start("request", actor="pat", data={"client_name": f"Client {n}"})
+    case = engine.act(case.id, "assign", actor="cody", inputs={"mentor": "alice"})
+    case = engine.act(case.id, "accept", actor="alice", inputs={"note": f"Hello {n}"})
+    for _ in range(3):
+        case = engine.act(case.id, "log_session", actor="alice")
+    return engine.act(case.id, "complete", actor="alice")
+
+
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_thread_pool_on_different_cases(where: str, tmp_path: Path) -> None:
+    path = ":memory:" if where == "memory" else tmp_path / "threads.db"
+    engine = mentorflow.Engine(path, workflows=REQUEST, now=T0)
+    add_people(engine)
+    delivered: list[int] = []
+    lock = threading.Lock()
+
+    def mailer(n: mentorflow.Notification) -> None:
+        with lock:
+            delivered.append(n.id)
+
+    engine.on_notification(mailer)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        cases = list(pool.map(lambda n: _work_one_case(engine, n), range(40)))
+    assert len({c.id for c in cases}) == 40
+    assert all(c.state == "complete" and c.revision == 7 for c in cases)
+    assert all(c.data["sessions"] == 3 for c in cases)
+    assert sorted(c.data["client_name"] for c in cases) == sorted(f"Client {n}" for n in range(40))
+    for c in cases:
+        assert [e.seq for e in engine.history(c.id)] == list(range(1, 8))
+    assert len(engine.cases(state="complete")) == 40
+    # One "assigned" notification per case, each delivered (at least) once.
+    assert set(delivered) == {n.id for n in engine.notifications()}
+    assert len(engine.notifications()) == 40
+
+
+def test_concurrent_acts_on_one_case_never_lose_an_update(engine: mentorflow.Engine) -> None:
+    case = assigned(engine)
+    barrier = threading.Barrier(6)
+
+    def try_accept(i: int) -> str:
+        barrier.wait()
+        try:
+            engine.act(case.id, "accept", actor="alice", inputs={"note": f"n{i}"}, revision=2)
+            return "ok"
+        except mentorflow.Conflict:
+            return "refused"
+        except mentorflow.GuardRejected:  # the winner already moved the case on
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(try_accept, range(6)))
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("refused") == 5
+    assert engine.get(case.id).revision == 3
+
+
+def test_python_script_functions_from_many_threads(typed: mentorflow.Engine) -> None:
+    typed.register_function("py_score", lambda title, count: len(title) * count)
+    cases = [
+        typed.start("typed", actor="owner", data={"title": "x" * (n + 1), "count": 2})
+        for n in range(20)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        scored = list(pool.map(lambda c: typed.act(c.id, "score", actor="owner"), cases))
+    assert [c.data["scored"] for c in scored] == [2 * (n + 1) for n in range(20)]
+
+
+def test_engine_calls_release_the_gil(typed: mentorflow.Engine) -> None:
+    """While a script runs in one thread, Python code keeps running in another."""
+    case = typed.start("typed", actor="owner", data={"title": "T"})
+    windows: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def spin() -> None:
+        for _ in range(5):
+            started = time.perf_counter()
+            with pytest.raises(mentorflow.ScriptError, match="ran too long"):
+                typed.act(case.id, "spin", actor="owner")  # a script that loops to its limit
+            windows.append((started, time.perf_counter()))
+        done.set()
+
+    worker = threading.Thread(target=spin)
+    ticks: list[float] = []
+    worker.start()
+    while not done.is_set():
+        ticks.append(time.perf_counter())
+    worker.join()
+
+    def ran_inside(window: tuple[float, float]) -> bool:
+        start, end = window
+        quarter = (end - start) / 4
+        return any(start + quarter < t < end - quarter for t in ticks)
+
+    assert len(windows) == 5
+    assert any(ran_inside(w) for w in windows), "the main thread never ran during a script"
+    assert typed.get(case.id).revision == 1
