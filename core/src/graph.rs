@@ -394,7 +394,6 @@ fn mermaid(def: &Definition, m: &Model, trace: Option<&Trace>) -> String {
     o.push_str("    classDef start fill:#222,stroke:#222,color:#fff\n");
     o.push_str("    classDef final stroke-width:3px,fill:#eee\n");
     o.push_str("    classDef note fill:#fffbe6,stroke:#c9b458,color:#555\n");
-    o.push_str("    classDef hub fill:#eef,stroke:#99c\n");
     o.push_str("    class start start\n");
     let finals: Vec<String> = def
         .states
@@ -411,6 +410,7 @@ fn mermaid(def: &Definition, m: &Model, trace: Option<&Trace>) -> String {
             .iter()
             .map(|(a, _)| mm_id(&End::Hub(a.clone())))
             .collect();
+        o.push_str("    classDef hub fill:#eef,stroke:#99c\n");
         let _ = writeln!(o, "    class {} hub", hubs.join(","));
     }
     if let Some(t) = trace {

@@ -53,11 +53,6 @@ impl Out {
         self.paint("31", s)
     }
 
-    /// Yellow text.
-    pub fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
-    }
-
     /// Cyan text.
     pub fn cyan(&self, s: &str) -> String {
         self.paint("36", s)

@@ -676,7 +676,7 @@ pub fn run(ctx: &Ctx) -> Result<(), CliError> {
     let db = path.display();
     output::line("Explore it:");
     for (cmd, what) in [
-        (format!("list"), "every case"),
+        ("list".to_owned(), "every case"),
         (
             format!("show {bakery}"),
             "Pat's request: state, fields, people",

@@ -77,11 +77,11 @@ fn invalid(problems: Vec<Problem>) -> CliError {
     e
 }
 
+/// One entry of a section: its id, its path in the file and its keys.
+type Entry = (String, String, Map<String, Value>);
+
 /// Entries of a section written as a map of ids or as a list of maps with `id`.
-fn entries(
-    v: Option<&Value>,
-    section: &str,
-) -> Result<Vec<(String, String, Map<String, Value>)>, String> {
+fn entries(v: Option<&Value>, section: &str) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
     match v {
         None | Some(Value::Null) => {}
@@ -295,9 +295,12 @@ fn from_csv(text: &str, file: &str) -> Result<Vec<Person>, CliError> {
     }
 }
 
+/// A CSV record and the line it starts on.
+type Record = (usize, Vec<String>);
+
 /// RFC 4180 records, each with the line it starts on. Quoted cells may hold commas, quotes
 /// (doubled) and line breaks.
-fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn parse_csv(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::new();
     let mut record = Vec::new();

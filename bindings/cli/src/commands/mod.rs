@@ -16,7 +16,7 @@ mod test;
 mod tick;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -166,8 +166,12 @@ pub fn report_step(ctx: &Ctx, engine: &Engine, case: &Case, verb: &str) -> Resul
     let Some(last) = history.last() else {
         return Ok(());
     };
+    let def = engine.definition(&case.workflow).ok();
     let moved = match &last.from_state {
-        Some(f) if f != &last.to_state => format!("{f} → {}", out.state(case)),
+        Some(f) if f != &last.to_state => {
+            let from = def.as_ref().map_or(f.as_str(), |d| d.state_label(f));
+            format!("{from} → {}", out.state(case))
+        }
         Some(_) => format!("stays in {}", out.state(case)),
         None => format!("in {}", out.state(case)),
     };
@@ -234,12 +238,4 @@ fn one_line(s: &str) -> String {
     } else {
         flat
     }
-}
-
-/// Whether a path looks like a YAML file.
-pub fn is_yaml(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("yaml") | Some("yml")
-    )
 }

@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
     let failed = reports.iter().filter(|r| !r.passed).count();
     let passed = reports.len() - failed;
     let coverage = if a.coverage {
-        let (defs, problems) = super::validate::load(&[workflows.clone()])?;
+        let (defs, problems) = super::validate::load(std::slice::from_ref(&workflows))?;
         if !problems.is_empty() {
             return Err(mentorflow::Error::Definition { problems }.into());
         }
@@ -58,11 +58,7 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
             output::line("");
             output::line(&out.bold("coverage"));
             for u in cov {
-                let pct = if u.total == 0 {
-                    100
-                } else {
-                    u.covered * 100 / u.total
-                };
+                let pct = (u.covered * 100).checked_div(u.total).unwrap_or(100);
                 output::line(&format!(
                     "  {} v{}: {}/{} actions, states and timers exercised ({pct}%)",
                     u.workflow, u.version, u.covered, u.total

@@ -1,0 +1,1026 @@
+//! The `mentorflow` command line, run as a user runs it: every command, its human and JSON
+//! output (insta snapshots) and its error paths.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Friday 2026-11-20, 10:00 UTC.
+const T0: &str = "2026-11-20T10:00:00Z";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A temporary folder with a database, and the fixture workflows.
+struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: TempDir::new().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `mentorflow` in the temp folder, on the fixture workflows, without colours.
+    fn bare(&self) -> Command {
+        let mut c = Command::cargo_bin("mentorflow").unwrap();
+        c.current_dir(self.dir.path())
+            .env_remove("MENTORFLOW_DB")
+            .env_remove("MENTORFLOW_WORKFLOWS")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// `mentorflow --db t.db --workflows FIXTURES --now T0 ARGS...`
+    fn run(&self, args: &[&str]) -> Command {
+        self.at(T0, args)
+    }
+
+    fn at(&self, now: &str, args: &[&str]) -> Command {
+        let mut c = self.bare();
+        c.arg("--db")
+            .arg("t.db")
+            .arg("--workflows")
+            .arg(fixtures().join("workflows"))
+            .arg("--now")
+            .arg(now)
+            .args(args);
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs and expects exit 1 with one `error:` line; returns that line.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args).assert().code(1).get_output().clone();
+        assert!(out.stdout.is_empty() || args.first() == Some(&"validate"));
+        let err = String::from_utf8(out.stderr).unwrap();
+        let last = err.lines().last().unwrap_or_default().to_owned();
+        assert!(last.starts_with("error: "), "{err}");
+        last
+    }
+
+    /// The directory of the REQUEST workflow.
+    fn people(&self) {
+        for args in [
+            &[
+                "people",
+                "put",
+                "pat",
+                "--org",
+                "ch1",
+                "--name",
+                "Pat Client",
+            ][..],
+            &[
+                "people",
+                "put",
+                "cody",
+                "--org",
+                "ch1",
+                "--name",
+                "Cody Coordinator",
+                "--role",
+                "coordinator",
+            ],
+            &[
+                "people",
+                "put",
+                "alice",
+                "--org",
+                "ch1",
+                "--name",
+                "Alice Mentor",
+                "--role",
+                "mentor",
+                "--set",
+                "classification=active",
+                "--email",
+                "alice@example.org",
+            ],
+            &[
+                "people",
+                "put",
+                "bob",
+                "--org",
+                "ch1",
+                "--name",
+                "Bob Provisional",
+                "--role",
+                "mentor",
+                "--set",
+                "classification=provisional",
+            ],
+        ] {
+            self.ok(args);
+        }
+    }
+
+    /// People, and case 1 assigned to alice.
+    fn assigned(&self) {
+        self.people();
+        self.ok(&[
+            "start",
+            "request",
+            "--as",
+            "pat",
+            "--set",
+            "client_name=Pat's Bakery",
+        ]);
+        self.ok(&[
+            "act",
+            "1",
+            "assign",
+            "--as",
+            "cody",
+            "--set",
+            "mentor=alice",
+        ]);
+    }
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"/tmp/[^\s:]+/", "[TMP]/"),
+                (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", "[TIME]"),
+            ],
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+// ---- authoring ------------------------------------------------------------------------------
+
+#[test]
+fn validate_counts_valid_workflows() {
+    let e = Env::new();
+    let out = e.ok(&["validate"]);
+    assert_eq!(out, "1 workflow valid\n");
+    let v = e.json(&["validate"]);
+    assert_eq!(v["valid"][0]["workflow"], "request");
+    assert_eq!(v["problems"], serde_json::json!([]));
+}
+
+#[test]
+fn validate_prints_every_problem_with_file_line_and_column() {
+    let e = Env::new();
+    std::fs::write(
+        e.path("broken.yaml"),
+        "workflow: broken\nversion: 1\nroles: { a: {} }\nstates:\n  open: {}\nactions:\n  go: { to: nowhere, by: a }\n  stop: { from: open, to: closed, by: b }\n",
+    )
+    .unwrap();
+    let out = e
+        .run(&["validate", "broken.yaml"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    snap!("validate_broken", stdout);
+    assert!(
+        stdout.contains("broken.yaml:7:13: unknown state `nowhere` in `to` of action `go`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("broken.yaml:8:39: unknown role `b`"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("in 1 file"), "{stderr}");
+}
+
+#[test]
+fn a_broken_workflows_folder_fails_every_command_with_its_problems() {
+    let e = Env::new();
+    std::fs::create_dir(e.path("wf")).unwrap();
+    std::fs::write(
+        e.path("wf/bad.yaml"),
+        "workflow: bad\nversion: 1\nstates:\n  a: {}\nactions:\n  go: { to: b, by: x }\n",
+    )
+    .unwrap();
+    let out = e
+        .bare()
+        .args(["--workflows", "wf", "list"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines[0].starts_with("wf/bad.yaml:4:3: "), "{err}");
+    assert!(err.contains("wf/bad.yaml:6:13: unknown state `b`"), "{err}");
+    assert!(lines.last().unwrap().starts_with("error: "), "{err}");
+    assert!(err.contains("mentorflow validate"), "{err}");
+}
+
+#[test]
+fn graph_draws_mermaid_and_dot() {
+    let e = Env::new();
+    snap!("graph_mermaid", e.ok(&["graph", "request"]));
+    let dot = e.ok(&["graph", "request", "--format", "dot"]);
+    snap!("graph_dot", dot);
+    assert!(!e.path("t.db").exists(), "drawing needs no database");
+}
+
+#[test]
+fn graph_with_a_case_highlights_its_path() {
+    let e = Env::new();
+    e.assigned();
+    let text = e.ok(&["graph", "request", "--case", "1"]);
+    assert!(text.contains("class s_pending current"), "{text}");
+    assert!(text.contains("class s_submitted visited"), "{text}");
+    assert!(text.contains("linkStyle 0,1 stroke:#e65100"), "{text}");
+    let dot = e.ok(&["graph", "request", "--case", "1", "--format", "dot"]);
+    assert!(
+        dot.contains("\"submitted\" -> \"pending\" [label=\"assign · coordinator\", color=\"#e65100\", penwidth=3]"),
+        "{dot}"
+    );
+    let err = e.fails(&["graph", "other", "--case", "1"]);
+    assert!(err.contains("runs workflow `request`"), "{err}");
+}
+
+#[test]
+fn graph_of_an_unknown_workflow_names_the_loaded_ones() {
+    let e = Env::new();
+    let err = e.fails(&["graph", "nope"]);
+    assert!(err.contains("workflow `nope` not found"), "{err}");
+    assert!(err.contains("request"), "{err}");
+}
+
+/// A tiny JSON Schema checker for the keywords the language schema uses.
+fn check(schema: &Value, root: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+    let resolve = |s: &Value| -> Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.trim_start_matches("#/$defs/");
+                let mut target = root["$defs"][name].clone();
+                if let (Value::Object(t), Value::Object(orig)) = (&mut target, s) {
+                    for (k, val) in orig {
+                        if k != "$ref" {
+                            t.entry(k.clone()).or_insert(val.clone());
+                        }
+                    }
+                }
+                target
+            }
+            None => s.clone(),
+        }
+    };
+    let s = resolve(schema);
+    let type_ok = |t: &str| match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "integer" => v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        _ => false,
+    };
+    if let Some(t) = s.get("type") {
+        let ok = match t {
+            Value::String(t) => type_ok(t),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(type_ok),
+            _ => true,
+        };
+        if !ok {
+            errors.push(format!("{path}: expected type {t}, got {v}"));
+            return;
+        }
+    }
+    if let Some(Value::Array(e)) = s.get("enum") {
+        if !e.contains(v) {
+            errors.push(format!("{path}: {v} not in enum"));
+        }
+    }
+    if let (Some(Value::String(p)), Value::String(text)) = (s.get("pattern"), v) {
+        let ident = p == "^[A-Za-z_][A-Za-z0-9_]*$";
+        if ident
+            && !text
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+        {
+            errors.push(format!("{path}: `{text}` does not match {p}"));
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alts)) = s.get(key) {
+            let passing = alts
+                .iter()
+                .filter(|alt| {
+                    let mut e = Vec::new();
+                    check(alt, root, v, path, &mut e);
+                    e.is_empty()
+                })
+                .count();
+            if (key == "anyOf" && passing == 0) || (key == "oneOf" && passing != 1) {
+                errors.push(format!("{path}: {passing} alternatives of {key} match"));
+            }
+        }
+    }
+    if let Some(Value::Object(not)) = s.get("not") {
+        let mut e = Vec::new();
+        check(&Value::Object(not.clone()), root, v, path, &mut e);
+        if e.is_empty() {
+            errors.push(format!("{path}: matches `not`"));
+        }
+    }
+    if let Value::Object(m) = v {
+        if let Some(Value::Array(req)) = s.get("required") {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !m.contains_key(r) {
+                    errors.push(format!("{path}: missing `{r}`"));
+                }
+            }
+        }
+        let props = s.get("properties").and_then(Value::as_object);
+        for (k, val) in m {
+            let p = format!("{path}.{k}");
+            if let Some(names) = s.get("propertyNames") {
+                check(names, root, &Value::String(k.clone()), &p, errors);
+            }
+            match props.and_then(|ps| ps.get(k)) {
+                Some(ps) => check(ps, root, val, &p, errors),
+                None => match s.get("additionalProperties") {
+                    Some(Value::Bool(false)) => errors.push(format!("{p}: unknown key")),
+                    Some(extra @ Value::Object(_)) => check(extra, root, val, &p, errors),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item_schema)) = (v, s.get("items")) {
+        for (i, it) in items.iter().enumerate() {
+            check(item_schema, root, it, &format!("{path}[{i}]"), errors);
+        }
+    }
+}
+
+fn yaml_value(text: &str) -> Value {
+    mentorflow::yaml::parse(text).unwrap().0
+}
+
+#[test]
+fn schema_accepts_the_workflows_and_flags_unknown_keys() {
+    let e = Env::new();
+    let schema = e.json(&["schema"]);
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let mut files = vec![fixtures().join("workflows/request.yaml")];
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows");
+    for f in std::fs::read_dir(&shipped).unwrap() {
+        files.push(f.unwrap().path());
+    }
+    assert!(files.len() >= 5, "{files:?}");
+    for f in &files {
+        let v = yaml_value(&std::fs::read_to_string(f).unwrap());
+        let mut errors = Vec::new();
+        check(&schema, &schema, &v, "", &mut errors);
+        assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
+    }
+    let bad = yaml_value(
+        "workflow: w\nversion: 1\nstates: { a: { lable: A } }\nactions:\n  go: { to: a, by: x, guard: { when: 'true' } }\n",
+    );
+    let mut errors = Vec::new();
+    check(&schema, &schema, &bad, "", &mut errors);
+    // `lable` is no key of a state; a guard map needs `message`.
+    assert!(
+        errors.iter().any(|e| e.starts_with(".states.a:")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with(".actions.go.guard:")),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let mut detail = Vec::new();
+    check(
+        &schema["$defs"]["state"]["anyOf"][2],
+        &schema,
+        &bad["states"]["a"],
+        "",
+        &mut detail,
+    );
+    assert_eq!(detail, vec![".lable: unknown key".to_owned()]);
+}
+
+#[test]
+fn scenario_tests_report_each_scenario_and_a_final_count() {
+    let e = Env::new();
+    let out = e
+        .run(&[
+            "test",
+            fixtures().join("scenarios").to_str().unwrap(),
+            "--coverage",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let root = fixtures().display().to_string();
+    let stdout = stdout.replace(&root, "[FIXTURES]");
+    snap!("test_report", stdout);
+    assert!(
+        stdout.lines().any(|l| l == "1 passed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok      The coordinator assigns"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED  A scenario that expects the wrong state"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("request-wrong-state.yaml:12: step 1 (start request as pat)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expected: state `pending`"), "{stdout}");
+    assert!(stdout.contains("not reached actions:"), "{stdout}");
+    assert_eq!(stderr, "error: 1 scenario failed\n");
+    let passing = fixtures().join("scenarios/request-accept.yaml");
+    let ok = e.ok(&["test", passing.to_str().unwrap()]);
+    assert!(ok.ends_with("\n1 passed, 0 failed\n"), "{ok}");
+    let v = e.json(&["test", passing.to_str().unwrap()]);
+    assert_eq!(v["passed"], 1);
+    assert_eq!(v["reports"][0]["passed"], true);
+}
+
+// ---- cases ------------------------------------------------------------------------------------
+
+#[test]
+fn a_request_goes_through_start_act_show_history_list_view_and_export() {
+    let e = Env::new();
+    e.people();
+    let started = e.ok(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=Pat's Bakery",
+    ]);
+    snap!("start", started);
+    let assigned = e.ok(&[
+        "act",
+        "1",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ]);
+    snap!("act_assign", assigned);
+    snap!("actions_alice", e.ok(&["actions", "1", "--as", "alice"]));
+    assert_eq!(
+        e.json(&["actions", "1", "--as", "alice"]),
+        serde_json::json!(["accept", "decline"])
+    );
+    snap!("show", e.ok(&["show", "1", "--as", "alice"]));
+    let shown = e.json(&["show", "1"]);
+    for key in [
+        "id",
+        "workflow",
+        "version",
+        "state",
+        "data",
+        "participants",
+        "org",
+        "revision",
+    ] {
+        assert!(shown.get(key).is_some(), "{key} missing in {shown}");
+    }
+    assert_eq!(shown["state"], "pending");
+    assert_eq!(
+        shown["participants"]["mentor"],
+        serde_json::json!(["alice"])
+    );
+    assert_eq!(shown["data"]["client_name"], "Pat's Bakery");
+    assert_eq!(shown["timers"][0]["name"], "reminder_24h");
+    e.ok(&[
+        "act",
+        "1",
+        "accept",
+        "--as",
+        "alice",
+        "--set",
+        "note=Hi Pat, see you Monday",
+    ]);
+    e.ok(&["act", "1", "log_session", "--as", "alice"]);
+    let done = e.json(&["act", "1", "complete", "--as", "alice"]);
+    assert_eq!(done["state"], "complete");
+    assert_eq!(done["data"]["sessions"], 1);
+    snap!("history", e.ok(&["history", "1"]));
+    let history = e.json(&["history", "1"]);
+    assert_eq!(history.as_array().unwrap().len(), 5);
+    e.ok(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--data",
+        r#"{"client_name": "Second"}"#,
+    ]);
+    snap!("list", e.ok(&["list"]));
+    assert_eq!(
+        e.json(&["list", "--state", "submitted"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(e.json(&["list", "--limit", "1"])[0]["id"], 2);
+    assert_eq!(e.ok(&["list", "--workflow", "nothing"]), "no cases\n");
+    snap!("view_queue", e.ok(&["view", "queue", "--as", "cody"]));
+    assert_eq!(
+        e.json(&["view", "request.queue", "--as", "cody"])[0]["id"],
+        2
+    );
+    let csv = e.ok(&["export", "requests"]);
+    assert_eq!(
+        csv,
+        "id,client,state,mentor\r\n1,Pat's Bakery,Complete,alice\r\n2,Second,Submitted,\r\n"
+    );
+    let rows = e.json(&["export", "requests"]);
+    assert_eq!(rows[0]["client"], "Pat's Bakery");
+    e.ok(&[
+        "export", "requests", "--format", "json", "--output", "out.json",
+    ]);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(e.path("out.json")).unwrap()).unwrap();
+    assert_eq!(written, rows);
+}
+
+#[test]
+fn set_values_are_json_when_they_parse_and_text_for_text_fields() {
+    let e = Env::new();
+    e.people();
+    // client_name is a string field: "123" stays text; sessions is an int: 2 is a number.
+    let c = e.json(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=123",
+        "--set",
+        "sessions=2",
+    ]);
+    assert_eq!(c["data"]["client_name"], "123");
+    assert_eq!(c["data"]["sessions"], 2);
+    let err = e.fails(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=X",
+        "--set",
+        "sessions=two",
+    ]);
+    assert!(err.contains("sessions"), "{err}");
+}
+
+#[test]
+fn tick_fires_due_timers_at_now() {
+    let e = Env::new();
+    e.assigned();
+    let out = e
+        .at("2026-11-21T11:00:00Z", &["tick"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "fired 1 timer at 2026-11-21 11:00 UTC\n"
+    );
+    let out = e
+        .at("2026-11-30T11:00:00Z", &["--json", "tick"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["fired"], 1);
+    let c = e.json(&["show", "1"]);
+    assert_eq!(c["state"], "submitted");
+    assert!(c["participants"].get("mentor").is_none());
+}
+
+#[test]
+fn notifications_list_filter_and_acknowledge() {
+    let e = Env::new();
+    e.assigned();
+    e.at("2026-11-21T11:00:00Z", &["tick"]).assert().success();
+    snap!("notifications", e.ok(&["notifications"]));
+    let all = e.json(&["notifications", "--to", "alice"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["subject"], "New request from Pat's Bakery");
+    assert_eq!(
+        e.json(&["notifications", "--case", "2"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        e.ok(&["notifications", "--ack", "1"]),
+        "acknowledged 1 notification\n"
+    );
+    assert_eq!(e.json(&["notifications"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        e.json(&["notifications", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let err = e.fails(&["notifications", "--ack", "99"]);
+    assert!(err.contains("notification `99` not found"), "{err}");
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+#[test]
+fn errors_are_one_line_with_a_way_forward() {
+    let e = Env::new();
+    e.assigned();
+    let unknown = e.fails(&["show", "99"]);
+    snap!("error_unknown_case", unknown);
+    let refused = e.fails(&["act", "1", "log_session", "--as", "alice"]);
+    snap!("error_refused", refused);
+    let guard = e.fails(&["act", "1", "complete", "--as", "alice"]);
+    assert!(guard.contains("refused"), "{guard}");
+    let not_permitted = e.fails(&["act", "1", "accept", "--as", "cody", "--set", "note=x"]);
+    assert!(
+        not_permitted.contains("mentorflow actions CASE --as cody"),
+        "{not_permitted}"
+    );
+    let missing = e.fails(&["act", "1", "accept", "--as", "alice"]);
+    assert!(missing.contains("note"), "{missing}");
+    let nobody = e.fails(&[
+        "start",
+        "request",
+        "--as",
+        "ghost",
+        "--set",
+        "client_name=X",
+    ]);
+    assert!(nobody.contains("ghost"), "{nobody}");
+    let no_workflow = e.fails(&["start", "nope", "--as", "pat"]);
+    assert!(
+        no_workflow.contains("workflow `nope` not found"),
+        "{no_workflow}"
+    );
+    // Nothing changed.
+    assert_eq!(e.json(&["show", "1"])["revision"], 2);
+}
+
+#[test]
+fn json_errors_are_one_json_line_on_stderr() {
+    let e = Env::new();
+    e.assigned();
+    let out = e
+        .run(&["--json", "act", "1", "log_session", "--as", "alice"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let v: Value = serde_json::from_str(&err).unwrap();
+    assert_eq!(v["error"]["code"], "guard_rejected");
+    assert_eq!(
+        v["error"]["suggest"],
+        serde_json::json!(["accept", "decline"])
+    );
+    assert_eq!(v["error"]["state"], "pending");
+}
+
+#[test]
+fn bad_usage_exits_with_2() {
+    let e = Env::new();
+    for args in [
+        &["act", "1", "accept", "--as", "alice", "--set", "note"][..],
+        &["start", "request", "--as", "pat", "--data", "[1]"],
+        &["start", "request", "--as", "pat", "--data", "{nope"],
+        &["start", "request"],
+        &["act", "one", "accept", "--as", "alice"],
+        &["fly"],
+        &["graph", "request", "--format", "png"],
+        &["run", "--interval", "0"],
+    ] {
+        let out = e.run(args).assert().code(2).get_output().clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    e.bare().assert().code(2);
+    e.bare()
+        .args(["--now", "yesterday", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid instant"));
+    e.bare()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("validate"));
+}
+
+// ---- directory --------------------------------------------------------------------------------
+
+#[test]
+fn people_put_get_list_remove() {
+    let e = Env::new();
+    e.people();
+    snap!("people_list", e.ok(&["people", "list"]));
+    assert_eq!(
+        e.json(&["people", "list", "--org", "ch2"]),
+        serde_json::json!([])
+    );
+    let alice = e.json(&["people", "get", "alice"]);
+    assert_eq!(alice["attributes"]["classification"], "active");
+    assert_eq!(alice["roles"], serde_json::json!(["mentor"]));
+    e.ok(&[
+        "people",
+        "put",
+        "zoe",
+        "--org",
+        "ch1",
+        "--set",
+        r#"focus_areas=["marketing","finance"]"#,
+        "--set",
+        "max=2",
+    ]);
+    let zoe = e.json(&["people", "get", "zoe"]);
+    assert_eq!(
+        zoe["attributes"]["focus_areas"],
+        serde_json::json!(["marketing", "finance"])
+    );
+    assert_eq!(zoe["attributes"]["max"], 2);
+    assert_eq!(e.ok(&["people", "remove", "zoe"]), "removed person zoe\n");
+    let err = e.fails(&["people", "get", "zoe"]);
+    assert!(err.contains("person `zoe` not found"), "{err}");
+    let err = e.fails(&["people", "remove", "zoe"]);
+    assert!(err.contains("mentorflow people list"), "{err}");
+}
+
+#[test]
+fn orgs_put_get_list_remove() {
+    let e = Env::new();
+    e.ok(&[
+        "orgs",
+        "put",
+        "ch1",
+        "--name",
+        "Chapter 1",
+        "--timezone",
+        "America/New_York",
+        "--holiday",
+        "2026-11-26",
+        "--set",
+        "max_open=5",
+    ]);
+    snap!("orgs_get", e.ok(&["orgs", "get", "ch1"]));
+    let o = e.json(&["orgs", "get", "ch1"]);
+    assert_eq!(o["settings"]["max_open"], 5);
+    assert_eq!(o["holidays"], serde_json::json!(["2026-11-26"]));
+    assert_eq!(e.json(&["orgs", "list"]).as_array().unwrap().len(), 1);
+    let err = e.fails(&["orgs", "put", "ch2", "--set", "colour=blue"]);
+    assert!(err.contains("unknown setting `colour`"), "{err}");
+    let err = e.fails(&["orgs", "put", "ch2", "--timezone", "Mars/Olympus"]);
+    assert!(err.contains("Mars/Olympus"), "{err}");
+    assert_eq!(
+        e.ok(&["orgs", "remove", "ch1"]),
+        "removed organisation ch1\n"
+    );
+    e.fails(&["orgs", "get", "ch1"]);
+}
+
+#[test]
+fn import_reads_yaml_and_csv() {
+    let e = Env::new();
+    std::fs::write(
+        e.path("dir.yaml"),
+        "orgs:\n  ch1: { name: Chapter 1, timezone: Europe/Paris, holidays: [2026-12-25], settings: { max_open: 2 } }\npeople:\n  pat: { org: ch1, name: Pat }\n  alice: { org: ch1, roles: [mentor], classification: active, focus_areas: [marketing] }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        e.ok(&["import", "dir.yaml"]),
+        "imported 1 organisation and 2 people from dir.yaml\n"
+    );
+    assert_eq!(e.json(&["orgs", "get", "ch1"])["timezone"], "Europe/Paris");
+    let alice = e.json(&["people", "get", "alice"]);
+    assert_eq!(
+        alice["attributes"]["focus_areas"],
+        serde_json::json!(["marketing"])
+    );
+    std::fs::write(
+        e.path("people.csv"),
+        "id,name,email,org,roles,classification,capacity\r\ncody,\"Cody, C.\",cody@x.org,ch1,coordinator;mentor,active,3\r\nbob,Bob,,ch1,,,\r\n",
+    )
+    .unwrap();
+    let v = e.json(&["import", "people.csv"]);
+    assert_eq!(v["people"], serde_json::json!(["cody", "bob"]));
+    let cody = e.json(&["people", "get", "cody"]);
+    assert_eq!(cody["name"], "Cody, C.");
+    assert_eq!(cody["roles"], serde_json::json!(["coordinator", "mentor"]));
+    assert_eq!(cody["attributes"]["capacity"], 3);
+    assert!(e.json(&["people", "get", "bob"])["attributes"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_bad_import_names_the_line_and_imports_nothing() {
+    let e = Env::new();
+    std::fs::write(
+        e.path("bad.yaml"),
+        "people:\n  pat: { org: ch1 }\n  al: { org: ch1, roles: 3 }\n",
+    )
+    .unwrap();
+    let out = e
+        .run(&["import", "bad.yaml"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("bad.yaml:3:"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(e.json(&["people", "list"]), serde_json::json!([]));
+    std::fs::write(e.path("bad.csv"), "name,org\nPat,ch1\n").unwrap();
+    let err = e.fails(&["import", "bad.csv"]);
+    assert!(err.contains("problem"), "{err}");
+}
+
+// ---- the worker -------------------------------------------------------------------------------
+
+#[test]
+fn run_once_prints_pending_notifications_as_json_lines() {
+    let e = Env::new();
+    e.assigned();
+    let out = e.ok(&["run", "--once"]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["type"], "notification");
+    assert_eq!(lines[0]["to"], "alice");
+    assert_eq!(lines[0]["template"], "assigned");
+    // Delivered: not offered again.
+    assert_eq!(e.ok(&["run", "--once"]), "");
+    let n = e.json(&["notifications"]);
+    assert!(n[0]["delivered_at"].is_string(), "{n}");
+}
+
+#[cfg(unix)]
+#[test]
+fn run_exec_feeds_a_command_and_retries_failures() {
+    let e = Env::new();
+    e.assigned();
+    // A failing command: the notification stays undelivered, with the error recorded.
+    e.ok(&["run", "--once", "--exec", "cat > /dev/null; exit 3"]);
+    let n = e.json(&["notifications"]);
+    assert!(n[0]["delivered_at"].is_null(), "{n}");
+    assert!(
+        n[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("exit status: 3"),
+        "{n}"
+    );
+    e.ok(&["run", "--once", "--exec", "cat >> delivered.jsonl"]);
+    let text = std::fs::read_to_string(e.path("delivered.jsonl")).unwrap();
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["subject"], "New request from Pat's Bakery");
+    assert!(e.json(&["notifications"])[0]["delivered_at"].is_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn run_stops_cleanly_on_sigterm() {
+    use std::time::{Duration, Instant};
+    let e = Env::new();
+    e.assigned();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mentorflow"))
+        .current_dir(e.dir.path())
+        .args(["--db", "t.db", "--workflows"])
+        .arg(fixtures().join("workflows"))
+        .args(["--now", T0, "run", "--interval", "0.2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first tick delivered the notification.
+    let started = Instant::now();
+    loop {
+        let n = e.json(&["notifications"]);
+        if n[0]["delivered_at"].is_string() || started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.trim_end().ends_with("mentorflow run: stopped"),
+        "{stderr}"
+    );
+}
+
+// ---- the rest ---------------------------------------------------------------------------------
+
+#[test]
+fn completions_are_printed_for_a_shell() {
+    let e = Env::new();
+    let out = e.ok(&["completions", "bash"]);
+    assert!(out.contains("_mentorflow()"), "{out}");
+    e.run(&["completions", "tcsh"]).assert().code(2);
+}
+
+#[test]
+fn the_demo_tells_the_story_deterministically() {
+    let e = Env::new();
+    std::fs::write(e.path("mentorflow-demo.db"), "an old demo").unwrap();
+    let run = || {
+        let out = e.bare().arg("demo").assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    for needle in [
+        "Fri 2026-11-20 09:00",
+        "submit #1",
+        "assign #1",
+        "timer reminder_24h",
+        "timer reminder_48h",
+        "Mon 2026-11-30 09:40  ⏱ system        return_to_queue #1",
+        "Assigned – Pending → Pending Reassignment",
+        "✗ log_session refused",
+        "✗ refer refused",
+        "accept_referral #1",
+        "Complete",
+        "→ Pending Acceptance",
+        "+ Omar Haddad as mentor",
+        "manager_approve",
+        "⧉ copy",
+        "⚡ signal schedule_exception",
+        "Explore it:",
+        "mentorflow --db mentorflow-demo.db history 1",
+    ] {
+        assert!(first.contains(needle), "missing `{needle}` in:\n{first}");
+    }
+    assert_eq!(first, run(), "the demo is deterministic");
+    let listed = e
+        .bare()
+        .args(["--db", "mentorflow-demo.db", "--json", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let cases: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(cases.as_array().unwrap().len() >= 5, "{cases}");
+}
