@@ -739,3 +739,23 @@ fn uncovered_lists_what_no_scenario_exercised() {
     assert_eq!(u.total, 8 + 4 + 2);
     assert_eq!(u.covered, 2 + 2);
 }
+
+/// The complete example of `tests/scenarios/README.md`, run against the shipped workflows.
+#[test]
+fn the_readme_example_runs_against_the_shipped_workflows() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = core.parent().unwrap();
+    let readme = std::fs::read_to_string(repo.join("tests/scenarios/README.md")).unwrap();
+    let section = &readme[readme.find("## A complete example").unwrap()..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let r = scenario::run_str(
+        example,
+        "tests/scenarios/README.md (example)",
+        &repo.join("workflows"),
+    );
+    if let Some(f) = &r.failure {
+        panic!("{f}");
+    }
+    assert_eq!(r.steps_run, 7);
+}

@@ -21,13 +21,17 @@
 //! * [`run_file`] runs one file and returns its [`Report`]; it never panics, and a file that
 //!   cannot be read or parsed is a failed report (with the line of the problem).
 //! * [`run_str`] does the same for text (bindings, tests).
-//! * [`run_paths`] runs files and folders (each folder's `*.yaml`, sorted by name).
+//! * [`run_paths`] runs files and folders (each folder's `*.yaml`, sorted by name);
+//!   [`scenario_files`] lists a folder's scenario files the same way.
 //! * [`uncovered`] lists, per workflow, the actions, states and timers that no report's
 //!   cases exercised (`mentorflow test --coverage`).
 //!
 //! A failed report carries one [`Failure`]: the first thing that went wrong. Its display is
-//! `FILE:LINE: step N (LABEL): expected …, got …`, for example
-//! `tests/scenarios/x.yaml:42: step 5 (act assign as cody): expected state `assigned_pending`, got `submitted``.
+//! `FILE:LINE: step N (LABEL): expected …, got …`, for example:
+//!
+//! ```text
+//! tests/scenarios/x.yaml:42: step 5 (act assign as cody): expected state `assigned_pending`, got `submitted`
+//! ```
 //!
 //! ```no_run
 //! use std::path::{Path, PathBuf};
@@ -88,7 +92,7 @@ pub struct Failure {
     pub line: usize,
     /// A short label of the step (`act assign as cody`, `advance 24h`, `setup`).
     pub label: String,
-    /// What was expected (`state `assigned_pending``).
+    /// What was expected (``state `assigned_pending` ``).
     pub expected: String,
     /// What happened (`` `submitted` ``).
     pub actual: String,
