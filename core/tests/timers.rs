@@ -396,3 +396,73 @@ fn a_failing_timer_is_consumed_and_reported_without_blocking_others() {
     let r = e.tick().unwrap();
     assert!(r.failed.is_empty() && r.fired == 0, "{r:?}");
 }
+
+const RELAY: &str = r#"
+workflow: relay
+version: 1
+roles:
+  owner: {}
+fields:
+  due: { type: date }
+  laps: { type: int, default: 0 }
+states:
+  first:
+    label: First
+    timers:
+      - name: hand_over
+        after: 1h
+        action: hand_over
+  second:
+    label: Second
+    timers:
+      - name: finish
+        after: 1h
+        action: finish
+  snoozing:
+    label: Snoozing
+    timers:
+      - name: wake
+        at: fields.due
+        run: |
+          fields.laps += 1;
+          if fields.laps < 3 { fields.due = add_span(fields.due, "1 day").sub_string(0, 10); }
+  done: { label: Done, final: true }
+actions:
+  create: { to: first, by: owner }
+  snooze: { to: snoozing, by: owner }
+  hand_over: { from: first, to: second, by: system }
+  finish: { from: second, to: done, by: system }
+  stop: { from: snoozing, to: done, by: owner }
+"#;
+
+#[test]
+fn a_timer_action_entering_a_state_with_timers_keeps_the_new_timers() {
+    let (e, _) = support::engine_for("relay.yaml", RELAY);
+    let c = e.start("relay", "create", "pat", json!({})).unwrap();
+    let r = e.advance("1h").unwrap();
+    assert_eq!(r.fired, 1, "{r:?}");
+    assert_eq!(e.get(c.id, None).unwrap().state, "second");
+    let names: Vec<String> = e.timers(c.id).unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["finish"], "the new state's timer is scheduled");
+    let r = e.advance("1h").unwrap();
+    assert_eq!(r.fired, 1, "{r:?}");
+    assert_eq!(e.get(c.id, None).unwrap().state, "done");
+}
+
+#[test]
+fn an_at_timer_that_moves_its_own_date_fires_again_at_the_new_date() {
+    let (e, _) = support::engine_for("relay.yaml", RELAY);
+    let c = e
+        .start("relay", "snooze", "pat", json!({"due": "2026-11-21"}))
+        .unwrap();
+    assert_eq!(due_of(&e, c.id, "wake"), at("2026-11-21T00:00:00Z"));
+    let r = e.advance("2 days").unwrap();
+    assert_eq!(r.fired, 2, "{r:?}");
+    assert_eq!(due_of(&e, c.id, "wake"), at("2026-11-23T00:00:00Z"));
+    let r = e.advance("2 days").unwrap();
+    assert_eq!(r.fired, 1, "{r:?}");
+    let c = e.get(c.id, None).unwrap();
+    assert_eq!(c.data["laps"], json!(3));
+    assert_eq!(c.data["due"], json!("2026-11-23"));
+    assert!(e.timers(c.id).unwrap().is_empty());
+}

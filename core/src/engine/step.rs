@@ -680,10 +680,10 @@ pub(crate) fn fire_timer(
                 k += 1;
                 due = cal.add_times(t.anchor, *span, k + 1);
             }
-            store::reschedule_timer(db, t.id, due, k)?;
+            store::reschedule_timer(db, t, due, k)?;
         }
         _ => {
-            store::delete_timer_id(db, t.id)?;
+            store::consume_timer(db, t)?;
         }
     }
     Ok(true)

@@ -464,14 +464,26 @@ pub(crate) fn delete_timer_id(db: &Connection, id: i64) -> Result<usize> {
         .execute(params![id])?)
 }
 
+/// Remove the row of a timer that just fired, unless the firing replaced it: entering a new
+/// state or moving an `at` timer's date writes new rows, which may reuse the row id.
+pub(crate) fn consume_timer(db: &Connection, t: &TimerRow) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE id = ?1 AND name = ?2 AND due_at = ?3")?
+        .execute(params![t.id, t.name, micros(t.due_at)])?)
+}
+
+/// Move a recurring timer that just fired to its next period (if the firing did not replace
+/// or cancel its row; see [`consume_timer`]).
 pub(crate) fn reschedule_timer(
     db: &Connection,
-    id: i64,
+    t: &TimerRow,
     due: DateTime<Utc>,
     fired: u32,
 ) -> Result<()> {
-    db.prepare_cached("UPDATE timers SET due_at = ?2, fired = ?3 WHERE id = ?1")?
-        .execute(params![id, micros(due), fired])?;
+    db.prepare_cached(
+        "UPDATE timers SET due_at = ?2, fired = ?3 WHERE id = ?1 AND name = ?4 AND due_at = ?5",
+    )?
+    .execute(params![t.id, micros(due), fired, t.name, micros(t.due_at)])?;
     Ok(())
 }
 
