@@ -759,3 +759,31 @@ fn the_readme_example_runs_against_the_shipped_workflows() {
     }
     assert_eq!(r.steps_run, 7);
 }
+
+#[test]
+fn a_person_key_that_looks_like_a_typo_is_refused() {
+    let text = HEADER.replace("roles: [coordinator]", "role: [coordinator]");
+    let f = failure(&text);
+    assert_eq!(f.step, 0);
+    assert_eq!(f.line, line_of(&text, "role: [coordinator]"));
+    assert_eq!(f.actual, "`role`; did you mean `roles`?");
+    // Other keys are attributes.
+    let r = run(&story(
+        "  - put_person: { id: eve, org: ch1, roles: [mentor], classification: active, focus_areas: [tax] }\n",
+    ));
+    assert!(r.passed, "{:?}", r.failure.map(|f| f.to_string()));
+}
+
+#[test]
+fn act_at_a_stale_revision_is_a_conflict_and_error_has_a_short_form() {
+    let r = run(&story(&format!(
+        "{ASSIGNED}  - act: accept\n    as: alice\n    revision: 1\n    inputs: {{ note: hi }}\n    error: conflict\n  - act: accept\n    as: alice\n    revision: 2\n    inputs: {{ note: hi }}\n    expect: {{ state: in_progress }}\n"
+    )));
+    if let Some(f) = &r.failure {
+        panic!("{f}");
+    }
+    let f = failure(&story(
+        "  - act: assign\n    as: cody\n    error: guard_rejectd\n",
+    ));
+    assert_eq!(f.actual, "`guard_rejectd`; did you mean `guard_rejected`?");
+}

@@ -411,6 +411,8 @@ const LINKED_KEYS: &[&str] = &["workflow", "state", "count", "save"];
 const NOTES_KEYS: &[&str] = &["count", "contains"];
 const ORG_KEYS: &[&str] = &["name", "timezone", "weekend", "holidays", "settings"];
 const PUT_ORG_KEYS: &[&str] = &["id", "name", "timezone", "weekend", "holidays", "settings"];
+/// The built-in keys of a person (every other key is an attribute).
+const PERSON_KEYS: &[&str] = &["name", "email", "org", "roles"];
 const INVALID_KEYS: &[&str] = &["line", "column", "message", "path"];
 
 /// A "did you mean" hint for an unknown name.
@@ -1027,6 +1029,20 @@ fn person_patch(
             }
             "roles" => p.roles = Some(r.ids(v, &kp, "`roles` (directory roles)")?),
             _ => {
+                // Every other key is an attribute; one a letter away from a built-in key is
+                // almost surely a typo (`role:` for `roles:`), which would silently pass.
+                if let Some(builtin) = PERSON_KEYS
+                    .iter()
+                    .find(|b| edit_distance(k, b) <= 1 || k.eq_ignore_ascii_case(b))
+                {
+                    return Err(r.key_err(
+                        &kp,
+                        format!(
+                            "`{builtin}` or an attribute name that does not look like it (`name`, `email`, `org` and `roles` are built in)"
+                        ),
+                        format!("`{k}`; did you mean `{builtin}`?"),
+                    ));
+                }
                 p.attributes.insert(k.clone(), v.clone());
             }
         }

@@ -544,22 +544,27 @@ impl Runner {
 
     fn step(&mut self, step: &Step) -> Checked {
         if !matches!(step.kind, StepKind::Expect) {
-            let engine = self.engine()?;
-            let before_notification = max_id(&all_notifications(&engine)?);
-            let before_signal = engine
-                .signals(None)
-                .map_err(|e| engine_error("the signals to be readable", &e))?
-                .iter()
-                .map(|s| s.id)
-                .max()
-                .unwrap_or(0);
             let target = match &step.kind {
                 StepKind::Act { case, .. } => Some(self.resolve(case.as_ref())?),
                 _ => None,
             };
-            let snapshot = match &step.error {
-                Some(_) => Some(self.snapshot(&engine, target)?),
-                None => None,
+            // The engine handle is dropped before the command runs, so that `restart`
+            // really closes the only connection to the database.
+            let (before_notification, before_signal, snapshot) = {
+                let engine = self.engine()?;
+                let before_notification = max_id(&all_notifications(&engine)?);
+                let before_signal = engine
+                    .signals(None)
+                    .map_err(|e| engine_error("the signals to be readable", &e))?
+                    .iter()
+                    .map(|s| s.id)
+                    .max()
+                    .unwrap_or(0);
+                let snapshot = match &step.error {
+                    Some(_) => Some(self.snapshot(&engine, target)?),
+                    None => None,
+                };
+                (before_notification, before_signal, snapshot)
             };
             let outcome = self.execute(step, target)?;
             match (&step.error, outcome) {
