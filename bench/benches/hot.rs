@@ -26,13 +26,22 @@ fn engine() -> Engine {
 fn hot(c: &mut Criterion) {
     let e = engine();
     let case = e
-        .start("lifecycle", "submit", "pat", mentorflow_bench::client_data(1))
+        .start(
+            "lifecycle",
+            "submit",
+            "pat",
+            mentorflow_bench::client_data(1),
+        )
         .expect("start");
     e.act(case.id, "assign", "cody", json!({"mentor": "alice"}))
         .expect("assign");
-    e.act(case.id, "accept", "alice", json!({})).expect("accept");
+    e.act(case.id, "accept", "alice", json!({}))
+        .expect("accept");
     c.bench_function("act log_session (in memory)", |b| {
-        b.iter(|| e.act(case.id, "log_session", "alice", json!({})).expect("act"))
+        b.iter(|| {
+            e.act(case.id, "log_session", "alice", json!({}))
+                .expect("act")
+        })
     });
     c.bench_function("get", |b| b.iter(|| e.get(case.id, None).expect("get")));
     c.bench_function("actions", |b| {
@@ -40,8 +49,13 @@ fn hot(c: &mut Criterion) {
     });
     c.bench_function("start (in memory)", |b| {
         b.iter(|| {
-            e.start("lifecycle", "submit", "pat", mentorflow_bench::client_data(2))
-                .expect("start")
+            e.start(
+                "lifecycle",
+                "submit",
+                "pat",
+                mentorflow_bench::client_data(2),
+            )
+            .expect("start")
         })
     });
     let scripts = mentorflow::script::Scripts::new(mentorflow::Limits::default());

@@ -316,7 +316,9 @@ struct FloorCase {
 fn floor_read(db: &Connection, id: i64) -> BenchResult<FloorCase> {
     let (state, data, participants, revision): (String, String, String, i64) = db
         .prepare_cached("SELECT state, data, participants, revision FROM cases WHERE id = ?1")?
-        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        .query_row(params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
     Ok(FloorCase {
         state,
         data: serde_json::from_str(&data)?,
@@ -402,7 +404,16 @@ pub fn floor_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)
         }
         c.state = "assigned_pending".into();
         c.participants.insert("mentor".into(), json!([mentor]));
-        floor_write(&tx, id, &c, "assign", "cody", "submitted", &json!([{"type": "assign", "role": "mentor", "person": mentor}]), at)?;
+        floor_write(
+            &tx,
+            id,
+            &c,
+            "assign",
+            "cody",
+            "submitted",
+            &json!([{"type": "assign", "role": "mentor", "person": mentor}]),
+            at,
+        )?;
         tx.prepare_cached(
             "INSERT INTO timers (case_id, state, name, due_at, anchor) VALUES (?1, 'assigned_pending', 'return_to_queue', ?2, ?2)",
         )?
@@ -418,7 +429,16 @@ pub fn floor_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)
         }
         c.state = "in_progress".into();
         c.data.insert("contacted".into(), json!(true));
-        floor_write(&tx, id, &c, "accept", &mentor, "assigned_pending", &json!([{"type": "set", "field": "contacted", "value": true}, {"type": "note", "text": "Accepted"}]), at)?;
+        floor_write(
+            &tx,
+            id,
+            &c,
+            "accept",
+            &mentor,
+            "assigned_pending",
+            &json!([{"type": "set", "field": "contacted", "value": true}, {"type": "note", "text": "Accepted"}]),
+            at,
+        )?;
         tx.prepare_cached("DELETE FROM timers WHERE case_id = ?1")?
             .execute(params![id])?;
         tx.commit()?;
@@ -432,7 +452,16 @@ pub fn floor_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)
         }
         let sessions = c.data.get("sessions").and_then(Value::as_i64).unwrap_or(0) + 1;
         c.data.insert("sessions".into(), json!(sessions));
-        floor_write(&tx, id, &c, "log_session", &mentor, "in_progress", &json!([{"type": "set", "field": "sessions", "value": sessions}]), at)?;
+        floor_write(
+            &tx,
+            id,
+            &c,
+            "log_session",
+            &mentor,
+            "in_progress",
+            &json!([{"type": "set", "field": "sessions", "value": sessions}]),
+            at,
+        )?;
         tx.commit()?;
         lat.push(s.elapsed());
         // complete
@@ -445,7 +474,16 @@ pub fn floor_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)
             return Err("guard".into());
         }
         c.state = "complete".into();
-        floor_write(&tx, id, &c, "complete", &mentor, "in_progress", &json!([]), at)?;
+        floor_write(
+            &tx,
+            id,
+            &c,
+            "complete",
+            &mentor,
+            "in_progress",
+            &json!([]),
+            at,
+        )?;
         tx.commit()?;
         lat.push(s.elapsed());
     }
@@ -522,8 +560,16 @@ pub fn engine_timers(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> 
             .enumerate()
             .map(|(j, id)| {
                 let mut inputs = Map::new();
-                inputs.insert("mentor".into(), json!(format!("mentor{:02}", (chunk.0 * 1000 + j) % 20)));
-                Act { case_id: *id, action: "assign".into(), actor: "cody".into(), inputs }
+                inputs.insert(
+                    "mentor".into(),
+                    json!(format!("mentor{:02}", (chunk.0 * 1000 + j) % 20)),
+                );
+                Act {
+                    case_id: *id,
+                    action: "assign".into(),
+                    actor: "cody".into(),
+                    inputs,
+                }
             })
             .collect();
         e.act_many(&acts)?;
@@ -533,7 +579,11 @@ pub fn engine_timers(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> 
     let report = e.tick()?;
     let secs = started.elapsed().as_secs_f64();
     if report.fired != n {
-        return Err(format!("expected {n} firings, got {} ({:?})", report.fired, report.failed).into());
+        return Err(format!(
+            "expected {n} firings, got {} ({:?})",
+            report.fired, report.failed
+        )
+        .into());
     }
     drop(e);
     remove_db(&path);
@@ -566,7 +616,9 @@ pub fn floor_timers(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> {
     loop {
         let tx = db.transaction()?;
         let due: Vec<(i64, i64)> = tx
-            .prepare_cached("SELECT id, case_id FROM timers WHERE due_at <= ?1 ORDER BY due_at, id LIMIT 1000")?
+            .prepare_cached(
+                "SELECT id, case_id FROM timers WHERE due_at <= ?1 ORDER BY due_at, id LIMIT 1000",
+            )?
             .query_map(params![at], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         if due.is_empty() {
@@ -576,7 +628,16 @@ pub fn floor_timers(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> {
             let mut c = floor_read(&tx, cid)?;
             c.state = "submitted".into();
             c.participants.remove("mentor");
-            floor_write(&tx, cid, &c, "expire", "system", "assigned_pending", &json!([{"type": "unassign", "role": "mentor"}]), at)?;
+            floor_write(
+                &tx,
+                cid,
+                &c,
+                "expire",
+                "system",
+                "assigned_pending",
+                &json!([{"type": "unassign", "role": "mentor"}]),
+                at,
+            )?;
             tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?
                 .execute(params![tid])?;
         }
@@ -619,8 +680,14 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
             let mentor = format!("mentor{:02}", (i / 4) % 20);
             let client = format!("client{:02}", i % 50);
             let mut data = client_data(i).as_object().cloned().unwrap_or_default();
-            data.insert("contacted".into(), json!(state != "submitted" && state != "assigned_pending"));
-            data.insert("sessions".into(), json!(if state == "complete" { 1 } else { 0 }));
+            data.insert(
+                "contacted".into(),
+                json!(state != "submitted" && state != "assigned_pending"),
+            );
+            data.insert(
+                "sessions".into(),
+                json!(if state == "complete" { 1 } else { 0 }),
+            );
             let mut parts = Map::new();
             parts.insert("client".into(), json!([client]));
             if state != "submitted" {
@@ -712,9 +779,17 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
     let mut floor = Vec::new();
     let mut engine = Vec::new();
     for r in 0..o.repeat.max(1) {
-        progress(&format!("lifecycle run {}/{}: floor", r + 1, o.repeat.max(1)));
+        progress(&format!(
+            "lifecycle run {}/{}: floor",
+            r + 1,
+            o.repeat.max(1)
+        ));
         floor.push(floor_lifecycle(o.cases, &o.dir)?);
-        progress(&format!("lifecycle run {}/{}: engine", r + 1, o.repeat.max(1)));
+        progress(&format!(
+            "lifecycle run {}/{}: engine",
+            r + 1,
+            o.repeat.max(1)
+        ));
         engine.push(engine_lifecycle(o.cases, &o.dir)?);
     }
     let (floor, engine) = (throughput(floor), throughput(engine));
@@ -726,7 +801,11 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
     let mut tf = Vec::new();
     let mut te = Vec::new();
     for r in 0..o.repeat.max(1) {
-        progress(&format!("timers run {}/{}: batched floor", r + 1, o.repeat.max(1)));
+        progress(&format!(
+            "timers run {}/{}: batched floor",
+            r + 1,
+            o.repeat.max(1)
+        ));
         tf.push(floor_timers(o.timers, &o.dir)?);
         progress(&format!("timers run {}/{}: engine", r + 1, o.repeat.max(1)));
         te.push(engine_timers(o.timers, &o.dir)?);

@@ -78,6 +78,9 @@ pub(crate) const SCOPE_NAMES: &[&str] = &[
     "viewer",
 ];
 
+/// The `Uses` bit for `case.fields` (past the scope names' bits).
+const CASE_FIELDS: u16 = 1 << 15;
+
 /// What kind of script it is, which decides what it may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -97,6 +100,60 @@ pub struct Script {
     pub(crate) spans: Arc<Spans>,
     pub(crate) kind: Kind,
     pub(crate) source: String,
+    pub(crate) uses: Uses,
+}
+
+/// Which scope variables a script names, found when it compiles, so that a run binds only
+/// those (building `case` or `actor` for a script that never reads them is wasted work).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Uses {
+    bits: u16,
+}
+
+impl Uses {
+    fn bit(name: &str) -> Option<u16> {
+        SCOPE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| 1u16 << i)
+    }
+
+    /// Whether the script names this variable.
+    pub(crate) fn has(self, name: &str) -> bool {
+        Self::bit(name).is_some_and(|b| self.bits & b != 0)
+    }
+
+    /// Every variable (for callers that cannot tell).
+    pub(crate) fn all() -> Self {
+        Uses { bits: u16::MAX }
+    }
+
+    /// Whether the script reads `case.fields` (so `case` must carry a copy of the fields).
+    pub(crate) fn case_fields(self) -> bool {
+        self.bits & CASE_FIELDS != 0
+    }
+
+    fn of(source: &str) -> Self {
+        let toks = lex(source);
+        let mut bits = 0u16;
+        for (i, (tok, _, _)) in toks.iter().enumerate() {
+            if let Tok::Ident(name) = tok {
+                let after_dot = i > 0 && matches!(toks[i - 1].0, Tok::Punct('.'));
+                if !after_dot {
+                    if let Some(b) = Self::bit(name) {
+                        bits |= b;
+                    }
+                    if name == "case"
+                        && matches!(toks.get(i + 1), Some((Tok::Punct('.'), _, _)))
+                        && matches!(toks.get(i + 2), Some((Tok::Ident(f), _, _)) if f == "fields")
+                    {
+                        bits |= CASE_FIELDS;
+                    }
+                }
+            }
+        }
+        Uses { bits }
+    }
 }
 
 impl Script {
@@ -255,6 +312,7 @@ impl Scripts {
                 place,
                 spans,
                 kind,
+                uses: Uses::of(source),
                 source: source.to_owned(),
             }),
             Err(e) => {
@@ -265,6 +323,7 @@ impl Scripts {
                     spans,
                     kind,
                     source: String::new(),
+                    uses: Uses::default(),
                 };
                 let (line, col) = tmp.file_pos(pos);
                 Err((line, col, e.0.to_string()))
@@ -705,7 +764,7 @@ pub(crate) struct Ctx {
     pub workflow: String,
     pub case_id: Option<i64>,
     pub now: chrono::DateTime<chrono::Utc>,
-    pub calendar: crate::time::BusinessCalendar,
+    pub calendar: Arc<crate::time::BusinessCalendar>,
     pub fail: Option<(String, Vec<String>)>,
 }
 
@@ -715,7 +774,7 @@ impl Ctx {
         workflow: &str,
         case_id: Option<i64>,
         now: chrono::DateTime<chrono::Utc>,
-        calendar: crate::time::BusinessCalendar,
+        calendar: Arc<crate::time::BusinessCalendar>,
     ) -> Self {
         Ctx {
             mode: Mode::Read,

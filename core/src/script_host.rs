@@ -101,7 +101,12 @@ fn with_db<T>(f: impl FnOnce(&rusqlite::Connection) -> Result<T, Error>) -> R<T>
     DB.with(|db| f(db)).map_err(pending)
 }
 
-fn ctx_info() -> R<(String, String, DateTime<Utc>, crate::time::BusinessCalendar)> {
+fn ctx_info() -> R<(
+    String,
+    String,
+    DateTime<Utc>,
+    std::sync::Arc<crate::time::BusinessCalendar>,
+)> {
     if !CTX.is_set() {
         return Err("no case context".into());
     }

@@ -91,7 +91,7 @@ impl FieldType {
     /// Check `v` against this type and return its normalised form, or a message saying what
     /// is wrong. `Null` is handled by the caller (required / optional).
     pub fn normalize(self, v: &Value, item: Option<FieldType>) -> Result<Value, String> {
-        let got = describe(v);
+        let got = Describe(v);
         match self {
             FieldType::String | FieldType::Person => match v {
                 Value::String(s) => {
@@ -222,6 +222,15 @@ pub(crate) fn normalize_datetime(s: &str) -> Result<String, String> {
                 ))
             }
         }
+    }
+}
+
+/// Describes a value only when a message is actually formatted.
+struct Describe<'a>(&'a Value);
+
+impl std::fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(self.0))
     }
 }
 

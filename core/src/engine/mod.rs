@@ -198,6 +198,7 @@ impl EngineBuilder {
         }
         Ok(Engine {
             inner: Arc::new(Inner {
+                cache: Mutex::new(DirCache::default()),
                 db: Mutex::new(db),
                 registry: RwLock::new(registry),
                 scripts,
@@ -238,7 +239,43 @@ impl Registry {
     }
 }
 
+/// People and organisations read by commands, kept while `PRAGMA data_version` says no other
+/// connection changed the file, and dropped whenever this engine changes the directory.
+#[derive(Default)]
+pub(crate) struct DirCache {
+    data_version: i64,
+    people: HashMap<String, Option<Person>>,
+    orgs: HashMap<String, Arc<OrgInfo>>,
+}
+
+/// An organisation with its parsed calendar and its effective settings per workflow version.
+pub(crate) struct OrgInfo {
+    pub org: Org,
+    pub cal: Arc<BusinessCalendar>,
+    settings: Mutex<HashMap<(String, u32), Arc<Map<String, Value>>>>,
+}
+
+impl OrgInfo {
+    /// The organisation's settings over a definition's defaults.
+    pub(crate) fn settings(&self, def: &Definition) -> Arc<Map<String, Value>> {
+        let mut cache = match self.settings.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let key = (def.id.clone(), def.version);
+        if let Some(s) = cache.get(&key) {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(step::settings_for(def, &self.org));
+        cache.insert(key, Arc::clone(&s));
+        s
+    }
+}
+
+const CACHE_LIMIT: usize = 10_000;
+
 pub(crate) struct Inner {
+    cache: Mutex<DirCache>,
     db: Mutex<Connection>,
     registry: RwLock<Registry>,
     pub(crate) scripts: Scripts,
@@ -334,6 +371,7 @@ impl Engine {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut db = self.lock();
         let tx = begin(&mut db)?;
+        self.sync_cache(&tx)?;
         let out = DB.set(&tx, || f(&tx))?;
         tx.commit()?;
         Ok(out)
@@ -343,9 +381,72 @@ impl Engine {
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut db = self.lock();
         let tx = db.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        self.sync_cache(&tx)?;
         let out = DB.set(&tx, || f(&tx))?;
         tx.commit()?;
         Ok(out)
+    }
+
+    fn dir_cache(&self) -> MutexGuard<'_, DirCache> {
+        match self.inner.cache.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Drop cached people and organisations if another connection changed the file.
+    fn sync_cache(&self, db: &Connection) -> Result<()> {
+        let v: i64 = db
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        let mut c = self.dir_cache();
+        if c.data_version != v {
+            c.people.clear();
+            c.orgs.clear();
+            c.data_version = v;
+        }
+        Ok(())
+    }
+
+    fn clear_cache(&self) {
+        let mut c = self.dir_cache();
+        c.people.clear();
+        c.orgs.clear();
+    }
+
+    /// A person from the stored directory (cached).
+    pub(crate) fn stored_person(&self, db: &Connection, id: &str) -> Result<Option<Person>> {
+        if let Some(p) = self.dir_cache().people.get(id) {
+            return Ok(p.clone());
+        }
+        let p = directory::get_person(db, id)?;
+        let mut c = self.dir_cache();
+        if c.people.len() >= CACHE_LIMIT {
+            c.people.clear();
+        }
+        c.people.insert(id.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    /// An organisation with its calendar (cached). An unknown organisation is UTC with no
+    /// holidays and no settings.
+    pub(crate) fn org_info(&self, db: &Connection, id: &str) -> Result<Arc<OrgInfo>> {
+        if let Some(o) = self.dir_cache().orgs.get(id) {
+            return Ok(Arc::clone(o));
+        }
+        let org = directory::get_org(db, id)?.unwrap_or_else(|| Org::new(id));
+        let cal = Arc::new(org.calendar()?);
+        let info = Arc::new(OrgInfo {
+            org,
+            cal,
+            settings: Mutex::new(HashMap::new()),
+        });
+        let mut c = self.dir_cache();
+        if c.orgs.len() >= CACHE_LIMIT {
+            c.orgs.clear();
+        }
+        c.orgs.insert(id.to_owned(), Arc::clone(&info));
+        Ok(info)
     }
 
     /// The current time on the engine's clock.
@@ -439,17 +540,21 @@ impl Engine {
 
     /// Add or replace a person.
     pub fn put_person(&self, person: &Person) -> Result<()> {
-        self.write(|db| directory::put_person(db, person))
+        let r = self.write(|db| directory::put_person(db, person));
+        self.clear_cache();
+        r
     }
 
     /// Add or replace many people in one transaction.
     pub fn put_people(&self, people: &[Person]) -> Result<()> {
-        self.write(|db| {
+        let r = self.write(|db| {
             for p in people {
                 directory::put_person(db, p)?;
             }
             Ok(())
-        })
+        });
+        self.clear_cache();
+        r
     }
 
     /// A person from the stored directory or, failing that, a hook.
@@ -472,14 +577,18 @@ impl Engine {
 
     /// Remove a person from the stored directory. Returns whether they existed.
     pub fn remove_person(&self, id: &str) -> Result<bool> {
-        self.write(|db| directory::remove_person(db, id))
+        let r = self.write(|db| directory::remove_person(db, id));
+        self.clear_cache();
+        r
     }
 
     /// Add or replace an organisation. Its settings are checked against every loaded
     /// workflow's `settings`: an unknown name or a wrong type is refused here.
     pub fn put_org(&self, org: &Org) -> Result<()> {
         self.check_settings(&org.settings)?;
-        self.write(|db| directory::put_org(db, org))
+        let r = self.write(|db| directory::put_org(db, org));
+        self.clear_cache();
+        r
     }
 
     fn check_settings(&self, settings: &Map<String, Value>) -> Result<()> {
@@ -540,7 +649,9 @@ impl Engine {
 
     /// Remove an organisation. Returns whether it existed.
     pub fn remove_org(&self, id: &str) -> Result<bool> {
-        self.write(|db| directory::remove_org(db, id))
+        let r = self.write(|db| directory::remove_org(db, id));
+        self.clear_cache();
+        r
     }
 
     // ---- commands -----------------------------------------------------------------------------
@@ -593,7 +704,15 @@ impl Engine {
         let cases = self.write(|db| {
             let mut out = Vec::with_capacity(acts.len());
             for a in acts {
-                out.push(step::act(self, db, a.case_id, &a.action, &a.actor, a.inputs.clone(), None)?);
+                out.push(step::act(
+                    self,
+                    db,
+                    a.case_id,
+                    &a.action,
+                    &a.actor,
+                    a.inputs.clone(),
+                    None,
+                )?);
             }
             Ok(out)
         })?;

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use rhai::{Dynamic, Scope};
@@ -14,7 +15,7 @@ use super::{Case, Effect, Engine, Event, Start};
 use crate::definition::{Action, Definition, Field, Schedule, Script, State, Target, Timer};
 use crate::directory::{self, Org, Person};
 use crate::error::{Error, Result};
-use crate::script::{self, bind, Mode, Op, Scripts, CTX};
+use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
 use crate::store::{self, TimerRow};
 use crate::time::BusinessCalendar;
 
@@ -43,7 +44,7 @@ pub(crate) fn resolve_actor(engine: &Engine, db: &Connection, id: &str) -> Resul
             message: "`system` is reserved for timers; act as a person".into(),
         });
     }
-    let person = match directory::get_person(db, id)? {
+    let person = match engine.stored_person(db, id)? {
         Some(p) => p,
         None => engine
             .hooks()
@@ -62,14 +63,10 @@ pub(crate) fn resolve_actor(engine: &Engine, db: &Connection, id: &str) -> Resul
 }
 
 fn lookup_person(engine: &Engine, db: &Connection, id: &str) -> Result<Option<Person>> {
-    Ok(match directory::get_person(db, id)? {
+    Ok(match engine.stored_person(db, id)? {
         Some(p) => Some(p),
         None => engine.hooks().iter().find_map(|h| h.person(id)),
     })
-}
-
-pub(crate) fn org_of(db: &Connection, id: &str) -> Result<Org> {
-    Ok(directory::get_org(db, id)?.unwrap_or_else(|| Org::new(id)))
 }
 
 /// The organisation's settings over the workflow's defaults.
@@ -243,7 +240,7 @@ fn context(
     case: &Case,
     workflow: &str,
     now: DateTime<Utc>,
-    cal: &BusinessCalendar,
+    cal: &Arc<BusinessCalendar>,
 ) -> RefCell<script::Ctx> {
     RefCell::new(script::Ctx::new(
         &case.org,
@@ -268,9 +265,9 @@ pub(crate) fn available(
     if !can_see(&def, &case, actor.person.as_ref()) {
         return Err(not_visible(id));
     }
-    let org = org_of(db, &case.org)?;
-    let cal = org.calendar()?;
-    let settings = settings_for(&def, &org);
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(&def);
     let now = engine.now();
     let cell = context(&case, &def.id, now, &cal);
     CTX.set(&cell, || {
@@ -299,7 +296,7 @@ pub(crate) fn available(
             }
             let mut ok = true;
             for g in a.guards.iter().filter(|g| !g.uses_inputs) {
-                let mut scope = run.scope()?;
+                let mut scope = run.scope(&g.when)?;
                 // A guard that errors without inputs is left for `act` to judge.
                 if let Ok(false) = engine.inner.scripts.test(&g.when, &mut scope) {
                     ok = false;
@@ -407,9 +404,9 @@ pub(crate) fn start(
             ),
         });
     }
-    let org = org_of(db, &org_id)?;
-    let cal = org.calendar()?;
-    let settings = settings_for(def, &org);
+    let info = engine.org_info(db, &org_id)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(def);
     let data = validate_values(
         engine,
         db,
@@ -575,9 +572,9 @@ pub(crate) fn act(
             });
         }
     }
-    let org = org_of(db, &case.org)?;
-    let cal = org.calendar()?;
-    let settings = settings_for(&def, &org);
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(&def);
     let inputs = validate_values(
         engine,
         db,
@@ -631,9 +628,9 @@ pub(crate) fn fire_timer(
         store::delete_timer_id(db, t.id)?;
         return Ok(false);
     };
-    let org = org_of(db, &case.org)?;
-    let cal = org.calendar()?;
-    let settings = settings_for(&def, &org);
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(&def);
     let action = timer.action.as_deref().and_then(|a| def.action(a));
     let action_id = timer
         .action
@@ -701,8 +698,8 @@ struct Run<'a> {
     db: &'a Connection,
     def: &'a Definition,
     now: DateTime<Utc>,
-    cal: BusinessCalendar,
-    settings: Map<String, Value>,
+    cal: Arc<BusinessCalendar>,
+    settings: Arc<Map<String, Value>>,
     actor: Actor,
     inputs: Map<String, Value>,
     case: Case,
@@ -718,6 +715,20 @@ struct Run<'a> {
     participant_changes: Vec<(bool, String, String)>,
     goto: Option<String>,
     state_changed: bool,
+    /// Bumped by every change to the working case; invalidates the cached `case`/`fields`.
+    version: u64,
+    cache: RefCell<ScopeCache>,
+}
+
+/// Script values converted once per command.
+#[derive(Default)]
+struct ScopeCache {
+    version: u64,
+    case: Option<Dynamic>,
+    fields: Option<Dynamic>,
+    actor: Option<Dynamic>,
+    inputs: Option<Dynamic>,
+    settings: Option<Dynamic>,
 }
 
 impl<'a> Run<'a> {
@@ -727,8 +738,8 @@ impl<'a> Run<'a> {
         db: &'a Connection,
         def: &'a Definition,
         now: DateTime<Utc>,
-        cal: BusinessCalendar,
-        settings: Map<String, Value>,
+        cal: Arc<BusinessCalendar>,
+        settings: Arc<Map<String, Value>>,
         actor: Actor,
         case: Case,
         is_new: bool,
@@ -756,6 +767,8 @@ impl<'a> Run<'a> {
             participant_changes: Vec::new(),
             goto: None,
             state_changed: false,
+            version: 0,
+            cache: RefCell::new(ScopeCache::default()),
         }
     }
 
@@ -777,7 +790,7 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    fn case_dynamic(&self, hide_private: bool) -> Result<Dynamic> {
+    fn case_dynamic(&self, hide_private: bool, with_fields: bool) -> Result<Dynamic> {
         let c = &self.case;
         let mut m = rhai::Map::new();
         let ts = |t: DateTime<Utc>| Dynamic::from(t.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -814,12 +827,14 @@ impl<'a> Run<'a> {
             .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
             .unwrap_or_default();
         m.insert("tags".into(), Dynamic::from_array(tags));
-        m.insert(
-            "fields".into(),
-            Dynamic::from_map(
-                script::map_to_rhai(&self.fields_json(hide_private)).map_err(Error::storage)?,
-            ),
-        );
+        if with_fields {
+            m.insert(
+                "fields".into(),
+                Dynamic::from_map(
+                    script::map_to_rhai(&self.fields_json(hide_private)).map_err(Error::storage)?,
+                ),
+            );
+        }
         for r in self.def.roles.iter().filter(|r| r.is_case_role()) {
             let first = c
                 .participant(&r.name)
@@ -848,16 +863,8 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    fn base_scope(&self, hide_private: bool) -> Result<Scope<'static>> {
-        let conv = |m: &Map<String, Value>| {
-            script::map_to_rhai(m)
-                .map(Dynamic::from_map)
-                .map_err(Error::storage)
-        };
-        let mut s = Scripts::empty_scope();
-        bind(&mut s, "case", self.case_dynamic(hide_private)?);
-        bind(&mut s, "fields", conv(&self.fields_json(hide_private))?);
-        let actor = match &self.actor.person {
+    fn actor_map(&self) -> Map<String, Value> {
+        match &self.actor.person {
             Some(p) => p.to_script_map(),
             None => {
                 let mut m = Map::new();
@@ -865,20 +872,98 @@ impl<'a> Run<'a> {
                 m.insert("roles".into(), Value::Array(Vec::new()));
                 m
             }
+        }
+    }
+
+    /// A scope binding only the variables `uses` names; values are converted once per
+    /// command and cloned from the cache while the case does not change.
+    fn base_scope(&self, uses: Uses, hide_private: bool) -> Result<Scope<'static>> {
+        let conv = |m: &Map<String, Value>| {
+            script::map_to_rhai(m)
+                .map(Dynamic::from_map)
+                .map_err(Error::storage)
         };
-        bind(&mut s, "actor", conv(&actor)?);
-        bind(&mut s, "inputs", conv(&self.inputs_json(hide_private))?);
-        bind(&mut s, "settings", conv(&self.settings)?);
-        bind(
-            &mut s,
-            "now",
-            Dynamic::from(self.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        );
+        let mut s = Scripts::empty_scope();
+        if hide_private {
+            // templates: not cached, private values removed
+            if uses.has("case") {
+                bind(&mut s, "case", self.case_dynamic(true, true)?);
+            }
+            if uses.has("fields") {
+                bind(&mut s, "fields", conv(&self.fields_json(true))?);
+            }
+            if uses.has("inputs") {
+                bind(&mut s, "inputs", conv(&self.inputs_json(true))?);
+            }
+        }
+        let mut cache = self.cache.borrow_mut();
+        if cache.version != self.version {
+            cache.case = None;
+            cache.fields = None;
+            cache.version = self.version;
+        }
+        if !hide_private && uses.has("case") {
+            if uses.case_fields() {
+                bind(&mut s, "case", self.case_dynamic(false, true)?);
+            } else {
+                if cache.case.is_none() {
+                    cache.case = Some(self.case_dynamic(false, false)?);
+                }
+                bind(&mut s, "case", cache.case.clone().unwrap_or(Dynamic::UNIT));
+            }
+        }
+        if !hide_private && uses.has("fields") {
+            if cache.fields.is_none() {
+                cache.fields = Some(conv(&self.fields_json(false))?);
+            }
+            bind(
+                &mut s,
+                "fields",
+                cache.fields.clone().unwrap_or(Dynamic::UNIT),
+            );
+        }
+        if uses.has("actor") {
+            if cache.actor.is_none() {
+                cache.actor = Some(conv(&self.actor_map())?);
+            }
+            bind(
+                &mut s,
+                "actor",
+                cache.actor.clone().unwrap_or(Dynamic::UNIT),
+            );
+        }
+        if !hide_private && uses.has("inputs") {
+            if cache.inputs.is_none() {
+                cache.inputs = Some(conv(&self.inputs_json(false))?);
+            }
+            bind(
+                &mut s,
+                "inputs",
+                cache.inputs.clone().unwrap_or(Dynamic::UNIT),
+            );
+        }
+        if uses.has("settings") {
+            if cache.settings.is_none() {
+                cache.settings = Some(conv(&self.settings)?);
+            }
+            bind(
+                &mut s,
+                "settings",
+                cache.settings.clone().unwrap_or(Dynamic::UNIT),
+            );
+        }
+        if uses.has("now") {
+            bind(
+                &mut s,
+                "now",
+                Dynamic::from(self.now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            );
+        }
         Ok(s)
     }
 
-    fn scope(&self) -> Result<Scope<'static>> {
-        self.base_scope(false)
+    fn scope(&self, script: &Script) -> Result<Scope<'static>> {
+        self.base_scope(script.uses, false)
     }
 
     fn set_mode(&self, mode: Mode) {
@@ -894,7 +979,7 @@ impl<'a> Run<'a> {
     fn check_guards(&self, action: &Action) -> Result<()> {
         self.set_mode(Mode::Read);
         for (i, g) in action.guards.iter().enumerate() {
-            let mut scope = self.scope()?;
+            let mut scope = self.scope(&g.when)?;
             if !self.scripts().test(&g.when, &mut scope)? {
                 return Err(Error::GuardRejected {
                     workflow: self.def.id.clone(),
@@ -911,7 +996,8 @@ impl<'a> Run<'a> {
 
     /// Run an effect script: collect its field changes and operations, and apply them.
     fn run_effect(&mut self, script: &Script, allow_goto: bool) -> Result<()> {
-        let mut scope = self.scope()?;
+        // an effect may change `fields`: it always gets its own copy
+        let mut scope = self.base_scope(script.uses, false)?;
         self.set_mode(Mode::Effect);
         let result = self.scripts().run(script, &mut scope);
         let (ops, fail) = CTX.with(|c| {
@@ -932,7 +1018,11 @@ impl<'a> Run<'a> {
             }
             return Err(e);
         }
-        let fields: Dynamic = scope.get_value("fields").unwrap_or(Dynamic::UNIT);
+        let fields: Dynamic = if script.uses.has("fields") {
+            scope.get_value("fields").unwrap_or(Dynamic::UNIT)
+        } else {
+            Dynamic::from_map(rhai::Map::new())
+        };
         let Some(map) = fields.try_cast::<rhai::Map>() else {
             return Err(script.error_at(rhai::Position::NONE, "`fields` must stay a map"));
         };
@@ -983,6 +1073,7 @@ impl<'a> Run<'a> {
             field: name.to_owned(),
             value,
         });
+        self.version += 1;
         Ok(())
     }
 
@@ -1013,6 +1104,7 @@ impl<'a> Run<'a> {
             role: role.to_owned(),
             person: person.to_owned(),
         });
+        self.version += 1;
         Ok(())
     }
 
@@ -1033,6 +1125,7 @@ impl<'a> Run<'a> {
                 role: role.to_owned(),
                 person: person.to_owned(),
             });
+            self.version += 1;
         }
     }
 
@@ -1226,6 +1319,7 @@ impl<'a> Run<'a> {
                     }
                 }
                 self.case.state = target.clone();
+                self.version += 1;
                 self.state_changed = true;
                 if let Some(h) = self.def.state(&target).and_then(|s| s.on_enter.as_ref()) {
                     self.run_effect(h, false)?;
@@ -1249,7 +1343,7 @@ impl<'a> Run<'a> {
         }
         self.set_mode(Mode::Read);
         for c in &self.def.checks {
-            let mut scope = self.scope()?;
+            let mut scope = self.scope(&c.when)?;
             if !self.scripts().test(&c.when, &mut scope)? {
                 return Err(Error::Validation {
                     workflow: Some(self.def.id.clone()),
@@ -1380,7 +1474,7 @@ impl<'a> Run<'a> {
             effects: std::mem::take(&mut self.effects),
         };
         store::insert_event(db, &event)?;
-        Ok(self.case.clone())
+        Ok(std::mem::replace(&mut self.case, empty_case()))
     }
 
     fn render(&self, n: &PendingNotify) -> Result<(String, String)> {
@@ -1388,7 +1482,7 @@ impl<'a> Run<'a> {
             return Err(Error::storage(format!("unknown template `{}`", n.template)));
         };
         self.set_mode(Mode::Read);
-        let mut scope = self.base_scope(true)?;
+        let mut scope = self.base_scope(Uses::all(), true)?;
         let recipient = match lookup_person(self.engine, self.db, &n.to)? {
             Some(p) => p.to_script_map(),
             None => {
@@ -1487,6 +1581,26 @@ impl<'a> Run<'a> {
             },
         )?;
         Ok(copy.id)
+    }
+}
+
+/// A placeholder left in a finished command.
+fn empty_case() -> Case {
+    Case {
+        id: 0,
+        workflow: String::new(),
+        version: 0,
+        org: String::new(),
+        state: String::new(),
+        state_label: String::new(),
+        tags: Vec::new(),
+        open: false,
+        data: Map::new(),
+        participants: BTreeMap::new(),
+        revision: 0,
+        created_at: DateTime::<Utc>::MIN_UTC,
+        updated_at: DateTime::<Utc>::MIN_UTC,
+        parent: None,
     }
 }
 

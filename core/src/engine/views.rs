@@ -8,7 +8,7 @@ use rhai::Dynamic;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
-use super::step::{can_see, org_of, resolve_actor, settings_for, to_case};
+use super::step::{can_see, resolve_actor, to_case};
 use super::{Case, CaseFilter, Engine, Table};
 use crate::definition::{Definition, Export, View};
 use crate::error::{Error, Result};
@@ -218,9 +218,9 @@ fn eval_on_case(
     script: &crate::definition::Script,
     extra: impl FnOnce(&mut rhai::Scope<'static>),
 ) -> Result<Dynamic> {
-    let org = org_of(db, &case.org)?;
-    let cal = org.calendar()?;
-    let settings = settings_for(def, &org);
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(def);
     let cell = RefCell::new(script::Ctx::new(
         &case.org,
         &def.id,

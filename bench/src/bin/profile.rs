@@ -1,0 +1,16 @@
+//! Runs only the engine lifecycle, for profilers: `valgrind --tool=callgrind target/release/profile 300`.
+fn main() -> mentorflow_bench::BenchResult<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
+    let which = std::env::args().nth(2).unwrap_or_else(|| "engine".into());
+    let dir = std::env::temp_dir();
+    let (r, _) = if which == "floor" {
+        mentorflow_bench::floor_lifecycle(n, &dir)?
+    } else {
+        mentorflow_bench::engine_lifecycle(n, &dir)?
+    };
+    println!("{which}: {r:.0} steps/s");
+    Ok(())
+}
