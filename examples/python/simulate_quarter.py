@@ -16,6 +16,7 @@ requests that went back to the queue, the load per mentor, and writes the cases 
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import random
 import statistics
@@ -99,7 +100,7 @@ class Chapter:
             at = datetime(day.year, day.month, day.day, 8, tzinfo=NEW_YORK_WINTER) + timedelta(
                 minutes=self.rng.randrange(9 * 60)
             )
-            self.schedule(at, lambda n=n: self.submit(n))
+            self.schedule(at, functools.partial(self.submit, n))
         for day in days:
             for hour in COORDINATOR_HOURS:
                 at = datetime(day.year, day.month, day.day, hour, tzinfo=NEW_YORK_WINTER)
@@ -121,7 +122,7 @@ class Chapter:
         open_cases = self.engine.cases("score_request", "assigned_pending") + self.engine.cases(
             "score_request", "in_progress"
         )
-        return Counter(c.participant("mentor") for c in open_cases if c.participant("mentor"))
+        return Counter(m for c in open_cases if (m := c.participant("mentor")) is not None)
 
     def assign(self, case: mentorflow.Case) -> None:
         load = self.load()
@@ -203,7 +204,7 @@ def report(chapter: Chapter) -> dict[str, object]:
         declined += sum(ev.action == "decline" for ev in back)
         timed_out += sum(ev.action == "return_to_queue" for ev in back)
         assignments.update(ev.inputs["mentor"] for ev in history if ev.action == "assign")
-    leads = Counter(c.participant("mentor") for c in cases if c.participant("mentor"))
+    leads = Counter(m for c in cases if (m := c.participant("mentor")) is not None)
     states = Counter(c.state_label for c in cases)
 
     print(f"requests: {len(cases)}   by state: {dict(states)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from conftest import assigned
 

@@ -107,23 +107,27 @@ impl PyEngine {
         workflows: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut builder = mentorflow::Engine::builder().database(&path);
-        for p in paths(workflows)? {
-            builder = if p.is_file() {
-                builder.workflow_file(p)
-            } else {
-                builder.workflows_dir(p)
-            };
-        }
-        let manual = match now {
-            Some(t) if !t.is_none() => {
-                builder = builder.clock(mentorflow::ManualClock::at(convert::instant(t, "now")?));
-                true
-            }
-            _ => false,
+        let sources = paths(workflows)?;
+        let start = match now {
+            Some(t) if !t.is_none() => Some(convert::instant(t, "now")?),
+            _ => None,
         };
-        // The builder is not Send (host configuration closures); building is quick I/O.
-        let core = builder.build().map_err(|e| to_py_err(py, e))?;
+        // Loading compiles every script and opens (maybe migrates) the database.
+        let core = detached(py, || {
+            let mut builder = mentorflow::Engine::builder().database(&path);
+            for p in sources {
+                builder = if p.is_file() {
+                    builder.workflow_file(p)
+                } else {
+                    builder.workflows_dir(p)
+                };
+            }
+            if let Some(t) = start {
+                builder = builder.clock(mentorflow::ManualClock::at(t));
+            }
+            builder.build()
+        })?;
+        let manual = start.is_some();
         let types = core
             .definitions()
             .iter()
