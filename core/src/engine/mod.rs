@@ -248,11 +248,14 @@ pub(crate) struct DirCache {
     orgs: HashMap<String, Arc<OrgInfo>>,
 }
 
+/// Effective settings, shared.
+pub(crate) type Settings = Arc<Map<String, Value>>;
+
 /// An organisation with its parsed calendar and its effective settings per workflow version.
 pub(crate) struct OrgInfo {
     pub org: Org,
     pub cal: Arc<BusinessCalendar>,
-    settings: Mutex<HashMap<(String, u32), Arc<Map<String, Value>>>>,
+    settings: Mutex<HashMap<(String, u32), Settings>>,
 }
 
 impl OrgInfo {
