@@ -327,6 +327,7 @@ fn floor_read(db: &Connection, id: i64) -> BenchResult<FloorCase> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn floor_write(
     db: &Connection,
     id: i64,
