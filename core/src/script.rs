@@ -134,6 +134,11 @@ impl Uses {
     }
 
     fn of(source: &str) -> Self {
+        // `lex` keeps an interpolated string (`\`…${fields.x}…\``) as one opaque token, so
+        // the names inside `${…}` are not seen: bind everything for such scripts.
+        if source.contains("${") {
+            return Self::all();
+        }
         let toks = lex(source);
         let mut bits = 0u16;
         for (i, (tok, _, _)) in toks.iter().enumerate() {
@@ -825,6 +830,13 @@ mod tests {
         assert!(!refs
             .iter()
             .any(|r| matches!(r, Reference::Member { name, .. } if name == "ignored")));
+    }
+
+    #[test]
+    fn names_inside_interpolations_are_bound() {
+        let uses = Uses::of("notify(case.mentor, \"t\", #{ how: `from ${fields.client_name}` });");
+        assert!(uses.has("fields") && uses.has("case"));
+        assert!(!Uses::of("notify(case.mentor, \"t\");").has("fields"));
     }
 
     #[test]
