@@ -700,10 +700,10 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
             )?
             .execute(params![state, state != "complete", Value::Object(data).to_string(), Value::Object(parts).to_string(), at + i as i64])?;
             let id = tx.last_insert_rowid();
-            tx.prepare_cached("INSERT INTO participants (case_id, role, person, since) VALUES (?1, 'client', ?2, ?3)")?
+            tx.prepare_cached("INSERT INTO participants (person, role, case_id, since) VALUES (?2, 'client', ?1, ?3)")?
                 .execute(params![id, client, at])?;
             if state != "submitted" {
-                tx.prepare_cached("INSERT INTO participants (case_id, role, person, since) VALUES (?1, 'mentor', ?2, ?3)")?
+                tx.prepare_cached("INSERT INTO participants (person, role, case_id, since) VALUES (?2, 'mentor', ?1, ?3)")?
                     .execute(params![id, mentor, at])?;
             }
             tx.prepare_cached(

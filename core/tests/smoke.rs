@@ -55,3 +55,28 @@ fn timers_fire_on_the_manual_clock() {
     assert_eq!(c.state, "submitted");
     assert_eq!(c.participant("mentor"), None);
 }
+
+#[test]
+fn add_span_goes_back_with_a_negative_span() {
+    let yaml = support::REQUEST.replace(
+        "    run: fields.sessions += 1",
+        "    run: |\n      fields.sessions += 1;\n      add_note(add_span(now, \"-7 days\"));",
+    );
+    let e = mentorflow::Engine::builder()
+        .in_memory()
+        .workflow_str("request.yaml", yaml)
+        .clock(mentorflow::ManualClock::at(support::t0()))
+        .build()
+        .unwrap();
+    e.put_people(&support::people()).unwrap();
+    let c = e
+        .start("request", "submit", "pat", json!({"client_name": "X"}))
+        .unwrap();
+    e.act(c.id, "assign", "cody", json!({"mentor": "alice"}))
+        .unwrap();
+    e.act(c.id, "accept", "alice", json!({"note": "hi"}))
+        .unwrap();
+    e.act(c.id, "log_session", "alice", json!({})).unwrap();
+    let notes = e.notes(c.id, None).unwrap();
+    assert_eq!(notes.last().unwrap().1, "2026-11-13T10:00:00Z");
+}

@@ -470,7 +470,7 @@ pub(crate) fn start(
         }
         for r in &action.by {
             if def.role(r).is_some_and(|role| role.is_case_role()) {
-                run.assign(r, &person.id)?;
+                run.assign(r, &person.id, false)?;
             }
         }
         run.execute(Some(action), None)
@@ -686,6 +686,13 @@ pub(crate) fn fire_timer(
     Ok(true)
 }
 
+struct Spawn {
+    state: String,
+    fields: Map<String, Value>,
+    data: Map<String, Value>,
+    participants: BTreeMap<String, Vec<String>>,
+}
+
 struct PendingNotify {
     to: String,
     template: String,
@@ -710,9 +717,12 @@ struct Run<'a> {
     effects: Vec<Effect>,
     notifications: Vec<PendingNotify>,
     signals: Vec<(String, Map<String, Value>)>,
-    spawns: Vec<(String, Map<String, Value>)>,
+    /// Copies to create: state, field overrides, and the case's data and participants at the
+    /// moment `spawn_copy` was called.
+    spawns: Vec<Spawn>,
     cancels: Vec<String>,
-    participant_changes: Vec<(bool, String, String)>,
+    /// (added, role, person, logged as an assignment)
+    participant_changes: Vec<(bool, String, String, bool)>,
     goto: Option<String>,
     state_changed: bool,
     /// Bumped by every change to the working case; invalidates the cached `case`/`fields`.
@@ -1077,7 +1087,9 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn assign(&mut self, role: &str, person: &str) -> Result<()> {
+    /// Give a person a case role. `log` records it as an assignment (for capacity rules);
+    /// the role a starter takes automatically is not one.
+    fn assign(&mut self, role: &str, person: &str, log: bool) -> Result<()> {
         let many = self.def.role(role).is_some_and(|r| r.many);
         if self.case.has_participant(person, Some(role)) {
             return Ok(());
@@ -1099,7 +1111,7 @@ impl<'a> Run<'a> {
             .or_default()
             .push(person.to_owned());
         self.participant_changes
-            .push((true, role.to_owned(), person.to_owned()));
+            .push((true, role.to_owned(), person.to_owned(), log));
         self.effects.push(Effect::Assign {
             role: role.to_owned(),
             person: person.to_owned(),
@@ -1120,7 +1132,7 @@ impl<'a> Run<'a> {
         }
         if removed {
             self.participant_changes
-                .push((false, role.to_owned(), person.to_owned()));
+                .push((false, role.to_owned(), person.to_owned(), false));
             self.effects.push(Effect::Unassign {
                 role: role.to_owned(),
                 person: person.to_owned(),
@@ -1156,7 +1168,7 @@ impl<'a> Run<'a> {
                         ),
                     });
                 }
-                self.assign(&role, &person)?;
+                self.assign(&role, &person, true)?;
             }
             Op::Unassign { role, person } => {
                 self.case_role(&role, script, "unassign")?;
@@ -1255,7 +1267,12 @@ impl<'a> Run<'a> {
                         format!("spawn_copy: unknown state `{state}`"),
                     ));
                 }
-                self.spawns.push((state, fields));
+                self.spawns.push(Spawn {
+                    state,
+                    fields,
+                    data: self.case.data.clone(),
+                    participants: self.case.participants.clone(),
+                });
             }
             Op::Emit { kind, data } => self.signals.push((kind, data)),
             Op::CancelTimer { name } => self.cancels.push(name),
@@ -1370,17 +1387,9 @@ impl<'a> Run<'a> {
             store::update_case(db, &self.case, self.before_revision)?;
         }
         let id = self.case.id;
-        for (add, role, person) in std::mem::take(&mut self.participant_changes) {
+        for (add, role, person, log) in std::mem::take(&mut self.participant_changes) {
             if add {
-                store::add_participant(
-                    db,
-                    id,
-                    &self.case.workflow,
-                    &role,
-                    &person,
-                    self.now,
-                    true,
-                )?;
+                store::add_participant(db, id, &self.case.workflow, &role, &person, self.now, log)?;
             } else {
                 store::remove_participant(db, id, &role, &person)?;
             }
@@ -1452,8 +1461,9 @@ impl<'a> Run<'a> {
                 store::insert_outbox(db, Some(id), "signal", None, &kind, "", "", &data, self.now)?;
             self.effects.push(Effect::Signal { id: sid, kind });
         }
-        for (state, fields) in std::mem::take(&mut self.spawns) {
-            let copy = self.spawn(&state, fields)?;
+        for sp in std::mem::take(&mut self.spawns) {
+            let state = sp.state.clone();
+            let copy = self.spawn(sp)?;
             self.effects.push(Effect::Spawn { case: copy, state });
         }
         let event = Event {
@@ -1504,9 +1514,15 @@ impl<'a> Run<'a> {
         Ok((subject, body))
     }
 
-    fn spawn(&self, state: &str, fields: Map<String, Value>) -> Result<i64> {
+    fn spawn(&self, sp: Spawn) -> Result<i64> {
+        let Spawn {
+            state,
+            fields,
+            mut data,
+            participants,
+        } = sp;
+        let state = state.as_str();
         let def = self.def;
-        let mut data = self.case.data.clone();
         let mut effects = vec![Effect::CopiedFrom { case: self.case.id }];
         for (k, v) in fields {
             let f = def.field(&k).ok_or_else(|| {
@@ -1544,7 +1560,7 @@ impl<'a> Run<'a> {
             tags: st.map(|s| s.tags.clone()).unwrap_or_default(),
             open: !st.is_some_and(|s| s.is_final),
             data,
-            participants: self.case.participants.clone(),
+            participants,
             revision: 1,
             created_at: self.now,
             updated_at: self.now,

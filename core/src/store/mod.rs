@@ -267,7 +267,7 @@ pub(crate) fn add_participant(
     log: bool,
 ) -> Result<()> {
     db.prepare_cached(
-        "INSERT OR IGNORE INTO participants (case_id, role, person, since) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR IGNORE INTO participants (person, role, case_id, since) VALUES (?3, ?2, ?1, ?4)",
     )?
     .execute(params![case_id, role, person, micros(at)])?;
     if !log {
@@ -286,7 +286,7 @@ pub(crate) fn remove_participant(
     role: &str,
     person: &str,
 ) -> Result<()> {
-    db.prepare_cached("DELETE FROM participants WHERE case_id = ?1 AND role = ?2 AND person = ?3")?
+    db.prepare_cached("DELETE FROM participants WHERE person = ?3 AND role = ?2 AND case_id = ?1")?
         .execute(params![case_id, role, person])?;
     Ok(())
 }

@@ -62,17 +62,15 @@ CREATE TABLE cases (
     parent       INTEGER REFERENCES cases (id),
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
-CREATE INDEX cases_by_org_state ON cases (workflow, org, state, updated_at);
-CREATE INDEX cases_by_state ON cases (workflow, state);
+CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
 
 CREATE TABLE participants (
-    case_id INTEGER NOT NULL REFERENCES cases (id),
-    role    TEXT NOT NULL,
     person  TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    case_id INTEGER NOT NULL REFERENCES cases (id),
     since   INTEGER NOT NULL,
-    PRIMARY KEY (case_id, role, person)
+    PRIMARY KEY (person, role, case_id)
 ) WITHOUT ROWID;
-CREATE INDEX participants_by_person ON participants (person, role, case_id);
 
 CREATE TABLE events (
     id         INTEGER PRIMARY KEY,
@@ -187,17 +185,15 @@ CREATE TABLE cases (
     parent       INTEGER REFERENCES cases (id),
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
-CREATE INDEX cases_by_org_state ON cases (workflow, org, state, updated_at);
-CREATE INDEX cases_by_state ON cases (workflow, state);
+CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
 
 CREATE TABLE participants (
-    case_id INTEGER NOT NULL REFERENCES cases (id),
-    role    TEXT NOT NULL,
     person  TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    case_id INTEGER NOT NULL REFERENCES cases (id),
     since   INTEGER NOT NULL,
-    PRIMARY KEY (case_id, role, person)
+    PRIMARY KEY (person, role, case_id)
 ) WITHOUT ROWID;
-CREATE INDEX participants_by_person ON participants (person, role, case_id);
 
 CREATE TABLE events (
     id         INTEGER PRIMARY KEY,
