@@ -311,10 +311,19 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_fn("add_span", |when: &str, span: &str| -> R<String> {
         let (_, _, _, cal) = ctx_info()?;
         let t = parse_when(when)?;
-        let span: crate::time::Span = span
+        let (negative, text) = match span.trim().strip_prefix('-') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, span.trim()),
+        };
+        let span: crate::time::Span = text
             .parse()
             .map_err(|e: crate::time::SpanError| e.to_string())?;
-        Ok(cal.add(t, span).to_rfc3339_opts(SecondsFormat::Secs, true))
+        let t = if negative {
+            cal.sub(t, span)
+        } else {
+            cal.add(t, span)
+        };
+        Ok(t.to_rfc3339_opts(SecondsFormat::Secs, true))
     });
     engine.register_fn("days_between", |a: &str, b: &str| -> R<i64> {
         let a = parse_when(a)?;
