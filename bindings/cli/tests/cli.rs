@@ -997,7 +997,6 @@ fn the_demo_tells_the_story_deterministically() {
         "assign #1",
         "timer reminder_24h",
         "timer reminder_48h",
-        "Mon 2026-11-30 09:40  ⏱ system        return_to_queue #1",
         "Assigned – Pending → Pending Reassignment",
         "✗ log_session refused",
         "✗ refer refused",
@@ -1013,6 +1012,20 @@ fn the_demo_tells_the_story_deterministically() {
     ] {
         assert!(first.contains(needle), "missing `{needle}` in:\n{first}");
     }
+    // The return to the queue: 5 business days after Friday 09:40, skipping the weekend and
+    // Thanksgiving (Thursday 26th), on the chapter's New York calendar.
+    assert!(
+        first
+            .lines()
+            .any(|l| l.starts_with("Mon 2026-11-30 09:40  ⏱ system")
+                && l.contains("return_to_queue #1")
+                && l.contains("Assigned – Pending → Pending Reassignment")),
+        "{first}"
+    );
+    assert!(
+        first.contains("⚡ signal schedule_exception for the host: agents=ana,cam"),
+        "{first}"
+    );
     assert_eq!(first, run(), "the demo is deterministic");
     let listed = e
         .bare()

@@ -159,7 +159,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|(k, v)| format!("{k}={}", output::value(v)))
                 .collect();
-            d.push(format!("inputs: {}", inputs.join(" ")));
+            d.push(format!("inputs: {}", super::one_line(&inputs.join(" "))));
         }
         d.extend(effect_lines(&engine, e.case_id, &e.effects)?);
         details.push(d);

@@ -465,6 +465,13 @@ impl Driver<'_> {
         events.sort_by_key(|(e, _, _)| e.id);
         for (e, workflow, org) in events {
             self.last_event = self.last_event.max(e.id);
+            // A linked copy is told by the `⧉` line of the case it was copied from.
+            if e.effects
+                .iter()
+                .any(|f| matches!(f, Effect::CopiedFrom { .. }))
+            {
+                continue;
+            }
             self.print_event(&e, &workflow, &org)?;
         }
         Ok(())
@@ -497,7 +504,7 @@ impl Driver<'_> {
             "{}  {:<14} {}  {moved}",
             self.when(e.at, zone),
             truncate(&who, 14),
-            out.cyan(&format!("{what:<20}"))
+            out.cyan(&format!("{what:<25}"))
         ));
         let pad = " ".repeat(36);
         let subjects = self.engine.notifications(&NotificationFilter {
@@ -527,9 +534,17 @@ impl Driver<'_> {
                         .signals(Some(e.case_id))?
                         .into_iter()
                         .find(|s| s.id == *id)
-                        .map(|s| Value::Object(s.data).to_string())
+                        .map(|s| {
+                            s.data
+                                .iter()
+                                .map(|(k, v)| {
+                                    format!("{k}={}", output::value(v).replace(", ", ","))
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
                         .unwrap_or_default();
-                    format!("⚡ signal {kind} for the host: {}", truncate(&data, 60))
+                    format!("⚡ signal {kind} for the host: {}", truncate(&data, 70))
                 }
                 _ => continue,
             };
@@ -675,7 +690,7 @@ pub fn run(ctx: &Ctx) -> Result<(), CliError> {
     let bakery = d.case("bakery")?;
     let db = path.display();
     output::line("Explore it:");
-    for (cmd, what) in [
+    let explore = [
         ("list".to_owned(), "every case"),
         (
             format!("show {bakery}"),
@@ -698,10 +713,17 @@ pub fn run(ctx: &Ctx) -> Result<(), CliError> {
             "the chapter's Client Intake Queue",
         ),
         ("export client_requests".to_owned(), "a CSV report"),
-    ] {
+    ];
+    let width = explore
+        .iter()
+        .map(|(c, _)| c.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (cmd, what) in explore {
+        let cmd = format!("mentorflow --db {db} {cmd:<width$}");
         output::line(&format!(
             "  {}  {}",
-            out.cyan(&format!("mentorflow --db {db} {cmd}")),
+            out.cyan(&cmd),
             out.dim(&format!("# {what}"))
         ));
     }

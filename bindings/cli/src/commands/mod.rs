@@ -230,7 +230,7 @@ pub fn effect_lines(
     Ok(lines)
 }
 
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 100 {
         let cut: String = flat.chars().take(99).collect();
