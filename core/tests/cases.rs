@@ -100,7 +100,12 @@ fn assigned(e: &Engine) -> Case {
 fn casework() -> (Engine, Case) {
     let (e, _) = support::engine_for("casework.yaml", CASEWORK);
     let c = e
-        .start("casework", "create", "pat", json!({"title": "Shadowing week"}))
+        .start(
+            "casework",
+            "create",
+            "pat",
+            json!({"title": "Shadowing week"}),
+        )
         .unwrap();
     (e, c)
 }
@@ -187,9 +192,21 @@ fn start_with_names_the_organisation_and_validates_data() {
     let error = err(e.start("request", "assign", "pat", json!({"client_name": "X"})));
     assert_eq!(validation_field(&error), "action");
     let error = err(e.start("nope", "submit", "pat", json!({})));
-    assert!(matches!(error, Error::NotFound { kind: "workflow", .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::NotFound {
+                kind: "workflow",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     let error = err(e.start("request", "submit", "nobody", json!({"client_name": "X"})));
-    assert!(matches!(error, Error::NotFound { kind: "person", .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::NotFound { kind: "person", .. }),
+        "{error:?}"
+    );
     assert_eq!(e.cases(&CaseFilter::default()).unwrap().len(), 1);
 }
 
@@ -293,10 +310,12 @@ fn cases_filters_by_workflow_state_and_organisation() {
             ..Start::default()
         })
         .unwrap();
-    let ids = |f: CaseFilter| -> Vec<i64> {
-        e.cases(&f).unwrap().iter().map(|c| c.id).collect()
-    };
-    assert_eq!(ids(CaseFilter::default()), [c.id, b.id, a.id], "newest first");
+    let ids = |f: CaseFilter| -> Vec<i64> { e.cases(&f).unwrap().iter().map(|c| c.id).collect() };
+    assert_eq!(
+        ids(CaseFilter::default()),
+        [c.id, b.id, a.id],
+        "newest first"
+    );
     assert_eq!(
         ids(CaseFilter {
             state: Some("submitted".into()),
@@ -337,7 +356,12 @@ fn view_and_export_show_the_cases() {
         .map(|c| c.id)
         .collect();
     assert_eq!(need, [a.id]);
-    let queue: Vec<i64> = e.view("queue", "cody").unwrap().iter().map(|c| c.id).collect();
+    let queue: Vec<i64> = e
+        .view("queue", "cody")
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(queue, [b.id]);
     let t = e.export("requests", None).unwrap();
     assert_eq!(t.columns, ["id", "client", "state", "mentor"]);
@@ -349,7 +373,10 @@ fn view_and_export_show_the_cases() {
     let csv = t.to_csv();
     assert!(csv.starts_with("id,client,state,mentor\r\n"), "{csv}");
     assert!(
-        csv.contains(&format!("{},Pat's Bakery,Assigned – Pending,alice\r\n", a.id)),
+        csv.contains(&format!(
+            "{},Pat's Bakery,Assigned – Pending,alice\r\n",
+            a.id
+        )),
         "{csv}"
     );
     // an export for a person keeps the cases they may see
@@ -472,7 +499,11 @@ fn invalid_inputs_name_the_input() {
     let cases = [
         (json!({}), "inputs.mentor", "required"),
         (json!({"mentor": 5}), "inputs.mentor", "must be a person"),
-        (json!({"mentor": "ghost"}), "inputs.mentor", "no person `ghost`"),
+        (
+            json!({"mentor": "ghost"}),
+            "inputs.mentor",
+            "no person `ghost`",
+        ),
         (
             json!({"mentor": "alice", "urgent": true}),
             "inputs.urgent",
@@ -485,13 +516,7 @@ fn invalid_inputs_name_the_input() {
         assert!(error.to_string().contains(needle), "{inputs}: {error}");
     }
     // inputs are checked before the guard: bob is not active, but the input is unknown
-    let error = refused(
-        &e,
-        c.id,
-        "assign",
-        "cody",
-        json!({"mentor": "bob", "x": 1}),
-    );
+    let error = refused(&e, c.id, "assign", "cody", json!({"mentor": "bob", "x": 1}));
     assert_eq!(validation_field(&error), "inputs.x");
 }
 
@@ -662,19 +687,26 @@ fn goto_picks_one_of_the_listed_targets() {
 #[test]
 fn on_enter_and_on_exit_run_on_transitions() {
     let (e, c) = casework();
-    assert_eq!((c.data["entered"].clone(), c.data["exits"].clone()), (json!(0), json!(0)));
+    assert_eq!(
+        (c.data["entered"].clone(), c.data["exits"].clone()),
+        (json!(0), json!(0))
+    );
     let c = e.act(c.id, "submit", "pat", json!({})).unwrap();
     assert_eq!(c.data["exits"], json!(1), "on_exit of pending");
     assert_eq!(c.data["entered"], json!(1), "on_enter of review");
     let c = e.act(c.id, "reject", "cody", json!({})).unwrap();
-    assert_eq!((c.data["entered"].clone(), c.data["exits"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (c.data["entered"].clone(), c.data["exits"].clone()),
+        (json!(1), json!(1))
+    );
     // staying in a state runs neither
-    let c = e
-        .act(c.id, "rate", "cody", json!({"score": 5}))
-        .unwrap();
+    let c = e.act(c.id, "rate", "cody", json!({"score": 5})).unwrap();
     assert_eq!(c.data["exits"], json!(1));
     let c = e.act(c.id, "submit", "pat", json!({})).unwrap();
-    assert_eq!((c.data["entered"].clone(), c.data["exits"].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        (c.data["entered"].clone(), c.data["exits"].clone()),
+        (json!(2), json!(2))
+    );
     assert_folds(&e, c.id);
 }
 

@@ -279,7 +279,10 @@ fn two_processes_share_one_file() {
     let setup = file_engine(&path, clock.clone());
     let ids: Vec<i64> = (0..CASES)
         .map(|_| {
-            let id = setup.start("counter", "create", "pat", json!({})).unwrap().id;
+            let id = setup
+                .start("counter", "create", "pat", json!({}))
+                .unwrap()
+                .id;
             clock.advance(chrono::Duration::hours(1));
             id
         })

@@ -132,8 +132,8 @@ fn unknown_state_in_from_is_reported() {
 
 #[test]
 fn unknown_role_in_by_and_in_viewer() {
-    let text = base_with("by: helper", "by: helpr")
-        .replace("viewer: asker", "viewer: [asker, reader]");
+    let text =
+        base_with("by: helper", "by: helpr").replace("viewer: asker", "viewer: [asker, reader]");
     let ps = problems_of("t.yaml", &text);
     let by = find(&ps, "unknown role `helpr`");
     assert_eq!(by.line, line_of(&text, "by: helpr"));
@@ -209,10 +209,7 @@ fn a_timer_action_must_start_from_the_timer_state() {
             "        run: notify(case.asker, \"answered\")",
             "        action: close",
         )
-        .replace(
-            "views:",
-            "  close: { from: done, by: system }\nviews:",
-        );
+        .replace("views:", "  close: { from: done, by: system }\nviews:");
     let ps = problems_of("t.yaml", &text);
     let p = find(&ps, "does not start from state `open`");
     assert_eq!(p.line, line_of(&text, "action: close"));
@@ -220,7 +217,10 @@ fn a_timer_action_must_start_from_the_timer_state() {
 
 #[test]
 fn duplicate_keys_are_reported_with_both_lines() {
-    let text = base_with("  done: { label: Done, final: true }", "  done: { label: Done, final: true }\n  open: { label: Again }");
+    let text = base_with(
+        "  done: { label: Done, final: true }",
+        "  done: { label: Done, final: true }\n  open: { label: Again }",
+    );
     let ps = problems_of("t.yaml", &text);
     let p = find(&ps, "duplicate key `open`");
     assert_eq!(p.line, line_of(&text, "open: { label: Again }"));
@@ -241,7 +241,10 @@ fn unreachable_state_and_dead_end_state() {
     let line = line_of(&text, "limbo:");
     let unreachable = find(&ps, "state `limbo` cannot be reached");
     assert_eq!((unreachable.line, unreachable.column), (line, 3));
-    let dead_end = find(&ps, "state `limbo` is not final but no action leads out of it");
+    let dead_end = find(
+        &ps,
+        "state `limbo` is not final but no action leads out of it",
+    );
     assert_eq!(dead_end.line, line);
     assert_eq!(ps.len(), 2, "{ps:#?}");
 }
@@ -271,7 +274,10 @@ fn a_script_that_does_not_compile_points_into_the_run_block() {
 
 #[test]
 fn an_undeclared_variable_is_a_load_error() {
-    let text = base_with("fields.answer = inputs.text;", "fields.answer = answer_text;");
+    let text = base_with(
+        "fields.answer = inputs.text;",
+        "fields.answer = answer_text;",
+    );
     let ps = problems_of("t.yaml", &text);
     let p = find(&ps, "answer_text");
     assert!(p.message.contains("script does not compile"), "{p}");
@@ -353,7 +359,10 @@ fn every_problem_of_a_file_is_listed_at_once() {
     let mut sorted = positions.clone();
     sorted.sort();
     assert_eq!(positions, sorted);
-    let shown = Error::Definition { problems: ps.clone() }.to_string();
+    let shown = Error::Definition {
+        problems: ps.clone(),
+    }
+    .to_string();
     assert!(
         shown.starts_with(&format!("{} problems in definition:", ps.len())),
         "{shown}"
@@ -379,13 +388,19 @@ fn problems_of_several_files_are_reported_together() {
     let Error::Definition { problems } = &e else {
         panic!("{e:?}")
     };
-    for file in ["invalid-unknown-state.yaml", "invalid-script.yaml", "inline.yaml"] {
+    for file in [
+        "invalid-unknown-state.yaml",
+        "invalid-script.yaml",
+        "inline.yaml",
+    ] {
         assert!(
             problems.iter().any(|p| p.file.ends_with(file)),
             "{file} missing: {problems:#?}"
         );
     }
-    assert!(!problems.iter().any(|p| p.file.ends_with("valid-hello.yaml")));
+    assert!(!problems
+        .iter()
+        .any(|p| p.file.ends_with("valid-hello.yaml")));
     assert_eq!(e.code(), "definition");
 }
 

@@ -168,9 +168,19 @@ fn hook_failure_is_recorded_and_retried(panics: bool) {
     assert_eq!(n.last_error, None);
     assert_eq!(*flaky.seen.lock().unwrap(), [n.id, n.id, n.id]);
     // at least once: the healthy hook may see it again, always with the same id
-    let ids: Vec<i64> = rec.notifications.lock().unwrap().iter().map(|x| x.id).collect();
+    let ids: Vec<i64> = rec
+        .notifications
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
     assert!(!ids.is_empty() && ids.iter().all(|&i| i == n.id), "{ids:?}");
-    assert_eq!(e.tick().unwrap().delivered, 0, "delivered once it succeeded");
+    assert_eq!(
+        e.tick().unwrap().delivered,
+        0,
+        "delivered once it succeeded"
+    );
 }
 
 #[test]
@@ -310,7 +320,8 @@ fn emitted_signals_reach_on_signal() {
     let c = e
         .start("exception", "create", "pat", json!({"date": "2026-12-01"}))
         .unwrap();
-    e.act(c.id, "approve", "cody", json!({"why": "fine"})).unwrap();
+    e.act(c.id, "approve", "cody", json!({"why": "fine"}))
+        .unwrap();
     let got: Vec<Signal> = rec.signals.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     let s = &got[0];
@@ -340,15 +351,24 @@ fn private_fields_and_inputs_stay_out_of_notifications() {
             json!({"date": "2026-12-01", "secret": "salary 90k"}),
         )
         .unwrap();
-    e.act(c.id, "approve", "cody", json!({"why": "confidential reason"}))
-        .unwrap();
+    e.act(
+        c.id,
+        "approve",
+        "cody",
+        json!({"why": "confidential reason"}),
+    )
+    .unwrap();
     let got = rec.notifications.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
     for n in &got {
         assert_eq!(n.subject, "Approved for 2026-12-01");
         assert!(!n.body.contains("salary"), "{}", n.body);
         assert!(!n.body.contains("confidential"), "{}", n.body);
-        assert!(n.body.starts_with("Secret: [] Why: [] Note: ["), "{}", n.body);
+        assert!(
+            n.body.starts_with("Secret: [] Why: [] Note: ["),
+            "{}",
+            n.body
+        );
     }
     assert!(!got[0].data.contains_key("secret"));
     assert_eq!(got[0].data["note"], json!("plain"));
@@ -368,8 +388,13 @@ fn private_fields_and_inputs_stay_out_of_notifications() {
 fn a_private_input_is_not_rendered_in_the_request_flow() {
     let (e, _, rec) = support::engine_with_hook();
     let id = request(&e);
-    e.act(id, "decline", "alice", json!({"reason": "a private matter"}))
-        .unwrap();
+    e.act(
+        id,
+        "decline",
+        "alice",
+        json!({"reason": "a private matter"}),
+    )
+    .unwrap();
     let returned: Vec<Notification> = rec
         .notifications
         .lock()

@@ -144,7 +144,10 @@ fn changing_an_org_setting_changes_the_next_decision() {
     let a = e.start("programme", "create", "ann", json!({})).unwrap();
     e.act(a.id, "enter", "ann", json!({})).unwrap();
     e.act(a.id, "session", "ann", json!({})).unwrap();
-    assert_eq!(err(e.act(a.id, "session", "ann", json!({}))).code(), "guard_rejected");
+    assert_eq!(
+        err(e.act(a.id, "session", "ann", json!({}))).code(),
+        "guard_rejected"
+    );
     e.put_org(&Org::new("acme").setting("max_sessions", 5))
         .unwrap();
     e.act(a.id, "session", "ann", json!({})).unwrap();
@@ -157,7 +160,10 @@ fn put_org_refuses_unknown_settings_and_wrong_types() {
     let error = err(e.put_org(&Org::new("acme").setting("max_sesions", 3)));
     assert_eq!(validation_field(&error), "settings.max_sesions");
     assert!(error.to_string().contains("unknown setting"), "{error}");
-    assert!(error.to_string().contains("max_sessions"), "lists the known: {error}");
+    assert!(
+        error.to_string().contains("max_sessions"),
+        "lists the known: {error}"
+    );
     let error = err(e.put_org(&Org::new("acme").setting("max_sessions", "three")));
     assert_eq!(validation_field(&error), "settings.max_sessions");
     assert!(error.to_string().contains("whole number"), "{error}");
@@ -182,7 +188,12 @@ fn people_are_put_read_listed_and_removed() {
         .attr("focus_areas", json!(["marketing", "finance"]));
     e.put_person(&p).unwrap();
     assert_eq!(e.person("lee").unwrap(), p);
-    let acme: Vec<String> = e.people(Some("acme")).unwrap().into_iter().map(|p| p.id).collect();
+    let acme: Vec<String> = e
+        .people(Some("acme"))
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     assert_eq!(acme, ["ann", "cora", "lee"]);
     assert_eq!(e.people(None).unwrap().len(), 5);
     // replace
@@ -227,7 +238,10 @@ fn orgs_are_put_read_listed_and_removed() {
     assert!(!e.remove_org("acme").unwrap());
     assert!(matches!(
         err(e.org("acme")),
-        Error::NotFound { kind: "organisation", .. }
+        Error::NotFound {
+            kind: "organisation",
+            ..
+        }
     ));
     assert_eq!(e.orgs().unwrap().len(), 1);
 }
@@ -240,17 +254,26 @@ fn people_see_their_org_cases_unless_they_take_part() {
     assert!(e.get(a.id, Some("cora")).is_ok());
     for who in ["gina", "gus"] {
         assert!(
-            matches!(err(e.get(a.id, Some(who))), Error::NotFound { kind: "case", .. }),
+            matches!(
+                err(e.get(a.id, Some(who))),
+                Error::NotFound { kind: "case", .. }
+            ),
             "{who}"
         );
     }
     assert_eq!(e.view("org_cases", "cora").unwrap().len(), 1);
     assert!(e.view("org_cases", "gina").unwrap().is_empty());
     // a team member from another organisation takes part, so sees and works the case
-    e.act(a.id, "add_team", "ann", json!({"who": "gina"})).unwrap();
+    e.act(a.id, "add_team", "ann", json!({"who": "gina"}))
+        .unwrap();
     assert_eq!(e.get(a.id, Some("gina")).unwrap().id, a.id);
     assert_eq!(e.history(a.id, Some("gina")).unwrap().len(), 2);
-    let team: Vec<i64> = e.view("my_team", "gina").unwrap().iter().map(|c| c.id).collect();
+    let team: Vec<i64> = e
+        .view("my_team", "gina")
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(team, [a.id]);
     e.act(a.id, "enter", "ann", json!({})).unwrap();
     e.act(a.id, "session", "gina", json!({})).unwrap();
@@ -279,7 +302,11 @@ fn a_host_hook_supplies_people_the_directory_lacks() {
     let e = build(Some(Arc::new(HostDirectory)));
     let guest = e.person("guest").unwrap();
     assert_eq!(guest.name.as_deref(), Some("Guest From Host"));
-    assert_eq!(e.person("ann").unwrap().name.as_deref(), Some("Ann"), "stored wins");
+    assert_eq!(
+        e.person("ann").unwrap().name.as_deref(),
+        Some("Ann"),
+        "stored wins"
+    );
     assert!(e.people(None).unwrap().iter().all(|p| p.id != "guest"));
     assert_eq!(err(e.person("nobody")).code(), "not_found");
 
@@ -287,7 +314,8 @@ fn a_host_hook_supplies_people_the_directory_lacks() {
     let g = e.start("programme", "create", "guest", json!({})).unwrap();
     assert_eq!(g.org, "acme");
     let a = e.start("programme", "create", "ann", json!({})).unwrap();
-    e.act(a.id, "add_team", "ann", json!({"who": "guest"})).unwrap();
+    e.act(a.id, "add_team", "ann", json!({"who": "guest"}))
+        .unwrap();
     e.act(a.id, "enter", "ann", json!({})).unwrap();
     let a = e.act(a.id, "session", "guest", json!({})).unwrap();
     assert_eq!(a.data["sessions"], json!(1));

@@ -337,7 +337,10 @@ fn a_host_function_error_is_a_script_error() {
     );
     let error = fails_cleanly(&e, &c, "dynamic");
     let (_, message) = script_place(&error, "actions.dynamic.run");
-    assert!(message.contains("the doubling service is down"), "{message}");
+    assert!(
+        message.contains("the doubling service is down"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -362,9 +365,15 @@ fn limits_are_configurable() {
         ..Limits::default()
     });
     let c = small.start("sandbox", "create", "pat", json!({})).unwrap();
-    let (_, message) = script_place(&err(small.act(c.id, "big_string", "pat", json!({}))), "actions.big_string.run");
+    let (_, message) = script_place(
+        &err(small.act(c.id, "big_string", "pat", json!({}))),
+        "actions.big_string.run",
+    );
     assert!(message.contains("strings 64 bytes"), "{message}");
-    let (_, message) = script_place(&err(small.act(c.id, "recurse", "pat", json!({}))), "actions.recurse.run");
+    let (_, message) = script_place(
+        &err(small.act(c.id, "recurse", "pat", json!({}))),
+        "actions.recurse.run",
+    );
     assert!(message.contains("more than 4 levels"), "{message}");
 }
 
@@ -379,4 +388,3 @@ fn a_timer_script_runs_in_the_sandbox_too() {
     assert_eq!(h.last().unwrap().action, "timer:tick");
     assert_eq!(h.last().unwrap().actor, "system");
 }
-

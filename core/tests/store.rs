@@ -98,8 +98,8 @@ fn a_v1_database_is_upgraded_to_the_current_schema() {
         )
         .unwrap();
         db.execute_batch(&format!(
-            "INSERT INTO participants VALUES (7, 'client', 'pat', {t});
-             INSERT INTO participants VALUES (7, 'mentor', 'alice', {t});"
+            "INSERT INTO participants (case_id, role, person, since) VALUES (7, 'client', 'pat', {t});
+             INSERT INTO participants (case_id, role, person, since) VALUES (7, 'mentor', 'alice', {t});"
         ))
         .unwrap();
     }
@@ -138,7 +138,8 @@ fn a_database_with_a_newer_schema_is_refused() {
     let (_dir, path) = temp_db();
     {
         let db = Connection::open(&path).unwrap();
-        db.execute_batch("CREATE TABLE future (x INTEGER);").unwrap();
+        db.execute_batch("CREATE TABLE future (x INTEGER);")
+            .unwrap();
         db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
     }
@@ -146,7 +147,10 @@ fn a_database_with_a_newer_schema_is_refused() {
     assert_eq!(e.code(), "storage");
     let m = storage_message(e);
     assert!(m.contains("newer"), "{m}");
-    assert!(m.contains(&format!("version {}", SCHEMA_VERSION + 1)), "{m}");
+    assert!(
+        m.contains(&format!("version {}", SCHEMA_VERSION + 1)),
+        "{m}"
+    );
     assert!(m.contains("upgrade mentorflow"), "{m}");
     assert_eq!(user_version(&path), SCHEMA_VERSION + 1, "left alone");
 }
@@ -176,7 +180,10 @@ fn a_corrupt_file_is_refused_with_a_clear_error() {
     assert_eq!(e.code(), "storage");
     let m = storage_message(e);
     assert!(m.contains("not a valid mentorflow database"), "{m}");
-    assert!(m.contains(&path.display().to_string()), "names the file: {m}");
+    assert!(
+        m.contains(&path.display().to_string()),
+        "names the file: {m}"
+    );
 }
 
 #[test]
@@ -204,7 +211,10 @@ fn wal_is_on_for_file_databases_and_cases_persist() {
     let e = open(&path).unwrap();
     assert_eq!(e.get(c.id, None).unwrap(), c);
     assert_eq!(e.history(c.id, None).unwrap().len(), 1);
-    assert_eq!(e.person("alice").unwrap().name.as_deref(), Some("Alice Mentor"));
+    assert_eq!(
+        e.person("alice").unwrap().name.as_deref(),
+        Some("Alice Mentor")
+    );
 }
 
 const PINNED_V1: &str = r#"
@@ -300,8 +310,15 @@ fn changing_a_version_that_cases_run_on_must_bump_the_version() {
     };
     assert_eq!(problems.len(), 1, "{problems:#?}");
     let p = &problems[0];
-    assert!(p.message.contains("has changed since 1 case(s) started on it"), "{p}");
-    assert!(p.message.contains("version: 2"), "says to bump the version: {p}");
+    assert!(
+        p.message
+            .contains("has changed since 1 case(s) started on it"),
+        "{p}"
+    );
+    assert!(
+        p.message.contains("version: 2"),
+        "says to bump the version: {p}"
+    );
     assert_eq!(p.line, support::line_of(&changed, "version: 1"));
     assert!(p.file.ends_with("pinned.yaml"));
 
@@ -329,7 +346,11 @@ fn both_versions_may_be_loaded_side_by_side() {
     )
     .unwrap();
     assert_eq!(e.definition("pinned").unwrap().version, 2);
-    assert_eq!(e.definitions().len(), 1, "the latest version of each workflow");
+    assert_eq!(
+        e.definitions().len(),
+        1,
+        "the latest version of each workflow"
+    );
     let c = e.start("pinned", "create", "pat", json!({})).unwrap();
     assert_eq!(c.version, 2, "new cases start on the latest version");
 }

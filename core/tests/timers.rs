@@ -132,11 +132,20 @@ fn business_days_skip_the_weekend_and_holidays_in_the_org_time_zone() {
     clock.set(at("2026-11-21T03:00:00Z"));
     let ny = assign(&e, None);
     let utc = assign(&e, Some("ch2"));
-    assert_eq!(due_of(&e, ny.id, "reminder_24h"), at("2026-11-22T03:00:00Z"));
+    assert_eq!(
+        due_of(&e, ny.id, "reminder_24h"),
+        at("2026-11-22T03:00:00Z")
+    );
     // Mon 23, Tue 24, Wed 25, (Thanksgiving), Fri 27, Mon 30 — at 22:00 New York time
-    assert_eq!(due_of(&e, ny.id, "back_to_queue"), at("2026-12-01T03:00:00Z"));
+    assert_eq!(
+        due_of(&e, ny.id, "back_to_queue"),
+        at("2026-12-01T03:00:00Z")
+    );
     // in UTC from Saturday: Mon 23 … Fri 27, same wall time
-    assert_eq!(due_of(&e, utc.id, "back_to_queue"), at("2026-11-27T03:00:00Z"));
+    assert_eq!(
+        due_of(&e, utc.id, "back_to_queue"),
+        at("2026-11-27T03:00:00Z")
+    );
 
     e.advance_to(at("2026-12-01T02:59:00Z")).unwrap();
     assert_eq!(e.get(ny.id, None).unwrap().state, "pending");
@@ -147,7 +156,10 @@ fn business_days_skip_the_weekend_and_holidays_in_the_org_time_zone() {
     assert_eq!(c.state, "submitted");
     assert_eq!(c.participant("mentor"), None);
     let ev = e.history(ny.id, None).unwrap().pop().unwrap();
-    assert_eq!((ev.action.as_str(), ev.actor.as_str()), ("expire", "system"));
+    assert_eq!(
+        (ev.action.as_str(), ev.actor.as_str()),
+        ("expire", "system")
+    );
     assert_eq!(ev.at, at("2026-12-01T03:00:00Z"));
     assert!(ev.effects.contains(&Effect::Unassign {
         role: "mentor".into(),
@@ -237,10 +249,24 @@ fn leaving_the_state_cancels_its_timers() {
 fn cancel_timer_removes_one_timer() {
     let (e, _) = clockwork();
     let c = e.start("clockwork", "create", "pat", json!({})).unwrap();
-    let names: Vec<String> = e.timers(c.id).unwrap().into_iter().map(|t| t.name).collect();
-    assert_eq!(names, ["flaky", "daily"], "soonest first; no date, no deadline");
+    let names: Vec<String> = e
+        .timers(c.id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["flaky", "daily"],
+        "soonest first; no date, no deadline"
+    );
     e.act(c.id, "snooze", "pat", json!({})).unwrap();
-    let names: Vec<String> = e.timers(c.id).unwrap().into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = e
+        .timers(c.id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["daily"]);
     let ev = e.history(c.id, None).unwrap().pop().unwrap();
     assert!(ev.effects.contains(&Effect::TimerCancelled {
@@ -306,7 +332,11 @@ fn after_a_restart_a_missed_timer_fires_late_and_once() {
 
     let later = t0() + Duration::days(10);
     let e = build(later);
-    assert_eq!(e.timers(c.id).unwrap().len(), 2, "timers survive the restart");
+    assert_eq!(
+        e.timers(c.id).unwrap().len(),
+        2,
+        "timers survive the restart"
+    );
     let r = e.tick().unwrap();
     assert_eq!(r.fired, 2, "{r:?}");
     assert_eq!(e.tick().unwrap().fired, 0);
@@ -320,7 +350,10 @@ fn after_a_restart_a_missed_timer_fires_late_and_once() {
     let h = e.history(c.id, None).unwrap();
     let late: Vec<_> = h.iter().filter(|ev| ev.actor == "system").collect();
     assert_eq!(late.len(), 2);
-    assert!(late.iter().all(|ev| ev.at == later), "fired late, at restart");
+    assert!(
+        late.iter().all(|ev| ev.at == later),
+        "fired late, at restart"
+    );
     assert_eq!(late[0].action, "timer:reminder_24h", "in due order");
     assert_folds(&e, c.id);
 }
@@ -340,7 +373,12 @@ fn two_engines_sweeping_one_file_fire_each_timer_once() {
     };
     let setup = build(t0());
     let ids: Vec<i64> = (0..40)
-        .map(|_| setup.start("clockwork", "create", "pat", json!({})).unwrap().id)
+        .map(|_| {
+            setup
+                .start("clockwork", "create", "pat", json!({}))
+                .unwrap()
+                .id
+        })
         .collect();
     drop(setup);
     let when = t0() + Duration::hours(2);
@@ -365,10 +403,7 @@ fn two_engines_sweeping_one_file_fire_each_timer_once() {
     assert_eq!(total, ids.len(), "each `flaky` timer fired once in all");
     for &id in &ids {
         assert_eq!(fired(&engines[0], id, "timer:flaky"), 1, "case {id}");
-        assert_eq!(
-            engines[1].get(id, None).unwrap().data["pings"],
-            json!(100)
-        );
+        assert_eq!(engines[1].get(id, None).unwrap().data["pings"], json!(100));
     }
 }
 
@@ -390,7 +425,12 @@ fn a_failing_timer_is_consumed_and_reported_without_blocking_others() {
     // the failed firing changed nothing and its timer is gone
     assert_eq!(e.get(bad.id, None).unwrap(), bad);
     assert_eq!(e.history(bad.id, None).unwrap().len(), 1);
-    let names: Vec<String> = e.timers(bad.id).unwrap().into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = e
+        .timers(bad.id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["daily"]);
     assert_eq!(e.get(good.id, None).unwrap().data["pings"], json!(100));
     let r = e.tick().unwrap();
@@ -442,7 +482,12 @@ fn a_timer_action_entering_a_state_with_timers_keeps_the_new_timers() {
     let r = e.advance("1h").unwrap();
     assert_eq!(r.fired, 1, "{r:?}");
     assert_eq!(e.get(c.id, None).unwrap().state, "second");
-    let names: Vec<String> = e.timers(c.id).unwrap().into_iter().map(|t| t.name).collect();
+    let names: Vec<String> = e
+        .timers(c.id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["finish"], "the new state's timer is scheduled");
     let r = e.advance("1h").unwrap();
     assert_eq!(r.fired, 1, "{r:?}");

@@ -109,11 +109,19 @@ fn case_role_views_show_each_viewer_their_own_cases() {
     // a helper from another organisation sees the cases they help on, in the view's states
     e.act(a1.id, "help", "o1", json!({"who": "h1"})).unwrap();
     e.act(c1.id, "help", "o3", json!({"who": "h1"})).unwrap();
-    assert_eq!(view(&e, "helping", "h1"), ["c1", "a1"], "updated, newest first");
+    assert_eq!(
+        view(&e, "helping", "h1"),
+        ["c1", "a1"],
+        "updated, newest first"
+    );
     e.act(a1.id, "start", "h1", json!({})).unwrap();
     e.act(a1.id, "finish", "h1", json!({})).unwrap();
     assert_eq!(view(&e, "helping", "h1"), ["c1"], "done is not in the view");
-    assert_eq!(view(&e, "mine", "o1"), ["a1", "a2"], "`mine` has every state");
+    assert_eq!(
+        view(&e, "mine", "o1"),
+        ["a1", "a2"],
+        "`mine` has every state"
+    );
 }
 
 #[test]
@@ -125,8 +133,15 @@ fn directory_role_views_are_limited_to_the_viewers_organisation() {
     let mut m1 = view(&e, "by_priority", "m1");
     m1.sort();
     assert_eq!(m1, ["a1", "a2"]);
-    assert_eq!(view(&e, "by_priority", "d2"), ["b1"], "any of the directory roles");
-    assert!(view(&e, "by_priority", "s1").is_empty(), "staff is not a manager");
+    assert_eq!(
+        view(&e, "by_priority", "d2"),
+        ["b1"],
+        "any of the directory roles"
+    );
+    assert!(
+        view(&e, "by_priority", "s1").is_empty(),
+        "staff is not a manager"
+    );
     assert!(view(&e, "by_priority", "nobody_special").is_empty());
     assert!(matches!(
         err(e.view("by_priority", "ghost")),
@@ -170,12 +185,24 @@ fn views_sort_by_a_field_or_by_time() {
     }
     // priority descending; equal priorities keep a stable order by id
     assert_eq!(view(&e, "by_priority", "m1"), ["b", "d", "c", "a"]);
-    assert_eq!(view(&e, "mine", "o1"), ["a", "b", "c", "d"], "created ascending");
+    assert_eq!(
+        view(&e, "mine", "o1"),
+        ["a", "b", "c", "d"],
+        "created ascending"
+    );
     assert_eq!(view(&e, "recent", "s1"), ["d", "c", "b", "a"]);
     clock.advance(Duration::minutes(5));
     e.act(b.id, "flag", "o1", json!({})).unwrap();
-    assert_eq!(view(&e, "recent", "s1"), ["b", "d", "c", "a"], "updated descending");
-    assert_eq!(view(&e, "not_mine", "s1"), ["d", "c", "b", "a"], "created descending");
+    assert_eq!(
+        view(&e, "recent", "s1"),
+        ["b", "d", "c", "a"],
+        "updated descending"
+    );
+    assert_eq!(
+        view(&e, "not_mine", "s1"),
+        ["d", "c", "b", "a"],
+        "created descending"
+    );
 }
 
 #[test]

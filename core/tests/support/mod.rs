@@ -224,7 +224,11 @@ pub fn engine_for_with_hook(file: &str, yaml: &str) -> (Engine, ManualClock, Rec
 
 /// The problems of a definition text that must fail to load.
 pub fn problems_of(file: &str, yaml: &str) -> Vec<mentorflow::Problem> {
-    match Engine::builder().in_memory().workflow_str(file, yaml).build() {
+    match Engine::builder()
+        .in_memory()
+        .workflow_str(file, yaml)
+        .build()
+    {
         Ok(_) => panic!("{file} should not load"),
         Err(mentorflow::Error::Definition { problems }) => problems,
         Err(other) => panic!("{file}: expected a definition error, got {other:?}"),
