@@ -22,6 +22,9 @@ fields:
   exits: { type: int, default: 0 }
   rating: { type: int }
   kind: { type: string }
+checks:
+  - when: 'fields.kind != "Shadowing" || fields.rating != ()'
+    message: A shadowing case needs a rating
 templates:
   rejected:
     subject: "Rejected: ${fields.title}"
@@ -64,6 +67,16 @@ actions:
       due: { type: date, required: true }
     run: fields.due = inputs.due
   submit: { from: pending, to: review, by: requester }
+  wipe:
+    from: pending
+    by: requester
+    run: fields.title = ()
+  set_kind:
+    from: pending
+    by: requester
+    inputs:
+      kind: { type: string, required: true }
+    run: fields.kind = inputs.kind
   decide:
     from: review
     to: [approved, denied]
@@ -751,4 +764,87 @@ fn an_at_timer_follows_its_date_field() {
     e.act(d.id, "reschedule", "pat", json!({"due": "2027-01-05"}))
         .unwrap();
     assert_eq!(e.timers(d.id).unwrap().len(), 1);
+}
+
+#[test]
+fn required_fields_and_checks_hold_after_every_action() {
+    let (e, c) = casework();
+    let error = refused(&e, c.id, "wipe", "pat", json!({}));
+    assert_eq!(validation_field(&error), "fields.title");
+    let error = refused(&e, c.id, "set_kind", "pat", json!({"kind": "Shadowing"}));
+    match error {
+        Error::Validation { field, message, .. } => {
+            assert_eq!(field, None);
+            assert_eq!(message, "A shadowing case needs a rating");
+        }
+        other => panic!("{other:?}"),
+    }
+    let c = e
+        .act(c.id, "set_kind", "pat", json!({"kind": "Coaching"}))
+        .unwrap();
+    assert_eq!(c.data["kind"], json!("Coaching"));
+    e.act(c.id, "rate", "cody", json!({"score": 4})).unwrap();
+    let c = e
+        .act(c.id, "set_kind", "pat", json!({"kind": "Shadowing"}))
+        .unwrap();
+    assert_eq!(c.data["kind"], json!("Shadowing"));
+}
+
+const HANDOVER: &str = r#"
+workflow: handover
+version: 1
+roles:
+  client: {}
+  mentor: {}
+fields:
+  greeted: { type: string }
+  seen_by_exit: { type: string }
+templates:
+  hello:
+    subject: "Hello ${case.mentor} from ${fields.greeted}"
+    body: "state ${case.state}"
+states:
+  waiting:
+    label: Waiting
+    on_exit: fields.seen_by_exit = case.state + "/" + fields.greeted
+  matched:
+    label: Matched
+    on_enter: |
+      fields.greeted = case.mentor;
+      notify(case.mentor, "hello");
+  done: { label: Done, final: true }
+actions:
+  ask:
+    to: waiting
+    by: client
+    run: fields.greeted = "nobody"
+  match:
+    from: waiting
+    to: matched
+    by: client
+    inputs:
+      mentor: { type: person, required: true }
+    run: |
+      fields.greeted = "run";
+      assign("mentor", inputs.mentor);
+  finish: { from: matched, to: done, by: [client, mentor] }
+"#;
+
+#[test]
+fn state_hooks_and_templates_see_what_the_run_changed() {
+    let (e, _) = support::engine_for("handover.yaml", HANDOVER);
+    let c = e.start("handover", "ask", "pat", json!({})).unwrap();
+    let c = e
+        .act(c.id, "match", "pat", json!({"mentor": "alice"}))
+        .unwrap();
+    // on_exit ran after the run: it saw the field the run set
+    assert_eq!(c.data["seen_by_exit"], json!("waiting/run"));
+    // on_enter saw the new participant, and the template the final snapshot
+    assert_eq!(c.data["greeted"], json!("alice"));
+    let n = e.notifications(&Default::default()).unwrap();
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].to, "alice");
+    assert_eq!(n[0].subject, "Hello alice from alice");
+    assert_eq!(n[0].body, "state matched");
+    assert_folds(&e, c.id);
 }

@@ -260,7 +260,7 @@ fn a_failing_effect_rolls_back_the_whole_action() {
     assert_eq!(now.state, "open");
     assert_eq!(now.revision, 1);
     assert_eq!(now.data["count"], json!(0));
-    assert!(now.participants.get("mentor").is_none());
+    assert!(!now.participants.contains_key("mentor"));
     assert_eq!(e.history(c.id, None).unwrap().len(), 1);
     assert!(e.notifications(&Default::default()).unwrap().is_empty());
     assert!(e.signals(None).unwrap().is_empty());
