@@ -323,3 +323,77 @@ fn a_host_hook_supplies_people_the_directory_lacks() {
     let error = err(e.act(a.id, "add_team", "ann", json!({"who": "nobody"})));
     assert_eq!(validation_field(&error), "inputs.who");
 }
+
+fn file_engine(path: &std::path::Path) -> Engine {
+    Engine::builder()
+        .database(path)
+        .workflow_str("programme.yaml", PROGRAMME)
+        .clock(ManualClock::at(t0()))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn directory_changes_are_seen_at_once_by_this_and_other_engines() {
+    let (_dir, path) = support::temp_db();
+    let (a, b) = (file_engine(&path), file_engine(&path));
+    a.put_people(&directory()).unwrap();
+    let c = b.start("programme", "create", "ann", json!({})).unwrap();
+    b.act(c.id, "enter", "ann", json!({})).unwrap();
+    b.act(c.id, "session", "ann", json!({})).unwrap();
+    // b has read ann and acme; a changes both
+    a.put_org(&Org::new("acme").setting("max_sessions", 1))
+        .unwrap();
+    let error = err(b.act(c.id, "session", "ann", json!({})));
+    assert_eq!(
+        error.code(),
+        "guard_rejected",
+        "b sees the new setting: {error:?}"
+    );
+    a.put_person(&Person::new("ann").org("globex")).unwrap();
+    let d = b.start("programme", "create", "ann", json!({})).unwrap();
+    assert_eq!(d.org, "globex", "b sees ann's new organisation");
+    // and the engine that made the change sees it too
+    a.put_person(&Person::new("cora").org("acme")).unwrap();
+    let e2 = b.start("programme", "create", "gus", json!({})).unwrap();
+    assert!(
+        b.get(e2.id, Some("gina")).is_ok(),
+        "gina is globex's coordinator"
+    );
+    a.put_person(&Person::new("gina").org("globex")).unwrap();
+    assert_eq!(err(b.get(e2.id, Some("gina"))).code(), "not_found");
+    assert_eq!(err(a.get(e2.id, Some("gina"))).code(), "not_found");
+    a.remove_person("gus").unwrap();
+    assert!(matches!(
+        err(b.start("programme", "create", "gus", json!({}))),
+        Error::NotFound { kind: "person", .. }
+    ));
+}
+
+#[test]
+fn a_directory_change_through_the_same_engine_applies_to_the_next_command() {
+    let e = build(None);
+    let c = e.start("programme", "create", "ann", json!({})).unwrap();
+    e.put_org(&Org::new("acme").setting("manager_validation", true))
+        .unwrap();
+    let c = e.act(c.id, "enter", "ann", json!({})).unwrap();
+    assert_eq!(c.state, "validating");
+    assert_eq!(e.actions(c.id, "cora").unwrap(), ["approve"]);
+    e.put_person(&Person::new("cora").org("acme")).unwrap();
+    assert_eq!(
+        err(e.act(c.id, "approve", "cora", json!({}))).code(),
+        "not_found"
+    );
+    e.put_person(&Person::new("cora").org("acme").role("coordinator"))
+        .unwrap();
+    assert_eq!(
+        e.act(c.id, "approve", "cora", json!({})).unwrap().state,
+        "running"
+    );
+    e.remove_org("acme").unwrap();
+    let d = e.start("programme", "create", "ann", json!({})).unwrap();
+    assert_eq!(
+        e.act(d.id, "enter", "ann", json!({})).unwrap().state,
+        "running"
+    );
+}
