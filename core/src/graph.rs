@@ -443,7 +443,9 @@ fn mermaid(def: &Definition, m: &Model, trace: Option<&Trace>) -> String {
 // ---- DOT ------------------------------------------------------------------------------------
 
 fn dot_text(s: &str) -> String {
-    s.replace('\\', "\\\\")
+    // Graphviz's default fonts often lack the clock glyph: say it in words.
+    s.replace("⏱ ", "timer: ")
+        .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\r', "")
         .replace('\n', "\\n")
@@ -595,6 +597,48 @@ actions:
     }
 
     #[test]
+    fn choices_meet_in_a_hub_and_everywhere_actions_in_a_note() {
+        let yaml = r#"
+workflow: s
+version: 1
+roles: { m: {} }
+states:
+  a: {}
+  b: {}
+  c: {}
+actions:
+  go: { to: a, by: m }
+  next: { from: a, to: b, by: m }
+  status: { from: [a, b, c], to: [a, b, c], by: m, run: 'goto("c")' }
+  note: { from: "*", by: m }
+"#;
+        let d =
+            crate::definition::load_str(yaml, "s.yaml", &Scripts::new(Limits::default())).unwrap();
+        let text = render(&d, Format::Mermaid, None);
+        assert!(text.contains("h_status{{\"status · m\"}}"), "{text}");
+        assert!(text.contains("s_b --> h_status"), "{text}");
+        assert!(text.contains("h_status --> s_c"), "{text}");
+        assert!(!text.contains("note · m\"| s_a"), "{text}");
+        assert!(text.contains("in every open state:<br/>note · m"), "{text}");
+        let trace = Trace {
+            current: "c".into(),
+            visited: ["a", "b", "c"].iter().map(|s| (*s).to_owned()).collect(),
+            steps: vec![
+                (None, "a".into(), "go".into()),
+                (Some("a".into()), "b".into(), "next".into()),
+                (Some("b".into()), "c".into(), "status".into()),
+            ],
+        };
+        let m = render(&d, Format::Mermaid, Some(&trace));
+        // go, next, b -> hub, hub -> c.
+        assert!(m.contains("linkStyle 0,1,3,7 stroke"), "{m}");
+        let dot = render(&d, Format::Dot, Some(&trace));
+        assert!(dot.contains("\"b\" -> \"action:status\" [color="), "{dot}");
+        assert!(dot.contains("\"action:status\" -> \"c\" [color="), "{dot}");
+        assert!(dot.contains("\"action:status\" -> \"a\";"), "{dot}");
+    }
+
+    #[test]
     fn dot_highlights_the_trace() {
         let trace = Trace {
             current: "done".into(),
@@ -606,7 +650,7 @@ actions:
         };
         let text = render(&def(), Format::Dot, Some(&trace));
         assert!(
-            text.contains("\"open\" -> \"done\" [label=\"⏱ after 5 business days → close_auto\", style=dashed, color=\"#e65100\", penwidth=3]"),
+            text.contains("\"open\" -> \"done\" [label=\"timer: after 5 business days → close_auto\", style=dashed, color=\"#e65100\", penwidth=3]"),
             "{text}"
         );
         assert!(
