@@ -664,6 +664,12 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Mentors in the scale part: one per 50 cases (a mentor's need-action list holds about a
+/// dozen requests), at least 20.
+pub fn mentor_count(n: usize) -> usize {
+    (n / 50).max(20)
+}
+
 /// Bulk-load `n` cases into an engine database and measure read and act latencies.
 pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
     let path = fresh(dir, "scale");
@@ -676,9 +682,18 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
         let tx = db.transaction()?;
         let at = t0().timestamp_micros();
         let states = ["submitted", "assigned_pending", "in_progress", "complete"];
+        let mentors = mentor_count(n);
+        for m in 0..mentors {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO people (id, org, roles, attributes) VALUES (?1, 'ch1', '[\"mentor\"]', '{\"classification\":\"active\"}')",
+            )?
+            .execute(params![format!("mentor{m:02}")])?;
+            tx.prepare_cached("INSERT OR IGNORE INTO person_roles (org, role, person) VALUES ('ch1', 'mentor', ?1)")?
+                .execute(params![format!("mentor{m:02}")])?;
+        }
         for i in 0..n {
             let state = states[i % 4];
-            let mentor = format!("mentor{:02}", (i / 4) % 20);
+            let mentor = format!("mentor{:02}", (i / 4) % mentors);
             let client = format!("client{:02}", i % 50);
             let mut data = client_data(i).as_object().cloned().unwrap_or_default();
             data.insert(
@@ -736,8 +751,9 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
         lat.sort();
         Ok((percentile(&lat, 0.5) * 1e3, percentile(&lat, 0.99) * 1e3))
     };
+    let mentors = mentor_count(n);
     let (view_p50, view_p99) = measure(&mut |k| {
-        let mentor = format!("mentor{:02}", k % 20);
+        let mentor = format!("mentor{:02}", (k * 7_919) % mentors);
         e.view("need_action", &mentor)?;
         Ok(())
     })?;
@@ -747,13 +763,13 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
     })?;
     let (actions_p50, actions_p99) = measure(&mut |k| {
         let id = pick(k, 2);
-        let mentor = format!("mentor{:02}", ((id - 1) / 4) % 20);
+        let mentor = format!("mentor{:02}", ((id as usize - 1) / 4) % mentors);
         e.actions(id, &mentor)?;
         Ok(())
     })?;
     let (act_p50, act_p99) = measure(&mut |k| {
         let id = pick(k, 2);
-        let mentor = format!("mentor{:02}", ((id - 1) / 4) % 20);
+        let mentor = format!("mentor{:02}", ((id as usize - 1) / 4) % mentors);
         e.act(id, "log_session", &mentor, json!({}))?;
         Ok(())
     })?;

@@ -6,10 +6,11 @@ fn main() -> mentorflow_bench::BenchResult<()> {
         .unwrap_or(300);
     let which = std::env::args().nth(2).unwrap_or_else(|| "engine".into());
     let dir = std::env::temp_dir();
-    let (r, _) = if which == "floor" {
-        mentorflow_bench::floor_lifecycle(n, &dir)?
-    } else {
-        mentorflow_bench::engine_lifecycle(n, &dir)?
+    let (r, _) = match which.as_str() {
+        "floor" => mentorflow_bench::floor_lifecycle(n, &dir)?,
+        "timers" => mentorflow_bench::engine_timers(n, &dir)?,
+        "floor-timers" => mentorflow_bench::floor_timers(n, &dir)?,
+        _ => mentorflow_bench::engine_lifecycle(n, &dir)?,
     };
     println!("{which}: {r:.0} steps/s");
     Ok(())

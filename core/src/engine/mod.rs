@@ -398,7 +398,7 @@ impl Engine {
     }
 
     /// Drop cached people and organisations if another connection changed the file.
-    fn sync_cache(&self, db: &Connection) -> Result<()> {
+    pub(crate) fn sync_cache(&self, db: &Connection) -> Result<()> {
         let v: i64 = db
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get(0))?;

@@ -1,10 +1,10 @@
 //! The timer sweep and outbox delivery.
 //!
 //! A sweep fires due timers oldest first (ties by timer id, so the order is deterministic) in
-//! batches: one transaction per batch, one savepoint per firing. A firing that fails rolls
-//! back only itself; its timer is consumed and the error reported. A batch commits every
-//! [`BATCH`] firings or [`BATCH_TIME`], so a crash loses no firing: an uncommitted firing is
-//! still due and fires on the next sweep. Two sweepers (threads or processes) on one file
+//! batches: one transaction per batch. A firing that fails rolls back only itself (see
+//! [`sweep`]); its timer is consumed and the error reported. A batch commits every [`BATCH`]
+//! firings or [`BATCH_TIME`], so a crash loses no firing: an uncommitted firing is still due
+//! and fires on the next sweep. Two sweepers (threads or processes) on one file
 //! are serialised by SQLite's write lock and re-read the due timers inside it, so a timer
 //! fires exactly once.
 
@@ -20,25 +20,62 @@ use crate::script::DB;
 use crate::store::{self, OutboxItem};
 
 /// Firings per transaction.
-pub const BATCH: usize = 256;
+pub const BATCH: usize = 500;
 /// Longest a batch transaction stays open.
-pub const BATCH_TIME: Duration = Duration::from_millis(50);
+pub const BATCH_TIME: Duration = Duration::from_millis(100);
 
 /// Fire every timer due at `now`.
+///
+/// Each batch is first fired optimistically, without savepoints; firings almost never fail,
+/// and a savepoint makes SQLite copy every page a firing touches into its statement journal.
+/// If one firing fails, the whole batch is rolled back and fired again with a savepoint per
+/// timer, so the failing one rolls back alone. Either way nothing is committed twice: a
+/// rolled-back firing is still due.
 pub(crate) fn sweep(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
     let mut report = TickReport::default();
     loop {
-        let mut db = engine.lock();
-        let mut tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let due = store::due_timers(&tx, now, BATCH as i64)?;
-        if due.is_empty() {
-            tx.commit()?;
-            break;
+        match fire_batch(engine, now, false)? {
+            Batch::Done(r) => {
+                report.add(r);
+                break;
+            }
+            Batch::More(r) => report.add(r),
+            Batch::Failed => match fire_batch(engine, now, true)? {
+                Batch::Done(r) => {
+                    report.add(r);
+                    break;
+                }
+                Batch::More(r) => report.add(r),
+                Batch::Failed => return Err(Error::storage("a timer batch failed twice")),
+            },
         }
-        let started = Instant::now();
-        let mut done_in_batch = 0;
-        let full_batch = due.len() == BATCH;
-        for t in &due {
+    }
+    Ok(report)
+}
+
+enum Batch {
+    /// Committed; no timer is left due.
+    Done(TickReport),
+    /// Committed; more may be due.
+    More(TickReport),
+    /// A firing failed on the optimistic path; nothing was committed.
+    Failed,
+}
+
+fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<Batch> {
+    let mut report = TickReport::default();
+    let mut db = engine.lock();
+    let mut tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    engine.sync_cache(&tx)?;
+    let due = store::due_timers(&tx, now, BATCH as i64)?;
+    if due.is_empty() {
+        tx.commit()?;
+        return Ok(Batch::Done(report));
+    }
+    let started = Instant::now();
+    let mut done = 0;
+    for t in &due {
+        if savepoints {
             let sp = tx.savepoint()?;
             let result = DB.set(&sp, || super::step::fire_timer(engine, &sp, t, now));
             match result {
@@ -48,10 +85,7 @@ pub(crate) fn sweep(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
                         report.fired += 1;
                     }
                 }
-                Err(e @ Error::Storage { .. }) => {
-                    drop(sp);
-                    return Err(e);
-                }
+                Err(e @ Error::Storage { .. }) => return Err(e),
                 Err(e) => {
                     drop(sp); // rolls the firing back
                     store::delete_timer_id(&tx, t.id)?;
@@ -60,18 +94,25 @@ pub(crate) fn sweep(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
                         .push(format!("timer `{}` of case {}: {e}", t.name, t.case_id));
                 }
             }
-            done_in_batch += 1;
-            if started.elapsed() > BATCH_TIME {
-                break;
+        } else {
+            match DB.set(&tx, || super::step::fire_timer(engine, &tx, t, now)) {
+                Ok(true) => report.fired += 1,
+                Ok(false) => {}
+                Err(e @ Error::Storage { .. }) => return Err(e),
+                Err(_) => return Ok(Batch::Failed), // dropping `tx` rolls the batch back
             }
         }
-        let _ = &mut tx;
-        tx.commit()?;
-        if !full_batch && done_in_batch == due.len() {
+        done += 1;
+        if started.elapsed() > BATCH_TIME {
             break;
         }
     }
-    Ok(report)
+    tx.commit()?;
+    if due.len() < BATCH && done == due.len() {
+        Ok(Batch::Done(report))
+    } else {
+        Ok(Batch::More(report))
+    }
 }
 
 /// Deliver pending notifications and signals, then history events, to every hook.
