@@ -18,7 +18,6 @@ export PATH="$root/.venv/bin:$PATH"
 unset CONDA_PREFIX || true
 
 step "pip install maturin pytest mypy pandas"
-"$py" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.7,<2" pytest mypy pandas
 
 step "maturin develop (bindings/python)"

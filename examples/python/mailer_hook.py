@@ -71,7 +71,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     case = engine.start("score_request", actor="pat", data={"client_name": "Pat's Bakery"})
     engine.act(case.id, "assign", actor="cody", inputs={"mentor": "alice"})
 
-    # The mail server goes down: the 24 h reminder cannot be sent...
+    # The mail server goes down: the 24 h reminder cannot be sent. The engine logs the
+    # callback's exception on the "mentorflow" logger (the ERROR line below) and keeps going.
+    print("the mail server goes down; the 24 h reminder is due:")
     mailer.server_down = True
     report = engine.advance("24h")
     print(f"reminder due: fired={report.fired}, delivery failures={report.delivery_failures}")

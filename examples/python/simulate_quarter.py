@@ -4,7 +4,7 @@ Clients submit requests through the quarter; twice a business day the Client Int
 Coordinator assigns the queue to the least busy active mentor who still has capacity; each
 assigned mentor accepts, declines or ignores the request with the given probabilities (an
 ignored request is reminded after 24 h and 48 h and returns to the queue after 5 business
-days, by the workflow's own timers). Accepted requests get a few sessions and are completed.
+days, by the workflow's own timers). Accepted requests get a few sessions and most are completed.
 
 Everything runs on the engine's manual clock, with a seeded random generator, so a run is
 reproducible. At the end the script prints the median time to acceptance, the share of
@@ -156,9 +156,13 @@ class Chapter:
         if how == "accept":
             self.engine.act(case_id, "accept", actor=mentor,
                             inputs={"note": "Hello, I will be your SCORE mentor."})
-            for k in range(self.rng.randint(1, 3)):
+            sessions = self.rng.randint(1, 3)
+            for k in range(sessions):
                 at = self.engine.now + timedelta(days=3 + 7 * k)
                 self.schedule(at, lambda: self.session(case_id, mentor))
+            if self.rng.random() < 0.7:  # most relationships end within the quarter
+                at = self.engine.now + timedelta(days=7 * sessions + 5)
+                self.schedule(at, lambda: self.complete(case_id, mentor))
         else:
             self.refused_by.setdefault(case_id, set()).add(mentor)
             self.engine.act(case_id, "decline", actor=mentor,
@@ -169,6 +173,11 @@ class Chapter:
         if case.state == "in_progress":
             self.engine.act(case_id, "log_session", actor=mentor,
                             inputs={"summary": "Worked on the business plan."})
+
+    def complete(self, case_id: int, mentor: str) -> None:
+        if self.engine.get(case_id).state == "in_progress":
+            self.engine.act(case_id, "update_status", actor=mentor,
+                            inputs={"status": "complete", "contacted": True})
 
     # ---- the run -----------------------------------------------------------------------------
 

@@ -80,11 +80,15 @@ def main() -> None:
     other = engine.start("score_request", actor="quinn", data={"client_name": "Quinn's Garage"})
     engine.act(other.id, "assign", actor="cody", inputs={"mentor": "alice"})
     report = engine.advance("2 days")
-    print(f"\nafter 2 days: {report.fired} timers fired; "
-          f"reminders: {[n.template for n in engine.notifications(other.id, to='alice')]}")
-    engine.advance("7 days")
+    reminders = [n.template for n in engine.notifications(other.id, to="alice")
+                 if "reminder" in n.template]
+    print(f"\nafter 2 days: {report.fired} timers fired: {reminders}")
+    engine.advance("6 days")  # Saturday 28 Nov: Thanksgiving pushed the deadline to Monday
+    print(f"after 8 days: {engine.get(other.id).state_label}")
+    engine.advance("2 days")  # Monday 30 Nov, 9:00 in New York
     other = engine.get(other.id)
-    print(f"after 9 days: {other.state_label}; mentor: {other.participant('mentor')}")
+    print(f"after 10 days: {other.state_label}; mentor: {other.participant('mentor')}; "
+          f"the client was told: {[n.template for n in engine.notifications(other.id, to='quinn')]}")
 
     # 6. History, notifications, views and exports.
     print("\nhistory of the first request:")

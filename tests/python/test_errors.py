@@ -64,6 +64,14 @@ def test_definition_error_for_a_missing_folder(tmp_path: Path) -> None:
     assert "cannot read the workflows folder" in problem["message"]
 
 
+def test_definition_error_for_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(mentorflow.DefinitionError) as info:
+        mentorflow.Engine(":memory:", workflows=[REQUEST, tmp_path / "missing.yaml"])
+    [problem] = info.value.errors()
+    assert problem["file"] == str(tmp_path / "missing.yaml")
+    assert "folder" not in problem["message"]
+
+
 def test_validation_error(engine: mentorflow.Engine) -> None:
     with pytest.raises(mentorflow.ValidationError) as info:
         engine.start("request", actor="pat", data={})

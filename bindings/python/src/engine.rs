@@ -116,7 +116,10 @@ impl PyEngine {
         let core = detached(py, || {
             let mut builder = mentorflow::Engine::builder().database(&path);
             for p in sources {
-                builder = if p.is_file() {
+                let yaml = p.extension().is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                });
+                builder = if p.is_file() || (yaml && !p.exists()) {
                     builder.workflow_file(p)
                 } else {
                     builder.workflows_dir(p)
