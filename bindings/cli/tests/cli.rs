@@ -706,6 +706,24 @@ fn errors_are_one_line_with_a_way_forward() {
     );
     // Nothing changed.
     assert_eq!(e.json(&["show", "1"])["revision"], 2);
+    // Without a workflows folder, cases still run on their stored definitions, and what
+    // needs the files says where they are expected.
+    let shown = e
+        .bare()
+        .args(["--db", "t.db", "--json", "show", "1"])
+        .assert()
+        .success();
+    let shown: Value = serde_json::from_slice(&shown.get_output().stdout).unwrap();
+    assert_eq!(shown["state"], "pending");
+    let out = e
+        .bare()
+        .args(["--db", "t.db", "view", "queue", "--as", "cody"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no workflows are loaded here"), "{err}");
 }
 
 #[test]

@@ -122,7 +122,19 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(mut e) => {
+            let (dir, explicit) = ctx.workflows_dir();
+            let kind = e.details.get("kind").and_then(Value::as_str);
+            if e.code == "not_found"
+                && matches!(kind, Some("workflow" | "view" | "export"))
+                && !explicit
+                && !dir.is_dir()
+            {
+                e.message.push_str(&format!(
+                    "; no workflows are loaded here: run where the `{}` folder is, or pass --workflows DIR",
+                    dir.display()
+                ));
+            }
             e.print(json);
             ExitCode::from(output::EXIT_FAILED)
         }
