@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assigned
+from conftest import REQUEST, T0, add_people, assigned
 
 import mentorflow
 
@@ -146,6 +147,24 @@ def test_on_signal(typed: mentorflow.Engine) -> None:
     assert typed.signals(case.id) == got
     assert got[0].to_dict()["kind"] == "closed" and "Signal(id=" in repr(got[0])
     assert typed.signals(9999) == []
+
+
+def test_undelivered_notifications_reach_a_callback_registered_later(tmp_path: Path) -> None:
+    db = tmp_path / "later.db"
+    first = mentorflow.Engine(db, workflows=REQUEST, now=T0)
+    add_people(first)
+    case = assigned(first)  # no callback yet: the notification waits in the outbox
+    assert first.notifications(case.id)[0].delivered_at is None
+    del first
+    again = mentorflow.Engine(db, workflows=REQUEST, now=T0)
+    got: list[int] = []
+    events: list[int] = []
+    again.on_notification(lambda n: got.append(n.id))
+    again.on_event(lambda e: events.append(e.seq))
+    report = again.tick()
+    assert report.delivered == 1 and got == [again.notifications(case.id)[0].id]
+    assert events == [1, 2]  # the whole history, oldest first
+    assert again.notifications(case.id)[0].delivered_at is not None
 
 
 def test_callbacks_must_be_callable(engine: mentorflow.Engine) -> None:
