@@ -225,6 +225,22 @@ def test_register_function_result_conversion(typed: mentorflow.Engine) -> None:
     assert typed.act(case.id, "shout", actor="owner").data["title"] == "2026-01-02"
 
 
+def test_script_function_calling_the_engine_is_refused_not_deadlocked(
+    typed: mentorflow.Engine,
+) -> None:
+    def py_score(title: str, count: int) -> int:
+        return typed.get(1).revision  # would wait on the transaction it runs in
+
+    typed.register_function("py_score", py_score)
+    case = typed.start("typed", actor="owner", data={"title": "T", "count": 1})
+    with pytest.raises(mentorflow.ScriptError) as info:
+        typed.act(case.id, "score", actor="owner")
+    assert "RuntimeError" in info.value.reason
+    assert "cannot call the engine" in info.value.reason
+    # Outside scripts the engine is callable again.
+    assert typed.get(case.id).revision == 1
+
+
 def test_register_function_checks(typed: mentorflow.Engine) -> None:
     with pytest.raises(TypeError, match="needs a callable"):
         typed.register_function("f", 3)  # type: ignore[arg-type]

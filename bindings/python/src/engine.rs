@@ -23,6 +23,7 @@ pub(crate) fn detached<T: Send>(
     py: Python<'_>,
     f: impl FnOnce() -> mentorflow::Result<T> + Send,
 ) -> PyResult<T> {
+    hooks::check_not_in_script()?;
     py.detach(f).map_err(|e| to_py_err(py, e))
 }
 
@@ -485,6 +486,7 @@ impl PyEngine {
                 "{name:?} is not a valid script function name (letters, digits and _)"
             )));
         }
+        hooks::check_not_in_script()?;
         let arities = hooks::arities(&callable)?;
         let f = hooks::host_fn(name.clone(), callable.unbind());
         let core = &self.core;

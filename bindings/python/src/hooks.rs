@@ -4,6 +4,7 @@
 //! A callback that raises is logged on the `mentorflow` logger and reported to the engine as
 //! a failed delivery: the notification stays undelivered and the next `tick()` retries it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -125,10 +126,27 @@ impl PyHook {
     }
 }
 
+thread_local! {
+    /// Set while a Python script function runs: the engine is inside a transaction then, so
+    /// calling it again from that function would wait on itself.
+    static IN_SCRIPT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Refuse an engine call made from inside a script function (it would deadlock).
+pub(crate) fn check_not_in_script() -> PyResult<()> {
+    if IN_SCRIPT.with(Cell::get) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "a script function cannot call the engine: it runs inside the engine's transaction (compute from its arguments, or act from a callback such as on_notification instead)",
+        ));
+    }
+    Ok(())
+}
+
 /// A Python callable as a script host function taking `arity` arguments.
 pub(crate) fn host_fn(name: String, callable: Py<PyAny>) -> mentorflow::script::HostFn {
     Arc::new(move |args: &[Value]| {
-        Python::attach(|py| {
+        let outer = IN_SCRIPT.with(|f| f.replace(true));
+        let result = Python::attach(|py| {
             let call = || -> PyResult<Value> {
                 let items = args
                     .iter()
@@ -145,7 +163,9 @@ pub(crate) fn host_fn(name: String, callable: Py<PyAny>) -> mentorflow::script::
                     .unwrap_or_else(|_| "Exception".into());
                 format!("{name}() raised {kind}: {}", err.value(py))
             })
-        })
+        });
+        IN_SCRIPT.with(|f| f.set(outer));
+        result
     })
 }
 
