@@ -136,7 +136,10 @@ class Engine:
     @overload
     def export(
         self, name: str, *, format: Literal["rows"] = "rows", actor: Optional[str] = None
-    ) -> Rows: ...
+    ) -> Rows:
+        """A named export (``export`` or ``workflow.export``): ``format="rows"`` gives a list of
+        dicts whose ``.columns`` keeps the column order; ``"csv"`` the CSV text; ``"json"`` the
+        rows as JSON text. With ``actor``, only the cases that person may see."""
     @overload
     def export(
         self, name: str, *, format: Literal["csv", "json"], actor: Optional[str] = None
