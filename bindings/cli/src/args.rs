@@ -81,6 +81,8 @@ pub enum Command {
     Demo,
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Measure the engine against the SQLite floor: lifecycle, timers, scale.
+    Bench(BenchArgs),
 }
 
 /// `start`.
@@ -375,6 +377,29 @@ pub struct RunArgs {
     /// Tick and deliver once, then exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Cases in the lifecycle parts (5 steps each).
+    #[arg(long, default_value_t = 2_000)]
+    pub cases: usize,
+    /// Cases with a due timer in the timers part.
+    #[arg(long, default_value_t = 100_000)]
+    pub timers: usize,
+    /// Cases in the scale part (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale: usize,
+    /// Repetitions of the lifecycle and timer parts; medians are reported.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Latency samples per query in the scale part.
+    #[arg(long, default_value_t = 2_000)]
+    pub samples: usize,
+    /// Folder for the benchmark's database files (default: the system temp folder).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// `completions`.

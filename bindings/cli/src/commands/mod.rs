@@ -2,6 +2,7 @@
 //! values, describing what an action did.
 
 mod act;
+mod bench;
 mod cases;
 mod completions;
 mod demo;
@@ -119,6 +120,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(&ctx, a),
         Command::Demo => demo::run(&ctx),
         Command::Completions(a) => completions::run(a),
+        Command::Bench(a) => bench::run(&ctx, &a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
