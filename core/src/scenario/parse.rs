@@ -94,7 +94,9 @@ pub(crate) enum StepKind {
     Advance(Span),
     AdvanceTo(DateTime<Utc>),
     Tick,
-    Restart,
+    /// Close the engine, let this much time pass while it is down (timers do not fire), and
+    /// reopen it on the same file.
+    Restart(Option<Span>),
     PutPerson(PersonPatch),
     PutOrg(OrgPatch),
     RemovePerson(String),
@@ -1241,6 +1243,24 @@ fn step(r: &Reader<'_>, v: &Value, path: &str, number: usize, label: String) -> 
         "advance_to" => {
             StepKind::AdvanceTo(r.instant(verb_value, &p("advance_to"), "`advance_to`")?)
         }
+        "restart" if verb_value.is_object() => {
+            let rp = p("restart");
+            let rm = r.map(verb_value, &rp, "`restart: { after: DURATION }`")?;
+            r.keys(rm, &rp, &["after"], "`restart`")?;
+            let ap = child_path(&rp, "after");
+            let s = r.text(
+                r.need(rm, &rp, "after", "`restart`")?,
+                &ap,
+                "`after` (how long the engine stays down, e.g. 6 days)",
+            )?;
+            StepKind::Restart(Some(s.parse::<Span>().map_err(|e| {
+                r.err(
+                    &ap,
+                    "a duration such as 30m, 24h, 2 days, 5 business days or 1 month",
+                    e.to_string(),
+                )
+            })?))
+        }
         "tick" | "restart" => {
             if !r.bool(verb_value, &p(verb), &format!("`{verb}: true`"))? {
                 return Err(r.err(&p(verb), format!("`{verb}: true`"), "false"));
@@ -1248,7 +1268,7 @@ fn step(r: &Reader<'_>, v: &Value, path: &str, number: usize, label: String) -> 
             if verb == "tick" {
                 StepKind::Tick
             } else {
-                StepKind::Restart
+                StepKind::Restart(None)
             }
         }
         "put_person" => {

@@ -695,9 +695,15 @@ impl Runner {
                 timer_failures(engine.advance_to(*t))?.map(|()| None)
             }
             StepKind::Tick => timer_failures(engine.tick())?.map(|()| None),
-            StepKind::Restart => {
+            StepKind::Restart(down) => {
                 self.engine = None;
                 drop(engine);
+                if let Some(span) = down {
+                    // time passes while nothing runs: no timer fires until the next sweep
+                    let now = crate::time::Clock::now(&self.clock);
+                    self.clock
+                        .set(crate::time::BusinessCalendar::default().add(now, *span));
+                }
                 self.open()?;
                 Ok(None)
             }

@@ -603,7 +603,7 @@ const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, b
 
 pub(crate) fn undelivered(db: &Connection, limit: i64) -> Result<Vec<OutboxItem>> {
     let sql = format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ?1"
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL ORDER BY id LIMIT ?1"
     );
     let mut stmt = db.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![limit], outbox_row)?;
