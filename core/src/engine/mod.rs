@@ -490,6 +490,12 @@ impl Engine {
         reg.order.iter().filter_map(|id| reg.latest(id)).collect()
     }
 
+    /// The definition a case runs on: the version it was started on, even when a newer
+    /// version is loaded.
+    pub fn definition_of(&self, case: &Case) -> Result<Arc<Definition>> {
+        self.read(|db| self.definition_at(db, &case.workflow, case.version))
+    }
+
     /// The latest version of a workflow.
     pub fn definition(&self, workflow: &str) -> Result<Arc<Definition>> {
         self.registry().latest(workflow).ok_or_else(|| {
@@ -637,6 +643,25 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Add or replace organisations and people together, in one transaction (imports). All
+    /// or nothing.
+    pub fn put_directory(&self, orgs: &[Org], people: &[Person]) -> Result<()> {
+        for o in orgs {
+            self.check_settings(&o.settings)?;
+        }
+        let r = self.write(|db| {
+            for o in orgs {
+                directory::put_org(db, o)?;
+            }
+            for p in people {
+                directory::put_person(db, p)?;
+            }
+            Ok(())
+        });
+        self.clear_cache();
+        r
     }
 
     /// An organisation.

@@ -251,6 +251,67 @@ fn context(
     ))
 }
 
+/// The sizes the sandbox counts in a map of values (see [`crate::Limits`]): items of every
+/// list, entries of every map (this one's included) and bytes of every string, nested ones
+/// included.
+fn sizes(m: &Map<String, Value>) -> (usize, usize, usize) {
+    let (mut items, mut entries, mut bytes) = (0, m.len(), 0);
+    let mut stack: Vec<&Value> = m.values().collect();
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => bytes += s.len(),
+            Value::Array(a) => {
+                items += a.len();
+                stack.extend(a);
+            }
+            Value::Object(o) => {
+                entries += o.len();
+                stack.extend(o.values());
+            }
+            _ => {}
+        }
+    }
+    (items, entries, bytes)
+}
+
+/// Refuse inputs, or a case's fields, larger than the sandbox lets a script hold: stored,
+/// they would make every later effect on the case fail.
+fn within_limits(
+    engine: &Engine,
+    values: &Map<String, Value>,
+    what: &str,
+    workflow: &str,
+) -> Result<()> {
+    let l = engine.inner.scripts.limits();
+    let (items, entries, bytes) = sizes(values);
+    let over = if bytes > l.max_string_size {
+        Some(format!(
+            "{bytes} bytes of text, more than the {} scripts may hold (Limits::max_string_size)",
+            l.max_string_size
+        ))
+    } else if items > l.max_array_size {
+        Some(format!(
+            "{items} list items, more than the {} scripts may hold (Limits::max_array_size)",
+            l.max_array_size
+        ))
+    } else if entries > l.max_map_size {
+        Some(format!(
+            "{entries} map entries, more than the {} scripts may hold (Limits::max_map_size)",
+            l.max_map_size
+        ))
+    } else {
+        None
+    };
+    match over {
+        None => Ok(()),
+        Some(o) => Err(Error::Validation {
+            workflow: Some(workflow.to_owned()),
+            field: Some(what.to_owned()),
+            message: format!("the {what} would hold {o}"),
+        }),
+    }
+}
+
 /// Actions a person may do now.
 pub(crate) fn available(
     engine: &Engine,
@@ -431,6 +492,7 @@ pub(crate) fn start(
         true,
         true,
     )?;
+    within_limits(engine, &inputs, "inputs", &def.id)?;
     let now = engine.now();
     let case = Case {
         id: 0,
@@ -587,6 +649,7 @@ pub(crate) fn act(
         true,
         true,
     )?;
+    within_limits(engine, &inputs, "inputs", &def.id)?;
     let now = engine.now();
     let cell = context(&case, &def.id, now, &cal);
     CTX.set(&cell, || {
@@ -679,6 +742,8 @@ pub(crate) fn fire_timer(
             }
             store::reschedule_timer(db, t, due, k)?;
         }
+        // Entering another state already removed every timer of the case.
+        _ if state_changed => {}
         _ => {
             store::consume_timer(db, t)?;
         }
@@ -893,7 +958,9 @@ impl<'a> Run<'a> {
                 .map(Dynamic::from_map)
                 .map_err(Error::storage)
         };
-        let mut s = Scripts::empty_scope();
+        // Only what the script names is bound (strict variables were checked at load, and
+        // `uses` over-approximates what the script reads).
+        let mut s = Scope::new();
         if hide_private {
             // templates: not cached, private values removed
             if uses.has("case") {
@@ -1373,6 +1440,7 @@ impl<'a> Run<'a> {
     }
 
     fn persist(&mut self) -> Result<Case> {
+        within_limits(self.engine, &self.case.data, "fields", &self.def.id)?;
         let db = self.db;
         let st = self.def.state(&self.case.state);
         self.case.revision = self.before_revision + 1;

@@ -13,7 +13,7 @@ pub fn act(ctx: &Ctx, a: ActArgs) -> Result<(), CliError> {
     if !a.set.is_empty() {
         // The declared input types decide how `--set` text is read.
         let case = engine.get(a.case, None)?;
-        let def = engine.definition(&case.workflow).ok();
+        let def = engine.definition_of(&case).ok();
         let action = def.as_ref().and_then(|d| d.action(&a.action));
         for (name, raw) in a.set {
             let kind = action
@@ -44,7 +44,7 @@ pub fn actions(ctx: &Ctx, a: ActionsArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let case = engine.get(a.case, None)?;
-    let def = engine.definition(&case.workflow).ok();
+    let def = engine.definition_of(&case).ok();
     let rows: Vec<Vec<String>> = ids
         .iter()
         .map(|id| {

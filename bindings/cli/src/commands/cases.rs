@@ -36,7 +36,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
         return out.print_json(&v);
     }
     let title = engine
-        .definition(&case.workflow)
+        .definition_of(&case)
         .map(|d| d.title.clone())
         .unwrap_or_default();
     let mut text = format!(

@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
                     ),
                 ));
             }
-            let def = engine.definition(&case.workflow)?;
+            let def = engine.definition_of(&case)?;
             let trace = Trace::from_history(&engine.history(id, None)?);
             graph::render(&def, format, Some(&trace))
         }

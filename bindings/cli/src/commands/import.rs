@@ -39,10 +39,7 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<(), CliError> {
         from_yaml(&text, &file)?
     };
     let engine = ctx.engine()?;
-    for o in &orgs {
-        engine.put_org(o)?;
-    }
-    engine.put_people(&people)?;
+    engine.put_directory(&orgs, &people)?;
     if ctx.out.json {
         return ctx.out.print_json(&json!({
             "orgs": orgs.iter().map(|o| &o.id).collect::<Vec<_>>(),
