@@ -116,6 +116,18 @@ impl Person {
                 ));
             }
         }
+        for (key, value) in &self.attributes {
+            if crate::definition::nests_too_deeply(value) {
+                return Err(Error::validation(
+                    format!("attributes.{key}"),
+                    format!(
+                        "attribute `{key}` of person `{}` nests lists and maps more than {} levels deep",
+                        self.id,
+                        crate::definition::MAX_NESTING
+                    ),
+                ));
+            }
+        }
         for key in ["id", "name", "email", "org", "roles"] {
             if self.attributes.contains_key(key) {
                 return Err(Error::validation(

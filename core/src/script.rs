@@ -64,6 +64,12 @@ impl Default for Limits {
     }
 }
 
+thread_local! {
+    /// Operations of the script running on this thread, closures called by native functions
+    /// included (see [`Scripts::new`]).
+    static OPERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Variables every script may name (strict variables are on).
 pub(crate) const SCOPE_NAMES: &[&str] = &[
     "case",
@@ -143,7 +149,7 @@ impl Uses {
         let mut bits = 0u16;
         for (i, (tok, _, _)) in toks.iter().enumerate() {
             if let Tok::Ident(name) = tok {
-                let after_dot = i > 0 && matches!(toks[i - 1].0, Tok::Punct('.'));
+                let after_dot = member_access(&toks, i);
                 if !after_dot {
                     if let Some(b) = Self::bit(name) {
                         bits |= b;
@@ -233,6 +239,18 @@ impl Scripts {
             .set_max_map_size(limits.max_map_size)
             .set_max_variables(1_000)
             .set_max_functions(100);
+        // rhai counts operations afresh inside every closure that a native function such as
+        // `map`, `filter` or `reduce` calls, so its own limit can be escaped by nesting them
+        // (600 × 600 closure calls ran unchecked). Count every operation of a script run here.
+        let max_operations = limits.max_operations;
+        engine.on_progress(move |_| {
+            let n = OPERATIONS.with(|c| {
+                let n = c.get().saturating_add(1);
+                c.set(n);
+                n
+            });
+            (max_operations > 0 && n > max_operations).then_some(Dynamic::UNIT)
+        });
         engine.disable_symbol("eval");
         // rhai reserves `case` and `goto` for future syntax; the workflow language uses
         // `case` for the case being acted on and `goto(state)` for choosing a target.
@@ -339,6 +357,7 @@ impl Scripts {
     /// Run a script in a scope and return its value.
     pub(crate) fn run(&self, script: &Script, scope: &mut Scope) -> Result<Dynamic, Error> {
         let engine = self.read();
+        OPERATIONS.with(|c| c.set(0));
         match engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.map_error(script, *e)),
@@ -367,8 +386,16 @@ impl Scripts {
             return err;
         }
         let pos = e.position();
-        let message = match &e {
-            EvalAltResult::ErrorTooManyOperations(_) => format!(
+        // a limit hit inside a function or closure call is reported as the limit
+        let limit = match e.unwrap_inner() {
+            inner @ (EvalAltResult::ErrorTooManyOperations(_)
+            | EvalAltResult::ErrorTerminated(..)
+            | EvalAltResult::ErrorStackOverflow(_)
+            | EvalAltResult::ErrorDataTooLarge(..)) => Some(inner),
+            _ => None,
+        };
+        let message = match limit.unwrap_or(&e) {
+            EvalAltResult::ErrorTooManyOperations(_) | EvalAltResult::ErrorTerminated(..) => format!(
                 "the script ran too long (more than {} operations; is there an endless loop?)",
                 self.limits.max_operations
             ),
@@ -438,8 +465,21 @@ pub(crate) fn map_to_rhai(m: &Map<String, Value>) -> Result<RMap, String> {
     Ok(out)
 }
 
-/// rhai to JSON.
+/// rhai to JSON. A value nesting lists and maps deeper than a field may (plus the two levels
+/// of the maps that hold it: `fields`, notification data) is refused, so nothing a script
+/// builds is stored that could not be read back.
 pub(crate) fn to_json(d: &Dynamic) -> Result<Value, String> {
+    to_json_at(d, 0)
+}
+
+fn to_json_at(d: &Dynamic, depth: usize) -> Result<Value, String> {
+    const LIMIT: usize = crate::definition::MAX_NESTING + 2;
+    if depth > LIMIT && (d.is_array() || d.is_map()) {
+        return Err(format!(
+            "a value nests lists and maps more than {} levels deep",
+            crate::definition::MAX_NESTING
+        ));
+    }
     if d.is_unit() {
         return Ok(Value::Null);
     }
@@ -464,7 +504,7 @@ pub(crate) fn to_json(d: &Dynamic) -> Result<Value, String> {
         let a = d.read_lock::<rhai::Array>().ok_or("unreadable list")?;
         let mut out = Vec::with_capacity(a.len());
         for item in a.iter() {
-            out.push(to_json(item)?);
+            out.push(to_json_at(item, depth + 1)?);
         }
         return Ok(Value::Array(out));
     }
@@ -472,7 +512,7 @@ pub(crate) fn to_json(d: &Dynamic) -> Result<Value, String> {
         let m = d.read_lock::<RMap>().ok_or("unreadable map")?;
         let mut out = Map::new();
         for (k, v) in m.iter() {
-            out.insert(k.to_string(), to_json(v)?);
+            out.insert(k.to_string(), to_json_at(v, depth + 1)?);
         }
         return Ok(Value::Object(out));
     }
@@ -608,13 +648,20 @@ fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
     out
 }
 
+/// Whether the token at `i` follows a member-access dot (`x.name`), not the range operator
+/// (`0..name`), whose second dot would otherwise hide the variable after it.
+fn member_access(toks: &[(Tok, usize, usize)], i: usize) -> bool {
+    let dot = |k: usize| matches!(toks[k].0, Tok::Punct('.'));
+    i > 0 && dot(i - 1) && !(i > 1 && dot(i - 2))
+}
+
 /// Find the statically checkable references of a script.
 pub(crate) fn references(src: &str) -> Vec<Reference> {
     let toks = lex(src);
     let mut out = Vec::new();
     for (i, (tok, line, column)) in toks.iter().enumerate() {
         let Tok::Ident(name) = tok else { continue };
-        let prev_dot = i > 0 && matches!(toks[i - 1].0, Tok::Punct('.'));
+        let prev_dot = member_access(&toks, i);
         if prev_dot {
             continue;
         }
@@ -830,6 +877,13 @@ mod tests {
         assert!(!refs
             .iter()
             .any(|r| matches!(r, Reference::Member { name, .. } if name == "ignored")));
+    }
+
+    #[test]
+    fn a_name_after_a_range_is_a_variable() {
+        assert!(Uses::of("for i in 0..inputs.n { }").has("inputs"));
+        assert!(Uses::of("let r = 1..=fields.n;").has("fields"));
+        assert!(!Uses::of("case.inputs").has("inputs"));
     }
 
     #[test]

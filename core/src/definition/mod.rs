@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 pub use crate::script::Script;
 pub use load::{load_dir, load_file, load_str};
 pub use types::{describe as describe_value, Field, FieldType, OneOf};
+pub(crate) use types::{nests_too_deeply, MAX_NESTING};
 
 use crate::time::Span;
 use crate::yaml::Spans;

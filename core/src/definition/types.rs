@@ -140,9 +140,13 @@ impl FieldType {
                 _ => Err(format!("must be true or false, got {got}")),
             },
             FieldType::Date => match v {
-                Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                    .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-                    .map_err(|_| format!("must be a date written YYYY-MM-DD, got \"{s}\"")),
+                Value::String(s) => match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+                    Ok(d) if in_years(d) => Ok(Value::String(d.format("%Y-%m-%d").to_string())),
+                    Ok(_) => Err(format!(
+                        "must be a date between 0001-01-01 and 9999-12-31, got \"{s}\""
+                    )),
+                    Err(_) => Err(format!("must be a date written YYYY-MM-DD, got \"{s}\"")),
+                },
                 _ => Err(format!("must be a date written YYYY-MM-DD, got {got}")),
             },
             FieldType::Time => match v {
@@ -158,6 +162,7 @@ impl FieldType {
                 )),
             },
             FieldType::List => match v {
+                Value::Array(_) if nests_too_deeply(v) => Err(nesting_message()),
                 Value::Array(items) => match item {
                     None => Ok(v.clone()),
                     Some(t) => {
@@ -177,11 +182,46 @@ impl FieldType {
                 _ => Err(format!("must be a list, got {got}")),
             },
             FieldType::Map => match v {
+                Value::Object(_) if nests_too_deeply(v) => Err(nesting_message()),
                 Value::Object(_) => Ok(v.clone()),
                 _ => Err(format!("must be a map, got {got}")),
             },
         }
     }
+}
+
+/// How deeply lists and maps may nest in one value (a field, an input, a setting, a person's
+/// attribute, the data of a notification). Stored JSON is read back with serde_json's
+/// recursion limit (128), so a deeper value could be written but never read again.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// Whether a value nests lists and maps more than [`MAX_NESTING`] levels deep (checked
+/// without recursion, so a hostile value cannot exhaust the stack here).
+pub(crate) fn nests_too_deeply(v: &Value) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(m) => m.values().collect(),
+            _ => continue,
+        };
+        if depth >= MAX_NESTING {
+            return true;
+        }
+        stack.extend(children.into_iter().map(|c| (c, depth + 1)));
+    }
+    false
+}
+
+fn nesting_message() -> String {
+    format!("nests lists and maps more than {MAX_NESTING} levels deep")
+}
+
+/// Dates and instants are kept to the years 0001–9999: four-digit ISO 8601 years, which
+/// every binding (Python's `datetime` among them) can represent.
+fn in_years(d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    (1..=9999).contains(&d.year())
 }
 
 /// Parse `HH:MM` or `HH:MM:SS`.
@@ -204,9 +244,12 @@ fn format_time(t: NaiveTime) -> String {
 /// Normalise an RFC 3339 instant to UTC with a `Z`; naive times are refused.
 pub(crate) fn normalize_datetime(s: &str) -> Result<String, String> {
     match DateTime::parse_from_rfc3339(s.trim()) {
-        Ok(t) => Ok(t
+        Ok(t) if in_years(t.with_timezone(&Utc).date_naive()) => Ok(t
             .with_timezone(&Utc)
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        Ok(_) => Err(format!(
+            "must be an instant between the years 0001 and 9999 (in UTC), got \"{s}\""
+        )),
         Err(_) => {
             if chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S").is_ok()
                 || chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").is_ok()
