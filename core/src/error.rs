@@ -246,8 +246,31 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::Utf8Error(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) = &e
+        {
+            return Error::storage(format!(
+                "the database holds a value that cannot be read (is the file damaged?): {e}"
+            ));
+        }
         if let rusqlite::Error::SqliteFailure(code, _) = &e {
             match code.code {
+                rusqlite::ErrorCode::SystemIoFailure => {
+                    use rusqlite::ffi;
+                    let writing = [
+                        ffi::SQLITE_IOERR_WRITE,
+                        ffi::SQLITE_IOERR_FSYNC,
+                        ffi::SQLITE_IOERR_TRUNCATE,
+                        ffi::SQLITE_IOERR_SHMSIZE,
+                    ];
+                    return Error::storage(if writing.contains(&code.extended_code) {
+                        format!("the database file could not be written (is the disk full, or the file at a size limit?): {e}")
+                    } else {
+                        format!("the database file could not be read or written: {e}")
+                    });
+                }
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                     return Error::storage(format!(
                         "the database stayed locked by another writer past the busy timeout: {e}"
