@@ -795,6 +795,16 @@ struct Run<'a> {
     cache: RefCell<ScopeCache>,
 }
 
+/// The cached value, built on first use.
+fn cached(slot: &mut Option<Dynamic>, make: impl FnOnce() -> Result<Dynamic>) -> Result<Dynamic> {
+    if let Some(v) = slot {
+        return Ok(v.clone());
+    }
+    let v = make()?;
+    *slot = Some(v.clone());
+    Ok(v)
+}
+
 /// Script values converted once per command.
 #[derive(Default)]
 struct ScopeCache {
@@ -980,54 +990,28 @@ impl<'a> Run<'a> {
             cache.version = self.version;
         }
         if !hide_private && uses.has("case") {
-            if uses.case_fields() {
-                bind(&mut s, "case", self.case_dynamic(false, true)?);
+            let case = if uses.case_fields() {
+                self.case_dynamic(false, true)?
             } else {
-                if cache.case.is_none() {
-                    cache.case = Some(self.case_dynamic(false, false)?);
-                }
-                bind(&mut s, "case", cache.case.clone().unwrap_or(Dynamic::UNIT));
-            }
+                cached(&mut cache.case, || self.case_dynamic(false, false))?
+            };
+            bind(&mut s, "case", case);
         }
         if !hide_private && uses.has("fields") {
-            if cache.fields.is_none() {
-                cache.fields = Some(conv(&self.fields_json(false))?);
-            }
-            bind(
-                &mut s,
-                "fields",
-                cache.fields.clone().unwrap_or(Dynamic::UNIT),
-            );
+            let v = cached(&mut cache.fields, || conv(&self.fields_json(false)))?;
+            bind(&mut s, "fields", v);
         }
         if uses.has("actor") {
-            if cache.actor.is_none() {
-                cache.actor = Some(conv(&self.actor_map())?);
-            }
-            bind(
-                &mut s,
-                "actor",
-                cache.actor.clone().unwrap_or(Dynamic::UNIT),
-            );
+            let v = cached(&mut cache.actor, || conv(&self.actor_map()))?;
+            bind(&mut s, "actor", v);
         }
         if !hide_private && uses.has("inputs") {
-            if cache.inputs.is_none() {
-                cache.inputs = Some(conv(&self.inputs_json(false))?);
-            }
-            bind(
-                &mut s,
-                "inputs",
-                cache.inputs.clone().unwrap_or(Dynamic::UNIT),
-            );
+            let v = cached(&mut cache.inputs, || conv(&self.inputs_json(false)))?;
+            bind(&mut s, "inputs", v);
         }
         if uses.has("settings") {
-            if cache.settings.is_none() {
-                cache.settings = Some(conv(&self.settings)?);
-            }
-            bind(
-                &mut s,
-                "settings",
-                cache.settings.clone().unwrap_or(Dynamic::UNIT),
-            );
+            let v = cached(&mut cache.settings, || conv(&self.settings))?;
+            bind(&mut s, "settings", v);
         }
         if uses.has("now") {
             bind(
