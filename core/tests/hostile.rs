@@ -596,8 +596,11 @@ fn missing_and_unknown_names_are_validation_errors() {
     let before = snapshot(&e, c.id);
     let m = err(e.act(c.id, "need", "pat", json!({}))).to_string();
     assert!(m.contains("`note`") && m.contains("required"), "{m}");
-    let m = err(e.act(c.id, "need", "pat", json!({"note": ""}))).to_string();
-    assert!(m.contains("at least 1"), "{m}");
+    // a text of nothing but spaces is as good as missing
+    for blank in ["", "   ", "\t\n"] {
+        let m = err(e.act(c.id, "need", "pat", json!({ "note": blank }))).to_string();
+        assert!(m.contains("`note`") && m.contains("required"), "{m}");
+    }
     let m = err(e.act(c.id, "need", "pat", json!({"note": "x", "nope": 1}))).to_string();
     assert!(m.contains("unknown input `nope`"), "{m}");
     let m = err(e.act(c.id, "close", "pat", json!({"anything": 1}))).to_string();
@@ -622,6 +625,21 @@ fn missing_and_unknown_names_are_validation_errors() {
     assert!(m.contains("must be a map"), "{m}");
     assert_eq!(snapshot(&e, c.id), before);
     assert_eq!(e.cases(&Default::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_blank_optional_text_counts_as_not_given() {
+    let (e, c) = setup();
+    let c = e
+        .act(c.id, "set", "pat", json!({"title": "  ", "body": ""}))
+        .unwrap();
+    assert!(
+        !c.data.contains_key("title") && !c.data.contains_key("body"),
+        "{:?}",
+        c.data
+    );
+    let h = e.history(c.id, None).unwrap();
+    assert!(h.last().unwrap().inputs.is_empty());
 }
 
 #[test]

@@ -198,8 +198,14 @@ fn validate_values(
     }
     let mut out = Map::new();
     for f in declared {
+        // a text of nothing but spaces is as good as missing (a form's empty box)
+        let text = matches!(
+            f.kind,
+            crate::definition::FieldType::String | crate::definition::FieldType::Text
+        );
+        let blank = |v: &Value| text && matches!(v, Value::String(s) if s.trim().is_empty());
         let v = match given.get(&f.name) {
-            Some(v) if !v.is_null() => v.clone(),
+            Some(v) if !v.is_null() && !blank(v) => v.clone(),
             _ if apply_defaults => f.default.clone().unwrap_or(Value::Null),
             _ => Value::Null,
         };
