@@ -265,7 +265,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
                     input.splice(pos..pos, piece.iter().copied());
                 }
             }
-            4 | 5 | 6 => {
+            4..=6 => {
                 let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
                 input.splice(at..at, t.iter().copied());
             }
