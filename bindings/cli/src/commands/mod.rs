@@ -180,7 +180,7 @@ pub fn report_step(ctx: &Ctx, engine: &Engine, case: &Case, verb: &str) -> Resul
     let Some(last) = history.last() else {
         return Ok(());
     };
-    let def = engine.definition_of(&case).ok();
+    let def = engine.definition_of(case).ok();
     let moved = match &last.from_state {
         Some(f) if f != &last.to_state => {
             let from = def.as_ref().map_or(f.as_str(), |d| d.state_label(f));
