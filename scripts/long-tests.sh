@@ -22,13 +22,13 @@ run_test() { cargo test --release -p mentorflow --test "$1" -- --nocapture --tes
 for s in "${suites[@]}"; do
     case "$s" in
     crash)
-        step "crash: ${MF_CRASH_KILLS:-250} SIGKILLs at random moments; 2 processes x 3 threads"
+        step "crash: ${MF_CRASH_KILLS:-500} SIGKILLs at random moments; 2 processes x 3 threads"
         run_test crash ;;
     fuzz)
         step "fuzz: ${MF_FUZZ_ITERATIONS:-200000} mutated definitions (stable replay of fuzz/)"
         run_test fuzz_corpus ;;
     props)
-        step "props: ${MF_PROPS_CASES:-400} random command sequences per shipped workflow"
+        step "props: ${MF_PROPS_CASES:-1000} random command sequences per shipped workflow"
         run_test shipped_props ;;
     hostile) step "hostile scripts and values"; run_test hostile ;;
     access) step "access matrix"; run_test access_matrix ;;

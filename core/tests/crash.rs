@@ -780,7 +780,7 @@ fn sigkill_at_random_moments_loses_nothing_committed() {
     let kills = std::env::var("MF_CRASH_KILLS")
         .ok()
         .and_then(|k| k.parse().ok())
-        .unwrap_or(if long() { 250 } else { SHORT_KILLS });
+        .unwrap_or(if long() { 500 } else { SHORT_KILLS });
     crash_run(kills, LAST_RUN);
 }
 

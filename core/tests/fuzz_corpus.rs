@@ -21,7 +21,7 @@ use mentorflow::definition::load_str;
 use mentorflow::script::Scripts;
 use mentorflow::{Error, Limits};
 
-const SHORT_ITERATIONS: usize = 400;
+const SHORT_ITERATIONS: usize = 800;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -364,6 +364,9 @@ fn mutated_definitions_never_panic() {
         let text = String::from_utf8_lossy(&input).into_owned();
         if long {
             std::fs::write(artifacts.join("current.yaml"), &text).unwrap();
+            if i % 20_000 == 0 {
+                eprintln!("fuzz: {i} of {n}, {:.0} s", started.elapsed().as_secs_f64());
+            }
         }
         match check(&scripts, &text) {
             Ok(true) => loaded += 1,
