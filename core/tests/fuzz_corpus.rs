@@ -64,7 +64,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+                })
                 .collect()
         })
         .unwrap_or_default();
