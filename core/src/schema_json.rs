@@ -188,6 +188,7 @@ pub fn workflow_schema() -> Value {
                             "max": { "description": "Largest number (for lists: most items).", "type": "number" },
                             "of": { "description": "For lists: the items' type.", "enum": simple_types },
                             "private": { "description": "Kept out of notifications and exports unless named explicitly.", "type": "boolean" },
+                            "computed": { "description": "Kept by the workflow's own scripts: start data may not give it.", "type": "boolean" },
                             "label": { "type": "string" },
                             "description": { "type": "string" }
                         }

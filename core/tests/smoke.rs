@@ -80,3 +80,42 @@ fn add_span_goes_back_with_a_negative_span() {
     let notes = e.notes(c.id, None).unwrap();
     assert_eq!(notes.last().unwrap().1, "2026-11-13T10:00:00Z");
 }
+
+#[test]
+fn computed_fields_cannot_be_given_at_start() {
+    let yaml = support::REQUEST.replace(
+        "  sessions: { type: int, default: 0, min: 0 }",
+        "  sessions: { type: int, default: 0, min: 0, computed: true }",
+    );
+    let e = mentorflow::Engine::builder()
+        .in_memory()
+        .workflow_str("request.yaml", yaml)
+        .clock(mentorflow::ManualClock::at(support::t0()))
+        .build()
+        .unwrap();
+    e.put_people(&support::people()).unwrap();
+    let err = e
+        .start(
+            "request",
+            "submit",
+            "pat",
+            json!({"client_name": "X", "sessions": 5}),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, mentorflow::Error::Validation { field: Some(f), .. } if f == "fields.sessions"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("kept by the workflow"), "{err}");
+    assert!(e.cases(&Default::default()).unwrap().is_empty());
+    // the workflow's own scripts still set it
+    let c = e
+        .start("request", "submit", "pat", json!({"client_name": "X"}))
+        .unwrap();
+    e.act(c.id, "assign", "cody", json!({"mentor": "alice"}))
+        .unwrap();
+    e.act(c.id, "accept", "alice", json!({"note": "hi"}))
+        .unwrap();
+    let c = e.act(c.id, "log_session", "alice", json!({})).unwrap();
+    assert_eq!(c.data["sessions"], json!(1));
+}

@@ -418,6 +418,7 @@ impl Loader<'_> {
             min: raw.min,
             max: raw.max,
             private: raw.private,
+            computed: raw.computed,
             label: raw.label,
             description: raw.description,
         };

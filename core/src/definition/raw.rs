@@ -47,6 +47,8 @@ pub(crate) struct RawField {
     pub of: Option<String>,
     #[serde(default)]
     pub private: bool,
+    #[serde(default)]
+    pub computed: bool,
     pub label: Option<String>,
     pub description: Option<String>,
 }

@@ -332,6 +332,9 @@ pub struct Field {
     pub max: Option<f64>,
     /// Kept out of notifications and exports unless named explicitly.
     pub private: bool,
+    /// Set only by the workflow's own scripts: start data may not give it (bookkeeping such
+    /// as counters, flags and maps the effects maintain).
+    pub computed: bool,
     /// Label for people.
     pub label: Option<String>,
     /// Description for people.

@@ -180,6 +180,16 @@ fn validate_values(
     check_required: bool,
 ) -> Result<Map<String, Value>> {
     for k in given.keys() {
+        if let Some(f) = declared.iter().find(|f| &f.name == k && f.computed) {
+            return Err(Error::Validation {
+                workflow: Some(workflow.to_owned()),
+                field: Some(format!("{prefix}.{k}")),
+                message: format!(
+                    "{what} `{}` is kept by the workflow itself and cannot be given",
+                    f.name
+                ),
+            });
+        }
         if !declared.iter().any(|f| &f.name == k) {
             let names: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
             return Err(Error::Validation {
