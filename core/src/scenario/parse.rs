@@ -539,6 +539,30 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// An optional id under `key` of `m`; `at` gives a key's path.
+    fn opt_id(
+        &self,
+        m: &Map<String, Value>,
+        at: &dyn Fn(&str) -> String,
+        key: &str,
+    ) -> PResult<Option<String>> {
+        m.get(key)
+            .map(|v| self.id(v, &at(key), &format!("`{key}`")))
+            .transpose()
+    }
+
+    /// An optional count under `key` of `m`; `at` gives a key's path.
+    fn opt_count(
+        &self,
+        m: &Map<String, Value>,
+        at: &dyn Fn(&str) -> String,
+        key: &str,
+    ) -> PResult<Option<usize>> {
+        m.get(key)
+            .map(|v| self.count(v, &at(key), &format!("`{key}`")))
+            .transpose()
+    }
+
     /// A name or id: a string, or a whole number written without quotes.
     fn id(&self, v: &Value, path: &str, what: &str) -> PResult<String> {
         match v {
@@ -1429,14 +1453,8 @@ fn event_match(r: &Reader<'_>, v: &Value, path: &str) -> PResult<EventMatch> {
     r.keys(m, path, EVENT_KEYS, "an event")?;
     let p = |k: &str| child_path(path, k);
     Ok(EventMatch {
-        action: m
-            .get("action")
-            .map(|v| r.id(v, &p("action"), "`action`"))
-            .transpose()?,
-        actor: m
-            .get("actor")
-            .map(|v| r.id(v, &p("actor"), "`actor`"))
-            .transpose()?,
+        action: r.opt_id(m, &p, "action")?,
+        actor: r.opt_id(m, &p, "actor")?,
         from: match m.get("from") {
             Some(Value::Null) => Some(None),
             Some(v) => Some(Some(r.id(v, &p("from"), "`from` (a state)")?)),
@@ -1525,10 +1543,7 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                     r.keys(sm, p, SIGNAL_KEYS, "a signal")?;
                     let sp = |k: &str| child_path(p, k);
                     Ok(SignalMatch {
-                        kind: sm
-                            .get("kind")
-                            .map(|v| r.id(v, &sp("kind"), "`kind`"))
-                            .transpose()?,
+                        kind: r.opt_id(sm, &sp, "kind")?,
                         case: sm
                             .get("case")
                             .map(|v| r.case_ref(v, &sp("case")))
@@ -1600,10 +1615,7 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                             .map(|v| r.case_refs(v, &vp("excludes")))
                             .transpose()?
                             .unwrap_or_default(),
-                        count: vm
-                            .get("count")
-                            .map(|v| r.count(v, &vp("count"), "`count`"))
-                            .transpose()?,
+                        count: r.opt_count(vm, &vp, "count")?,
                     })
                 })? {
                     out.checks.push(Check {
@@ -1660,10 +1672,7 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                 r.keys(hm, &kp, HISTORY_KEYS, "`history`")?;
                 let hp = |k: &str| child_path(&kp, k);
                 push(CheckKind::History(HistoryCheck {
-                    count: hm
-                        .get("count")
-                        .map(|v| r.count(v, &hp("count"), "`count`"))
-                        .transpose()?,
+                    count: r.opt_count(hm, &hp, "count")?,
                     last: hm
                         .get("last")
                         .map(|v| event_match(r, v, &hp("last")))
@@ -1702,14 +1711,8 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                             &ep("name"),
                             "`name` (an export)",
                         )?,
-                        actor: em
-                            .get("as")
-                            .map(|v| r.id(v, &ep("as"), "`as`"))
-                            .transpose()?,
-                        count: em
-                            .get("count")
-                            .map(|v| r.count(v, &ep("count"), "`count`"))
-                            .transpose()?,
+                        actor: r.opt_id(em, &ep, "as")?,
+                        count: r.opt_count(em, &ep, "count")?,
                         contains: em
                             .get("contains")
                             .map(|v| rows(r, v, &ep("contains")))
@@ -1734,22 +1737,10 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                     r.keys(cm, p, CASES_KEYS, "`cases`")?;
                     let cp = |k: &str| child_path(p, k);
                     Ok(CheckKind::Cases {
-                        workflow: cm
-                            .get("workflow")
-                            .map(|v| r.id(v, &cp("workflow"), "`workflow`"))
-                            .transpose()?,
-                        state: cm
-                            .get("state")
-                            .map(|v| r.id(v, &cp("state"), "`state`"))
-                            .transpose()?,
-                        org: cm
-                            .get("org")
-                            .map(|v| r.id(v, &cp("org"), "`org`"))
-                            .transpose()?,
-                        count: cm
-                            .get("count")
-                            .map(|v| r.count(v, &cp("count"), "`count`"))
-                            .transpose()?,
+                        workflow: r.opt_id(cm, &cp, "workflow")?,
+                        state: r.opt_id(cm, &cp, "state")?,
+                        org: r.opt_id(cm, &cp, "org")?,
+                        count: r.opt_count(cm, &cp, "count")?,
                     })
                 })? {
                     out.checks.push(Check { line: l, kind: c });
@@ -1761,22 +1752,10 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                     r.keys(lm, p, LINKED_KEYS, "`linked`")?;
                     let lp = |k: &str| child_path(p, k);
                     Ok(CheckKind::Linked {
-                        workflow: lm
-                            .get("workflow")
-                            .map(|v| r.id(v, &lp("workflow"), "`workflow`"))
-                            .transpose()?,
-                        state: lm
-                            .get("state")
-                            .map(|v| r.id(v, &lp("state"), "`state`"))
-                            .transpose()?,
-                        count: lm
-                            .get("count")
-                            .map(|v| r.count(v, &lp("count"), "`count`"))
-                            .transpose()?,
-                        save: lm
-                            .get("save")
-                            .map(|v| r.id(v, &lp("save"), "`save`"))
-                            .transpose()?,
+                        workflow: r.opt_id(lm, &lp, "workflow")?,
+                        state: r.opt_id(lm, &lp, "state")?,
+                        count: r.opt_count(lm, &lp, "count")?,
+                        save: r.opt_id(lm, &lp, "save")?,
                     })
                 })? {
                     out.checks.push(Check { line: l, kind: c });
@@ -1787,10 +1766,7 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                 r.keys(nm, &kp, NOTES_KEYS, "`notes`")?;
                 let np = |k: &str| child_path(&kp, k);
                 push(CheckKind::Notes {
-                    count: nm
-                        .get("count")
-                        .map(|v| r.count(v, &np("count"), "`count`"))
-                        .transpose()?,
+                    count: r.opt_count(nm, &np, "count")?,
                     contains: nm
                         .get("contains")
                         .map(|v| r.texts(v, &np("contains"), "texts"))
