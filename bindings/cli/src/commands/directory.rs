@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{set_value, Ctx};
 use crate::args::{OrgsCommand, PeopleCommand};
-use crate::output::{self, CliError};
+use crate::output::{self, CliError, Out};
 
 pub fn people(ctx: &Ctx, c: PeopleCommand) -> Result<(), CliError> {
     let engine = ctx.engine()?;
@@ -81,18 +81,8 @@ pub fn people(ctx: &Ctx, c: PeopleCommand) -> Result<(), CliError> {
             ));
         }
         PeopleCommand::Remove { id } => {
-            if !engine.remove_person(&id)? {
-                return Err(mentorflow::Error::NotFound {
-                    kind: "person",
-                    id,
-                    hint: None,
-                }
-                .into());
-            }
-            if out.json {
-                return out.print_json(&json!({ "removed": id }));
-            }
-            output::line(&format!("removed person {id}"));
+            let existed = engine.remove_person(&id)?;
+            removed(out, existed, "person", id)?;
         }
     }
     Ok(())
@@ -189,19 +179,26 @@ pub fn orgs(ctx: &Ctx, c: OrgsCommand) -> Result<(), CliError> {
             ));
         }
         OrgsCommand::Remove { id } => {
-            if !engine.remove_org(&id)? {
-                return Err(mentorflow::Error::NotFound {
-                    kind: "organisation",
-                    id,
-                    hint: None,
-                }
-                .into());
-            }
-            if out.json {
-                return out.print_json(&json!({ "removed": id }));
-            }
-            output::line(&format!("removed organisation {id}"));
+            let existed = engine.remove_org(&id)?;
+            removed(out, existed, "organisation", id)?;
         }
     }
+    Ok(())
+}
+
+/// Report a removal, or that there was nothing to remove.
+fn removed(out: &Out, existed: bool, kind: &'static str, id: String) -> Result<(), CliError> {
+    if !existed {
+        return Err(mentorflow::Error::NotFound {
+            kind,
+            id,
+            hint: None,
+        }
+        .into());
+    }
+    if out.json {
+        return out.print_json(&json!({ "removed": id }));
+    }
+    output::line(&format!("removed {kind} {id}"));
     Ok(())
 }
