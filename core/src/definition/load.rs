@@ -1281,19 +1281,8 @@ impl Loader<'_> {
         goto: Option<&[String]>,
         path: &str,
     ) {
-        let at = |l: &Self, line: usize, col: usize| {
-            let col = if s.kind == Kind::Template && line == 1 {
-                col + 1
-            } else {
-                col
-            };
-            let _ = l;
-            s.spans.script_pos(
-                &s.place.path,
-                line,
-                col.saturating_sub(usize::from(s.kind == Kind::Template && line == 1)),
-            )
-        };
+        // Reference positions are lexed from the script's own text, so they map directly.
+        let at = |line: usize, col: usize| s.spans.script_pos(&s.place.path, line, col);
         for r in script::references(&s.source) {
             match r {
                 Reference::Member {
@@ -1333,7 +1322,7 @@ impl Loader<'_> {
                         _ => None,
                     };
                     if let Some(msg) = problem {
-                        let pos = at(self, line, column);
+                        let pos = at(line, column);
                         self.problem_at(path, pos, msg);
                     }
                 }
@@ -1390,7 +1379,7 @@ impl Loader<'_> {
                         _ => {}
                     }
                     for msg in problems {
-                        let pos = at(self, line, column);
+                        let pos = at(line, column);
                         self.problem_at(path, pos, msg);
                     }
                 }
@@ -1398,7 +1387,7 @@ impl Loader<'_> {
         }
         for (key, value, line, column) in script::map_literal_strings(&s.source, "spawn_copy") {
             if key == "state" && d.state(&value).is_none() {
-                let pos = at(self, line, column);
+                let pos = at(line, column);
                 self.problem_at(path, pos, format!("unknown state `{value}` in spawn_copy"));
             }
         }

@@ -41,7 +41,9 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Connection> {
     db.busy_timeout(Duration::from_secs(10))?;
     db.set_prepared_statement_cache_capacity(256);
     if path.is_some() {
-        let mode: String = db
+        // WAL, unless the file system refuses it: then SQLite keeps its rollback journal and
+        // the engine works the same, only with less concurrency between readers and writers.
+        let _mode: String = db
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| match Error::from(e) {
                 Error::Storage { message } => Error::storage(format!(
@@ -50,9 +52,6 @@ pub(crate) fn open(path: Option<&Path>) -> Result<Connection> {
                 )),
                 other => other,
             })?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            // A read-only directory or an unusual file system: keep going in the mode we got.
-        }
     }
     db.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     schema::migrate(&mut db)?;
