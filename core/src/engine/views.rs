@@ -218,6 +218,22 @@ fn eval_on_case(
     script: &crate::definition::Script,
     extra: impl FnOnce(&mut rhai::Scope<'static>),
 ) -> Result<Dynamic> {
+    with_case_scope(engine, db, def, case, |scope| {
+        let mut scope = scope.clone();
+        extra(&mut scope);
+        engine.inner.scripts.run(script, &mut scope)
+    })
+}
+
+/// Run `f` with a read-only scope of a case and the script context of its organisation,
+/// both built once however many scripts `f` runs.
+fn with_case_scope<T>(
+    engine: &Engine,
+    db: &Connection,
+    def: &Definition,
+    case: &Case,
+    f: impl FnOnce(&rhai::Scope<'static>) -> Result<T>,
+) -> Result<T> {
     let info = engine.org_info(db, &case.org)?;
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(def);
@@ -229,9 +245,8 @@ fn eval_on_case(
         cal,
     ));
     CTX.set(&cell, || {
-        let mut scope = case_scope(def, case, &settings)?;
-        extra(&mut scope);
-        engine.inner.scripts.run(script, &mut scope)
+        let scope = case_scope(def, case, &settings)?;
+        f(&scope)
     })
 }
 
@@ -383,17 +398,21 @@ fn export_rows(
             }
         }
     };
-    for item in items {
-        let mut row = Map::new();
-        for (col, script) in &export.columns {
+    with_case_scope(engine, db, def, case, |base| {
+        for item in items {
             let item_dyn = script::to_dynamic(&item).map_err(Error::storage)?;
-            let v = eval_on_case(engine, db, def, case, script, |scope| {
-                bind(scope, "item", item_dyn);
-            })?;
-            let v = script::to_json(&v).map_err(|e| script.error_at(rhai::Position::NONE, e))?;
-            row.insert(col.clone(), v);
+            let mut row = Map::new();
+            for (col, script) in &export.columns {
+                // each column gets its own copy: one cannot change what the next one reads
+                let mut scope = base.clone();
+                bind(&mut scope, "item", item_dyn.clone());
+                let v = engine.inner.scripts.run(script, &mut scope)?;
+                let v =
+                    script::to_json(&v).map_err(|e| script.error_at(rhai::Position::NONE, e))?;
+                row.insert(col.clone(), v);
+            }
+            table.rows.push(row);
         }
-        table.rows.push(row);
-    }
-    Ok(())
+        Ok(())
+    })
 }
