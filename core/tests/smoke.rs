@@ -62,13 +62,7 @@ fn add_span_goes_back_with_a_negative_span() {
         "    run: fields.sessions += 1",
         "    run: |\n      fields.sessions += 1;\n      add_note(add_span(now, \"-7 days\"));",
     );
-    let e = mentorflow::Engine::builder()
-        .in_memory()
-        .workflow_str("request.yaml", yaml)
-        .clock(mentorflow::ManualClock::at(support::t0()))
-        .build()
-        .unwrap();
-    e.put_people(&support::people()).unwrap();
+    let (e, _clock) = support::engine_for("request.yaml", &yaml);
     let c = e
         .start("request", "submit", "pat", json!({"client_name": "X"}))
         .unwrap();
@@ -87,13 +81,7 @@ fn computed_fields_cannot_be_given_at_start() {
         "  sessions: { type: int, default: 0, min: 0 }",
         "  sessions: { type: int, default: 0, min: 0, computed: true }",
     );
-    let e = mentorflow::Engine::builder()
-        .in_memory()
-        .workflow_str("request.yaml", yaml)
-        .clock(mentorflow::ManualClock::at(support::t0()))
-        .build()
-        .unwrap();
-    e.put_people(&support::people()).unwrap();
+    let (e, _clock) = support::engine_for("request.yaml", &yaml);
     let err = e
         .start(
             "request",
