@@ -140,11 +140,6 @@ impl Uses {
     }
 
     fn of(source: &str) -> Self {
-        // `lex` keeps an interpolated string (`\`…${fields.x}…\``) as one opaque token, so
-        // the names inside `${…}` are not seen: bind everything for such scripts.
-        if source.contains("${") {
-            return Self::all();
-        }
         let toks = lex(source);
         let mut bits = 0u16;
         for (i, (tok, _, _)) in toks.iter().enumerate() {
@@ -603,6 +598,8 @@ fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
             cur.bump();
             let mut s = String::new();
             let mut plain = true;
+            // the code inside `${…}` of a backtick string, lexed after the string's token
+            let mut inner = Vec::new();
             while let Some(ch) = cur.peek(0) {
                 if ch == quote {
                     break;
@@ -613,6 +610,27 @@ fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
                 }
                 if quote == '`' && ch == '$' && cur.peek(1) == Some('{') {
                     plain = false;
+                    cur.bump();
+                    cur.bump();
+                    let (line, col) = (cur.line, cur.col);
+                    let mut code = String::new();
+                    let mut depth = 0usize;
+                    while let Some(ch) = cur.peek(0) {
+                        match ch {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => break,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        code.push(ch);
+                        cur.bump();
+                    }
+                    cur.bump();
+                    for (tok, l, c) in lex(&code) {
+                        let c = if l == 1 { c + col - 1 } else { c };
+                        inner.push((tok, l + line - 1, c));
+                    }
+                    continue;
                 }
                 if let Some(ch) = cur.bump() {
                     s.push(ch);
@@ -625,6 +643,7 @@ fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
                 Tok::Other
             };
             out.push((tok, sl, sc));
+            out.append(&mut inner);
         } else if c.is_alphabetic() || c == '_' {
             let mut s = String::new();
             while let Some(ch) = cur.peek(0).filter(|ch| ch.is_alphanumeric() || *ch == '_') {
@@ -890,7 +909,17 @@ mod tests {
     fn names_inside_interpolations_are_bound() {
         let uses = Uses::of("notify(case.mentor, \"t\", #{ how: `from ${fields.client_name}` });");
         assert!(uses.has("fields") && uses.has("case"));
+        // only the names the interpolation reads, not every variable
+        assert!(!uses.has("actor") && !uses.has("settings"));
         assert!(!Uses::of("notify(case.mentor, \"t\");").has("fields"));
+        // nested braces inside `${…}`, and positions counted in the script
+        let refs = references("let s = `a ${ if x { inputs.note } else { 1 } } b`;");
+        assert!(refs.contains(&Reference::Member {
+            object: "inputs".into(),
+            name: "note".into(),
+            line: 1,
+            column: 29
+        }));
     }
 
     #[test]
