@@ -36,6 +36,19 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// A YAML syntax problem of `file`, at the position the parser reported.
+    pub fn from_yaml(file: &str, e: &crate::yaml::YamlError) -> Self {
+        Problem {
+            file: file.to_owned(),
+            line: e.pos.line,
+            column: e.pos.column,
+            path: e.path.clone().unwrap_or_default(),
+            message: e.message.clone(),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -112,13 +112,7 @@ pub fn load_file(path: &Path, scripts: &Scripts) -> Result<Definition> {
 /// Load a definition from YAML text; `file` names it in messages.
 pub fn load_str(text: &str, file: &str, scripts: &Scripts) -> Result<Definition> {
     let (root, spans) = yaml::parse(text).map_err(|e| Error::Definition {
-        problems: vec![Problem {
-            file: file.to_owned(),
-            line: e.pos.line,
-            column: e.pos.column,
-            path: e.path.clone().unwrap_or_default(),
-            message: e.message.clone(),
-        }],
+        problems: vec![Problem::from_yaml(file, &e)],
     })?;
     let mut l = Loader {
         file: file.to_owned(),

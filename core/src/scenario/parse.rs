@@ -137,14 +137,19 @@ impl PersonPatch {
         if let Some(r) = &self.roles {
             p.roles.clone_from(r);
         }
-        for (k, v) in &self.attributes {
-            if v.is_null() {
-                p.attributes.remove(k);
-            } else {
-                p.attributes.insert(k.clone(), v.clone());
-            }
-        }
+        merge(&mut p.attributes, &self.attributes);
         p
+    }
+}
+
+/// Apply a patch map: `null` removes a key, any other value sets it.
+fn merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            target.insert(k.clone(), v.clone());
+        }
     }
 }
 
@@ -175,13 +180,7 @@ impl OrgPatch {
         if let Some(h) = &self.holidays {
             o.holidays.clone_from(h);
         }
-        for (k, v) in &self.settings {
-            if v.is_null() {
-                o.settings.remove(k);
-            } else {
-                o.settings.insert(k.clone(), v.clone());
-            }
-        }
+        merge(&mut o.settings, &self.settings);
         o
     }
 }

@@ -112,15 +112,8 @@ fn entries(v: Option<&Value>, section: &str) -> Result<Vec<Entry>, String> {
 }
 
 fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError> {
-    let (root, spans) = mentorflow::yaml::parse(text).map_err(|e| {
-        invalid(vec![Problem {
-            file: file.to_owned(),
-            line: e.pos.line,
-            column: e.pos.column,
-            path: e.path.clone().unwrap_or_default(),
-            message: e.message.clone(),
-        }])
-    })?;
+    let (root, spans) =
+        mentorflow::yaml::parse(text).map_err(|e| invalid(vec![Problem::from_yaml(file, &e)]))?;
     let mut problems = Vec::new();
     let mut problem = |path: &str, message: String| {
         let pos = spans.nearest(path);
