@@ -265,18 +265,6 @@ fn values_for(specs: Vec<Spec>, start: bool) -> BoxedStrategy<Map<String, Value>
         .boxed()
 }
 
-/// Fields a start may set to values the workflow's own scripts then cannot handle (a
-/// `ScriptError` for every later action that reads them). Reported; left out of the start
-/// data unless `MF_PROPS_ALL_FIELDS=1`, which reproduces them.
-/// Start-data fields left out of the random input. Empty since `computed: true` fields (such as
-/// company_initiative's `tasks`, which `add_task` and `complete_task` maintain) are refused at
-/// start; `MF_PROPS_ALL_FIELDS=1` gives every field anyway.
-const KNOWN_GAPS: &[(&str, &str)] = &[];
-
-fn all_fields() -> bool {
-    std::env::var("MF_PROPS_ALL_FIELDS").is_ok_and(|v| v == "1")
-}
-
 #[derive(Debug, Clone)]
 enum Command {
     Start {
@@ -317,9 +305,8 @@ fn commands(workflow: &'static str) -> BoxedStrategy<Vec<Command>> {
         .map(|a| {
             let mut names = named(&a.inputs);
             if a.is_start() {
-                names.extend(named(&def.fields).into_iter().filter(|f| {
-                    !KNOWN_GAPS.contains(&(workflow, f.name.as_str())) || all_fields()
-                }));
+                // every field, `computed` ones included (the start refuses those)
+                names.extend(named(&def.fields));
             }
             (a.id.clone(), names, a.is_start())
         })
