@@ -22,6 +22,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult, Map as RMap, Position, Scope, AST};
 use serde::Serialize;
@@ -48,6 +49,11 @@ pub struct Limits {
     pub max_array_size: usize,
     /// Largest map.
     pub max_map_size: usize,
+    /// Longest wall-clock time one script run may take, checked every 256 operations
+    /// ([`Duration::ZERO`] for none). Operations alone do not bound time: one operation may
+    /// copy a list or map as large as the size limits allow. Host functions called by the
+    /// script count too.
+    pub max_run_time: Duration,
 }
 
 impl Default for Limits {
@@ -60,6 +66,7 @@ impl Default for Limits {
             max_string_size: 256 * 1024,
             max_array_size: 10_000,
             max_map_size: 10_000,
+            max_run_time: Duration::from_secs(5),
         }
     }
 }
@@ -68,7 +75,12 @@ thread_local! {
     /// Operations of the script running on this thread, closures called by native functions
     /// included (see [`Scripts::new`]).
     static OPERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// When the script running on this thread must stop, if there is a time limit.
+    static DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
 }
+
+/// What `on_progress` stops a script with when it runs out of time (out of operations: unit).
+const OUT_OF_TIME: &str = "out of time";
 
 /// Variables every script may name (strict variables are on).
 pub(crate) const SCOPE_NAMES: &[&str] = &[
@@ -244,7 +256,12 @@ impl Scripts {
                 c.set(n);
                 n
             });
-            (max_operations > 0 && n > max_operations).then_some(Dynamic::UNIT)
+            if max_operations > 0 && n > max_operations {
+                return Some(Dynamic::UNIT);
+            }
+            let late =
+                n % 256 == 0 && DEADLINE.with(|d| d.get().is_some_and(|at| Instant::now() > at));
+            late.then(|| Dynamic::from(OUT_OF_TIME))
         });
         engine.disable_symbol("eval");
         // rhai reserves `case` and `goto` for future syntax; the workflow language uses
@@ -254,7 +271,28 @@ impl Scripts {
             rhai::Token::Reserved(s) if matches!(s.as_str(), "case" | "goto") => {
                 rhai::Token::Identifier(s)
             }
+            rhai::Token::Reserved(s) if s.as_str() == "this" => {
+                rhai::Token::LexError(Box::new(rhai::LexError::ImproperSymbol(
+                    s.to_string(),
+                    "`this` is not available in workflow scripts (pass the value as an argument)"
+                        .into(),
+                )))
+            }
             other => other,
+        });
+        // Lists and maps nested thousands of levels deep exhaust the thread stack inside rhai
+        // (cloning, dropping and sizing a value all recurse), which aborts the process. Every
+        // way to nest a value one level deeper reads the value from a variable first, so
+        // refusing to read a variable that already nests more than `SCRIPT_NESTING` levels
+        // keeps every value a script can build within a few levels of that. `this` is the one
+        // name read without the resolver, so scripts may not use it (see `on_parse_token`).
+        #[allow(deprecated)]
+        engine.on_var(|name, _, context| match context.scope().get(name) {
+            // a limit like the size limits: stops the script, cannot be caught by `try`
+            Some(value) if nests_deeper_than(value, SCRIPT_NESTING) => {
+                Err(EvalAltResult::ErrorDataTooLarge(NESTING.into(), Position::NONE).into())
+            }
+            _ => Ok(None),
         });
         engine.on_print(|_| {});
         engine.on_debug(|_, _, _| {});
@@ -353,6 +391,9 @@ impl Scripts {
     pub(crate) fn run(&self, script: &Script, scope: &mut Scope) -> Result<Dynamic, Error> {
         let engine = self.read();
         OPERATIONS.with(|c| c.set(0));
+        let deadline = (!self.limits.max_run_time.is_zero())
+            .then(|| Instant::now() + self.limits.max_run_time);
+        DEADLINE.with(|d| d.set(deadline));
         match engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.map_error(script, *e)),
@@ -390,6 +431,14 @@ impl Scripts {
             _ => None,
         };
         let message = match limit.unwrap_or(&e) {
+            EvalAltResult::ErrorTerminated(token, _)
+                if token.clone().into_string().is_ok_and(|t| t == OUT_OF_TIME) =>
+            {
+                format!(
+                    "the script ran too long (more than {} ms; is it copying large lists or maps over and over?)",
+                    self.limits.max_run_time.as_millis()
+                )
+            }
             EvalAltResult::ErrorTooManyOperations(_) | EvalAltResult::ErrorTerminated(..) => format!(
                 "the script ran too long (more than {} operations; is there an endless loop?)",
                 self.limits.max_operations
@@ -398,6 +447,9 @@ impl Scripts {
                 "calls nest too deeply (more than {} levels)",
                 self.limits.max_call_levels
             ),
+            EvalAltResult::ErrorDataTooLarge(what, _) if what == NESTING => {
+                nesting_error(SCRIPT_NESTING)
+            }
             EvalAltResult::ErrorDataTooLarge(what, _) => format!(
                 "{what} exceeds the sandbox limit (strings {} bytes, arrays {} items, maps {} entries)",
                 self.limits.max_string_size, self.limits.max_array_size, self.limits.max_map_size
@@ -460,6 +512,35 @@ pub(crate) fn map_to_rhai(m: &Map<String, Value>) -> Result<RMap, String> {
     Ok(out)
 }
 
+/// How deeply lists and maps may nest in a value inside a running script: twice what a stored
+/// value may, so that a script can wrap any value it is given (`case` holds `fields`, which
+/// hold values [`MAX_NESTING`](crate::definition::MAX_NESTING) deep) with room to spare.
+pub(crate) const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
+
+/// Whether `d` nests lists and maps more than `levels` deep. Recursion is bounded by `levels`,
+/// and scalars cost one type test each.
+fn nests_deeper_than(d: &Dynamic, levels: usize) -> bool {
+    // `is_array` and `is_map` test the variant; `read_lock` would compare type ids
+    if d.is_array() {
+        levels == 0
+            || d.read_lock::<rhai::Array>()
+                .is_some_and(|a| a.iter().any(|v| nests_deeper_than(v, levels - 1)))
+    } else if d.is_map() {
+        levels == 0
+            || d.read_lock::<RMap>()
+                .is_some_and(|m| m.values().any(|v| nests_deeper_than(v, levels - 1)))
+    } else {
+        false
+    }
+}
+
+/// What [`SCRIPT_NESTING`] limits, as rhai's `ErrorDataTooLarge` names it.
+const NESTING: &str = "Nesting of lists and maps";
+
+fn nesting_error(levels: usize) -> String {
+    format!("a value nests lists and maps more than {levels} levels deep")
+}
+
 /// rhai to JSON. A value nesting lists and maps deeper than a field may (plus the two levels
 /// of the maps that hold it: `fields`, notification data) is refused, so nothing a script
 /// builds is stored that could not be read back.
@@ -470,10 +551,7 @@ pub(crate) fn to_json(d: &Dynamic) -> Result<Value, String> {
 fn to_json_at(d: &Dynamic, depth: usize) -> Result<Value, String> {
     const LIMIT: usize = crate::definition::MAX_NESTING + 2;
     if depth > LIMIT && (d.is_array() || d.is_map()) {
-        return Err(format!(
-            "a value nests lists and maps more than {} levels deep",
-            crate::definition::MAX_NESTING
-        ));
+        return Err(nesting_error(crate::definition::MAX_NESTING));
     }
     if d.is_unit() {
         return Ok(Value::Null);

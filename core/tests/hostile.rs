@@ -180,6 +180,23 @@ actions:
       let m = [];
       for i in 0..inputs.depth { m = [m]; }
       emit("deep", #{ m: m });
+  deep_build:
+    from: open
+    by: owner
+    inputs:
+      how: { type: string, required: true }
+      depth: { type: int, required: true }
+    run: |
+      fn wrap(x) { [[[[x]]]] }
+      fields.count = 1;
+      let n = inputs.depth;
+      if inputs.how == "literal" { let m = #{}; for i in 0..n { m = #{ a: m }; } }
+      if inputs.how == "index" { let m = #{}; for i in 0..n { m["a"] = m; } }
+      if inputs.how == "element" { let a = [[]]; for i in 0..n { a[0] = a; } }
+      if inputs.how == "closure" { let m = []; let f = || { m = [m]; }; for i in 0..n { f.call(); } }
+      if inputs.how == "function" { let a = []; for i in 0..n { a = wrap(a); } }
+      if inputs.how == "field" { for i in 0..n { fields.meta = #{ a: fields.meta }; } }
+      if inputs.how == "caught" { try { let m = []; for i in 0..n { m = [m]; } } catch (e) { } }
   whoami:
     from: open
     by: owner
@@ -435,6 +452,46 @@ fn values_nested_too_deeply_are_refused_wherever_they_come_from() {
     assert_eq!(error.code(), "validation");
     assert!(e.person("deep").is_err());
     assert_eq!(snapshot(&e, c.id), before);
+}
+
+/// rhai clones, drops and sizes values recursively, so a value nested thousands of levels deep
+/// would exhaust the thread stack and abort the process (these ran out of a test thread's 2 MB
+/// at under 1,000 levels in a debug build). Scripts are stopped at 64 levels instead.
+#[test]
+fn scripts_cannot_nest_values_deep_enough_to_exhaust_the_stack() {
+    let (e, c) = setup();
+    for how in [
+        "literal", "index", "element", "closure", "function", "field", "caught",
+    ] {
+        let error = refused(&e, &c, "deep_build", json!({"how": how, "depth": 20_000}));
+        script_error(&error, "actions.deep_build.run", "more than 64 levels deep");
+    }
+    // deeper than a stored value may be is fine inside a script, as long as it is not stored
+    let c = e
+        .act(
+            c.id,
+            "deep_build",
+            "pat",
+            json!({"how": "literal", "depth": 50}),
+        )
+        .unwrap();
+    assert_eq!(c.data["count"], json!(1));
+    // `this` is read without passing the check, so it is refused when the script compiles
+    let text = hostile().replace(
+        "fn wrap(x) { [[[[x]]]] }",
+        "fn wrap(x) { this = [this]; x }",
+    );
+    let error = Engine::builder()
+        .in_memory()
+        .workflow_str("hostile.yaml", text)
+        .build()
+        .expect_err("`this` is refused");
+    let message = error.to_string();
+    assert!(message.contains("hostile.yaml:"), "{message}");
+    assert!(
+        message.contains("`this` is not available in workflow scripts"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -102,6 +102,16 @@ actions:
     from: open
     by: owner
     run: fail("Not now")
+  copies:
+    from: open
+    by: owner
+    inputs:
+      n: { type: int, required: true }
+    run: |
+      let m = [];
+      m.pad(5000, [1]);
+      for i in 0..inputs.n { let copy = m; }
+      fields.count = inputs.n;
   count:
     from: open
     by: owner
@@ -341,6 +351,28 @@ fn a_host_function_error_is_a_script_error() {
         message.contains("the doubling service is down"),
         "{message}"
     );
+}
+
+/// Operations do not bound time: copying a list of 5,000 lists is one operation. 30,000 copies
+/// stay far inside 200,000 operations but take many seconds; the time limit stops them.
+#[test]
+fn copying_large_values_over_and_over_is_stopped_by_the_time_limit() {
+    let e = engine_with(Limits {
+        max_run_time: std::time::Duration::from_millis(100),
+        ..Limits::default()
+    });
+    let c = e.start("sandbox", "create", "pat", json!({})).unwrap();
+    let c = e.act(c.id, "copies", "pat", json!({"n": 2})).unwrap();
+    assert_eq!(c.data["count"], json!(2));
+    let before = snapshot(&e, c.id);
+    let error = err(e.act(c.id, "copies", "pat", json!({"n": 30_000})));
+    assert_eq!(
+        snapshot(&e, c.id),
+        before,
+        "a stopped script changed something"
+    );
+    let (_, message) = script_place(&error, "actions.copies.run");
+    assert!(message.contains("more than 100 ms"), "{message}");
 }
 
 #[test]
