@@ -286,13 +286,22 @@ impl Scripts {
         // refusing to read a variable that already nests more than `SCRIPT_NESTING` levels
         // keeps every value a script can build within a few levels of that. `this` is the one
         // name read without the resolver, so scripts may not use it (see `on_parse_token`).
+        // The same walk closes a gap in rhai's size checks: `m[key] = v` adds entries past
+        // `max_map_size` (`m.set` does not), and every such assignment reads `m` first.
+        let max_map = limits.max_map_size;
         #[allow(deprecated)]
-        engine.on_var(|name, _, context| match context.scope().get(name) {
-            // a limit like the size limits: stops the script, cannot be caught by `try`
-            Some(value) if nests_deeper_than(value, SCRIPT_NESTING) => {
-                Err(EvalAltResult::ErrorDataTooLarge(NESTING.into(), Position::NONE).into())
+        engine.on_var(move |name, _, context| {
+            let over = context
+                .scope()
+                .get(name)
+                .and_then(|value| over_limits(value, SCRIPT_NESTING, max_map));
+            // limits like rhai's own: they stop the script and cannot be caught by `try`
+            match over {
+                None => Ok(None),
+                Some(what) => {
+                    Err(EvalAltResult::ErrorDataTooLarge(what.into(), Position::NONE).into())
+                }
             }
-            _ => Ok(None),
         });
         engine.on_print(|_| {});
         engine.on_debug(|_, _, _| {});
@@ -517,22 +526,33 @@ pub(crate) fn map_to_rhai(m: &Map<String, Value>) -> Result<RMap, String> {
 /// hold values [`MAX_NESTING`](crate::definition::MAX_NESTING) deep) with room to spare.
 pub(crate) const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
 
-/// Whether `d` nests lists and maps more than `levels` deep. Recursion is bounded by `levels`,
-/// and scalars cost one type test each.
-fn nests_deeper_than(d: &Dynamic, levels: usize) -> bool {
-    // `is_array` and `is_map` test the variant; `read_lock` would compare type ids
+/// Which limit `d` is over, if any: nesting lists and maps more than `levels` deep, or holding
+/// a map of more than `max_map` entries (0: any number). Recursion is bounded by `levels`, and
+/// scalars cost one type test each.
+fn over_limits(d: &Dynamic, levels: usize, max_map: usize) -> Option<&'static str> {
+    // `is_array` and `is_map` test the variant; `read_lock` alone would compare type ids
     if d.is_array() {
-        levels == 0
-            || d.read_lock::<rhai::Array>()
-                .is_some_and(|a| a.iter().any(|v| nests_deeper_than(v, levels - 1)))
+        if levels == 0 {
+            return Some(NESTING);
+        }
+        let a = d.read_lock::<rhai::Array>()?;
+        a.iter().find_map(|v| over_limits(v, levels - 1, max_map))
     } else if d.is_map() {
-        levels == 0
-            || d.read_lock::<RMap>()
-                .is_some_and(|m| m.values().any(|v| nests_deeper_than(v, levels - 1)))
+        if levels == 0 {
+            return Some(NESTING);
+        }
+        let m = d.read_lock::<RMap>()?;
+        if max_map > 0 && m.len() > max_map {
+            return Some(MAP_SIZE);
+        }
+        m.values().find_map(|v| over_limits(v, levels - 1, max_map))
     } else {
-        false
+        None
     }
 }
+
+/// What rhai's `ErrorDataTooLarge` says of a map over `max_map_size`.
+const MAP_SIZE: &str = "Size of object map";
 
 /// What [`SCRIPT_NESTING`] limits, as rhai's `ErrorDataTooLarge` names it.
 const NESTING: &str = "Nesting of lists and maps";

@@ -69,6 +69,13 @@ actions:
       let m = #{};
       let i = 0;
       loop { m.set("k" + i, i); i += 1; }
+  big_map_index:
+    from: open
+    by: owner
+    run: |
+      let m = #{};
+      let i = 0;
+      loop { m["k" + i] = i; i += 1; }
   undefined_fn:
     from: open
     by: owner
@@ -202,7 +209,7 @@ fn deep_recursion_is_stopped() {
 #[test]
 fn huge_strings_arrays_and_maps_are_stopped() {
     let (e, c) = setup();
-    for action in ["big_string", "big_array", "big_map"] {
+    for action in ["big_string", "big_array", "big_map", "big_map_index"] {
         let error = fails_cleanly(&e, &c, action);
         let (_, message) = script_place(&error, &format!("actions.{action}.run"));
         assert!(
