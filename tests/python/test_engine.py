@@ -7,6 +7,7 @@ import io
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REQUEST, T0, TYPED, WORKFLOWS, add_people, assigned
@@ -51,6 +52,43 @@ def test_workflows_must_be_paths() -> None:
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         mentorflow.Engine(":memory:", workflows=REQUEST, now=datetime(2026, 11, 20, 10))
+
+
+def test_limits_change_the_sandbox() -> None:
+    default = mentorflow.Engine(":memory:", workflows=TYPED, now=T0)
+    assert default.limits["max_operations"] == 200_000
+    assert default.limits["max_run_time"] == 5.0
+    strict = mentorflow.Engine(
+        ":memory:",
+        workflows=TYPED,
+        now=T0,
+        limits={"max_operations": 3, "max_run_time": timedelta(milliseconds=250)},
+    )
+    assert strict.limits["max_operations"] == 3
+    assert strict.limits["max_run_time"] == 0.25
+    assert strict.limits["max_map_size"] == default.limits["max_map_size"]
+    strict.people.put("owner", org="acme")
+    with pytest.raises(mentorflow.ScriptError, match="more than 3 operations") as info:
+        strict.start("typed", actor="owner", data={"title": "abcd", "count": 3})
+    assert info.value.path == "actions.create.run"
+    assert len(strict.cases()) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "error", "message"),
+    [
+        ({"max_operationz": 5}, ValueError, 'unknown limit "max_operationz"'),
+        ({"max_operations": -1}, ValueError, "limits.max_operations must be a whole number"),
+        ({"max_array_size": 2.5}, ValueError, "limits.max_array_size must be a whole number"),
+        ({"max_call_levels": True}, TypeError, "limits.max_call_levels must be a whole number"),
+        ({"max_run_time": "1s"}, TypeError, "limits.max_run_time must be seconds"),
+        ({"max_run_time": -1}, ValueError, "limits.max_run_time must be 0 or more"),
+        ([("max_operations", 5)], TypeError, "limits must be a dict"),
+    ],
+)
+def test_bad_limits_are_refused_by_name(limits: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        mentorflow.Engine(":memory:", workflows=TYPED, limits=limits)
 
 
 def test_file_database_survives_reopening(db_path: Path) -> None:

@@ -82,6 +82,83 @@ impl PyEngine {
     }
 }
 
+/// `limits={...}`: the defaults with the given limits changed. Unknown names and values that
+/// are not whole numbers (seconds for `max_run_time`) are refused, naming the limit.
+fn sandbox_limits(obj: Option<&Bound<'_, PyAny>>) -> PyResult<mentorflow::Limits> {
+    let mut limits = mentorflow::Limits::default();
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(limits);
+    };
+    let dict = obj.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "limits must be a dict, got {}",
+            convert::type_name(obj)
+        ))
+    })?;
+    for (key, value) in dict.iter() {
+        let name: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("limits: names must be strings"))?;
+        let whole = || -> PyResult<u64> {
+            if value.is_instance_of::<pyo3::types::PyBool>() {
+                return Err(PyTypeError::new_err(format!(
+                    "limits.{name} must be a whole number, got bool"
+                )));
+            }
+            value.extract::<u64>().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "limits.{name} must be a whole number of 0 or more, got {}",
+                    value.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                ))
+            })
+        };
+        let size = || -> PyResult<usize> {
+            usize::try_from(whole()?)
+                .map_err(|_| PyValueError::new_err(format!("limits.{name} is too large")))
+        };
+        match name.as_str() {
+            "max_operations" => limits.max_operations = whole()?,
+            "max_call_levels" => limits.max_call_levels = size()?,
+            "max_expr_depth" => limits.max_expr_depth = size()?,
+            "max_function_expr_depth" => limits.max_function_expr_depth = size()?,
+            "max_string_size" => limits.max_string_size = size()?,
+            "max_array_size" => limits.max_array_size = size()?,
+            "max_map_size" => limits.max_map_size = size()?,
+            "max_run_time" => {
+                let is_bool = value.is_instance_of::<pyo3::types::PyBool>();
+                let seconds = if value.hasattr("total_seconds")? {
+                    value.call_method0("total_seconds")?.extract::<f64>()?
+                } else {
+                    value
+                        .extract::<f64>()
+                        .ok()
+                        .filter(|_| !is_bool)
+                        .ok_or_else(|| {
+                            PyTypeError::new_err(format!(
+                                "limits.max_run_time must be seconds or a timedelta, got {}",
+                                convert::type_name(&value)
+                            ))
+                        })?
+                };
+                limits.max_run_time =
+                    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+                        PyValueError::new_err(format!(
+                            "limits.max_run_time must be 0 or more seconds, got {seconds}"
+                        ))
+                    })?;
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "limits: unknown limit {other:?} (known: max_operations, max_call_levels, \
+                     max_expr_depth, max_function_expr_depth, max_string_size, max_array_size, \
+                     max_map_size, max_run_time)"
+                )))
+            }
+        }
+    }
+    Ok(limits)
+}
+
 fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
     if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
         return Ok(vec![obj.extract::<PathBuf>()?]);
@@ -101,21 +178,23 @@ fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (path, *, workflows, now = None))]
+    #[pyo3(signature = (path, *, workflows, now = None, limits = None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         workflows: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let sources = paths(workflows)?;
+        let limits = sandbox_limits(limits)?;
         let start = match now {
             Some(t) if !t.is_none() => Some(convert::instant(t, "now")?),
             _ => None,
         };
         // Loading compiles every script and opens (maybe migrates) the database.
         let core = detached(py, || {
-            let mut builder = mentorflow::Engine::builder().database(&path);
+            let mut builder = mentorflow::Engine::builder().database(&path).limits(limits);
             for p in sources {
                 let yaml = p.extension().is_some_and(|x| {
                     x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
@@ -162,6 +241,22 @@ impl PyEngine {
         self.core
             .database_path()
             .map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// The sandbox limits in force, as a dict (`max_run_time` in seconds).
+    #[getter]
+    fn limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let l = self.core.scripts().limits();
+        let d = PyDict::new(py);
+        d.set_item("max_operations", l.max_operations)?;
+        d.set_item("max_call_levels", l.max_call_levels)?;
+        d.set_item("max_expr_depth", l.max_expr_depth)?;
+        d.set_item("max_function_expr_depth", l.max_function_expr_depth)?;
+        d.set_item("max_string_size", l.max_string_size)?;
+        d.set_item("max_array_size", l.max_array_size)?;
+        d.set_item("max_map_size", l.max_map_size)?;
+        d.set_item("max_run_time", l.max_run_time.as_secs_f64())?;
+        Ok(d)
     }
 
     /// The loaded workflow ids, in load order.

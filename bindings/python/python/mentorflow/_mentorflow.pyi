@@ -2,7 +2,18 @@
 
 import datetime
 import os
-from typing import Any, Callable, Literal, Optional, Sequence, TypeVar, Union, final, overload
+from typing import (
+    Any,
+    Callable,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    final,
+    overload,
+)
 
 from mentorflow._results import CaseList, EventList, NotificationList, Rows
 
@@ -40,6 +51,10 @@ class Engine:
     - ``now``: a timezone-aware ``datetime`` gives the engine a manual clock starting there
       (for tests and simulations: :meth:`advance` moves it). Without it the engine reads
       the system clock.
+    - ``limits``: sandbox limits to change from their defaults, by name: ``max_operations``,
+      ``max_call_levels``, ``max_expr_depth``, ``max_function_expr_depth``,
+      ``max_string_size``, ``max_array_size``, ``max_map_size`` (whole numbers) and
+      ``max_run_time`` (seconds or a ``timedelta``; 0 for none).
 
     Every call that runs scripts or touches the database releases the GIL; one engine may be
     shared by many Python threads (writes are serialised, never lost).
@@ -51,6 +66,7 @@ class Engine:
         *,
         workflows: Union[_PathLike, Sequence[_PathLike]],
         now: Optional[datetime.datetime] = None,
+        limits: Optional[Mapping[str, Union[int, float, datetime.timedelta]]] = None,
     ) -> "Engine": ...
     @property
     def now(self) -> datetime.datetime:
@@ -61,6 +77,9 @@ class Engine:
     @property
     def path(self) -> Optional[str]:
         """The database file, or ``None`` for an in-memory engine."""
+    @property
+    def limits(self) -> dict[str, Union[int, float]]:
+        """The sandbox limits in force (``max_run_time`` in seconds)."""
     @property
     def workflows(self) -> list[str]:
         """The ids of the loaded workflows, in load order."""
