@@ -7,8 +7,8 @@
 #   MF_SEED=7 scripts/long-tests.sh fuzz props
 #
 # Suites: crash (SIGKILL harness + processes x threads), fuzz (definition mutation fuzzer),
-# props (random input on the shipped workflows), hostile, access, faults. With a nightly
-# toolchain and cargo-fuzz installed, `cargo-fuzz` also runs libFuzzer for MF_FUZZ_SECONDS.
+# props (random input on the shipped workflows), hostile, access, faults. With cargo-fuzz
+# installed (`cargo install cargo-fuzz`), `cargo-fuzz` also runs libFuzzer for MF_FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,12 +34,18 @@ for s in "${suites[@]}"; do
     access) step "access matrix"; run_test access_matrix ;;
     faults) step "database faults"; run_test database_faults ;;
     cargo-fuzz)
-        if cargo +nightly fuzz --version >/dev/null 2>&1; then
+        # libFuzzer needs nightly compiler flags; a stable toolchain takes them with
+        # RUSTC_BOOTSTRAP=1. New inputs go to a scratch copy of the corpus, crashes to
+        # fuzz/artifacts/definitions/.
+        if cargo fuzz --version >/dev/null 2>&1; then
             step "cargo-fuzz (libFuzzer): ${MF_FUZZ_SECONDS:-600} s"
-            (cd fuzz && cargo +nightly fuzz run definitions corpus/definitions -- \
-                -max_total_time="${MF_FUZZ_SECONDS:-600}")
+            scratch=$(mktemp -d)
+            cp fuzz/corpus/definitions/* fuzz/regressions/definitions/* "$scratch"/
+            (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run definitions "$scratch" -- \
+                -max_total_time="${MF_FUZZ_SECONDS:-600}" -rss_limit_mb=4096)
+            rm -rf "$scratch"
         else
-            step "cargo-fuzz: skipped (no nightly toolchain with cargo-fuzz here)"
+            step "cargo-fuzz: skipped (cargo install cargo-fuzz to run libFuzzer)"
         fi ;;
     *) echo "unknown suite: $s" >&2; exit 2 ;;
     esac
