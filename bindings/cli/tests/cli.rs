@@ -749,6 +749,67 @@ fn json_errors_are_one_json_line_on_stderr() {
 }
 
 #[test]
+fn script_limit_changes_the_sandbox_and_names_what_is_wrong() {
+    let e = Env::new();
+    e.people();
+    e.ok(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=Pat",
+    ]);
+    // the assign guard and effect take more than 3 operations
+    let mut tight = vec![
+        "--script-limit",
+        "max_operations=3",
+        "--script-limit",
+        "max_run_time=2s",
+    ];
+    tight.extend_from_slice(&[
+        "act",
+        "1",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ]);
+    let line = e.fails(&tight);
+    assert!(line.contains("more than 3 operations"), "{line}");
+    assert_eq!(
+        e.json(&["show", "1"])["state"],
+        "submitted",
+        "nothing changed"
+    );
+    e.ok(&[
+        "act",
+        "1",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ]);
+    for (arg, needle) in [
+        ("max_operationz=3", "unknown limit `max_operationz`"),
+        ("max_operations=-3", "max_operations must be a whole number"),
+        ("max_run_time=soon", "max_run_time must be seconds"),
+        ("max_operations", "expected NAME=VALUE"),
+    ] {
+        let out = e
+            .run(&["--script-limit", arg, "list"])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(needle), "{arg}: {err}");
+    }
+}
+
+#[test]
 fn bad_usage_exits_with_2() {
     let e = Env::new();
     for args in [

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
         None => {
             // Drawing needs no database: read the workflow files only.
             let (dir, _) = ctx.workflows_dir();
-            let (defs, problems) = super::validate::load(std::slice::from_ref(&dir))?;
+            let (defs, problems) = super::validate::load(std::slice::from_ref(&dir), ctx.limits)?;
             if !problems.is_empty() {
                 return Err(mentorflow::Error::Definition { problems }.into());
             }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mentorflow::definition::FieldType;
-use mentorflow::{Case, Effect, Engine, Hook, ManualClock, NotificationFilter};
+use mentorflow::{Case, Effect, Engine, Hook, Limits, ManualClock, NotificationFilter};
 use serde_json::{Map, Value};
 
 use crate::args::{Cli, Command};
@@ -40,6 +40,8 @@ pub struct Ctx {
     pub db: Option<PathBuf>,
     pub workflows: Option<PathBuf>,
     pub now: Option<DateTime<Utc>>,
+    /// The sandbox limits (`--script-limit`).
+    pub limits: Limits,
     pub out: Out,
 }
 
@@ -64,7 +66,9 @@ impl Ctx {
 
     /// Open the engine with hooks.
     pub fn engine_with(&self, hooks: Vec<Arc<dyn Hook>>) -> Result<Engine, CliError> {
-        let mut b = Engine::builder().database(self.db_path());
+        let mut b = Engine::builder()
+            .database(self.db_path())
+            .limits(self.limits);
         let (dir, explicit) = self.workflows_dir();
         if explicit {
             if !dir.is_dir() {
@@ -92,10 +96,15 @@ impl Ctx {
 
 /// Run the parsed command line and turn the outcome into an exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    let mut limits = Limits::default();
+    for setting in &cli.limits {
+        setting.apply(&mut limits);
+    }
     let ctx = Ctx {
         db: cli.db,
         workflows: cli.workflows,
         now: cli.now,
+        limits,
         out: Out::new(cli.json),
     };
     let json = ctx.out.json;

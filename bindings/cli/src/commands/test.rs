@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
     let failed = reports.iter().filter(|r| !r.passed).count();
     let passed = reports.len() - failed;
     let coverage = if a.coverage {
-        let (defs, problems) = super::validate::load(std::slice::from_ref(&workflows))?;
+        let (defs, problems) = super::validate::load(std::slice::from_ref(&workflows), ctx.limits)?;
         if !problems.is_empty() {
             return Err(mentorflow::Error::Definition { problems }.into());
         }

@@ -13,8 +13,11 @@ use crate::args::ValidateArgs;
 use crate::output::{self, CliError};
 
 /// Load files and folders; returns the definitions that loaded and every problem.
-pub fn load(paths: &[PathBuf]) -> Result<(Vec<Definition>, Vec<Problem>), CliError> {
-    let scripts = Scripts::new(Limits::default());
+pub fn load(
+    paths: &[PathBuf],
+    limits: Limits,
+) -> Result<(Vec<Definition>, Vec<Problem>), CliError> {
+    let scripts = Scripts::new(limits);
     let mut defs = Vec::new();
     let mut problems = Vec::new();
     for p in paths {
@@ -46,7 +49,7 @@ pub fn run(ctx: &Ctx, a: ValidateArgs) -> Result<(), CliError> {
     } else {
         a.files
     };
-    let (defs, problems) = load(&paths)?;
+    let (defs, problems) = load(&paths, ctx.limits)?;
     let out = &ctx.out;
     if out.json {
         out.print_json(&json!({
