@@ -1,6 +1,6 @@
 //! The definition fuzz target on a stable toolchain.
 //!
-//! `fuzz/fuzz_targets/definitions.rs` (cargo-fuzz, nightly) feeds any text to the loader and
+//! `fuzz/fuzz_targets/definitions.rs` (cargo-fuzz, libFuzzer) feeds any text to the loader and
 //! validator: it must give a definition or a list of problems, never a panic or another
 //! error. Here the same check
 //!
