@@ -78,6 +78,6 @@ pub use engine::{
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Hook, HookError};
-pub use script::Limits;
+pub use script::{LimitValue, Limits};
 pub use store::NotificationFilter;
 pub use time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};

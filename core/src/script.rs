@@ -71,6 +71,82 @@ impl Default for Limits {
     }
 }
 
+/// One limit's value, as [`Limits::get`] gives and [`Limits::set`] takes it by name (for
+/// bindings and command lines that name limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitValue {
+    /// A count: operations, levels, bytes, items or entries.
+    Count(u64),
+    /// A duration: `max_run_time`.
+    Time(Duration),
+}
+
+impl Limits {
+    /// Every limit's name, in the order of the fields.
+    pub const NAMES: [&'static str; 8] = [
+        "max_operations",
+        "max_call_levels",
+        "max_expr_depth",
+        "max_function_expr_depth",
+        "max_string_size",
+        "max_array_size",
+        "max_map_size",
+        "max_run_time",
+    ];
+
+    fn count_mut(&mut self, name: &str) -> Option<&mut usize> {
+        Some(match name {
+            "max_call_levels" => &mut self.max_call_levels,
+            "max_expr_depth" => &mut self.max_expr_depth,
+            "max_function_expr_depth" => &mut self.max_function_expr_depth,
+            "max_string_size" => &mut self.max_string_size,
+            "max_array_size" => &mut self.max_array_size,
+            "max_map_size" => &mut self.max_map_size,
+            _ => return None,
+        })
+    }
+
+    /// A limit by name (`None` for an unknown name).
+    pub fn get(&self, name: &str) -> Option<LimitValue> {
+        match name {
+            "max_operations" => Some(LimitValue::Count(self.max_operations)),
+            "max_run_time" => Some(LimitValue::Time(self.max_run_time)),
+            _ => {
+                let mut copy = *self;
+                let n = *copy.count_mut(name)?;
+                Some(LimitValue::Count(u64::try_from(n).unwrap_or(u64::MAX)))
+            }
+        }
+    }
+
+    /// Change a limit by name. Fails, saying why, for an unknown name or a value of the wrong
+    /// kind (see [`Limits::get`] for each limit's kind).
+    pub fn set(&mut self, name: &str, value: LimitValue) -> std::result::Result<(), String> {
+        match (name, value) {
+            ("max_operations", LimitValue::Count(n)) => self.max_operations = n,
+            ("max_run_time", LimitValue::Time(d)) => self.max_run_time = d,
+            (_, LimitValue::Count(n)) => {
+                *self.count_mut(name).ok_or_else(|| Self::refusal(name))? =
+                    usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            (_, LimitValue::Time(_)) => return Err(Self::refusal(name)),
+        }
+        Ok(())
+    }
+
+    /// Why a value cannot be set under this name.
+    fn refusal(name: &str) -> String {
+        match Self::default().get(name) {
+            None => format!(
+                "unknown limit `{name}`; the limits are {}",
+                Self::NAMES.join(", ")
+            ),
+            Some(LimitValue::Time(_)) => format!("{name} is a duration"),
+            Some(LimitValue::Count(_)) => format!("{name} is a whole number"),
+        }
+    }
+}
+
 thread_local! {
     /// Operations of the script running on this thread, closures called by native functions
     /// included (see [`Scripts::new`]).
@@ -1026,6 +1102,35 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, "state");
         assert_eq!(found[0].1, "denied");
+    }
+
+    #[test]
+    fn limits_by_name() {
+        let mut l = Limits::default();
+        for name in Limits::NAMES {
+            let value = l.get(name).unwrap();
+            let changed = match value {
+                LimitValue::Count(n) => LimitValue::Count(n + 1),
+                LimitValue::Time(t) => LimitValue::Time(t * 2),
+            };
+            l.set(name, changed).unwrap();
+            assert_eq!(l.get(name), Some(changed), "{name}");
+        }
+        assert_eq!(l.max_map_size, 10_001);
+        assert_eq!(l.max_run_time, Duration::from_secs(10));
+        assert!(l.get("max_nope").is_none());
+        let e = l.set("max_nope", LimitValue::Count(1)).unwrap_err();
+        assert!(
+            e.contains("unknown limit `max_nope`") && e.contains("max_run_time"),
+            "{e}"
+        );
+        let e = l.set("max_run_time", LimitValue::Count(1)).unwrap_err();
+        assert_eq!(e, "max_run_time is a duration");
+        let e = l
+            .set("max_map_size", LimitValue::Time(Duration::ZERO))
+            .unwrap_err();
+        assert_eq!(e, "max_map_size is a whole number");
+        assert_eq!(l.max_map_size, 10_001, "a refused value changes nothing");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mentorflow::{LimitValue, Limits};
 use serde_json::Value;
 
 /// Run, inspect, test and draw mentoring workflows.
@@ -41,25 +42,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// One `--script-limit NAME=VALUE`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LimitSetting {
-    /// A whole-number limit, by name.
-    Count(&'static str, u64),
-    /// `max_run_time`.
-    RunTime(std::time::Duration),
-}
-
-/// The whole-number limits `--script-limit` takes (and `max_run_time`).
-const COUNT_LIMITS: [&str; 7] = [
-    "max_operations",
-    "max_call_levels",
-    "max_expr_depth",
-    "max_function_expr_depth",
-    "max_string_size",
-    "max_array_size",
-    "max_map_size",
-];
+/// One `--script-limit NAME=VALUE`: a limit's name and its new value.
+pub type LimitSetting = (String, LimitValue);
 
 /// `NAME=VALUE` for a sandbox limit: a whole number, or for `max_run_time` seconds (`2`,
 /// `2.5`, `2s`) or milliseconds (`500ms`); 0 turns a limit off.
@@ -68,56 +52,38 @@ fn parse_limit(s: &str) -> Result<LimitSetting, String> {
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, e.g. max_operations=50000, got `{s}`"))?;
     let (name, value) = (name.trim(), value.trim());
-    if name == "max_run_time" {
-        let seconds = match value.strip_suffix("ms") {
-            Some(ms) => ms.trim().parse::<f64>().map(|m| m / 1000.0),
-            None => value
-                .strip_suffix('s')
-                .unwrap_or(value)
-                .trim()
-                .parse::<f64>(),
-        };
-        return seconds
-            .ok()
-            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
-            .map(LimitSetting::RunTime)
-            .ok_or_else(|| {
-                format!(
-                    "max_run_time must be seconds (2, 2.5s) or milliseconds (500ms), got `{value}`"
-                )
-            });
-    }
-    let known = COUNT_LIMITS.iter().find(|k| **k == name).ok_or_else(|| {
-        format!(
-            "unknown limit `{name}`; the limits are {}, max_run_time",
-            COUNT_LIMITS.join(", ")
-        )
-    })?;
-    value
-        .parse::<u64>()
-        .map(|n| LimitSetting::Count(known, n))
-        .map_err(|_| format!("{name} must be a whole number of 0 or more, got `{value}`"))
-}
-
-impl LimitSetting {
-    /// The limits with this one changed.
-    pub fn apply(&self, limits: &mut mentorflow::Limits) {
-        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        match *self {
-            LimitSetting::RunTime(d) => limits.max_run_time = d,
-            LimitSetting::Count("max_operations", n) => limits.max_operations = n,
-            LimitSetting::Count("max_call_levels", n) => limits.max_call_levels = size(n),
-            LimitSetting::Count("max_expr_depth", n) => limits.max_expr_depth = size(n),
-            LimitSetting::Count("max_function_expr_depth", n) => {
-                limits.max_function_expr_depth = size(n)
-            }
-            LimitSetting::Count("max_string_size", n) => limits.max_string_size = size(n),
-            LimitSetting::Count("max_array_size", n) => limits.max_array_size = size(n),
-            LimitSetting::Count("max_map_size", n) => limits.max_map_size = size(n),
-            // `parse_limit` gives only the names of COUNT_LIMITS
-            LimitSetting::Count(..) => {}
+    let parsed = match Limits::default().get(name) {
+        Some(LimitValue::Time(_)) => {
+            let seconds = match value.strip_suffix("ms") {
+                Some(ms) => ms.trim().parse::<f64>().map(|m| m / 1000.0),
+                None => value
+                    .strip_suffix('s')
+                    .unwrap_or(value)
+                    .trim()
+                    .parse::<f64>(),
+            };
+            seconds
+                .ok()
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                .map(LimitValue::Time)
+                .ok_or_else(|| {
+                    format!(
+                        "{name} must be seconds (2, 2.5s) or milliseconds (500ms), got `{value}`"
+                    )
+                })?
         }
-    }
+        Some(LimitValue::Count(_)) => value
+            .parse::<u64>()
+            .map(LimitValue::Count)
+            .map_err(|_| format!("{name} must be a whole number of 0 or more, got `{value}`"))?,
+        None => {
+            return Err(format!(
+                "unknown limit `{name}`; the limits are {}",
+                Limits::NAMES.join(", ")
+            ))
+        }
+    };
+    Ok((name.to_owned(), parsed))
 }
 
 /// The subcommands.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mentorflow::{CaseFilter, NotificationFilter, Start};
+use mentorflow::{CaseFilter, LimitValue, NotificationFilter, Start};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -99,33 +99,22 @@ fn sandbox_limits(obj: Option<&Bound<'_, PyAny>>) -> PyResult<mentorflow::Limits
         let name: String = key
             .extract()
             .map_err(|_| PyTypeError::new_err("limits: names must be strings"))?;
-        let whole = || -> PyResult<u64> {
-            if value.is_instance_of::<pyo3::types::PyBool>() {
+        let is_bool = value.is_instance_of::<pyo3::types::PyBool>();
+        let parsed = match limits.get(&name) {
+            Some(LimitValue::Count(_)) if is_bool => {
                 return Err(PyTypeError::new_err(format!(
                     "limits.{name} must be a whole number, got bool"
-                )));
+                )))
             }
-            value.extract::<u64>().map_err(|_| {
-                PyValueError::new_err(format!(
-                    "limits.{name} must be a whole number of 0 or more, got {}",
-                    value.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-                ))
-            })
-        };
-        let size = || -> PyResult<usize> {
-            usize::try_from(whole()?)
-                .map_err(|_| PyValueError::new_err(format!("limits.{name} is too large")))
-        };
-        match name.as_str() {
-            "max_operations" => limits.max_operations = whole()?,
-            "max_call_levels" => limits.max_call_levels = size()?,
-            "max_expr_depth" => limits.max_expr_depth = size()?,
-            "max_function_expr_depth" => limits.max_function_expr_depth = size()?,
-            "max_string_size" => limits.max_string_size = size()?,
-            "max_array_size" => limits.max_array_size = size()?,
-            "max_map_size" => limits.max_map_size = size()?,
-            "max_run_time" => {
-                let is_bool = value.is_instance_of::<pyo3::types::PyBool>();
+            Some(LimitValue::Count(_)) => {
+                LimitValue::Count(value.extract::<u64>().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "limits.{name} must be a whole number of 0 or more, got {}",
+                        value.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                    ))
+                })?)
+            }
+            Some(LimitValue::Time(_)) => {
                 let seconds = if value.hasattr("total_seconds")? {
                     value.call_method0("total_seconds")?.extract::<f64>()?
                 } else {
@@ -135,26 +124,27 @@ fn sandbox_limits(obj: Option<&Bound<'_, PyAny>>) -> PyResult<mentorflow::Limits
                         .filter(|_| !is_bool)
                         .ok_or_else(|| {
                             PyTypeError::new_err(format!(
-                                "limits.max_run_time must be seconds or a timedelta, got {}",
+                                "limits.{name} must be seconds or a timedelta, got {}",
                                 convert::type_name(&value)
                             ))
                         })?
                 };
-                limits.max_run_time =
+                LimitValue::Time(
                     std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
                         PyValueError::new_err(format!(
-                            "limits.max_run_time must be 0 or more seconds, got {seconds}"
+                            "limits.{name} must be 0 or more seconds, got {seconds}"
                         ))
-                    })?;
+                    })?,
+                )
             }
-            other => {
+            None => {
                 return Err(PyValueError::new_err(format!(
-                    "limits: unknown limit {other:?} (known: max_operations, max_call_levels, \
-                     max_expr_depth, max_function_expr_depth, max_string_size, max_array_size, \
-                     max_map_size, max_run_time)"
+                    "limits: unknown limit {name:?} (known: {})",
+                    mentorflow::Limits::NAMES.join(", ")
                 )))
             }
-        }
+        };
+        limits.set(&name, parsed).map_err(PyValueError::new_err)?;
     }
     Ok(limits)
 }
@@ -246,16 +236,15 @@ impl PyEngine {
     /// The sandbox limits in force, as a dict (`max_run_time` in seconds).
     #[getter]
     fn limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let l = self.core.scripts().limits();
+        let limits = self.core.scripts().limits();
         let d = PyDict::new(py);
-        d.set_item("max_operations", l.max_operations)?;
-        d.set_item("max_call_levels", l.max_call_levels)?;
-        d.set_item("max_expr_depth", l.max_expr_depth)?;
-        d.set_item("max_function_expr_depth", l.max_function_expr_depth)?;
-        d.set_item("max_string_size", l.max_string_size)?;
-        d.set_item("max_array_size", l.max_array_size)?;
-        d.set_item("max_map_size", l.max_map_size)?;
-        d.set_item("max_run_time", l.max_run_time.as_secs_f64())?;
+        for name in mentorflow::Limits::NAMES {
+            match limits.get(name) {
+                Some(LimitValue::Count(n)) => d.set_item(name, n)?,
+                Some(LimitValue::Time(t)) => d.set_item(name, t.as_secs_f64())?,
+                None => {}
+            }
+        }
         Ok(d)
     }
 

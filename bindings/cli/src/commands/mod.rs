@@ -97,8 +97,12 @@ impl Ctx {
 /// Run the parsed command line and turn the outcome into an exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let mut limits = Limits::default();
-    for setting in &cli.limits {
-        setting.apply(&mut limits);
+    for (name, value) in &cli.limits {
+        // `parse_limit` gives only names and kinds that `set` takes; a usage error otherwise
+        if let Err(e) = limits.set(name, *value) {
+            CliError::msg(e).print(cli.json);
+            return ExitCode::from(2);
+        }
     }
     let ctx = Ctx {
         db: cli.db,
