@@ -600,31 +600,27 @@ pub(crate) fn map_to_rhai(m: &Map<String, Value>) -> Result<RMap, String> {
 /// How deeply lists and maps may nest in a value inside a running script: twice what a stored
 /// value may, so that a script can wrap any value it is given (`case` holds `fields`, which
 /// hold values [`MAX_NESTING`](crate::definition::MAX_NESTING) deep) with room to spare.
-pub(crate) const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
+const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
 
 /// Which limit `d` is over, if any: nesting lists and maps more than `levels` deep, or holding
 /// a map of more than `max_map` entries (0: any number). Recursion is bounded by `levels`, and
 /// scalars cost one type test each.
 fn over_limits(d: &Dynamic, levels: usize, max_map: usize) -> Option<&'static str> {
     // `is_array` and `is_map` test the variant; `read_lock` alone would compare type ids
-    if d.is_array() {
-        if levels == 0 {
-            return Some(NESTING);
-        }
-        let a = d.read_lock::<rhai::Array>()?;
-        a.iter().find_map(|v| over_limits(v, levels - 1, max_map))
-    } else if d.is_map() {
-        if levels == 0 {
-            return Some(NESTING);
-        }
-        let m = d.read_lock::<RMap>()?;
-        if max_map > 0 && m.len() > max_map {
-            return Some(MAP_SIZE);
-        }
-        m.values().find_map(|v| over_limits(v, levels - 1, max_map))
-    } else {
-        None
+    if !(d.is_array() || d.is_map()) {
+        return None;
     }
+    if levels == 0 {
+        return Some(NESTING);
+    }
+    if let Some(a) = d.read_lock::<rhai::Array>() {
+        return a.iter().find_map(|v| over_limits(v, levels - 1, max_map));
+    }
+    let m = d.read_lock::<RMap>()?;
+    if max_map > 0 && m.len() > max_map {
+        return Some(MAP_SIZE);
+    }
+    m.values().find_map(|v| over_limits(v, levels - 1, max_map))
 }
 
 /// What rhai's `ErrorDataTooLarge` says of a map over `max_map_size`.
