@@ -50,6 +50,7 @@
 //! | [`scenario`] | the scenario runner |
 //! | [`error`] | the one error type |
 //! | [`yaml`] | the one place YAML is parsed |
+//! | [`suggest`] | "did you mean …?" for unknown names |
 
 pub mod definition;
 pub mod directory;
@@ -62,6 +63,7 @@ pub mod schema_json;
 pub mod script;
 mod script_host;
 pub mod store;
+pub mod suggest;
 pub mod time;
 pub mod yaml;
 

@@ -157,9 +157,9 @@ fn join(path: &str, key: &str) -> String {
 /// Names for "did you mean" hints.
 fn hint(name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let known: Vec<String> = known.into_iter().map(|k| k.as_ref().to_owned()).collect();
-    let close: Vec<&String> = known.iter().filter(|k| strsim_close(name, k)).collect();
-    if let Some(c) = close.first() {
-        format!("; did you mean `{c}`?")
+    let close = crate::suggest::did_you_mean(name, known.iter().map(String::as_str));
+    if !close.is_empty() {
+        close
     } else if known.is_empty() {
         String::new()
     } else if known.len() <= 12 {
@@ -167,29 +167,6 @@ fn hint(name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> String 
     } else {
         String::new()
     }
-}
-
-/// Two names are close when one edit (or a shared long prefix) separates them.
-fn strsim_close(a: &str, b: &str) -> bool {
-    if a == b {
-        return false;
-    }
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let n = a.len();
-    let m = b.len();
-    if n.abs_diff(m) > 2 {
-        return false;
-    }
-    let mut prev: Vec<usize> = (0..=m).collect();
-    for i in 1..=n {
-        let mut cur = vec![i; m + 1];
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[m] <= 2 && n.min(m) > 2
 }
 
 struct Loader<'a> {
@@ -1462,13 +1439,6 @@ fn hex(bytes: &[u8]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn close_names() {
-        assert!(strsim_close("submited", "submitted"));
-        assert!(!strsim_close("a", "b"));
-        assert!(!strsim_close("approved", "pending"));
-    }
 
     #[test]
     fn ids() {

@@ -418,36 +418,7 @@ const INVALID_KEYS: &[&str] = &["line", "column", "message", "path"];
 
 /// A "did you mean" hint for an unknown name.
 pub(crate) fn hint(name: &str, known: &[&str]) -> String {
-    let close = known
-        .iter()
-        .filter(|k| close_names(name, k))
-        .min_by_key(|k| edit_distance(name, k));
-    match close {
-        Some(c) => format!("; did you mean `{c}`?"),
-        None => String::new(),
-    }
-}
-
-fn close_names(a: &str, b: &str) -> bool {
-    a != b && edit_distance(a, b) <= 2 && a.chars().count().min(b.chars().count()) > 2
-        || (a.len() > 3 && b.starts_with(a))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = Vec::with_capacity(b.len() + 1);
-        cur.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != cb);
-            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
-            let ins = cur.get(j).copied().unwrap_or(0) + 1;
-            cur.push(sub.min(del).min(ins));
-        }
-        prev = cur;
-    }
-    prev.last().copied().unwrap_or(0)
+    crate::suggest::did_you_mean(name, known.iter().copied())
 }
 
 fn list_keys(keys: &[&str]) -> String {
@@ -1058,7 +1029,7 @@ fn person_patch(
                 // almost surely a typo (`role:` for `roles:`), which would silently pass.
                 if let Some(builtin) = PERSON_KEYS
                     .iter()
-                    .find(|b| edit_distance(k, b) <= 1 || k.eq_ignore_ascii_case(b))
+                    .find(|b| crate::suggest::edits(k, b) <= 1 || k.eq_ignore_ascii_case(b))
                 {
                     return Err(r.key_err(
                         &kp,
