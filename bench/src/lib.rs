@@ -548,6 +548,7 @@ pub fn engine_timers(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> 
             org: None,
             data: client_data(i).as_object().cloned().unwrap_or_default(),
             inputs: Map::new(),
+            idempotency_key: None,
         });
         if starts.len() == 1000 || i + 1 == n {
             ids.extend(e.start_many(&starts)?.into_iter().map(|c| c.id));

@@ -299,6 +299,20 @@ pub(crate) fn get_person(db: &Connection, id: &str) -> Result<Option<Person>> {
     row.map(finish_person).transpose()
 }
 
+/// The people whose e-mail address is `email` (ignoring case), by id.
+pub(crate) fn people_by_email(db: &Connection, email: &str) -> Result<Vec<Person>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, name, email, org, roles, attributes FROM people
+         WHERE email = ?1 COLLATE NOCASE ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![email.trim()], person_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_person(r?)?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn list_people(db: &Connection, org: Option<&str>) -> Result<Vec<Person>> {
     let mut stmt = db.prepare_cached(
         "SELECT id, name, email, org, roles, attributes FROM people

@@ -40,6 +40,7 @@
 //!
 //! | module | concept |
 //! |--------|---------|
+//! | [`auth`] | sign-in material kept for front ends: tokens, credentials, password hashes |
 //! | [`definition`] | the workflow model, YAML loading, static validation |
 //! | [`script`] | the rhai sandbox, limits, compiled scripts |
 //! | [`store`] | the SQLite schema, migrations and queries |
@@ -52,6 +53,7 @@
 //! | [`yaml`] | the one place YAML is parsed |
 //! | [`suggest`] | "did you mean …?" for unknown names |
 
+pub mod auth;
 pub mod definition;
 pub mod directory;
 pub mod engine;
@@ -72,11 +74,12 @@ pub mod yaml;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, Person};
 pub use engine::{
-    fold, Act, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification, Signal, Start,
-    Table, TickReport,
+    fold, Act, ActOptions, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification,
+    Signal, Start, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Hook, HookError};

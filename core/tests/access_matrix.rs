@@ -413,6 +413,7 @@ fn start(
         org: Some("ch1".to_owned()),
         data,
         inputs,
+        idempotency_key: None,
     })
 }
 

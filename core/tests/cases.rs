@@ -189,6 +189,7 @@ fn start_with_names_the_organisation_and_validates_data() {
             org: Some("ch2".into()),
             data,
             inputs: Map::new(),
+            idempotency_key: None,
         })
         .unwrap();
     assert_eq!(c.org, "ch2");

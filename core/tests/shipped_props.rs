@@ -425,6 +425,7 @@ fn run(workflow: &str, cmds: &[Command]) -> Result<(), TestCaseError> {
                     org: None,
                     data: fields,
                     inputs,
+                    idempotency_key: None,
                 }) {
                     Ok(c) => {
                         prop_assert_eq!(c.revision, 1);

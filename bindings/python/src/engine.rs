@@ -294,6 +294,7 @@ impl PyEngine {
             org,
             data: convert::to_map(data, "data")?,
             inputs: convert::to_map(inputs, "inputs")?,
+            idempotency_key: None,
         };
         let core = &self.core;
         let case = detached(py, || core.start_with(start))?;

@@ -16,7 +16,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
 pub use types::{
-    fold, Case, CaseFilter, Effect, Event, Folded, Notification, Signal, Table, TickReport,
+    fold, Case, CaseFilter, Effect, Event, Folded, Notification, Signal, StartInfo, Table,
+    TickReport, ViewInfo, ViewPage, ViewQuery,
 };
 
 use crate::definition::{self, Definition};
@@ -318,6 +319,22 @@ pub struct Start {
     pub data: Map<String, Value>,
     /// Inputs of the start action.
     pub inputs: Map<String, Value>,
+    /// A key naming this start: starting again with the same key (by the same person)
+    /// returns the case the first start made instead of starting another; the same key with
+    /// a different start is refused. Keys are kept for [`crate::auth::IDEMPOTENCY_WINDOW`].
+    pub idempotency_key: Option<String>,
+}
+
+/// Options of [`Engine::act_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ActOptions {
+    /// Act only if the case is still at this revision (the one the person saw); otherwise
+    /// [`Error::Conflict`].
+    pub revision: Option<u64>,
+    /// A key naming this command: the same key again (by the same person, for the same
+    /// action, case and inputs) returns the case without acting twice; the same key with a
+    /// different command is refused.
+    pub idempotency_key: Option<String>,
 }
 
 /// One action of a batch ([`Engine::act_many`]).
@@ -693,14 +710,63 @@ impl Engine {
             org: None,
             data: object(data, "data")?,
             inputs: Map::new(),
+            idempotency_key: None,
         })
     }
 
     /// Start a case with every option.
     pub fn start_with(&self, start: Start) -> Result<Case> {
         let def = self.definition(&start.workflow)?;
-        let case = self.write(|db| step::start(self, db, &def, &start))?;
+        let command = serde_json::json!([
+            "start",
+            start.workflow,
+            start.action,
+            start.org,
+            start.data,
+            start.inputs
+        ]);
+        let case = self.write(|db| {
+            self.once(
+                db,
+                &start.actor,
+                start.idempotency_key.as_deref(),
+                &command,
+                || step::start(self, db, &def, &start),
+            )
+        })?;
         self.after_commit();
+        Ok(case)
+    }
+
+    /// Run a command once per idempotency key (see [`ActOptions::idempotency_key`]), in the
+    /// command's transaction.
+    fn once(
+        &self,
+        db: &Connection,
+        actor: &str,
+        key: Option<&str>,
+        command: &Value,
+        run: impl FnOnce() -> Result<Case>,
+    ) -> Result<Case> {
+        let Some(key) = key else { return run() };
+        if key.is_empty() || key.len() > 200 {
+            return Err(Error::validation(
+                "idempotency_key",
+                "an idempotency key must be 1 to 200 characters",
+            ));
+        }
+        let fp = crate::auth::fingerprint(command);
+        if let Some((stored, case_id)) = store::portal::idempotency(db, actor, key)? {
+            if stored != fp {
+                return Err(Error::validation(
+                    "idempotency_key",
+                    format!("idempotency key `{key}` was already used for a different command"),
+                ));
+            }
+            return step::get(self, db, case_id, Some(actor));
+        }
+        let case = run()?;
+        store::portal::remember_idempotency(db, actor, key, &fp, case.id, self.now())?;
         Ok(case)
     }
 
@@ -765,6 +831,31 @@ impl Engine {
         Ok(case)
     }
 
+    /// Do an action with options: the revision the person saw (optimistic concurrency) and an
+    /// idempotency key (a double submit or a retried request acts once).
+    pub fn act_with(
+        &self,
+        case_id: i64,
+        action: &str,
+        actor: &str,
+        inputs: Value,
+        options: &ActOptions,
+    ) -> Result<Case> {
+        let inputs = object(inputs, "inputs")?;
+        let command = serde_json::json!(["act", case_id, action, inputs]);
+        let case = self.write(|db| {
+            self.once(
+                db,
+                actor,
+                options.idempotency_key.as_deref(),
+                &command,
+                || step::act(self, db, case_id, action, actor, inputs, options.revision),
+            )
+        })?;
+        self.after_commit();
+        Ok(case)
+    }
+
     /// The actions a person may do on a case now (role, state and the guards that do not
     /// depend on inputs are checked).
     pub fn actions(&self, case_id: i64, actor: &str) -> Result<Vec<String>> {
@@ -813,6 +904,27 @@ impl Engine {
         self.read(|db| views::view(self, db, name, viewer))
     }
 
+    /// A page of a named view for a viewer: sorted, filtered by state and fields, with the
+    /// total. The database does the paging: a page never loads the whole view.
+    pub fn view_page(&self, name: &str, viewer: &str, query: &ViewQuery) -> Result<ViewPage> {
+        self.read(|db| views::view_page(self, db, name, viewer, query))
+    }
+
+    /// The views a person would use (those of their roles), in load order.
+    pub fn views_for(&self, viewer: &str) -> Result<Vec<ViewInfo>> {
+        self.read(|db| views::views_for(self, db, viewer, false))
+    }
+
+    /// [`Engine::views_for`] with each view's count (a home page's boxes).
+    pub fn view_counts(&self, viewer: &str) -> Result<Vec<ViewInfo>> {
+        self.read(|db| views::views_for(self, db, viewer, true))
+    }
+
+    /// The start actions a person may use, in load order.
+    pub fn start_actions_for(&self, viewer: &str) -> Result<Vec<StartInfo>> {
+        self.read(|db| views::start_actions_for(self, db, viewer))
+    }
+
     /// A named export over every organisation (administrative), or over what `actor` may see.
     pub fn export(&self, name: &str, actor: Option<&str>) -> Result<Table> {
         self.read(|db| views::export(self, db, name, actor))
@@ -825,6 +937,12 @@ impl Engine {
         let mut report = sweep::sweep(self, self.now())?;
         report.add(self.deliver()?);
         Ok(report)
+    }
+
+    /// When the earliest pending timer is due (`None` when no timer is pending): a timer
+    /// worker sleeps until then, or until a command schedules an earlier one.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(store::next_due)
     }
 
     /// Move a manual clock forward by a duration such as `"5 business days"` (on the UTC

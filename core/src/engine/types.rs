@@ -294,6 +294,100 @@ pub struct CaseFilter {
     pub limit: Option<usize>,
 }
 
+/// Which page of a view to read ([`crate::Engine::view_page`]), sorted and filtered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewQuery {
+    /// Cases to skip.
+    pub offset: usize,
+    /// Cases to return at most (0: only the total).
+    pub limit: usize,
+    /// `created`, `updated`, `id`, `state` or a field name; the view's own sort when `None`.
+    pub sort: Option<String>,
+    /// Largest first; the view's own direction when `None`.
+    pub descending: Option<bool>,
+    /// Only these states (each one the view shows).
+    pub states: Vec<String>,
+    /// Only cases whose field equals the value (`null`: the field is unset).
+    pub fields: Vec<(String, Value)>,
+    /// Only cases with this text in one of their fields (ignoring case).
+    pub search: Option<String>,
+}
+
+impl Default for ViewQuery {
+    fn default() -> Self {
+        ViewQuery {
+            offset: 0,
+            limit: 25,
+            sort: None,
+            descending: None,
+            states: Vec::new(),
+            fields: Vec::new(),
+            search: None,
+        }
+    }
+}
+
+impl ViewQuery {
+    /// Every case of the view, in its own order.
+    pub fn all() -> Self {
+        ViewQuery {
+            limit: usize::MAX,
+            ..ViewQuery::default()
+        }
+    }
+}
+
+/// One page of a view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViewPage {
+    /// The view's workflow.
+    pub workflow: String,
+    /// The view's name.
+    pub view: String,
+    /// Its title.
+    pub title: String,
+    /// The cases of the page.
+    pub cases: Vec<Case>,
+    /// How many cases the whole view (with the query's filters) holds.
+    pub total: usize,
+    /// The query's offset.
+    pub offset: usize,
+    /// The query's limit.
+    pub limit: usize,
+}
+
+/// A view a person uses ([`crate::Engine::views_for`]), with its count when asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViewInfo {
+    /// Workflow id.
+    pub workflow: String,
+    /// View name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// How many cases it holds for the person ([`crate::Engine::view_counts`]).
+    pub count: Option<usize>,
+}
+
+/// A start action a person may use ([`crate::Engine::start_actions_for`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartInfo {
+    /// Workflow id.
+    pub workflow: String,
+    /// The workflow's title.
+    pub workflow_title: String,
+    /// Action id.
+    pub action: String,
+    /// Its label.
+    pub label: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Whether it is the workflow's default start.
+    pub default: bool,
+}
+
 /// Fold a case's history into its snapshot: state, data, participants, revision and times.
 /// The engine's stored snapshot must always equal this (a property test checks it).
 pub fn fold(events: &[Event]) -> Option<Folded> {

@@ -1,16 +1,17 @@
 //! Views (per-viewer lists, as indexed SQL queries) and exports (tables over cases).
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rhai::Dynamic;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::step::{can_see, resolve_actor, to_case};
-use super::{Case, CaseFilter, Engine, Table};
+use super::{Case, CaseFilter, Engine, StartInfo, Table, ViewInfo, ViewPage, ViewQuery};
 use crate::definition::{Definition, Export, View};
+use crate::directory::Person;
 use crate::error::{Error, Result};
 use crate::script::{self, bind, Scripts, CTX};
 use crate::store;
@@ -59,40 +60,44 @@ fn placeholders(n: usize, start: usize) -> String {
         .join(", ")
 }
 
-fn sort_sql(view: &View) -> String {
-    let dir = if view.sort.descending { "DESC" } else { "ASC" };
-    match view.sort.key.as_str() {
+/// The columns a view or a page of it can be sorted by, besides the workflow's fields.
+pub const SORT_KEYS: [&str; 4] = ["created", "updated", "id", "state"];
+
+/// The ORDER BY of a sort key, and its parameter (a field's JSON path).
+fn order_sql(key: &str, descending: bool, params: &mut Vec<SqlValue>) -> String {
+    let dir = if descending { "DESC" } else { "ASC" };
+    match key {
         "created" => format!("c.created_at {dir}, c.id {dir}"),
         "updated" => format!("c.updated_at {dir}, c.id {dir}"),
         "id" => format!("c.id {dir}"),
-        // field sorts happen after loading
-        _ => format!("c.id {dir}"),
+        "state" => format!("c.state {dir}, c.id {dir}"),
+        field => {
+            // unset fields last in ascending order, first in descending (the reverse)
+            params.push(SqlValue::Text(format!("$.{field}")));
+            let n = params.len();
+            format!(
+                "(json_extract(c.data, ?{n}) IS NULL) {dir}, json_extract(c.data, ?{n}) {dir}, c.id {dir}"
+            )
+        }
     }
 }
 
-pub(crate) fn view(
-    engine: &Engine,
-    db: &Connection,
-    name: &str,
-    viewer: &str,
-) -> Result<Vec<Case>> {
-    let defs = engine.definitions();
-    let (def, view) = find(&defs, name, "view", |d, n| d.view(n))?;
-    let actor = resolve_actor(engine, db, viewer)?;
-    let Some(person) = actor.person.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let columns = store::case_columns();
-    let state_filter = |start: usize| {
-        if view.states.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND c.state IN ({})",
-                placeholders(view.states.len(), start)
-            )
-        }
-    };
+/// A value of a field filter as SQLite compares it with `json_extract`.
+fn sql_value(v: &Value) -> SqlValue {
+    match v {
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .map(SqlValue::Integer)
+            .unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or_default())),
+        Value::String(s) => SqlValue::Text(s.clone()),
+        Value::Null => SqlValue::Null,
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+/// The case roles and directory access a viewer has to a view.
+fn viewer_access(def: &Definition, view: &View, person: &Person) -> (Vec<String>, bool) {
     let mut case_roles = Vec::new();
     let mut directory = false;
     for r in &view.viewer {
@@ -100,113 +105,319 @@ pub(crate) fn view(
             if role.is_case_role() {
                 case_roles.push(r.clone());
             } else if role.directory.iter().any(|d| person.has_role(d)) {
-                directory = true;
+                directory = person.org.is_some();
             }
         }
     }
-    let mut rows = Vec::new();
-    let order = sort_sql(view);
-    if !case_roles.is_empty() {
-        let sql = format!(
-            "SELECT DISTINCT {columns} FROM participants p JOIN cases c ON c.id = p.case_id
-             WHERE p.person = ?1 AND p.role IN ({}) AND c.workflow = ?{}{} ORDER BY {order}",
-            placeholders(case_roles.len(), 2),
-            case_roles.len() + 2,
-            state_filter(case_roles.len() + 3),
-        );
-        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&person.id];
-        for r in &case_roles {
-            params.push(r);
-        }
-        params.push(&def.id);
-        for s in &view.states {
-            params.push(s);
-        }
-        rows.extend(store::query_cases(db, &sql, &params)?);
-    }
-    if directory {
-        if let Some(org) = &person.org {
-            let sql = format!(
-                "SELECT {columns} FROM cases c WHERE c.workflow = ?1 AND c.org = ?2{} ORDER BY {order}",
-                state_filter(3)
-            );
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&def.id, org];
-            for s in &view.states {
-                params.push(s);
-            }
-            rows.extend(store::query_cases(db, &sql, &params)?);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut cases: Vec<Case> = Vec::with_capacity(rows.len());
-    for row in rows {
-        if !seen.insert(row.id) {
-            continue;
-        }
-        let d = engine.definition_at(db, &row.workflow, row.version)?;
-        cases.push(to_case(&d, row));
-    }
-    if let Some(filter) = &view.filter {
-        let mut kept = Vec::with_capacity(cases.len());
-        for c in cases {
-            if eval_on_case(engine, db, def, &c, filter, |scope| {
-                bind(
-                    scope,
-                    "viewer",
-                    script::to_dynamic(&Value::Object(person.to_script_map()))
-                        .unwrap_or(Dynamic::UNIT),
-                );
-            })?
-            .as_bool()
-            .unwrap_or(false)
-            {
-                kept.push(c);
-            }
-        }
-        cases = kept;
-    }
-    let key = view.sort.key.as_str();
-    if !["created", "updated", "id"].contains(&key) {
-        cases.sort_by(|a, b| {
-            let (x, y) = (a.data.get(key), b.data.get(key));
-            let o = cmp_values(x, y).then(a.id.cmp(&b.id));
-            if view.sort.descending {
-                o.reverse()
-            } else {
-                o
-            }
-        });
-    } else if case_roles.len() + usize::from(directory) > 1 {
-        // two queries were merged: restore the order
-        cases.sort_by(|a, b| {
-            let o = match key {
-                "created" => a.created_at.cmp(&b.created_at),
-                "updated" => a.updated_at.cmp(&b.updated_at),
-                _ => std::cmp::Ordering::Equal,
-            }
-            .then(a.id.cmp(&b.id));
-            if view.sort.descending {
-                o.reverse()
-            } else {
-                o
-            }
-        });
-    }
-    Ok(cases)
+    (case_roles, directory)
 }
 
-fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, _) => Ordering::Greater,
-        (_, None) => Ordering::Less,
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
+/// Check a page request against the view's definition.
+fn check_query(def: &Definition, view: &View, q: &ViewQuery) -> Result<()> {
+    let bad = |field: &str, message: String| Error::Validation {
+        workflow: Some(def.id.clone()),
+        field: Some(field.to_owned()),
+        message,
+    };
+    if let Some(key) = &q.sort {
+        if !SORT_KEYS.contains(&key.as_str()) && def.field(key).is_none() {
+            return Err(bad(
+                "sort",
+                format!(
+                    "cannot sort by `{key}`: use created, updated, id, state or a field of `{}`",
+                    def.id
+                ),
+            ));
+        }
     }
+    for st in &q.states {
+        if def.state(st).is_none() || !(view.states.is_empty() || view.states.contains(st)) {
+            return Err(bad(
+                "state",
+                format!("view `{}` shows no state `{st}`", view.name),
+            ));
+        }
+    }
+    for (f, _) in &q.fields {
+        if def.field(f).is_none() {
+            return Err(bad("fields", format!("`{}` has no field `{f}`", def.id)));
+        }
+    }
+    Ok(())
+}
+
+/// The FROM and WHERE of a view for a viewer (`None` when the viewer can see none of it),
+/// with its parameters. Case-role views are driven by the viewer's participations (the
+/// `+` keeps SQLite from scanning the workflow's cases instead); directory-role views by
+/// the `(workflow, org, state)` index.
+fn view_where(
+    def: &Definition,
+    view: &View,
+    person: &Person,
+    q: &ViewQuery,
+) -> Option<(String, Vec<SqlValue>)> {
+    let (case_roles, directory) = viewer_access(def, view, person);
+    if case_roles.is_empty() && !directory {
+        return None;
+    }
+    let mut params: Vec<SqlValue> = Vec::new();
+    let push = |v: SqlValue, params: &mut Vec<SqlValue>| {
+        params.push(v);
+        format!("?{}", params.len())
+    };
+    let mine = |params: &mut Vec<SqlValue>| {
+        let me = push(SqlValue::Text(person.id.clone()), params);
+        let roles: Vec<String> = case_roles
+            .iter()
+            .map(|r| push(SqlValue::Text(r.clone()), params))
+            .collect();
+        format!(
+            "c.id IN (SELECT p.case_id FROM participants p WHERE p.person = {me} AND p.role IN ({}))",
+            roles.join(", ")
+        )
+    };
+    let unindexed = !directory;
+    let plus = if unindexed { "+" } else { "" };
+    let wf = push(SqlValue::Text(def.id.clone()), &mut params);
+    let mut sql = format!("FROM cases c WHERE {plus}c.workflow = {wf}");
+    let states: Vec<&String> = if q.states.is_empty() {
+        view.states.iter().collect()
+    } else {
+        q.states.iter().collect()
+    };
+    if !states.is_empty() {
+        let ps: Vec<String> = states
+            .iter()
+            .map(|st| push(SqlValue::Text((*st).clone()), &mut params))
+            .collect();
+        sql.push_str(&format!(" AND {plus}c.state IN ({})", ps.join(", ")));
+    }
+    match (case_roles.is_empty(), directory) {
+        (false, false) => {
+            let m = mine(&mut params);
+            sql.push_str(&format!(" AND {m}"));
+        }
+        (true, true) => {
+            let org = push(
+                SqlValue::Text(person.org.clone().unwrap_or_default()),
+                &mut params,
+            );
+            sql.push_str(&format!(" AND c.org = {org}"));
+        }
+        _ => {
+            let m = mine(&mut params);
+            let org = push(
+                SqlValue::Text(person.org.clone().unwrap_or_default()),
+                &mut params,
+            );
+            sql.push_str(&format!(" AND ({m} OR c.org = {org})"));
+        }
+    }
+    for (f, v) in &q.fields {
+        let path = push(SqlValue::Text(format!("$.{f}")), &mut params);
+        if v.is_null() {
+            sql.push_str(&format!(" AND json_extract(c.data, {path}) IS NULL"));
+        } else {
+            let val = push(sql_value(v), &mut params);
+            sql.push_str(&format!(" AND json_extract(c.data, {path}) = {val}"));
+        }
+    }
+    if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let t = push(SqlValue::Text(text.to_lowercase()), &mut params);
+        sql.push_str(&format!(" AND instr(lower(c.data), {t}) > 0"));
+    }
+    Some((sql, params))
+}
+
+/// A page of a view for a viewer: the SQL does the paging and the total, unless the view has
+/// a filter script, which is run on every row of the view in order (only the page is kept).
+pub(crate) fn view_page(
+    engine: &Engine,
+    db: &Connection,
+    name: &str,
+    viewer: &str,
+    q: &ViewQuery,
+) -> Result<ViewPage> {
+    let defs = engine.definitions();
+    let (def, view) = find(&defs, name, "view", |d, n| d.view(n))?;
+    check_query(def, view, q)?;
+    let actor = resolve_actor(engine, db, viewer)?;
+    let mut page = ViewPage {
+        workflow: def.id.clone(),
+        view: view.name.clone(),
+        title: view.title.clone(),
+        cases: Vec::new(),
+        total: 0,
+        offset: q.offset,
+        limit: q.limit,
+    };
+    let Some(person) = actor.person.as_ref() else {
+        return Ok(page);
+    };
+    let Some((from, mut params)) = view_where(def, view, person, q) else {
+        return Ok(page);
+    };
+    if view.filter.is_none() {
+        page.total = store::count(db, &format!("SELECT count(*) {from}"), &refs(&params))? as usize;
+        if q.limit == 0 || q.offset >= page.total {
+            return Ok(page);
+        }
+    }
+    let key = q.sort.as_deref().unwrap_or(&view.sort.key);
+    let descending = q.descending.unwrap_or(view.sort.descending);
+    let order = order_sql(key, descending, &mut params);
+    let columns = store::case_columns();
+    let Some(filter) = &view.filter else {
+        let sql = format!(
+            "SELECT {columns} {from} ORDER BY {order} LIMIT {} OFFSET {}",
+            limit_sql(q.limit),
+            q.offset
+        );
+        for row in store::query_cases(db, &sql, &refs(&params))? {
+            let d = engine.definition_at(db, &row.workflow, row.version)?;
+            page.cases.push(to_case(&d, row));
+        }
+        return Ok(page);
+    };
+    let sql = format!("SELECT {columns} {from} ORDER BY {order}");
+    let viewer_map =
+        script::to_dynamic(&Value::Object(person.to_script_map())).unwrap_or(Dynamic::UNIT);
+    store::each_case(db, &sql, &refs(&params), |row| {
+        let d = engine.definition_at(db, &row.workflow, row.version)?;
+        let c = to_case(&d, row);
+        let keep = eval_on_case(engine, db, def, &c, filter, |scope| {
+            bind(scope, "viewer", viewer_map.clone());
+        })?
+        .as_bool()
+        .unwrap_or(false);
+        if keep {
+            if page.total >= q.offset && page.total - q.offset < q.limit {
+                page.cases.push(c);
+            }
+            page.total += 1;
+        }
+        Ok(())
+    })?;
+    Ok(page)
+}
+
+fn refs(params: &[SqlValue]) -> Vec<&dyn rusqlite::ToSql> {
+    params.iter().map(|p| p as &dyn rusqlite::ToSql).collect()
+}
+
+fn limit_sql(limit: usize) -> String {
+    if limit == usize::MAX {
+        "-1".into()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// Every case of a view for a viewer, in the view's order.
+pub(crate) fn view(
+    engine: &Engine,
+    db: &Connection,
+    name: &str,
+    viewer: &str,
+) -> Result<Vec<Case>> {
+    Ok(view_page(engine, db, name, viewer, &ViewQuery::all())?.cases)
+}
+
+/// Whether a person would use a view: they hold one of its directory roles; or, for its case
+/// roles, a directory role of the same name (`mentor`), a directory role of the workflow that
+/// does not see the whole organisation (agents), or one of its case roles in some case.
+fn offered(db: &Connection, def: &Definition, view: &View, person: &Person) -> Result<bool> {
+    let (case_roles, directory) = viewer_access(def, view, person);
+    if directory {
+        return Ok(true);
+    }
+    if case_roles.is_empty() {
+        return Ok(false);
+    }
+    let works_here = case_roles.iter().any(|r| person.has_role(r))
+        || def.roles.iter().any(|r| {
+            !r.directory.is_empty() && !r.sees_org && r.directory.iter().any(|d| person.has_role(d))
+        });
+    if works_here {
+        return Ok(true);
+    }
+    store::holds_role_in(db, &def.id, &person.id, &case_roles)
+}
+
+/// The views a person would use, in load order, with their counts when `counts` is set.
+pub(crate) fn views_for(
+    engine: &Engine,
+    db: &Connection,
+    viewer: &str,
+    counts: bool,
+) -> Result<Vec<ViewInfo>> {
+    let actor = resolve_actor(engine, db, viewer)?;
+    let Some(person) = actor.person.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for def in engine.definitions() {
+        for view in &def.views {
+            if !offered(db, &def, view, person)? {
+                continue;
+            }
+            let count = if counts {
+                let q = ViewQuery {
+                    limit: 0,
+                    ..ViewQuery::default()
+                };
+                let name = format!("{}.{}", def.id, view.name);
+                Some(view_page(engine, db, &name, viewer, &q)?.total)
+            } else {
+                None
+            };
+            out.push(ViewInfo {
+                workflow: def.id.clone(),
+                name: view.name.clone(),
+                title: view.title.clone(),
+                description: view.description.clone(),
+                count,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The start actions a person may use, in load order: those done by `anyone`, by a case role
+/// (the starter takes it), or by a directory role the person holds.
+pub(crate) fn start_actions_for(
+    engine: &Engine,
+    db: &Connection,
+    viewer: &str,
+) -> Result<Vec<StartInfo>> {
+    let actor = resolve_actor(engine, db, viewer)?;
+    let Some(person) = actor.person.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for def in engine.definitions() {
+        for a in def.start_actions() {
+            let may = a.by.iter().any(|r| {
+                r == "anyone"
+                    || def.role(r).is_some_and(|role| {
+                        role.is_case_role()
+                            || (person.org.is_some()
+                                && role.directory.iter().any(|d| person.has_role(d)))
+                    })
+            });
+            if may {
+                out.push(StartInfo {
+                    workflow: def.id.clone(),
+                    workflow_title: def.title.clone(),
+                    action: a.id.clone(),
+                    label: a.label.clone().unwrap_or_else(|| a.id.clone()),
+                    description: a.description.clone(),
+                    default: def.default_start().is_some_and(|d| d.id == a.id),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Evaluate a read-only expression on a case (view filters, export columns).

@@ -647,6 +647,7 @@ impl Runner {
                     org: org.clone(),
                     data: data.clone(),
                     inputs: inputs.clone(),
+                    idempotency_key: None,
                 });
                 if let Ok(c) = &r {
                     self.current = Some(c.id);

@@ -2,6 +2,7 @@
 //! schema and its migrations, and every query the engine makes. Statements are prepared once
 //! per connection and cached. The store writes what the engine decided; it decides nothing.
 
+pub(crate) mod portal;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -194,6 +195,45 @@ pub(crate) fn query_cases(
         out.push(finish_case(r?)?);
     }
     Ok(out)
+}
+
+/// Run a query over case rows, one row at a time (memory stays flat however many match).
+pub(crate) fn each_case(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    mut f: impl FnMut(CaseRow) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        f(finish_case(raw_case(r)?)?)?;
+    }
+    Ok(())
+}
+
+/// Run a query returning one count.
+pub(crate) fn count(db: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<i64> {
+    Ok(db.prepare_cached(sql)?.query_row(params, |r| r.get(0))?)
+}
+
+/// Whether a person holds one of these case roles in some case of a workflow.
+pub(crate) fn holds_role_in(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    roles: &[String],
+) -> Result<bool> {
+    let mut stmt = db.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM participants p JOIN cases c ON c.id = p.case_id
+         WHERE p.person = ?1 AND p.role = ?2 AND c.workflow = ?3)",
+    )?;
+    for r in roles {
+        if stmt.query_row(params![person, r, workflow], |r| r.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The select list for case queries, with `c` as the cases alias.

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -129,6 +129,47 @@ CREATE TABLE assignments (
     at       INTEGER NOT NULL
 );
 CREATE INDEX assignments_by_person ON assignments (person, role, workflow, at);
+
+CREATE TABLE auth_tokens (
+    hash       TEXT PRIMARY KEY,
+    purpose    TEXT NOT NULL,
+    person     TEXT NOT NULL,
+    payload    TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX auth_tokens_by_expiry ON auth_tokens (expires_at);
+
+CREATE TABLE credentials (
+    hash         TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    person       TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX credentials_by_person ON credentials (person, kind);
+
+CREATE TABLE passwords (
+    person     TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE idempotency (
+    actor       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    case_id     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (actor, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_age ON idempotency (at);
+
+CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_at);
+CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -261,6 +302,51 @@ const UPGRADES: &[&str] = &[
     INSERT INTO assignments (person, role, workflow, case_id, at)
         SELECT p.person, p.role, c.workflow, p.case_id, p.since
         FROM participants p JOIN cases c ON c.id = p.case_id;
+    "#,
+    // 2 → 3: the portal's sign-in material (single-use tokens, sessions and API tokens,
+    // password hashes; hashes only, never secrets), idempotency keys of commands, and an
+    // index for paged directory-role views sorted by last change.
+    r#"
+CREATE TABLE auth_tokens (
+    hash       TEXT PRIMARY KEY,
+    purpose    TEXT NOT NULL,
+    person     TEXT NOT NULL,
+    payload    TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX auth_tokens_by_expiry ON auth_tokens (expires_at);
+
+CREATE TABLE credentials (
+    hash         TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    person       TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX credentials_by_person ON credentials (person, kind);
+
+CREATE TABLE passwords (
+    person     TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE idempotency (
+    actor       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    case_id     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (actor, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_age ON idempotency (at);
+
+CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_at);
+CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
     "#,
 ];
 

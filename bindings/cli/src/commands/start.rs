@@ -35,6 +35,7 @@ pub fn run(ctx: &Ctx, a: StartArgs) -> Result<(), CliError> {
         org: a.org,
         data,
         inputs,
+        idempotency_key: None,
     })?;
     report_step(ctx, &engine, &case, "started")
 }
