@@ -200,11 +200,11 @@ pub fn workflow_schema() -> Value {
                     { "$ref": "#/$defs/expression" },
                     {
                         "type": "object",
-                        "required": ["when", "message"],
+                        "required": ["when"],
                         "additionalProperties": false,
                         "properties": {
                             "when": { "description": "The condition that must be true.", "$ref": "#/$defs/expression" },
-                            "message": { "description": "What the person is told when it is false.", "type": "string" },
+                            "message": { "description": "What the person is told when it is false (default: This action is not allowed now).", "type": "string" },
                             "suggest": { "description": "Actions that would help (offered with the message).", "type": "array", "items": { "type": "string" } }
                         }
                     }

@@ -205,6 +205,24 @@ pub fn index_path(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// The path of a serde error's place (as `serde_path_to_error` records it) below `parent`,
+/// written the way [`Spans`] names paths (`states.open.timers[0].after`).
+#[must_use]
+pub fn error_path(parent: &str, err: &serde_path_to_error::Path) -> String {
+    let mut path = parent.to_owned();
+    for segment in err {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => path = index_path(&path, *index),
+            serde_path_to_error::Segment::Map { key }
+            | serde_path_to_error::Segment::Enum { variant: key } => {
+                path = child_path(&path, key);
+            }
+            serde_path_to_error::Segment::Unknown => break,
+        }
+    }
+    path
+}
+
 /// The path of the parent of `path`, or `None` for the root.
 fn parent_path(path: &str) -> Option<&str> {
     if path.is_empty() {
@@ -453,19 +471,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     spans: &Spans,
 ) -> Result<T, YamlError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
-        let mut path = String::new();
-        for segment in err.path() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => {
-                    path = index_path(&path, *index);
-                }
-                serde_path_to_error::Segment::Map { key }
-                | serde_path_to_error::Segment::Enum { variant: key } => {
-                    path = child_path(&path, key);
-                }
-                serde_path_to_error::Segment::Unknown => break,
-            }
-        }
+        let path = error_path("", err.path());
         let inner = err.into_inner().to_string();
         let pos = if inner.starts_with("missing field") {
             spans.key(&path).unwrap_or_else(|| spans.nearest(&path))

@@ -324,8 +324,8 @@ fn wrong_types_are_reported() {
     )
     .replace("version: 1", "version: one");
     let ps = problems_of("t.yaml", &text);
-    let f = find(&ps, "invalid type");
-    assert!(f.message.contains("maybe"), "{f}");
+    let f = find(&ps, "`final` must be true or false");
+    assert!(f.message.contains("got the text \"maybe\""), "{f}");
     assert_eq!(f.line, line_of(&text, "final: maybe"));
     let v = find(&ps, "`version` must be a whole number");
     assert_eq!(v.line, line_of(&text, "version: one"));
@@ -424,4 +424,106 @@ fn a_missing_file_or_folder_is_a_definition_error() {
     assert!(ps[0].message.contains("cannot read the file"), "{ps:#?}");
     let ps = problems(load_dir(&fixture("no-such-folder"), &scripts()));
     assert!(ps[0].message.contains("cannot read"), "{ps:#?}");
+}
+
+/// A definition an author might write on a first try, with typos in every kind of item and
+/// in nested items (timers, inputs, guards). Each typo is reported once, at its key, with the
+/// key meant; the items are kept, so nothing that refers to them is reported, and nothing
+/// else is.
+#[test]
+fn typos_are_reported_at_their_keys_and_nothing_else() {
+    let text = r#"workflow: typos
+version: 1
+settings:
+  limit: { defualt: 3 }
+  tone: { type: string, default: calm, descripton: How we speak }
+roles:
+  asker: { mnay: true }
+  helper: { directry: helper }
+fields:
+  due: { type: dat }
+  topic: { type: string, requried: true, lable: Topic }
+templates:
+  hello: { subjet: "Hi", body: "Hello ${fields.topic}" }
+states:
+  waiting:
+    label: Waiting
+    final: maybe
+    on_entr: add_note("waiting")
+    timers:
+      - { name: nudge, at: due, rnu: 'notify(case.asker, "hello")' }
+  done: { label: Done, final: true }
+actions:
+  ask:
+    to: waiting
+    by: asker
+    inputs:
+      topic: { type: string, requird: true }
+      when: { type: datee }
+    guard:
+      - { wen: 'inputs.topic != ""', mesage: Say something }
+      - { when: 'settings.limit > 0 && inputs.when != ()', message: ok }
+    run: fields.topic = inputs.topic; notify(case.asker, "hello")
+  finish: { form: waiting, to: done, by: helper, gaurd: 'true' }
+  drop: { from: waiting, to: done, by: asker, suggest: [finish] }
+views:
+  mine: { states: [waiting], veiwer: asker, sort: due }
+exports:
+  all: { states: [waiting, done], column: { topic: fields.topic } }
+"#;
+    let ps = problems_of("typos.yaml", text);
+    let got: Vec<(usize, usize, &str, &str)> = ps
+        .iter()
+        .map(|p| (p.line, p.column, p.path.as_str(), p.message.as_str()))
+        .collect();
+    let expect: Vec<(usize, usize, &str, &str)> = vec![
+        (4, 12, "settings.limit.defualt", "unknown key `defualt` in setting `limit`; did you mean `default`?"),
+        (5, 40, "settings.tone.descripton", "unknown key `descripton` in setting `tone`; did you mean `description`?"),
+        (7, 12, "roles.asker.mnay", "unknown key `mnay` in role `asker`; did you mean `many`?"),
+        (8, 13, "roles.helper.directry", "unknown key `directry` in role `helper`; did you mean `directory`?"),
+        (10, 16, "fields.due.type", "unknown type `dat`; did you mean `date`?"),
+        (11, 26, "fields.topic.requried", "unknown key `requried` in field `topic`; did you mean `required`?"),
+        (11, 42, "fields.topic.lable", "unknown key `lable` in field `topic`; did you mean `label`?"),
+        (13, 12, "templates.hello.subjet", "unknown key `subjet` in template `hello`; did you mean `subject`?"),
+        (17, 12, "states.waiting.final", "`final` must be true or false, got the text \"maybe\""),
+        (18, 5, "states.waiting.on_entr", "unknown key `on_entr` in state `waiting`; did you mean `on_enter`?"),
+        (20, 33, "states.waiting.timers[0].rnu", "unknown key `rnu` in timer `nudge` of state `waiting`; did you mean `run`?"),
+        (27, 30, "actions.ask.inputs.topic.requird", "unknown key `requird` in input `topic`; did you mean `required`?"),
+        (28, 21, "actions.ask.inputs.when.type", "unknown type `datee`; did you mean `date`?"),
+        (30, 11, "actions.ask.guard[0].wen", "unknown key `wen` in guard 1 of action `ask`; did you mean `when`?"),
+        (30, 38, "actions.ask.guard[0].mesage", "unknown key `mesage` in guard 1 of action `ask`; did you mean `message`?"),
+        (33, 13, "actions.finish.form", "unknown key `form` in action `finish`; did you mean `from`?"),
+        (33, 50, "actions.finish.gaurd", "unknown key `gaurd` in action `finish`; did you mean `guard`?"),
+        (34, 47, "actions.drop.suggest", "unknown key `suggest` in action `drop` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable)"),
+        (36, 30, "views.mine.veiwer", "unknown key `veiwer` in view `mine`; did you mean `viewer`?"),
+        (38, 35, "exports.all.column", "unknown key `column` in export `all`; did you mean `columns`?"),
+    ];
+    assert_eq!(got, expect, "{ps:#?}");
+    // no path is written twice in a problem's display
+    for p in &ps {
+        let shown = p.to_string();
+        assert_eq!(shown.matches(&p.path).count(), 1, "{shown}");
+    }
+}
+
+/// One typo does not hide the others of the same item, and the item still counts: the
+/// action with three misspelt keys is still the start action, so its state is reachable.
+#[test]
+fn every_unknown_key_of_one_item_is_reported_and_the_item_kept() {
+    let text = base_with(
+        "  ask: { to: open, by: asker }",
+        "  ask: { to: open, by: asker, lable: Ask, descripion: x, rn: 'add_note(\"a\")' }",
+    );
+    let ps = problems_of("t.yaml", &text);
+    let msgs: Vec<&str> = ps.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "unknown key `lable` in action `ask`; did you mean `label`?",
+            "unknown key `descripion` in action `ask`; did you mean `description`?",
+            "unknown key `rn` in action `ask` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable)",
+        ]
+    );
+    let line = line_of(&text, "lable: Ask");
+    assert!(ps.iter().all(|p| p.line == line), "{ps:#?}");
 }

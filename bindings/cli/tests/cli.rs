@@ -410,11 +410,11 @@ fn schema_accepts_the_workflows_and_flags_unknown_keys() {
         assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
     }
     let bad = yaml_value(
-        "workflow: w\nversion: 1\nstates: { a: { lable: A } }\nactions:\n  go: { to: a, by: x, guard: { when: 'true' } }\n",
+        "workflow: w\nversion: 1\nstates: { a: { lable: A } }\nactions:\n  go: { to: a, by: x, guard: { message: No } }\n",
     );
     let mut errors = Vec::new();
     check(&schema, &schema, &bad, "", &mut errors);
-    // `lable` is no key of a state; a guard map needs `message`.
+    // `lable` is no key of a state; a guard map needs `when`.
     assert!(
         errors.iter().any(|e| e.starts_with(".states.a:")),
         "{errors:#?}"

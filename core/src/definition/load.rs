@@ -14,7 +14,7 @@ use super::types::{Field, FieldType, OneOf};
 use super::*;
 use crate::error::{Error, Problem, Result, ScriptPlace};
 use crate::script::{self, Kind, Reference, Scripts};
-use crate::yaml;
+use crate::yaml::{self, child_path};
 
 const TOP_KEYS: &[&str] = &[
     "workflow",
@@ -121,6 +121,7 @@ pub fn load_str(text: &str, file: &str, scripts: &Scripts) -> Result<Definition>
         scripts,
         workflow: String::new(),
         version: 0,
+        misspelt: HashSet::new(),
     };
     let def = l.definition(&root, text);
     match def {
@@ -142,16 +143,6 @@ fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else if key.starts_with('[') {
-        format!("{path}{key}")
-    } else {
-        format!("{path}.{key}")
-    }
 }
 
 /// Names for "did you mean" hints.
@@ -176,6 +167,10 @@ struct Loader<'a> {
     scripts: &'a Scripts,
     workflow: String,
     version: u32,
+    /// Paths of keys the file meant but misspelt (`actions.finish.from` for `form:`): a
+    /// problem that only says such a key is missing is not reported, nor are the graph's
+    /// problems when a transition's `from` or `to` is misspelt.
+    misspelt: HashSet<String>,
 }
 
 impl Loader<'_> {
@@ -204,34 +199,82 @@ impl Loader<'_> {
         self.problem_at(path, pos, message);
     }
 
-    fn de<T: DeserializeOwned>(&mut self, v: &Value, path: &str) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(v.clone()) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let sub = e.path().to_string();
-                let full = if sub == "." || sub.is_empty() {
-                    path.to_owned()
-                } else {
-                    join(path, &sub)
+    /// Whether `name` is written in the file under `section` (`fields`, `actions.x.inputs`)
+    /// even though it could not be built: its own problems are reported where it is, so a
+    /// reference to it is not reported as unknown too.
+    fn declared(&self, section: &str, name: &str) -> bool {
+        self.spans.contains(&child_path(section, name))
+    }
+
+    /// Deserialize one item (a setting, role, field, check, timer, state, template, action,
+    /// view or export) written as a map. Every key `T` does not know is reported at the key,
+    /// with "did you mean" for a near miss, and every value of the wrong type at the value;
+    /// the item is then built from the rest, so that one typo neither hides the next nor
+    /// makes the item's references look broken elsewhere. `None` only when a key the item
+    /// cannot do without is missing or broken (that is reported too).
+    fn item<T: DeserializeOwned>(&mut self, v: &Value, path: &str, what: &str) -> Option<T> {
+        let keys = keys_of::<T>();
+        let Value::Object(given) = v else {
+            self.problem(
+                path,
+                format!(
+                    "{what} must be a map with the keys {}, got {}",
+                    keys.join(", "),
+                    describe_value(v)
+                ),
+            );
+            return None;
+        };
+        let mut m = Map::new();
+        for (k, val) in given {
+            if keys.contains(&k.as_str()) {
+                m.insert(k.clone(), val.clone());
+            } else {
+                let hint = match crate::suggest::closest(k, keys.iter().copied()) {
+                    Some(meant) => {
+                        self.misspelt.insert(child_path(path, meant));
+                        format!("; did you mean `{meant}`?")
+                    }
+                    None => format!(" (known keys: {})", keys.join(", ")),
                 };
-                let msg = e.into_inner().to_string();
-                let msg = if let Some(rest) = msg.strip_prefix("unknown field ") {
-                    format!("unknown key {rest}")
-                } else {
-                    msg
-                };
-                if msg.starts_with("unknown key") {
-                    // point at the offending key when we can find it
-                    let key = msg
-                        .split('`')
-                        .nth(1)
-                        .map(|k| join(&full, k))
-                        .unwrap_or(full.clone());
-                    self.key_problem(&key, msg);
-                } else {
-                    self.problem(&full, msg);
+                self.key_problem(
+                    &child_path(path, k),
+                    format!("unknown key `{k}` in {what}{hint}"),
+                );
+            }
+        }
+        let mut dropped: Vec<String> = Vec::new();
+        loop {
+            let err = match serde_path_to_error::deserialize::<_, T>(Value::Object(m.clone())) {
+                Ok(t) => return Some(t),
+                Err(e) => e,
+            };
+            let at = yaml::error_path(path, err.path());
+            let key = match err.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+                _ => None,
+            };
+            let msg = err.into_inner().to_string();
+            if let Some(missing) = msg
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split('`').next())
+            {
+                if !dropped.iter().any(|d| d == missing)
+                    && !self.misspelt.contains(&child_path(path, missing))
+                {
+                    self.key_problem(path, format!("{what} needs `{missing}`"));
                 }
-                None
+                return None;
+            }
+            let name = at
+                .rsplit(['.', '['])
+                .next()
+                .unwrap_or(&at)
+                .trim_end_matches(']');
+            self.problem(&at, in_words(&msg, name));
+            match key {
+                Some(k) if m.remove(&k).is_some() => dropped.push(k),
+                _ => return None,
             }
         }
     }
@@ -241,7 +284,7 @@ impl Loader<'_> {
             Value::Object(m) => {
                 let mut out = Vec::new();
                 for (k, val) in m {
-                    let p = join(path, k);
+                    let p = child_path(path, k);
                     if !is_ident(k) {
                         self.key_problem(
                             &p,
@@ -259,7 +302,7 @@ impl Loader<'_> {
             _ => {
                 self.problem(
                     path,
-                    format!("`{path}` must be a map of {what} ids to their definitions"),
+                    format!("expected a map of {what} ids to their definitions"),
                 );
                 Vec::new()
             }
@@ -315,6 +358,14 @@ impl Loader<'_> {
         }
     }
 
+    fn unknown_type(&mut self, path: &str, t: &str) {
+        let hint = match crate::suggest::closest(t, FieldType::NAMES.iter().copied()) {
+            Some(meant) => format!("did you mean `{meant}`?"),
+            None => format!("use one of {}", FieldType::NAMES.join(", ")),
+        };
+        self.problem(path, format!("unknown type `{t}`; {hint}"));
+    }
+
     fn span(&mut self, text: &str, path: &str) -> Option<Span> {
         match text.parse::<Span>() {
             Ok(s) => Some(s),
@@ -325,7 +376,7 @@ impl Loader<'_> {
         }
     }
 
-    fn field(&mut self, name: &str, v: &Value, path: &str) -> Option<Field> {
+    fn field(&mut self, name: &str, v: &Value, path: &str, what: &str) -> Option<Field> {
         let v = match v {
             Value::String(t) => {
                 let mut m = Map::new();
@@ -334,16 +385,9 @@ impl Loader<'_> {
             }
             other => other.clone(),
         };
-        let raw: RawField = self.de(&v, path)?;
+        let raw: RawField = self.item(&v, path, &format!("{what} `{name}`"))?;
         let Some(kind) = FieldType::parse(&raw.kind) else {
-            self.problem(
-                &join(path, "type"),
-                format!(
-                    "unknown type `{}`; use one of {}",
-                    raw.kind,
-                    FieldType::NAMES.join(", ")
-                ),
-            );
+            self.unknown_type(&child_path(path, "type"), &raw.kind);
             return None;
         };
         let of = match &raw.of {
@@ -351,14 +395,14 @@ impl Loader<'_> {
             Some(t) => match FieldType::parse(t) {
                 Some(FieldType::List) | Some(FieldType::Map) | None => {
                     self.problem(
-                        &join(path, "of"),
+                        &child_path(path, "of"),
                         format!("`of` must be a simple type, not `{t}`"),
                     );
                     None
                 }
                 Some(t) if kind == FieldType::List => Some(t),
                 Some(_) => {
-                    self.problem(&join(path, "of"), "`of` is only for lists");
+                    self.problem(&child_path(path, "of"), "`of` is only for lists");
                     None
                 }
             },
@@ -370,7 +414,7 @@ impl Loader<'_> {
                 Some(name) => Some(OneOf::Setting(name.to_owned())),
                 None => {
                     self.problem(
-                        &join(path, "one_of"),
+                        &child_path(path, "one_of"),
                         format!("`one_of` must be a list or `settings.NAME`, got `{s}`"),
                     );
                     None
@@ -396,19 +440,19 @@ impl Loader<'_> {
         Some(field)
     }
 
-    fn check(&mut self, v: &Value, path: &str, default_message: &str) -> Option<Check> {
+    fn check(&mut self, v: &Value, path: &str, what: &str, default_message: &str) -> Option<Check> {
         let raw = match v {
             Value::String(s) => RawCheck {
                 when: s.clone(),
-                message: default_message.to_owned(),
+                message: None,
                 suggest: Vec::new(),
             },
-            other => self.de::<RawCheck>(other, path)?,
+            other => self.item::<RawCheck>(other, path, what)?,
         };
         let when_path = if v.is_string() {
             path.to_owned()
         } else {
-            join(path, "when")
+            child_path(path, "when")
         };
         let when = self.compile(&raw.when, Kind::Expr, &when_path)?;
         let uses_inputs = script::references(&raw.when)
@@ -416,22 +460,28 @@ impl Loader<'_> {
             .any(|r| matches!(r, Reference::Member { object, .. } if object == "inputs"));
         Some(Check {
             when,
-            message: raw.message,
+            message: raw.message.unwrap_or_else(|| default_message.to_owned()),
             suggest: raw.suggest,
             uses_inputs,
         })
     }
 
-    fn checks(&mut self, v: &Value, path: &str, default_message: &str) -> Vec<Check> {
+    fn checks(&mut self, v: &Value, path: &str, what: &str, default_message: &str) -> Vec<Check> {
         match v {
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, it)| self.check(it, &format!("{path}[{i}]"), default_message))
+                .filter_map(|(i, it)| {
+                    let what = match what.split_once(' ') {
+                        Some((first, rest)) => format!("{first} {} {rest}", i + 1),
+                        None => format!("{what} {}", i + 1),
+                    };
+                    self.check(it, &format!("{path}[{i}]"), &what, default_message)
+                })
                 .collect(),
             Value::Null => Vec::new(),
             other => self
-                .check(other, path, default_message)
+                .check(other, path, what, default_message)
                 .into_iter()
                 .collect(),
         }
@@ -481,6 +531,12 @@ impl Loader<'_> {
         };
         self.workflow = id.clone();
         self.version = version;
+        for key in ["title", "description"] {
+            if let Some(v) = top.get(key).filter(|v| !v.is_string() && !v.is_null()) {
+                let got = describe_value(v);
+                self.problem(key, format!("`{key}` must be text, got {got}"));
+            }
+        }
         let title = match top.get("title") {
             Some(Value::String(s)) => s.clone(),
             _ => id.clone(),
@@ -495,17 +551,21 @@ impl Loader<'_> {
         // settings
         let mut settings = Vec::new();
         for (name, v) in self.entries(section("settings"), "settings", "setting") {
-            let path = join("settings", &name);
-            let is_full = matches!(v, Value::Object(m) if m.contains_key("default"));
+            let path = child_path("settings", &name);
+            // the long form has `default` (a map setting without one is its own default; a
+            // misspelt `default` still means the long form)
+            let is_full = matches!(v, Value::Object(m)
+                if m.keys().any(|k| k == "default" || crate::suggest::is_close(k, "default")));
             let (kind, default, one_of, desc) = if is_full {
-                let Some(raw) = self.de::<RawSetting>(v, &path) else {
+                let Some(raw) = self.item::<RawSetting>(v, &path, &format!("setting `{name}`"))
+                else {
                     continue;
                 };
                 let kind = match raw.kind.as_deref() {
                     Some(t) => match FieldType::parse(t) {
                         Some(k) => Some(k),
                         None => {
-                            self.problem(&join(&path, "type"), format!("unknown type `{t}`"));
+                            self.unknown_type(&child_path(&path, "type"), t);
                             continue;
                         }
                     },
@@ -539,12 +599,12 @@ impl Loader<'_> {
         // roles
         let mut roles = Vec::new();
         for (name, v) in self.entries(section("roles"), "roles", "role") {
-            let path = join("roles", &name);
+            let path = child_path("roles", &name);
             let raw: RawRole = if v.is_null() {
                 RawRole::default()
             } else {
-                let Some(r) = self.de(v, &path) else { continue };
-                r
+                self.item(v, &path, &format!("role `{name}`"))
+                    .unwrap_or_default()
             };
             if CASE_KEYS.contains(&name.as_str()) || name == "system" || name == "anyone" {
                 self.key_problem(
@@ -555,7 +615,7 @@ impl Loader<'_> {
             let directory = match &raw.directory {
                 None => Vec::new(),
                 Some(d) => self
-                    .strings(d, &join(&path, "directory"), "directory role")
+                    .strings(d, &child_path(&path, "directory"), "directory role")
                     .unwrap_or_default(),
             };
             let sees_org = match raw.sees.as_deref() {
@@ -563,7 +623,7 @@ impl Loader<'_> {
                 Some("org") => true,
                 Some(other) => {
                     self.problem(
-                        &join(&path, "sees"),
+                        &child_path(&path, "sees"),
                         format!("`sees` must be `org` or `participants`, got `{other}`"),
                     );
                     false
@@ -571,12 +631,12 @@ impl Loader<'_> {
             };
             if sees_org && directory.is_empty() {
                 self.problem(
-                    &join(&path, "sees"),
+                    &child_path(&path, "sees"),
                     "`sees: org` is only for directory roles (add `directory: ...`)",
                 );
             }
             if raw.many.is_some() && !directory.is_empty() {
-                self.problem(&join(&path, "many"), "`many` is only for case roles");
+                self.problem(&child_path(&path, "many"), "`many` is only for case roles");
             }
             roles.push(Role {
                 name,
@@ -591,8 +651,8 @@ impl Loader<'_> {
         // fields
         let mut fields = Vec::new();
         for (name, v) in self.entries(section("fields"), "fields", "field") {
-            let path = join("fields", &name);
-            if let Some(f) = self.field(&name, v, &path) {
+            let path = child_path("fields", &name);
+            if let Some(f) = self.field(&name, v, &path, "field") {
                 fields.push(f);
             }
         }
@@ -600,12 +660,13 @@ impl Loader<'_> {
         // templates
         let mut templates = Vec::new();
         for (name, v) in self.entries(section("templates"), "templates", "template") {
-            let path = join("templates", &name);
-            let Some(raw) = self.de::<RawTemplate>(v, &path) else {
+            let path = child_path("templates", &name);
+            let Some(raw) = self.item::<RawTemplate>(v, &path, &format!("template `{name}`"))
+            else {
                 continue;
             };
-            let subject = self.compile(&raw.subject, Kind::Template, &join(&path, "subject"));
-            let body = self.compile(&raw.body, Kind::Template, &join(&path, "body"));
+            let subject = self.compile(&raw.subject, Kind::Template, &child_path(&path, "subject"));
+            let body = self.compile(&raw.body, Kind::Template, &child_path(&path, "body"));
             if let (Some(subject), Some(body)) = (subject, body) {
                 templates.push(Template {
                     name,
@@ -619,7 +680,7 @@ impl Loader<'_> {
         // states
         let mut states = Vec::new();
         for (sid, v) in self.entries(section("states"), "states", "state") {
-            let path = join("states", &sid);
+            let path = child_path("states", &sid);
             let raw: RawState = if v.is_null() {
                 RawState::default()
             } else if let Value::String(label) = v {
@@ -628,22 +689,27 @@ impl Loader<'_> {
                     ..RawState::default()
                 }
             } else {
-                let Some(r) = self.de(v, &path) else { continue };
-                r
+                // kept even when broken, so that references to it do not look wrong too
+                self.item(v, &path, &format!("state `{sid}`"))
+                    .unwrap_or_default()
             };
             let on_enter = raw
                 .on_enter
                 .as_deref()
-                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "on_enter")));
+                .and_then(|s| self.compile(s, Kind::Effect, &child_path(&path, "on_enter")));
             let on_exit = raw
                 .on_exit
                 .as_deref()
-                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "on_exit")));
+                .and_then(|s| self.compile(s, Kind::Effect, &child_path(&path, "on_exit")));
             let mut timers = Vec::new();
             let mut names = HashSet::new();
             for (i, tv) in raw.timers.iter().enumerate() {
                 let tpath = format!("{path}.timers[{i}]");
-                let Some(rt) = self.de::<RawTimer>(tv, &tpath) else {
+                let what = match tv.get("name").and_then(Value::as_str) {
+                    Some(n) => format!("timer `{n}` of state `{sid}`"),
+                    None => format!("timer {} of state `{sid}`", i + 1),
+                };
+                let Some(rt) = self.item::<RawTimer>(tv, &tpath, &what) else {
                     continue;
                 };
                 let name = rt
@@ -652,7 +718,7 @@ impl Loader<'_> {
                     .unwrap_or_else(|| format!("timer_{}", i + 1));
                 if !names.insert(name.clone()) {
                     self.problem(
-                        &join(&tpath, "name"),
+                        &child_path(&tpath, "name"),
                         format!("timer `{name}` is declared twice in state `{sid}`"),
                     );
                 }
@@ -660,17 +726,24 @@ impl Loader<'_> {
                     .iter()
                     .filter(|b| **b)
                     .count();
-                if count != 1 {
+                let meant = |l: &Self, keys: &[&str]| {
+                    keys.iter()
+                        .any(|k| l.misspelt.contains(&child_path(&tpath, k)))
+                };
+                if count > 1 || (count == 0 && !meant(self, &["after", "every", "at"])) {
                     self.problem(
                         &tpath,
                         "a timer needs exactly one of `after`, `every` or `at`",
                     );
-                    continue;
                 }
-                let schedule = if let Some(a) = &rt.after {
-                    self.span(a, &join(&tpath, "after")).map(Schedule::After)
+                let schedule = if count != 1 {
+                    None
+                } else if let Some(a) = &rt.after {
+                    self.span(a, &child_path(&tpath, "after"))
+                        .map(Schedule::After)
                 } else if let Some(e) = &rt.every {
-                    self.span(e, &join(&tpath, "every")).map(Schedule::Every)
+                    self.span(e, &child_path(&tpath, "every"))
+                        .map(Schedule::Every)
                 } else if let Some(f) = &rt.at {
                     let field = f.strip_prefix("fields.").unwrap_or(f).to_owned();
                     let offset = match &rt.offset {
@@ -680,7 +753,7 @@ impl Loader<'_> {
                                 Some(rest) => (true, rest.trim()),
                                 None => (false, o.trim().trim_start_matches('+').trim()),
                             };
-                            self.span(body, &join(&tpath, "offset"))
+                            self.span(body, &child_path(&tpath, "offset"))
                                 .map(|s| Some((neg, s)))
                         }
                     };
@@ -689,9 +762,9 @@ impl Loader<'_> {
                     None
                 };
                 if rt.offset.is_some() && rt.at.is_none() {
-                    self.problem(&join(&tpath, "offset"), "`offset` goes with `at`");
+                    self.problem(&child_path(&tpath, "offset"), "`offset` goes with `at`");
                 }
-                if rt.run.is_none() && rt.action.is_none() {
+                if rt.run.is_none() && rt.action.is_none() && !meant(self, &["run", "action"]) {
                     self.problem(
                         &tpath,
                         "a timer needs `run` (a script), `action` (a system action) or both",
@@ -700,16 +773,18 @@ impl Loader<'_> {
                 let run = rt
                     .run
                     .as_deref()
-                    .and_then(|s| self.compile(s, Kind::Effect, &join(&tpath, "run")));
-                if let Some(schedule) = schedule {
-                    timers.push(Timer {
-                        name,
-                        schedule,
-                        run,
-                        action: rt.action,
-                        description: rt.description,
-                    });
-                }
+                    .and_then(|s| self.compile(s, Kind::Effect, &child_path(&tpath, "run")));
+                // A timer whose schedule is broken (reported above) is kept with a
+                // stand-in, so that its action and `cancel_timer` are still checked; the
+                // definition is refused anyway.
+                let schedule = schedule.unwrap_or(Schedule::After(Span::Fixed(0)));
+                timers.push(Timer {
+                    name,
+                    schedule,
+                    run,
+                    action: rt.action,
+                    description: rt.description,
+                });
             }
             states.push(State {
                 label: raw.label.unwrap_or_else(|| sid.clone()),
@@ -731,51 +806,52 @@ impl Loader<'_> {
         // actions
         let mut actions = Vec::new();
         for (aid, v) in self.entries(section("actions"), "actions", "action") {
-            let path = join("actions", &aid);
-            let Value::Object(m) = v else {
-                self.problem(
-                    &path,
-                    format!("action `{aid}` must be a map (with at least `by`)"),
-                );
-                continue;
-            };
-            let mut m = m.clone();
-            let inputs_v = m.remove("inputs").unwrap_or(Value::Null);
-            let Some(raw) = self.de::<RawAction>(&Value::Object(m), &path) else {
+            let path = child_path("actions", &aid);
+            let Some(raw) = self.item::<RawAction>(v, &path, &format!("action `{aid}`")) else {
                 continue;
             };
             let mut inputs = Vec::new();
-            for (iname, iv) in self.entries(&inputs_v, &join(&path, "inputs"), "input") {
-                let ipath = join(&join(&path, "inputs"), &iname);
-                if let Some(f) = self.field(&iname, iv, &ipath) {
+            let inputs_path = child_path(&path, "inputs");
+            let inputs_v = raw.inputs.clone().unwrap_or(Value::Null);
+            for (iname, iv) in self.entries(&inputs_v, &inputs_path, "input") {
+                let ipath = child_path(&inputs_path, &iname);
+                if let Some(f) = self.field(&iname, iv, &ipath, "input") {
                     inputs.push(f);
                 }
             }
             let from = match &raw.from {
                 None => None,
                 Some(Value::String(s)) if s == "*" => Some(non_final.clone()),
-                Some(f) => self.strings(f, &join(&path, "from"), "state id"),
+                Some(f) => self.strings(f, &child_path(&path, "from"), "state id"),
             };
             let to = match &raw.to {
                 None | Some(Value::Null) => Target::Stay,
                 Some(Value::String(s)) => Target::To(s.clone()),
-                Some(t) => match self.strings(t, &join(&path, "to"), "state id") {
+                Some(t) => match self.strings(t, &child_path(&path, "to"), "state id") {
                     Some(v) if v.len() == 1 => Target::To(v[0].clone()),
                     Some(v) => Target::Choice(v),
                     None => Target::Stay,
                 },
             };
-            let by = self
-                .strings(&raw.by, &join(&path, "by"), "role")
-                .unwrap_or_default();
+            let by = match &raw.by {
+                None => Vec::new(),
+                Some(by) => self
+                    .strings(by, &child_path(&path, "by"), "role")
+                    .unwrap_or_default(),
+            };
             let guards = match &raw.guard {
                 None => Vec::new(),
-                Some(g) => self.checks(g, &join(&path, "guard"), "This action is not allowed now"),
+                Some(g) => self.checks(
+                    g,
+                    &child_path(&path, "guard"),
+                    &format!("guard of action `{aid}`"),
+                    "This action is not allowed now",
+                ),
             };
             let run = raw
                 .run
                 .as_deref()
-                .and_then(|s| self.compile(s, Kind::Effect, &join(&path, "run")));
+                .and_then(|s| self.compile(s, Kind::Effect, &child_path(&path, "run")));
             actions.push(Action {
                 id: aid,
                 label: raw.label,
@@ -794,23 +870,27 @@ impl Loader<'_> {
         let checks = self.checks(
             section("checks"),
             "checks",
+            "check",
             "The case's fields are not consistent",
         );
 
         // views
         let mut views = Vec::new();
         for (name, v) in self.entries(section("views"), "views", "view") {
-            let path = join("views", &name);
-            let Some(raw) = self.de::<RawView>(v, &path) else {
+            let path = child_path("views", &name);
+            let Some(raw) = self.item::<RawView>(v, &path, &format!("view `{name}`")) else {
                 continue;
             };
-            let viewer = self
-                .strings(&raw.viewer, &join(&path, "viewer"), "role")
-                .unwrap_or_default();
+            let viewer = match &raw.viewer {
+                None => Vec::new(),
+                Some(v) => self
+                    .strings(v, &child_path(&path, "viewer"), "role")
+                    .unwrap_or_default(),
+            };
             let filter = raw
                 .filter
                 .as_deref()
-                .and_then(|s| self.compile(s, Kind::Expr, &join(&path, "filter")));
+                .and_then(|s| self.compile(s, Kind::Expr, &child_path(&path, "filter")));
             let sort = match raw.sort.as_deref() {
                 None => Sort {
                     key: "updated".into(),
@@ -841,25 +921,17 @@ impl Loader<'_> {
         // exports
         let mut exports = Vec::new();
         for (name, v) in self.entries(section("exports"), "exports", "export") {
-            let path = join("exports", &name);
-            let Value::Object(m) = v else {
-                self.problem(
-                    &path,
-                    format!("export `{name}` must be a map with `columns`"),
-                );
+            let path = child_path("exports", &name);
+            let what = format!("export `{name}`");
+            let Some(raw) = self.item::<RawExport>(v, &path, &what) else {
                 continue;
             };
-            let mut m = m.clone();
-            let columns_v = m.remove("columns").unwrap_or(Value::Null);
-            let Some(raw) = self.de::<RawExport>(&Value::Object(m), &path) else {
-                continue;
-            };
-            let cpath = join(&path, "columns");
+            let cpath = child_path(&path, "columns");
             let mut columns = Vec::new();
-            match &columns_v {
-                Value::Object(cols) => {
+            match &raw.columns {
+                Some(Value::Object(cols)) => {
                     for (cname, cv) in cols {
-                        let p = join(&cpath, cname);
+                        let p = child_path(&cpath, cname);
                         match cv {
                             Value::String(expr) => {
                                 if let Some(s) = self.compile(expr, Kind::Expr, &p) {
@@ -873,11 +945,14 @@ impl Loader<'_> {
                         }
                     }
                 }
-                _ => self.problem(
+                None if self.misspelt.contains(&cpath) => {}
+                None => self.key_problem(
                     &path,
-                    format!(
-                        "export `{name}` needs `columns`: a map of column names to expressions"
-                    ),
+                    format!("{what} needs `columns`: a map of column names to expressions"),
+                ),
+                Some(_) => self.problem(
+                    &cpath,
+                    "`columns` must be a map of column names to expressions",
                 ),
             }
             exports.push(Export {
@@ -958,7 +1033,7 @@ impl Loader<'_> {
                 if a.default {
                     defaults += 1;
                 }
-                if a.to == Target::Stay {
+                if a.to == Target::Stay && !self.misspelt.contains(&format!("{path}.to")) {
                     self.problem(
                         &path,
                         format!(
@@ -1002,7 +1077,7 @@ impl Loader<'_> {
                     }
                 }
             }
-            if a.by.is_empty() {
+            if a.by.is_empty() && !self.misspelt.contains(&format!("{path}.by")) {
                 self.problem(
                     &format!("{path}.by"),
                     format!("action `{}` needs `by`: the roles that may do it", a.id),
@@ -1024,7 +1099,7 @@ impl Loader<'_> {
             }
             for (i, g) in a.guards.iter().enumerate() {
                 for s in &g.suggest {
-                    if d.action(s).is_none() {
+                    if d.action(s).is_none() && !self.declared("actions", s) {
                         let h = hint(s, &action_ids);
                         self.problem(
                             &format!("{path}.guard[{i}].suggest"),
@@ -1036,7 +1111,13 @@ impl Loader<'_> {
             for f in &a.inputs {
                 self.check_field(d, f, &format!("{path}.inputs.{}", f.name));
             }
-            let input_names: Vec<&str> = a.inputs.iter().map(|f| f.name.as_str()).collect();
+            // inputs that are written but broken count as known (their problems are reported)
+            let written = self.spans.children(&format!("{path}.inputs"));
+            let input_names: Vec<&str> = written
+                .iter()
+                .filter_map(|p| p.rsplit('.').next())
+                .chain(a.inputs.iter().map(|f| f.name.as_str()))
+                .collect();
             for (i, g) in a.guards.iter().enumerate() {
                 self.check_refs(
                     d,
@@ -1065,7 +1146,7 @@ impl Loader<'_> {
                 self.problem(&format!("{path}.to"), format!("action `{}` lists several targets, so it needs a `run` that picks one with `goto(state)`", a.id));
             }
         }
-        if d.start_actions().next().is_none() {
+        if d.start_actions().next().is_none() && self.graph_is_whole(d) {
             self.problem(
                 "actions",
                 "no start action: at least one action must have no `from` (it creates cases)",
@@ -1114,6 +1195,7 @@ impl Loader<'_> {
                 let tpath = format!("{path}.timers[{i}]");
                 if let Some(aid) = &t.action {
                     match d.action(aid) {
+                        None if self.declared("actions", aid) => {}
                         None => {
                             let h = hint(aid, &action_ids);
                             self.problem(&format!("{tpath}.action"), format!("unknown action `{aid}`{h}"));
@@ -1135,6 +1217,7 @@ impl Loader<'_> {
                                 f.kind.name()
                             ),
                         ),
+                        None if self.declared("fields", field) => {}
                         None => {
                             let h = hint(field, d.fields.iter().map(|f| f.name.as_str()));
                             self.problem(
@@ -1154,7 +1237,7 @@ impl Loader<'_> {
         for v in &d.views {
             let path = format!("views.{}", v.name);
             self.check_states(&v.states, &format!("{path}.states"), &state_ids);
-            if v.viewer.is_empty() {
+            if v.viewer.is_empty() && !self.misspelt.contains(&format!("{path}.viewer")) {
                 self.problem(
                     &format!("{path}.viewer"),
                     "a view needs `viewer`: the roles that see it",
@@ -1170,7 +1253,10 @@ impl Loader<'_> {
                 }
             }
             let builtin = ["created", "updated", "id"];
-            if !builtin.contains(&v.sort.key.as_str()) && d.field(&v.sort.key).is_none() {
+            if !builtin.contains(&v.sort.key.as_str())
+                && d.field(&v.sort.key).is_none()
+                && !self.declared("fields", &v.sort.key)
+            {
                 self.problem(
                     &format!("{path}.sort"),
                     format!(
@@ -1195,9 +1281,13 @@ impl Loader<'_> {
                         &format!("{path}.each"),
                         format!("`each` needs a list field; `{name}` is not a list"),
                     ),
+                    None if self.declared("fields", name) => {}
                     None => self.problem(
                         &format!("{path}.each"),
-                        format!("unknown field `{name}` in `each`"),
+                        format!(
+                            "unknown field `{name}` in `each`{}",
+                            hint(name, d.fields.iter().map(|f| f.name.as_str()))
+                        ),
                     ),
                 }
             }
@@ -1225,6 +1315,7 @@ impl Loader<'_> {
                     &format!("{path}.one_of"),
                     format!("setting `{name}` is not a list"),
                 ),
+                None if self.declared("settings", name) => {}
                 None => {
                     let h = hint(name, d.settings.iter().map(|s| s.name.as_str()));
                     self.problem(
@@ -1263,14 +1354,20 @@ impl Loader<'_> {
                     column,
                 } => {
                     let problem = match object.as_str() {
-                        "fields" if d.field(&name).is_none() => Some(format!(
-                            "unknown field `{name}`{}",
-                            hint(&name, d.fields.iter().map(|f| f.name.as_str()))
-                        )),
-                        "settings" if d.setting(&name).is_none() => Some(format!(
-                            "unknown setting `{name}`{}",
-                            hint(&name, d.settings.iter().map(|f| f.name.as_str()))
-                        )),
+                        "fields" if d.field(&name).is_none() && !self.declared("fields", &name) => {
+                            Some(format!(
+                                "unknown field `{name}`{}",
+                                hint(&name, d.fields.iter().map(|f| f.name.as_str()))
+                            ))
+                        }
+                        "settings"
+                            if d.setting(&name).is_none() && !self.declared("settings", &name) =>
+                        {
+                            Some(format!(
+                                "unknown setting `{name}`{}",
+                                hint(&name, d.settings.iter().map(|f| f.name.as_str()))
+                            ))
+                        }
                         "inputs" => match inputs {
                             Some(known) if !known.contains(&name.as_str()) => {
                                 Some(format!("unknown input `{name}`{}", hint(&name, known)))
@@ -1308,7 +1405,7 @@ impl Loader<'_> {
                     match name.as_str() {
                         "notify" => {
                             if let Some(t) = arg(1) {
-                                if d.template(&t).is_none() {
+                                if d.template(&t).is_none() && !self.declared("templates", &t) {
                                     problems.push(format!("unknown template `{t}`{}", hint(&t, d.templates.iter().map(|t| t.name.as_str()))));
                                 }
                             }
@@ -1324,7 +1421,7 @@ impl Loader<'_> {
                             }
                             if name == "notify_role" {
                                 if let Some(t) = arg(1) {
-                                    if d.template(&t).is_none() {
+                                    if d.template(&t).is_none() && !self.declared("templates", &t) {
                                         problems.push(format!("unknown template `{t}`{}", hint(&t, d.templates.iter().map(|t| t.name.as_str()))));
                                     }
                                 }
@@ -1364,6 +1461,17 @@ impl Loader<'_> {
         }
     }
 
+    /// Whether every action of the file was built with its `from` and `to` as meant: only
+    /// then do "cannot be reached", "no way out" and "no start action" say something true.
+    fn graph_is_whole(&self, d: &Definition) -> bool {
+        self.spans.children("actions").len() == d.actions.len()
+            && !d.actions.iter().any(|a| {
+                ["from", "to"]
+                    .iter()
+                    .any(|k| self.misspelt.contains(&format!("actions.{}.{k}", a.id)))
+            })
+    }
+
     fn check_graph(&mut self, d: &Definition) {
         let mut reached: BTreeSet<&str> = BTreeSet::new();
         let mut queue: VecDeque<&str> = VecDeque::new();
@@ -1400,7 +1508,7 @@ impl Loader<'_> {
                 }
             }
         }
-        if d.start_actions().next().is_none() {
+        if d.start_actions().next().is_none() || !self.graph_is_whole(d) {
             return;
         }
         for s in &d.states {
@@ -1427,6 +1535,46 @@ impl Loader<'_> {
     }
 }
 
+/// serde's "invalid type: string \"maybe\", expected a boolean" as "`final` must be true or
+/// false, got the text \"maybe\"".
+fn in_words(msg: &str, key: &str) -> String {
+    let Some((got, expected)) = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "))
+        .and_then(|r| r.rsplit_once(", expected "))
+    else {
+        return msg.to_owned();
+    };
+    let expected = match expected {
+        "a boolean" => "true or false",
+        "a string" => "text",
+        "a sequence" => "a list",
+        "usize" | "u32" | "u64" => "a whole number of 0 or more",
+        "f64" => "a number",
+        e if e.starts_with("struct ") || e == "a map" => "a map",
+        e => e,
+    };
+    let unquote = |s: &str| s.trim_matches('`').to_owned();
+    let got = if let Some(text) = got.strip_prefix("string ") {
+        format!("the text {text}")
+    } else if let Some(n) = got
+        .strip_prefix("integer ")
+        .or_else(|| got.strip_prefix("floating point "))
+    {
+        format!("the number {}", unquote(n))
+    } else if let Some(b) = got.strip_prefix("boolean ") {
+        unquote(b)
+    } else {
+        match got {
+            "sequence" => "a list".to_owned(),
+            "map" => "a map".to_owned(),
+            "unit value" | "null" => "nothing".to_owned(),
+            other => other.to_owned(),
+        }
+    };
+    format!("`{key}` must be {expected}, got {got}")
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(64), |mut s, b| {
@@ -1439,6 +1587,26 @@ fn hex(bytes: &[u8]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_messages_in_words() {
+        assert_eq!(
+            in_words(
+                "invalid type: string \"maybe\", expected a boolean",
+                "final"
+            ),
+            "`final` must be true or false, got the text \"maybe\""
+        );
+        assert_eq!(
+            in_words("invalid type: integer `3`, expected a string", "label"),
+            "`label` must be text, got the number 3"
+        );
+        assert_eq!(
+            in_words("invalid value: integer `-1`, expected usize", "max_length"),
+            "`max_length` must be a whole number of 0 or more, got the number -1"
+        );
+        assert_eq!(in_words("something else", "x"), "something else");
+    }
 
     #[test]
     fn ids() {
