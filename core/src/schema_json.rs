@@ -204,7 +204,7 @@ pub fn workflow_schema() -> Value {
                         "additionalProperties": false,
                         "properties": {
                             "when": { "description": "The condition that must be true.", "$ref": "#/$defs/expression" },
-                            "message": { "description": "What the person is told when it is false (default: This action is not allowed now).", "type": "string" },
+                            "message": { "description": "What the person is told when it is false (default: This action is not allowed now). May interpolate values with ${...}, in the guard's scope: the condition's own `let` values too.", "type": "string" },
                             "suggest": { "description": "Actions that would help (offered with the message).", "type": "array", "items": { "type": "string" } }
                         }
                     }

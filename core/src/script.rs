@@ -217,6 +217,13 @@ impl Uses {
         Self::bit(name).is_some_and(|b| self.bits & b != 0)
     }
 
+    /// The variables either script names (for two scripts run in one scope).
+    pub(crate) fn with(self, other: Uses) -> Uses {
+        Uses {
+            bits: self.bits | other.bits,
+        }
+    }
+
     /// Every variable (for callers that cannot tell).
     pub(crate) fn all() -> Self {
         Uses { bits: u16::MAX }
@@ -429,22 +436,40 @@ impl Scripts {
         }
     }
 
-    /// Compile a script. On failure returns the file position and message.
+    /// Compile a script that may also read `names` (values another script of the same run
+    /// named with `let`: a guard's message reads its guard's). On failure returns the file
+    /// position and message.
     pub(crate) fn compile(
         &self,
         source: &str,
         kind: Kind,
         place: ScriptPlace,
         spans: Arc<Spans>,
+        names: &[String],
     ) -> Result<Script, (usize, usize, String)> {
         let engine = self.read();
+        let extended;
+        let scope = if names.is_empty() {
+            &self.template_scope
+        } else {
+            let mut s = self.template_scope.clone();
+            for n in names {
+                s.push_dynamic(n.as_str(), Dynamic::UNIT);
+            }
+            extended = s;
+            &extended
+        };
         let text;
         let result = match kind {
-            Kind::Expr => engine.compile_expression_with_scope(&self.template_scope, source),
-            Kind::Effect => engine.compile_with_scope(&self.template_scope, source),
+            // an expression that first names values (`let n = …; n < 3`) is a block
+            Kind::Expr if !top_level_lets(source).is_empty() => {
+                engine.compile_with_scope(scope, source)
+            }
+            Kind::Expr => engine.compile_expression_with_scope(scope, source),
+            Kind::Effect => engine.compile_with_scope(scope, source),
             Kind::Template => {
                 text = format!("`{}`", source.replace('`', "``"));
-                engine.compile_expression_with_scope(&self.template_scope, &text)
+                engine.compile_expression_with_scope(scope, &text)
             }
         };
         match result {
@@ -837,6 +862,29 @@ fn lex(src: &str) -> Vec<(Tok, usize, usize)> {
     out
 }
 
+/// The names a script declares with `let` or `const` outside any block: after it ran they
+/// are still in its scope (a guard's message reads them).
+pub(crate) fn top_level_lets(src: &str) -> Vec<String> {
+    let toks = lex(src);
+    let mut depth = 0usize;
+    let mut out = Vec::new();
+    for (i, (tok, _, _)) in toks.iter().enumerate() {
+        match tok {
+            Tok::Punct('{' | '(' | '[') => depth += 1,
+            Tok::Punct('}' | ')' | ']') => depth = depth.saturating_sub(1),
+            Tok::Ident(kw) if depth == 0 && (kw == "let" || kw == "const") => {
+                if let Some((Tok::Ident(name), _, _)) = toks.get(i + 1) {
+                    if !out.contains(name) {
+                        out.push(name.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Whether the token at `i` follows a member-access dot (`x.name`), not the range operator
 /// (`0..name`), whose second dot would otherwise hide the variable after it.
 fn member_access(toks: &[(Tok, usize, usize)], i: usize) -> bool {
@@ -1090,6 +1138,16 @@ mod tests {
             line: 1,
             column: 29
         }));
+    }
+
+    #[test]
+    fn top_level_lets_are_the_names_left_in_scope() {
+        assert_eq!(
+            top_level_lets("let n = open_cases(x); const m = 2; if n > 1 { let inner = 3; } n < m"),
+            ["n", "m"]
+        );
+        assert!(top_level_lets("fields.x > 1").is_empty());
+        assert!(top_level_lets("\"let x\" == y").is_empty());
     }
 
     #[test]

@@ -333,6 +333,17 @@ impl Loader<'_> {
     }
 
     fn compile(&mut self, src: &str, kind: Kind, path: &str) -> Option<Script> {
+        self.compile_with(src, kind, path, &[])
+    }
+
+    /// [`compile`](Self::compile) for a script that may also read `names`.
+    fn compile_with(
+        &mut self,
+        src: &str,
+        kind: Kind,
+        path: &str,
+        names: &[String],
+    ) -> Option<Script> {
         let pos = self.spans.nearest(path);
         let place = ScriptPlace {
             workflow: self.workflow.clone(),
@@ -344,7 +355,7 @@ impl Loader<'_> {
         };
         match self
             .scripts
-            .compile(src, kind, place, Arc::clone(&self.spans))
+            .compile(src, kind, place, Arc::clone(&self.spans), names)
         {
             Ok(s) => Some(s),
             Err((line, column, message)) => {
@@ -458,9 +469,18 @@ impl Loader<'_> {
         let uses_inputs = script::references(&raw.when)
             .iter()
             .any(|r| matches!(r, Reference::Member { object, .. } if object == "inputs"));
+        let message = raw.message.unwrap_or_else(|| default_message.to_owned());
+        let message_script = if message.contains("${") {
+            let names = script::top_level_lets(&raw.when);
+            let p = child_path(path, "message");
+            self.compile_with(&message, Kind::Template, &p, &names)
+        } else {
+            None
+        };
         Some(Check {
             when,
-            message: raw.message.unwrap_or_else(|| default_message.to_owned()),
+            message,
+            message_script,
             suggest: raw.suggest,
             uses_inputs,
         })
@@ -1118,14 +1138,11 @@ impl Loader<'_> {
                 .filter_map(|p| p.rsplit('.').next())
                 .chain(a.inputs.iter().map(|f| f.name.as_str()))
                 .collect();
-            for (i, g) in a.guards.iter().enumerate() {
-                self.check_refs(
-                    d,
-                    &g.when,
-                    Some(&input_names),
-                    None,
-                    &format!("{path}.guard[{i}]"),
-                );
+            for g in &a.guards {
+                for s in std::iter::once(&g.when).chain(&g.message_script) {
+                    let p = s.place.path.clone();
+                    self.check_refs(d, s, Some(&input_names), None, &p);
+                }
             }
             if let Some(run) = &a.run {
                 let choices = match &a.to {
@@ -1159,8 +1176,10 @@ impl Loader<'_> {
             );
         }
         for c in &d.checks {
-            let p = c.when.place.path.clone();
-            self.check_refs(d, &c.when, None, None, &p);
+            for s in std::iter::once(&c.when).chain(&c.message_script) {
+                let p = s.place.path.clone();
+                self.check_refs(d, s, None, None, &p);
+            }
         }
         for t in &d.templates {
             self.check_refs(

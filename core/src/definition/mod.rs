@@ -67,8 +67,11 @@ impl Role {
 pub struct Check {
     /// The expression that must be true.
     pub when: Script,
-    /// The message for the person when it is false.
+    /// The message for the person when it is false, as written.
     pub message: String,
+    /// The message as an interpolated string, when it has `${…}`: rendered in the scope the
+    /// expression ran in (so it sees the values the expression named with `let`).
+    pub message_script: Option<Script>,
     /// Actions that would help.
     pub suggest: Vec<String>,
     /// Whether the expression reads `inputs` (then `actions()` cannot pre-evaluate it).

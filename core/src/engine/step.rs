@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::{Case, Effect, Engine, Event, Start};
-use crate::definition::{Action, Definition, Field, Schedule, Script, State, Target, Timer};
+use crate::definition::{Action, Check, Definition, Field, Schedule, Script, State, Target, Timer};
 use crate::directory::{self, Org, Person};
 use crate::error::{Error, Result};
 use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
@@ -1053,16 +1053,32 @@ impl<'a> Run<'a> {
         });
     }
 
+    /// Evaluate a guard or check; when false, its message (rendered in the scope the
+    /// expression ran in, so it reads the values the expression named).
+    fn refusal(&self, c: &Check) -> Result<Option<String>> {
+        let uses = c
+            .message_script
+            .as_ref()
+            .map_or(c.when.uses, |m| c.when.uses.with(m.uses));
+        let mut scope = self.base_scope(uses, false)?;
+        if self.scripts().test(&c.when, &mut scope)? {
+            return Ok(None);
+        }
+        match &c.message_script {
+            Some(m) => self.scripts().render(m, &mut scope).map(Some),
+            None => Ok(Some(c.message.clone())),
+        }
+    }
+
     fn check_guards(&self, action: &Action) -> Result<()> {
         self.set_mode(Mode::Read);
         for (i, g) in action.guards.iter().enumerate() {
-            let mut scope = self.scope(&g.when)?;
-            if !self.scripts().test(&g.when, &mut scope)? {
+            if let Some(message) = self.refusal(g)? {
                 return Err(Error::GuardRejected {
                     workflow: self.def.id.clone(),
                     action: action.id.clone(),
                     state: self.case.state.clone(),
-                    message: g.message.clone(),
+                    message,
                     suggest: g.suggest.clone(),
                     rule: format!("guard[{i}]"),
                 });
@@ -1427,12 +1443,11 @@ impl<'a> Run<'a> {
         }
         self.set_mode(Mode::Read);
         for c in &self.def.checks {
-            let mut scope = self.scope(&c.when)?;
-            if !self.scripts().test(&c.when, &mut scope)? {
+            if let Some(message) = self.refusal(c)? {
                 return Err(Error::Validation {
                     workflow: Some(self.def.id.clone()),
                     field: None,
-                    message: c.message.clone(),
+                    message,
                 });
             }
         }
