@@ -76,7 +76,7 @@ pub struct ReadmeDoctests;
 
 pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
-pub use directory::{Org, Person};
+pub use directory::{Org, OrgPatch, Person, PersonPatch};
 pub use engine::{
     fold, Act, ActOptions, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification,
     Signal, Start, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,

@@ -114,9 +114,9 @@ fn engine() -> Engine {
         .clock(ManualClock::at(t0()))
         .build()
         .unwrap();
-    e.put_org(&Org::new("ch1").setting("manager_validation", true))
+    e.replace_org(&Org::new("ch1").setting("manager_validation", true))
         .unwrap();
-    e.put_org(&Org::new("ch2").setting("manager_validation", true))
+    e.replace_org(&Org::new("ch2").setting("manager_validation", true))
         .unwrap();
     e.put_people(&people()).unwrap();
     e

@@ -342,7 +342,7 @@ fn run_child(dir: &Path, target: usize, run: u64) {
         .build()
         .unwrap();
     let (org, people) = directory();
-    e.put_org(&org).unwrap();
+    e.replace_org(&org).unwrap();
     e.put_people(&people).unwrap();
     clock.set(last_instant(&db));
     std::fs::write(dir.join(format!("ready.{run}")), "ready").unwrap();

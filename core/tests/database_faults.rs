@@ -203,7 +203,8 @@ fn a_read_only_file_reads_and_refuses_writes_clearly() {
             .map(drop),
         e.act(ids[0], "accept", "alice", json!({"note": "hi"}))
             .map(drop),
-        e.put_person(&mentorflow::Person::new("new").org("ch1")),
+        e.put_person(&mentorflow::Person::new("new").org("ch1"))
+            .map(drop),
     ] {
         let m = storage_message(r.unwrap_err());
         assert!(m.contains("read-only"), "{m}");

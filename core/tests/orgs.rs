@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use mentorflow::{Engine, Error, Hook, ManualClock, Org, Person};
+use mentorflow::{Engine, Error, Hook, ManualClock, Org, OrgPatch, Person, PersonPatch};
 use serde_json::json;
 use support::{err, t0};
 
@@ -93,7 +93,7 @@ fn validation_field(e: &Error) -> String {
 #[test]
 fn org_settings_override_the_workflow_defaults_per_case() {
     let e = build(None);
-    e.put_org(
+    e.replace_org(
         &Org::new("acme")
             .setting("manager_validation", true)
             .setting("max_sessions", 3)
@@ -139,7 +139,7 @@ fn org_settings_override_the_workflow_defaults_per_case() {
 #[test]
 fn changing_an_org_setting_changes_the_next_decision() {
     let e = build(None);
-    e.put_org(&Org::new("acme").setting("max_sessions", 1))
+    e.replace_org(&Org::new("acme").setting("max_sessions", 1))
         .unwrap();
     let a = e.start("programme", "create", "ann", json!({})).unwrap();
     e.act(a.id, "enter", "ann", json!({})).unwrap();
@@ -148,7 +148,7 @@ fn changing_an_org_setting_changes_the_next_decision() {
         err(e.act(a.id, "session", "ann", json!({}))).code(),
         "guard_rejected"
     );
-    e.put_org(&Org::new("acme").setting("max_sessions", 5))
+    e.replace_org(&Org::new("acme").setting("max_sessions", 5))
         .unwrap();
     e.act(a.id, "session", "ann", json!({})).unwrap();
     assert_eq!(e.get(a.id, None).unwrap().data["sessions"], json!(2));
@@ -157,21 +157,21 @@ fn changing_an_org_setting_changes_the_next_decision() {
 #[test]
 fn put_org_refuses_unknown_settings_and_wrong_types() {
     let e = build(None);
-    let error = err(e.put_org(&Org::new("acme").setting("max_sesions", 3)));
+    let error = err(e.replace_org(&Org::new("acme").setting("max_sesions", 3)));
     assert_eq!(validation_field(&error), "settings.max_sesions");
     assert!(error.to_string().contains("unknown setting"), "{error}");
     assert!(
         error.to_string().contains("max_sessions"),
         "lists the known: {error}"
     );
-    let error = err(e.put_org(&Org::new("acme").setting("max_sessions", "three")));
+    let error = err(e.replace_org(&Org::new("acme").setting("max_sessions", "three")));
     assert_eq!(validation_field(&error), "settings.max_sessions");
     assert!(error.to_string().contains("whole number"), "{error}");
-    let error = err(e.put_org(&Org::new("acme").setting("manager_validation", "yes")));
+    let error = err(e.replace_org(&Org::new("acme").setting("manager_validation", "yes")));
     assert_eq!(validation_field(&error), "settings.manager_validation");
-    let error = err(e.put_org(&Org::new("acme").setting("kinds", "Coaching")));
+    let error = err(e.replace_org(&Org::new("acme").setting("kinds", "Coaching")));
     assert_eq!(validation_field(&error), "settings.kinds");
-    let error = err(e.put_org(&Org::new("acme").timezone("Mars/Olympus")));
+    let error = err(e.replace_org(&Org::new("acme").timezone("Mars/Olympus")));
     assert_eq!(validation_field(&error), "timezone");
     assert_eq!(err(e.org("acme")).code(), "not_found", "nothing was stored");
 }
@@ -197,7 +197,7 @@ fn people_are_put_read_listed_and_removed() {
     assert_eq!(acme, ["ann", "cora", "lee"]);
     assert_eq!(e.people(None).unwrap().len(), 5);
     // replace
-    e.put_person(&Person::new("lee").org("globex")).unwrap();
+    e.replace_person(&Person::new("lee").org("globex")).unwrap();
     assert_eq!(e.person("lee").unwrap().org.as_deref(), Some("globex"));
     assert!(e.person("lee").unwrap().roles.is_empty());
     assert!(e.remove_person("lee").unwrap());
@@ -226,12 +226,12 @@ fn orgs_are_put_read_listed_and_removed() {
         .timezone("Europe/Paris")
         .holiday(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap())
         .setting("max_sessions", 4);
-    e.put_org(&acme).unwrap();
-    e.put_org(&Org::new("globex")).unwrap();
+    e.replace_org(&acme).unwrap();
+    e.replace_org(&Org::new("globex")).unwrap();
     assert_eq!(e.org("acme").unwrap(), acme);
     let ids: Vec<String> = e.orgs().unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(ids, ["acme", "globex"]);
-    e.put_org(&Org::new("acme").name("Acme Corp")).unwrap();
+    e.replace_org(&Org::new("acme").name("Acme Corp")).unwrap();
     assert_eq!(e.org("acme").unwrap().name.as_deref(), Some("Acme Corp"));
     assert!(e.org("acme").unwrap().settings.is_empty());
     assert!(e.remove_org("acme").unwrap());
@@ -342,7 +342,7 @@ fn directory_changes_are_seen_at_once_by_this_and_other_engines() {
     b.act(c.id, "enter", "ann", json!({})).unwrap();
     b.act(c.id, "session", "ann", json!({})).unwrap();
     // b has read ann and acme; a changes both
-    a.put_org(&Org::new("acme").setting("max_sessions", 1))
+    a.replace_org(&Org::new("acme").setting("max_sessions", 1))
         .unwrap();
     let error = err(b.act(c.id, "session", "ann", json!({})));
     assert_eq!(
@@ -350,17 +350,18 @@ fn directory_changes_are_seen_at_once_by_this_and_other_engines() {
         "guard_rejected",
         "b sees the new setting: {error:?}"
     );
-    a.put_person(&Person::new("ann").org("globex")).unwrap();
+    a.replace_person(&Person::new("ann").org("globex")).unwrap();
     let d = b.start("programme", "create", "ann", json!({})).unwrap();
     assert_eq!(d.org, "globex", "b sees ann's new organisation");
     // and the engine that made the change sees it too
-    a.put_person(&Person::new("cora").org("acme")).unwrap();
+    a.replace_person(&Person::new("cora").org("acme")).unwrap();
     let e2 = b.start("programme", "create", "gus", json!({})).unwrap();
     assert!(
         b.get(e2.id, Some("gina")).is_ok(),
         "gina is globex's coordinator"
     );
-    a.put_person(&Person::new("gina").org("globex")).unwrap();
+    a.replace_person(&Person::new("gina").org("globex"))
+        .unwrap();
     assert_eq!(err(b.get(e2.id, Some("gina"))).code(), "not_found");
     assert_eq!(err(a.get(e2.id, Some("gina"))).code(), "not_found");
     a.remove_person("gus").unwrap();
@@ -374,12 +375,12 @@ fn directory_changes_are_seen_at_once_by_this_and_other_engines() {
 fn a_directory_change_through_the_same_engine_applies_to_the_next_command() {
     let e = build(None);
     let c = e.start("programme", "create", "ann", json!({})).unwrap();
-    e.put_org(&Org::new("acme").setting("manager_validation", true))
+    e.replace_org(&Org::new("acme").setting("manager_validation", true))
         .unwrap();
     let c = e.act(c.id, "enter", "ann", json!({})).unwrap();
     assert_eq!(c.state, "validating");
     assert_eq!(e.actions(c.id, "cora").unwrap(), ["approve"]);
-    e.put_person(&Person::new("cora").org("acme")).unwrap();
+    e.replace_person(&Person::new("cora").org("acme")).unwrap();
     assert_eq!(
         err(e.act(c.id, "approve", "cora", json!({}))).code(),
         "not_found"
@@ -396,4 +397,71 @@ fn a_directory_change_through_the_same_engine_applies_to_the_next_command() {
         e.act(d.id, "enter", "ann", json!({})).unwrap().state,
         "running"
     );
+}
+
+#[test]
+fn put_merges_what_is_given_and_replace_stores_the_whole_record() {
+    let e = build(None);
+    let full = Person::new("mia")
+        .name("Mia")
+        .email("mia@acme.example")
+        .org("acme")
+        .role("coordinator")
+        .attr("classification", "active")
+        .attr("manager", "ravi");
+    e.put_person(&full).unwrap();
+    // a Person gives only what it has: the email changes, the rest is kept
+    let mia = e
+        .put_person(&Person::new("mia").email("mia@new.example"))
+        .unwrap();
+    assert_eq!(mia, e.person("mia").unwrap());
+    assert_eq!(mia.name.as_deref(), Some("Mia"));
+    assert_eq!(mia.roles, ["coordinator"]);
+    assert_eq!(mia.attributes["manager"], "ravi");
+    // a patch can clear a property and remove an attribute
+    let mut change = PersonPatch::new("mia").attr("manager", serde_json::Value::Null);
+    change.name = Some(None);
+    let mia = e.put_person(change).unwrap();
+    assert_eq!(mia.name, None);
+    assert!(!mia.attributes.contains_key("manager"));
+    assert_eq!(mia.attributes["classification"], "active");
+    e.replace_person(&Person::new("mia").org("globex")).unwrap();
+    assert_eq!(e.person("mia").unwrap(), Person::new("mia").org("globex"));
+
+    e.replace_org(
+        &Org::new("acme")
+            .timezone("Europe/Paris")
+            .setting("max_sessions", 2),
+    )
+    .unwrap();
+    let acme = e.put_org(OrgPatch::new("acme").name("Acme")).unwrap();
+    assert_eq!(acme.timezone, "Europe/Paris");
+    assert_eq!(acme.settings["max_sessions"], 2);
+    let acme = e
+        .put_org(OrgPatch::new("acme").setting("max_sessions", serde_json::Value::Null))
+        .unwrap();
+    assert!(acme.settings.is_empty());
+    assert_eq!(e.org("acme").unwrap(), acme);
+    // settings are checked before anything is written
+    let error = err(e.put_org(OrgPatch::new("acme").setting("max_sesions", 3)));
+    assert_eq!(error.code(), "validation");
+    assert_eq!(e.org("acme").unwrap(), acme);
+}
+
+#[test]
+fn open_existing_refuses_a_missing_database_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    let error = err(Engine::builder().database(&path).open_existing().build());
+    assert!(
+        matches!(&error, Error::NotFound { kind: "database", id, .. } if id == &path.display().to_string()),
+        "{error:?}"
+    );
+    assert!(!path.exists());
+    Engine::builder().database(&path).build().unwrap();
+    Engine::builder()
+        .database(&path)
+        .open_existing()
+        .build()
+        .unwrap();
 }

@@ -92,7 +92,7 @@ fn engine() -> Engine {
         .clock(ManualClock::at(t0()))
         .build()
         .unwrap();
-    e.put_org(
+    e.replace_org(
         &Org::new("ch1")
             .timezone("Europe/Paris")
             .setting("manager_validation", true),

@@ -40,7 +40,7 @@ use mentorflow::{Org, Person};
 use serde_json::json;
 
 fn chapter(e: &Engine) {
-    e.put_org(
+    e.replace_org(
         &Org::new("ch12")
             .name("SCORE Chapter 12")
             .timezone("America/New_York")

@@ -122,7 +122,7 @@ fn an_after_timer_fires_once_at_its_time() {
 #[test]
 fn business_days_skip_the_weekend_and_holidays_in_the_org_time_zone() {
     let (e, clock) = support::engine();
-    e.put_org(
+    e.replace_org(
         &Org::new("ch1")
             .timezone("America/New_York")
             .holiday(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()),

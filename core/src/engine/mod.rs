@@ -21,7 +21,7 @@ pub use types::{
 };
 
 use crate::definition::{self, Definition};
-use crate::directory::{self, Org, Person};
+use crate::directory::{self, Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
 use crate::hooks::Hook;
 use crate::script::{Limits, Scripts, DB};
@@ -32,6 +32,7 @@ use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
 #[must_use]
 pub struct EngineBuilder {
     database: Option<PathBuf>,
+    open_existing: bool,
     workflow_dirs: Vec<PathBuf>,
     workflow_files: Vec<PathBuf>,
     workflow_texts: Vec<(String, String)>,
@@ -64,6 +65,13 @@ impl EngineBuilder {
         } else {
             Some(p.to_path_buf())
         };
+        self
+    }
+
+    /// Only open a database file that already exists: a missing file is a `not_found` error
+    /// naming the path, and nothing is created (for commands that only read).
+    pub fn open_existing(mut self) -> Self {
+        self.open_existing = true;
         self
     }
 
@@ -159,7 +167,7 @@ impl EngineBuilder {
             return Err(Error::Definition { problems });
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let db = store::open(self.database.as_deref())?;
+        let db = store::open(self.database.as_deref(), !self.open_existing)?;
         let now = clock.now();
         // Deploy: a changed text under a version that cases run on is refused.
         let stored = store::stored_definitions(&db)?;
@@ -369,6 +377,7 @@ impl Engine {
     pub fn builder() -> EngineBuilder {
         EngineBuilder {
             database: None,
+            open_existing: false,
             workflow_dirs: Vec::new(),
             workflow_files: Vec::new(),
             workflow_texts: Vec::new(),
@@ -564,21 +573,33 @@ impl Engine {
 
     // ---- directory --------------------------------------------------------------------------
 
-    /// Add or replace a person.
-    pub fn put_person(&self, person: &Person) -> Result<()> {
-        let r = self.write(|db| directory::put_person(db, person));
+    /// Add a person, or change a stored one: what the change gives replaces the stored
+    /// values, attributes are merged key by key (`null` removes one), and the rest is kept
+    /// (see [`PersonPatch`]). A [`Person`] gives its `Some` name, email and organisation, its
+    /// roles when it has any, and its attributes. Returns the person as stored. To store a
+    /// record whole, use [`Engine::replace_person`].
+    pub fn put_person(&self, change: impl Into<PersonPatch>) -> Result<Person> {
+        let change = change.into();
+        let r = self.write(|db| merge_person(db, &change));
         self.clear_cache();
         r
     }
 
-    /// Add or replace many people in one transaction.
+    /// Add or change many people in one transaction, each as [`Engine::put_person`] does.
     pub fn put_people(&self, people: &[Person]) -> Result<()> {
         let r = self.write(|db| {
             for p in people {
-                directory::put_person(db, p)?;
+                merge_person(db, &p.into())?;
             }
             Ok(())
         });
+        self.clear_cache();
+        r
+    }
+
+    /// Add a person, or replace a stored one whole (roles and attributes not given are gone).
+    pub fn replace_person(&self, person: &Person) -> Result<()> {
+        let r = self.write(|db| directory::put_person(db, person));
         self.clear_cache();
         r
     }
@@ -608,9 +629,22 @@ impl Engine {
         r
     }
 
-    /// Add or replace an organisation. Its settings are checked against every loaded
-    /// workflow's `settings`: an unknown name or a wrong type is refused here.
-    pub fn put_org(&self, org: &Org) -> Result<()> {
+    /// Add an organisation, or change a stored one: what the change gives replaces the
+    /// stored values, settings are merged key by key (`null` removes one), and the rest is
+    /// kept (see [`OrgPatch`]). Settings are checked against every loaded workflow's
+    /// `settings`: an unknown name or a wrong type is refused. Returns the organisation as
+    /// stored. To store a record whole, use [`Engine::replace_org`].
+    pub fn put_org(&self, change: impl Into<OrgPatch>) -> Result<Org> {
+        let change = change.into();
+        self.check_settings(&change.settings)?;
+        let r = self.write(|db| merge_org(db, &change));
+        self.clear_cache();
+        r
+    }
+
+    /// Add an organisation, or replace a stored one whole. Its settings are checked as
+    /// [`Engine::put_org`] checks them.
+    pub fn replace_org(&self, org: &Org) -> Result<()> {
         self.check_settings(&org.settings)?;
         let r = self.write(|db| directory::put_org(db, org));
         self.clear_cache();
@@ -662,18 +696,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Add or replace organisations and people together, in one transaction (imports). All
-    /// or nothing.
-    pub fn put_directory(&self, orgs: &[Org], people: &[Person]) -> Result<()> {
+    /// Add or change organisations and people together, in one transaction (imports), each
+    /// as [`Engine::put_org`] and [`Engine::put_person`] do. All or nothing.
+    pub fn put_directory(&self, orgs: &[OrgPatch], people: &[PersonPatch]) -> Result<()> {
         for o in orgs {
             self.check_settings(&o.settings)?;
         }
         let r = self.write(|db| {
             for o in orgs {
-                directory::put_org(db, o)?;
+                merge_org(db, o)?;
             }
             for p in people {
-                directory::put_person(db, p)?;
+                merge_person(db, p)?;
             }
             Ok(())
         });
@@ -1031,6 +1065,20 @@ impl Engine {
         // they never fail the command that already committed.
         let _ = self.deliver();
     }
+}
+
+/// Apply a person change over the stored person, inside a write transaction.
+fn merge_person(db: &Connection, change: &PersonPatch) -> Result<Person> {
+    let person = change.apply(directory::get_person(db, &change.id)?);
+    directory::put_person(db, &person)?;
+    Ok(person)
+}
+
+/// Apply an organisation change over the stored one, inside a write transaction.
+fn merge_org(db: &Connection, change: &OrgPatch) -> Result<Org> {
+    let org = change.apply(directory::get_org(db, &change.id)?);
+    directory::put_org(db, &org)?;
+    Ok(org)
 }
 
 /// BEGIN IMMEDIATE. Another writer holding the lock is waited for by SQLite's busy handler

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use serde_json::{Map, Value};
 
 use crate::definition::describe_value;
-use crate::directory::{Org, Person};
+use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::time::{parse_instant, Span};
 use crate::yaml::{self, child_path, index_path, Pos, Spans};
 
@@ -108,81 +108,6 @@ pub(crate) enum StepKind {
 pub(crate) enum CaseRef {
     Name(String),
     Id(i64),
-}
-
-/// A person change: the keys given replace those of the stored person (attributes key by
-/// key, `null` removes one); a new id creates the person.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PersonPatch {
-    pub id: String,
-    pub name: Option<Option<String>>,
-    pub email: Option<Option<String>>,
-    pub org: Option<Option<String>>,
-    pub roles: Option<Vec<String>>,
-    pub attributes: Map<String, Value>,
-}
-
-impl PersonPatch {
-    pub fn apply(&self, base: Option<Person>) -> Person {
-        let mut p = base.unwrap_or_else(|| Person::new(self.id.clone()));
-        if let Some(n) = &self.name {
-            p.name.clone_from(n);
-        }
-        if let Some(e) = &self.email {
-            p.email.clone_from(e);
-        }
-        if let Some(o) = &self.org {
-            p.org.clone_from(o);
-        }
-        if let Some(r) = &self.roles {
-            p.roles.clone_from(r);
-        }
-        merge(&mut p.attributes, &self.attributes);
-        p
-    }
-}
-
-/// Apply a patch map: `null` removes a key, any other value sets it.
-fn merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
-    for (k, v) in patch {
-        if v.is_null() {
-            target.remove(k);
-        } else {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-}
-
-/// An organisation change: the keys given replace those of the stored organisation
-/// (settings key by key, `null` removes one); a new id creates it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OrgPatch {
-    pub id: String,
-    pub name: Option<Option<String>>,
-    pub timezone: Option<String>,
-    pub weekend: Option<Vec<Weekday>>,
-    pub holidays: Option<Vec<NaiveDate>>,
-    pub settings: Map<String, Value>,
-}
-
-impl OrgPatch {
-    pub fn apply(&self, base: Option<Org>) -> Org {
-        let mut o = base.unwrap_or_else(|| Org::new(self.id.clone()));
-        if let Some(n) = &self.name {
-            o.name.clone_from(n);
-        }
-        if let Some(t) = &self.timezone {
-            o.timezone.clone_from(t);
-        }
-        if let Some(w) = &self.weekend {
-            o.weekend.clone_from(w);
-        }
-        if let Some(h) = &self.holidays {
-            o.holidays.clone_from(h);
-        }
-        merge(&mut o.settings, &self.settings);
-        o
-    }
 }
 
 /// How a step must fail.

@@ -457,7 +457,7 @@ impl Runner {
     fn setup(&mut self, story: &Story) -> Checked {
         let engine = self.engine()?;
         for (org, pos) in &story.orgs {
-            engine.put_org(org).map_err(|e| {
+            engine.replace_org(org).map_err(|e| {
                 engine_error(&format!("organisation `{}` to be accepted", org.id), &e).at(pos.line)
             })?;
         }
@@ -708,14 +708,8 @@ impl Runner {
                 self.open()?;
                 Ok(None)
             }
-            StepKind::PutPerson(patch) => {
-                let base = engine.person(&patch.id).ok();
-                engine.put_person(&patch.apply(base)).map(|()| None)
-            }
-            StepKind::PutOrg(patch) => {
-                let base = engine.org(&patch.id).ok();
-                engine.put_org(&patch.apply(base)).map(|()| None)
-            }
+            StepKind::PutPerson(patch) => engine.put_person(patch).map(|_| None),
+            StepKind::PutOrg(patch) => engine.put_org(patch).map(|_| None),
             StepKind::RemovePerson(id) => match engine.remove_person(id) {
                 Ok(true) => Ok(None),
                 Ok(false) => Err(Error::NotFound {

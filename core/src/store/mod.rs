@@ -26,14 +26,20 @@ pub(crate) fn instant(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Open (or create) a database file, or an in-memory one for `None`, and bring its schema up to date.
-pub(crate) fn open(path: Option<&Path>) -> Result<Connection> {
+/// Open a database file (creating it when missing if `create`), or an in-memory one for
+/// `None`, and bring its schema up to date.
+pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<Connection> {
     let mut db = match path {
         Some(p) => {
-            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
+            if !create && !p.exists() {
+                return Err(Error::not_found("database", p.display().to_string()));
+            }
+            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI;
+            if create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
             Connection::open_with_flags(p, flags)
                 .map_err(|e| Error::storage(format!("cannot open database {}: {e}", p.display())))?
         }

@@ -105,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .hook(mailer.clone())
         .build()?;
 
-    engine.put_org(&Org::new("ch12").timezone("America/New_York"))?;
+    engine.replace_org(&Org::new("ch12").timezone("America/New_York"))?;
     engine.put_people(&[
         Person::new("pat").name("Pat Client").org("ch12"),
         Person::new("cody")
