@@ -624,9 +624,11 @@ pub(crate) struct People {
 
 #[pymethods]
 impl People {
-    /// Add or replace a person; extra keyword arguments become attributes.
+    /// Add a person, or change the properties given of a stored one (the rest is kept);
+    /// extra keyword arguments are attributes (`None` removes one). `replace=True` stores
+    /// exactly what is given.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (id, *, org = None, roles = None, name = None, email = None, **attributes))]
+    #[pyo3(signature = (id, *, org = None, roles = None, name = None, email = None, replace = false, **attributes))]
     fn put(
         &self,
         py: Python<'_>,
@@ -635,22 +637,31 @@ impl People {
         roles: Option<&Bound<'_, PyAny>>,
         name: Option<String>,
         email: Option<String>,
+        replace: bool,
         attributes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyPerson> {
         let attrs: Map<String, Value> = match attributes {
             Some(a) => convert::to_map(Some(a.as_any()), "attributes")?,
             None => Map::new(),
         };
-        let p = mentorflow::Person {
+        let change = mentorflow::PersonPatch {
             id,
-            name,
-            email,
-            org,
-            roles: strings(roles, "roles")?,
+            name: name.map(Some),
+            email: email.map(Some),
+            org: org.map(Some),
+            roles: match roles {
+                Some(r) if !r.is_none() => Some(strings(Some(r), "roles")?),
+                _ => None,
+            },
             attributes: attrs,
         };
         let core = &self.core;
-        let p = detached(py, || core.put_person(&p).map(|()| p))?;
+        let p = if replace {
+            let p = change.apply(None);
+            detached(py, || core.replace_person(&p).map(|()| p))?
+        } else {
+            detached(py, || core.put_person(&change))?
+        };
         Ok(PyPerson { p })
     }
 
@@ -688,22 +699,27 @@ pub(crate) struct Orgs {
 
 #[pymethods]
 impl Orgs {
-    /// Add or replace an organisation.
-    #[pyo3(signature = (id, *, name = None, timezone = "UTC", holidays = None, weekend = None, settings = None))]
+    /// Add an organisation, or change the properties given of a stored one (the rest is
+    /// kept; `settings` are merged, `None` removes one). `replace=True` stores exactly what
+    /// is given.
+    #[pyo3(signature = (id, *, name = None, timezone = None, holidays = None, weekend = None, settings = None, replace = false))]
     #[allow(clippy::too_many_arguments)]
     fn put(
         &self,
         py: Python<'_>,
         id: String,
         name: Option<String>,
-        timezone: &str,
+        timezone: Option<String>,
         holidays: Option<&Bound<'_, PyAny>>,
         weekend: Option<&Bound<'_, PyAny>>,
         settings: Option<&Bound<'_, PyAny>>,
+        replace: bool,
     ) -> PyResult<PyOrg> {
-        let mut o = mentorflow::Org::new(id).timezone(timezone);
-        o.name = name;
+        let mut o = mentorflow::OrgPatch::new(id);
+        o.name = name.map(Some);
+        o.timezone = timezone;
         if let Some(h) = holidays.filter(|h| !h.is_none()) {
+            let mut days = Vec::new();
             for (i, d) in h.try_iter()?.enumerate() {
                 let d = d?;
                 if d.is_instance_of::<pyo3::types::PyDateTime>()
@@ -714,24 +730,32 @@ impl Orgs {
                         convert::type_name(&d)
                     )));
                 }
-                o.holidays.push(d.extract()?);
+                days.push(d.extract()?);
             }
+            o.holidays = Some(days);
         }
         if weekend.is_some_and(|w| !w.is_none()) {
-            o.weekend = strings(weekend, "weekend")?
-                .iter()
-                .map(|d| {
-                    d.parse::<chrono::Weekday>().map_err(|_| {
-                        PyValueError::new_err(format!(
-                            "weekend: {d:?} is not a day of the week (write \"Sat\", \"Sunday\"…)"
-                        ))
+            o.weekend = Some(
+                strings(weekend, "weekend")?
+                    .iter()
+                    .map(|d| {
+                        d.parse::<chrono::Weekday>().map_err(|_| {
+                            PyValueError::new_err(format!(
+                                "weekend: {d:?} is not a day of the week (write \"Sat\", \"Sunday\"…)"
+                            ))
+                        })
                     })
-                })
-                .collect::<PyResult<_>>()?;
+                    .collect::<PyResult<_>>()?,
+            );
         }
         o.settings = convert::to_map(settings, "settings")?;
         let core = &self.core;
-        let o = detached(py, || core.put_org(&o).map(|()| o))?;
+        let o = if replace {
+            let org = o.apply(None);
+            detached(py, || core.replace_org(&org).map(|()| org))?
+        } else {
+            detached(py, || core.put_org(&o))?
+        };
         Ok(PyOrg { o })
     }
 

@@ -210,10 +210,14 @@ class People:
         roles: Optional[Sequence[str]] = None,
         name: Optional[str] = None,
         email: Optional[str] = None,
+        replace: bool = False,
         **attributes: Any,
     ) -> "Person":
-        """Add or replace a person. Other keyword arguments become attributes
-        (``classification="active"``, ``manager="mia"``, ``focus_areas=[...]``)."""
+        """Add a person, or change the properties given of a stored one: what is given
+        replaces the stored value, everything else is kept. Other keyword arguments are
+        attributes (``classification="active"``, ``manager="mia"``, ``focus_areas=[...]``),
+        merged one by one; an attribute given as ``None`` is removed. ``replace=True`` stores
+        exactly what is given (roles and attributes not given are gone)."""
     def get(self, id: str) -> "Person":
         """A person (NotFound if unknown)."""
     def list(self, org: Optional[str] = None) -> list["Person"]:
@@ -230,14 +234,18 @@ class Orgs:
         id: str,
         *,
         name: Optional[str] = None,
-        timezone: str = "UTC",
+        timezone: Optional[str] = None,
         holidays: Optional[Sequence[datetime.date]] = None,
         weekend: Optional[Sequence[str]] = None,
         settings: Optional[dict[str, Any]] = None,
+        replace: bool = False,
     ) -> "Org":
-        """Add or replace an organisation: IANA ``timezone``, ``holidays`` (dates that are not
-        business days), ``weekend`` days (default ``["Sat", "Sun"]``) and ``settings`` that
-        override the workflows' defaults (each checked against the loaded workflows)."""
+        """Add an organisation, or change the properties given of a stored one (the rest is
+        kept): IANA ``timezone`` (a new organisation: ``"UTC"``), ``holidays`` (dates that
+        are not business days), ``weekend`` days (a new organisation: ``["Sat", "Sun"]``) and
+        ``settings`` that override the workflows' defaults (each checked against the loaded
+        workflows; merged one by one, ``None`` removes one). ``replace=True`` stores exactly
+        what is given."""
     def get(self, id: str) -> "Org":
         """An organisation (NotFound if unknown)."""
     def list(self) -> list["Org"]:
