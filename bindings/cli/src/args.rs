@@ -17,8 +17,9 @@ use serde_json::Value;
     mentorflow show 1 --as alice\n  \
     mentorflow demo")]
 pub struct Cli {
-    /// The SQLite database file [default: mentorflow.db; for `demo`: mentorflow-demo.db].
-    #[arg(long, global = true, value_name = "PATH", env = "MENTORFLOW_DB")]
+    /// The SQLite database file, or `:memory:` [default: $MENTORFLOW_DB, else mentorflow.db;
+    /// for `demo`: mentorflow-demo.db, never $MENTORFLOW_DB].
+    #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// The folder of workflow files [default: workflows].
@@ -128,7 +129,16 @@ pub enum Command {
     /// Run a worker: tick at an interval and deliver notifications.
     Run(RunArgs),
     /// A guided run of the shipped flows on a fresh database and a simulated clock.
-    Demo,
+    ///
+    /// The demo writes its own database: `mentorflow-demo.db` in the current folder, or the
+    /// file `--db` names (`--db :memory:` keeps it in memory). It never uses $MENTORFLOW_DB.
+    /// It replaces a database that an earlier demo wrote, and refuses to replace any other
+    /// one that holds data, unless `--force` is given.
+    #[command(after_help = "Examples:\n  \
+        mentorflow demo                      # writes mentorflow-demo.db here\n  \
+        mentorflow demo --db :memory:        # writes nothing\n  \
+        mentorflow demo --db try.db --force  # replaces try.db, whatever it holds")]
+    Demo(DemoArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Measure the engine against the SQLite floor: lifecycle, timers, scale.
@@ -283,7 +293,12 @@ pub struct NotificationsArgs {
 /// `people ...`.
 #[derive(Debug, Subcommand)]
 pub enum PeopleCommand {
-    /// Add or replace a person.
+    /// Add a person, or change the properties given of a stored one (the rest is kept).
+    #[command(after_help = "Examples:\n  \
+        mentorflow people put alice --org ch12 --name \"Alice Moreau\" --role mentor --set classification=active\n  \
+        mentorflow people put alice --email alice@example.org      # the rest of alice is kept\n  \
+        mentorflow people put alice --set manager=null             # remove an attribute\n  \
+        mentorflow people put alice --org ch12 --role coordinator --replace   # store exactly this")]
     Put(PersonPut),
     /// Show a person.
     Get {
@@ -320,15 +335,23 @@ pub struct PersonPut {
     /// A directory role (repeat for several).
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<String>,
-    /// An attribute: ATTRIBUTE=VALUE, VALUE read as JSON when it parses (e.g. classification=active, focus_areas='["marketing"]').
+    /// An attribute: ATTRIBUTE=VALUE, VALUE read as JSON when it parses (e.g. classification=active, focus_areas='["marketing"]'); ATTRIBUTE=null removes it.
     #[arg(long = "set", value_name = "ATTRIBUTE=VALUE", value_parser = parse_assignment)]
     pub set: Vec<(String, String)>,
+    /// Replace the whole person: properties, roles and attributes not given here are removed.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `orgs ...`.
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
-    /// Add or replace an organisation.
+    /// Add an organisation, or change the properties given of a stored one (the rest is kept).
+    #[command(after_help = "Examples:\n  \
+        mentorflow orgs put ch12 --name \"SCORE Chapter 12\" --timezone America/New_York --holiday 2026-11-26\n  \
+        mentorflow orgs put ch12 --set max_requests_per_week=5     # the rest of ch12 is kept\n  \
+        mentorflow orgs put ch12 --set max_requests_per_week=null  # back to the workflow default\n  \
+        mentorflow orgs put acme --weekend Fri --weekend Sat --replace")]
     Put(OrgPut),
     /// Show an organisation.
     Get {
@@ -361,9 +384,13 @@ pub struct OrgPut {
     /// A weekend day, e.g. Fri (repeat; default Sat and Sun).
     #[arg(long = "weekend", value_name = "DAY", value_parser = parse_weekday)]
     pub weekend: Vec<chrono::Weekday>,
-    /// A setting overriding a workflow default: SETTING=VALUE, VALUE read as JSON when it parses.
+    /// A setting overriding a workflow default: SETTING=VALUE, VALUE read as JSON when it parses; SETTING=null removes it.
     #[arg(long = "set", value_name = "SETTING=VALUE", value_parser = parse_assignment)]
     pub set: Vec<(String, String)>,
+    /// Replace the whole organisation: properties, holidays and settings not given here are
+    /// reset (UTC, a Saturday–Sunday weekend, no holidays, no settings).
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `import`.
@@ -450,6 +477,14 @@ pub struct BenchArgs {
     /// Folder for the benchmark's database files (default: the system temp folder).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Replace the database even if it holds cases or people the demo did not write.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `completions`.

@@ -321,6 +321,7 @@ impl From<Error> for CliError {
                     ("person", _) => "; `mentorflow people list` shows the directory".into(),
                     ("organisation", _) => "; `mentorflow orgs list` shows them".into(),
                     ("notification", _) => "; `mentorflow notifications --all` lists them".into(),
+                    ("database", _) => "; `--db PATH` (or MENTORFLOW_DB) names the database file, and commands that only read never create one".into(),
                     _ => String::new(),
                 };
                 let base = Error::NotFound { kind, id, hint }.to_string();

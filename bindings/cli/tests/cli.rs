@@ -930,7 +930,7 @@ fn import_reads_yaml_and_csv() {
     );
     std::fs::write(
         e.path("people.csv"),
-        "id,name,email,org,roles,classification,capacity\r\ncody,\"Cody, C.\",cody@x.org,ch1,coordinator;mentor,active,3\r\nbob,Bob,,ch1,,,\r\n",
+        "id,name,email,org,roles,attr.classification,attr.capacity\r\ncody,\"Cody, C.\",cody@x.org,ch1,coordinator;mentor,active,3\r\nbob,Bob,,ch1,,,\r\n",
     )
     .unwrap();
     let v = e.json(&["import", "people.csv"]);
@@ -962,7 +962,7 @@ fn a_bad_import_names_the_line_and_imports_nothing() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("bad.yaml:3:"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
-    assert_eq!(e.json(&["people", "list"]), serde_json::json!([]));
+    assert!(!e.path("t.db").exists(), "nothing was written");
     std::fs::write(e.path("bad.csv"), "name,org\nPat,ch1\n").unwrap();
     let err = e.fails(&["import", "bad.csv"]);
     assert!(err.contains("problem"), "{err}");
@@ -1064,7 +1064,6 @@ fn completions_are_printed_for_a_shell() {
 #[test]
 fn the_demo_tells_the_story_deterministically() {
     let e = Env::new();
-    std::fs::write(e.path("mentorflow-demo.db"), "an old demo").unwrap();
     let run = || {
         let out = e.bare().arg("demo").assert().success().get_output().clone();
         String::from_utf8(out.stdout).unwrap()
@@ -1115,4 +1114,288 @@ fn the_demo_tells_the_story_deterministically() {
         .clone();
     let cases: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert!(cases.as_array().unwrap().len() >= 5, "{cases}");
+}
+
+/// The standard error of a finished command.
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+#[test]
+fn the_demo_never_replaces_a_database_it_did_not_write() {
+    let e = Env::new();
+    // the user's own database, named by MENTORFLOW_DB and by --db
+    e.ok(&["people", "put", "dana", "--org", "ch1"]);
+    let mine = || std::fs::read(e.path("t.db")).unwrap();
+    let before = mine();
+    e.bare()
+        .arg("demo")
+        .env("MENTORFLOW_DB", "t.db")
+        .assert()
+        .success();
+    assert!(
+        e.path("mentorflow-demo.db").exists(),
+        "the demo writes its own file"
+    );
+    assert_eq!(e.json(&["people", "get", "dana"])["id"], "dana");
+    let out = e
+        .bare()
+        .args(["--db", "t.db", "demo"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = stderr_of(&out);
+    assert!(err.contains("`t.db` holds 0 cases, 1 person"), "{err}");
+    assert!(err.contains("--force") && err.contains(":memory:"), "{err}");
+    assert_eq!(mine(), before, "refused: the file is untouched");
+    // not a database at all
+    std::fs::write(e.path("notes.db"), "my notes").unwrap();
+    let out = e
+        .bare()
+        .args(["--db", "notes.db", "demo"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(stderr_of(&out).contains("cannot be read as a mentorflow database"));
+    assert_eq!(
+        std::fs::read_to_string(e.path("notes.db")).unwrap(),
+        "my notes"
+    );
+    // an earlier demo's file is replaced; --force replaces anything; :memory: writes nothing
+    e.bare().arg("demo").assert().success();
+    e.bare()
+        .args(["--db", "t.db", "demo", "--force"])
+        .assert()
+        .success();
+    let files = || std::fs::read_dir(e.dir.path()).unwrap().count();
+    let n = files();
+    let out = e
+        .bare()
+        .args(["--db", ":memory:", "demo"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("nothing was written"));
+    assert_eq!(files(), n);
+    let help = e
+        .bare()
+        .args(["demo", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("mentorflow-demo.db") && help.contains("--force"),
+        "{help}"
+    );
+}
+
+#[test]
+fn commands_that_only_read_never_create_a_database() {
+    let e = Env::new();
+    for args in [
+        &["list"][..],
+        &["show", "1"],
+        &["history", "1"],
+        &["actions", "1", "--as", "pat"],
+        &["view", "need_action", "--as", "alice"],
+        &["export", "requests"],
+        &["notifications"],
+        &["notifications", "--ack", "1"],
+        &["people", "list"],
+        &["people", "get", "pat"],
+        &["people", "remove", "pat"],
+        &["orgs", "list"],
+        &["orgs", "get", "ch1"],
+        &["graph", "request", "--case", "1"],
+    ] {
+        let err = e.fails(args);
+        assert!(
+            err.contains("database `t.db` not found") && err.contains("never create"),
+            "{args:?}: {err}"
+        );
+        assert!(!e.path("t.db").exists(), "{args:?} created the database");
+    }
+    let out = e
+        .run(&["--json", "list"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let v: Value = serde_json::from_str(stderr_of(&out).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+    assert_eq!(v["error"]["kind"], "database");
+    assert_eq!(v["error"]["id"], "t.db");
+}
+
+#[test]
+fn people_put_merges_what_is_given_and_replace_replaces() {
+    let e = Env::new();
+    e.people();
+    e.ok(&["people", "put", "alice", "--email", "alice@new.org"]);
+    let alice = e.json(&["people", "get", "alice"]);
+    assert_eq!(alice["email"], "alice@new.org");
+    assert_eq!(alice["name"], "Alice Mentor");
+    assert_eq!(alice["org"], "ch1");
+    assert_eq!(alice["roles"], serde_json::json!(["mentor"]));
+    assert_eq!(alice["attributes"]["classification"], "active");
+    e.ok(&[
+        "people",
+        "put",
+        "alice",
+        "--set",
+        "focus=tax",
+        "--set",
+        "classification=null",
+    ]);
+    let alice = e.json(&["people", "get", "alice"]);
+    assert_eq!(alice["attributes"], serde_json::json!({ "focus": "tax" }));
+    e.ok(&[
+        "people",
+        "put",
+        "alice",
+        "--role",
+        "coordinator",
+        "--role",
+        "mentor",
+    ]);
+    assert_eq!(
+        e.json(&["people", "get", "alice"])["roles"],
+        serde_json::json!(["coordinator", "mentor"])
+    );
+    let replaced = e.json(&["people", "put", "alice", "--org", "ch2", "--replace"]);
+    assert_eq!(
+        replaced,
+        serde_json::json!({ "id": "alice", "name": null, "email": null, "org": "ch2", "roles": [], "attributes": {} })
+    );
+    assert_eq!(e.json(&["people", "get", "alice"]), replaced);
+    let help = e.ok(&["people", "put", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("--replace"),
+        "{help}"
+    );
+}
+
+#[test]
+fn orgs_put_merges_what_is_given_and_replace_replaces() {
+    let e = Env::new();
+    e.ok(&[
+        "orgs",
+        "put",
+        "ch1",
+        "--name",
+        "Chapter 1",
+        "--timezone",
+        "America/New_York",
+        "--holiday",
+        "2026-11-26",
+        "--set",
+        "max_open=5",
+    ]);
+    e.ok(&["orgs", "put", "ch1", "--set", "max_open=7"]);
+    let o = e.json(&["orgs", "get", "ch1"]);
+    assert_eq!(o["timezone"], "America/New_York");
+    assert_eq!(o["name"], "Chapter 1");
+    assert_eq!(o["holidays"], serde_json::json!(["2026-11-26"]));
+    assert_eq!(o["settings"]["max_open"], 7);
+    e.ok(&["orgs", "put", "ch1", "--set", "max_open=null"]);
+    assert_eq!(
+        e.json(&["orgs", "get", "ch1"])["settings"],
+        serde_json::json!({})
+    );
+    let o = e.json(&["orgs", "put", "ch1", "--weekend", "Fri", "--replace"]);
+    assert_eq!(o["timezone"], "UTC");
+    assert_eq!(o["name"], Value::Null);
+    assert_eq!(o["weekend"], serde_json::json!(["Fri"]));
+    let help = e.ok(&["orgs", "put", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("--replace"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_malformed_csv_names_each_line_and_imports_nothing() {
+    let e = Env::new();
+    e.people();
+    let before = e.json(&["people", "list"]);
+    let import_err = |csv: &str| {
+        std::fs::write(e.path("p.csv"), csv).unwrap();
+        let out = e
+            .run(&["import", "p.csv"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        stderr_of(&out)
+    };
+    // a misspelt header
+    let err = import_err(
+        "id,name,emial
+zed,Zed,z@x.org
+",
+    );
+    assert!(
+        err.contains("p.csv:1:1: unknown column `emial`; did you mean `email`?"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    // an attribute without the attr. prefix
+    let err = import_err(
+        "id,classification
+zed,active
+",
+    );
+    assert!(err.contains("`attr.classification`"), "{err}");
+    // ragged rows: an extra cell on line 3, a short row on line 4, one bad id on line 5
+    let err = import_err(
+        "id,name,org,attr.classification
+zed,Zed,ch1,active
+yan,Yan,ch1,active,extra
+xia,Xia
+system,Sys,ch1,
+",
+    );
+    assert!(
+        err.contains("p.csv:3:1: 5 cells, but the header has 4 columns"),
+        "{err}"
+    );
+    assert!(
+        err.contains("p.csv:4:1: 2 cells, but the header has 4 columns"),
+        "{err}"
+    );
+    assert!(err.contains("p.csv:5:1: `system` is reserved"), "{err}");
+    assert!(err.contains("3 problems in the import file"), "{err}");
+    // a repeated id
+    let err = import_err(
+        "id,name
+zed,Zed
+zed,Zed again
+",
+    );
+    assert!(
+        err.contains("p.csv:3:1: person `zed` appears twice"),
+        "{err}"
+    );
+    assert_eq!(e.json(&["people", "list"]), before, "nothing was imported");
+    // a good file merges into the stored people
+    std::fs::write(
+        e.path("p.csv"),
+        "id,email,attr.capacity
+alice,alice@new.org,3
+",
+    )
+    .unwrap();
+    e.ok(&["import", "p.csv"]);
+    let alice = e.json(&["people", "get", "alice"]);
+    assert_eq!(alice["email"], "alice@new.org");
+    assert_eq!(alice["name"], "Alice Mentor");
+    assert_eq!(alice["attributes"]["classification"], "active");
+    assert_eq!(alice["attributes"]["capacity"], 3);
 }

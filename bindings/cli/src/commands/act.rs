@@ -31,7 +31,7 @@ pub fn act(ctx: &Ctx, a: ActArgs) -> Result<(), CliError> {
 }
 
 pub fn actions(ctx: &Ctx, a: ActionsArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let ids = engine.actions(a.case, &a.actor)?;
     if ctx.out.json {
         return ctx.out.print_json(&ids);

@@ -8,7 +8,7 @@ use crate::args::{ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, Vie
 use crate::output::{self, CliError, Out};
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let case = engine.get(a.case, a.actor.as_deref())?;
     let timers = engine.timers(case.id)?;
     let actions = match &a.actor {
@@ -131,7 +131,7 @@ fn section(text: &mut String, out: &Out, name: &str, items: &[(String, String)])
 }
 
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let events = engine.history(a.case, a.actor.as_deref())?;
     let out = &ctx.out;
     if out.json {
@@ -213,7 +213,7 @@ fn case_table(cases: &[Case], out: &Out, empty: &str) {
 }
 
 pub fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let cases = engine.cases(&CaseFilter {
         workflow: a.workflow,
         state: a.state,
@@ -228,7 +228,7 @@ pub fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
 }
 
 pub fn view(ctx: &Ctx, a: ViewArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let cases = engine.view(&a.name, &a.actor)?;
     if ctx.out.json {
         return ctx.out.print_json(&cases);
@@ -242,7 +242,7 @@ pub fn view(ctx: &Ctx, a: ViewArgs) -> Result<(), CliError> {
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_read()?;
     let table = engine.export(&a.name, a.actor.as_deref())?;
     let format = a.format.unwrap_or(if ctx.out.json {
         ExportFormat::Json

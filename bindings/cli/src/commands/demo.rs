@@ -15,6 +15,7 @@ use mentorflow::{CaseFilter, Effect, Engine, Event, ManualClock, NotificationFil
 use serde_json::{Map, Value};
 
 use super::Ctx;
+use crate::args::DemoArgs;
 use crate::output::{self, CliError, Out};
 
 /// The database file when `--db` is not given.
@@ -585,6 +586,66 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Refuse to replace a database that holds data the demo did not write: cases of other
+/// workflows, or people or organisations other than the demo's.
+fn refuse_foreign(path: &Path) -> Result<(), CliError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let refuse = |what: String| {
+        CliError::coded(
+            "validation",
+            format!(
+                "`{}` {what}; the demo replaces its database, so it leaves this one alone: \
+                 run `mentorflow demo --db :memory:` (writes nothing), choose another file with \
+                 `--db`, or pass --force to replace this one",
+                path.display()
+            ),
+        )
+    };
+    let engine = Engine::builder()
+        .database(path)
+        .open_existing()
+        .build()
+        .map_err(|e| refuse(format!("cannot be read as a mentorflow database ({e})")))?;
+    // An earlier demo's database has the demo's people and organisations exactly, and cases
+    // of the shipped workflows only.
+    let (orgs, people) = directory()?;
+    let workflows: Vec<&str> = SHIPPED
+        .iter()
+        .filter_map(|(f, _)| Path::new(f).file_stem().and_then(|s| s.to_str()))
+        .collect();
+    let cases = engine.cases(&CaseFilter::default())?;
+    let foreign_cases = cases
+        .iter()
+        .filter(|c| !workflows.contains(&c.workflow.as_str()))
+        .count();
+    let stored_people = engine.people(None)?;
+    let foreign_people = stored_people.iter().filter(|p| !people.contains(p)).count();
+    let stored_orgs = engine.orgs()?;
+    let foreign_orgs = stored_orgs.iter().filter(|o| !orgs.contains(o)).count();
+    let demo_like = stored_people.len() == people.len() && stored_orgs.len() == orgs.len();
+    if cases.is_empty() && stored_people.is_empty() && stored_orgs.is_empty()
+        || demo_like && foreign_cases + foreign_people + foreign_orgs == 0
+    {
+        // empty, or written by an earlier demo
+        return Ok(());
+    }
+    Err(refuse(format!(
+        "holds {} case{}, {} {} and {} organisation{} that an earlier demo did not write",
+        cases.len(),
+        output::plural(cases.len()),
+        stored_people.len(),
+        if stored_people.len() == 1 {
+            "person"
+        } else {
+            "people"
+        },
+        stored_orgs.len(),
+        output::plural(stored_orgs.len())
+    )))
+}
+
 /// Delete a database file and its WAL companions.
 fn remove_db(path: &Path) -> Result<(), CliError> {
     for suffix in ["", "-wal", "-shm"] {
@@ -600,35 +661,55 @@ fn remove_db(path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn setup(engine: &Engine) -> Result<HashMap<String, String>, CliError> {
+/// The demo's organisations and people, as it stores them.
+fn directory() -> Result<(Vec<Org>, Vec<Person>), CliError> {
+    let mut orgs = Vec::new();
     for (id, name, zone, holidays, settings) in ORGS {
         let mut org = Org::new(*id).name(*name).timezone(*zone);
         for h in *holidays {
             org = org.holiday(NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|e| bad(h, e))?);
         }
         org.settings = json_object(settings)?;
-        engine.put_org(&org)?;
+        orgs.push(org);
     }
-    let mut names = HashMap::new();
     let mut people = Vec::new();
     for (id, name, org, roles, attrs) in PEOPLE {
         let mut p = Person::new(*id).name(*name).org(*org);
         p.email = Some(format!("{id}@{org}.example.org"));
         p.roles = roles.iter().map(|r| (*r).to_owned()).collect();
         p.attributes = json_object(attrs)?;
-        names.insert((*id).to_owned(), (*name).to_owned());
         people.push(p);
     }
-    engine.put_people(&people)?;
-    Ok(names)
+    Ok((orgs, people))
 }
 
-pub fn run(ctx: &Ctx) -> Result<(), CliError> {
+fn setup(engine: &Engine) -> Result<HashMap<String, String>, CliError> {
+    let (orgs, people) = directory()?;
+    for org in &orgs {
+        engine.replace_org(org)?;
+    }
+    for p in &people {
+        engine.replace_person(p)?;
+    }
+    Ok(PEOPLE
+        .iter()
+        .map(|(id, name, ..)| ((*id).to_owned(), (*name).to_owned()))
+        .collect())
+}
+
+pub fn run(ctx: &Ctx, a: &DemoArgs) -> Result<(), CliError> {
+    // `--db` only: MENTORFLOW_DB names the user's own database, which the demo never touches
     let path = ctx
         .db
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
-    remove_db(&path)?;
+    let in_memory = path.as_os_str() == ":memory:";
+    if !in_memory {
+        if !a.force {
+            refuse_foreign(&path)?;
+        }
+        remove_db(&path)?;
+    }
     let start = local(START, tz(START_TZ)?)?;
     let mut b = Engine::builder()
         .database(&path)
@@ -687,6 +768,10 @@ pub fn run(ctx: &Ctx) -> Result<(), CliError> {
         d.notifications,
         path.display()
     ));
+    if in_memory {
+        output::line("It was kept in memory: nothing was written. `mentorflow demo` keeps a database to explore.");
+        return Ok(());
+    }
     let bakery = d.case("bakery")?;
     let db = path.display();
     output::line("Explore it:");

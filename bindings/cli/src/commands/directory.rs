@@ -1,6 +1,6 @@
 //! `mentorflow people put|get|list|remove` and `mentorflow orgs put|get|list|remove`.
 
-use mentorflow::{Org, Person};
+use mentorflow::{OrgPatch, PersonPatch};
 use serde_json::json;
 
 use super::{set_value, Ctx};
@@ -8,20 +8,30 @@ use crate::args::{OrgsCommand, PeopleCommand};
 use crate::output::{self, CliError, Out};
 
 pub fn people(ctx: &Ctx, c: PeopleCommand) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    // only `put` may create the database
+    let engine = match c {
+        PeopleCommand::Put(_) => ctx.engine()?,
+        _ => ctx.engine_read()?,
+    };
     let out = &ctx.out;
     match c {
         PeopleCommand::Put(p) => {
-            let mut person = Person::new(p.id);
-            person.org = p.org;
-            person.name = p.name;
-            person.email = p.email;
-            person.roles = p.roles;
+            let mut change = PersonPatch::new(p.id);
+            change.name = p.name.map(Some);
+            change.email = p.email.map(Some);
+            change.org = p.org.map(Some);
+            change.roles = (!p.roles.is_empty()).then_some(p.roles);
             for (k, raw) in p.set {
-                person.attributes.insert(k, set_value(&raw, None));
+                change.attributes.insert(k, set_value(&raw, None));
             }
-            person.validate()?;
-            engine.put_person(&person)?;
+            let person = if p.replace {
+                let person = change.apply(None);
+                person.validate()?;
+                engine.replace_person(&person)?;
+                person
+            } else {
+                engine.put_person(&change)?
+            };
             if out.json {
                 return out.print_json(&person);
             }
@@ -89,24 +99,28 @@ pub fn people(ctx: &Ctx, c: PeopleCommand) -> Result<(), CliError> {
 }
 
 pub fn orgs(ctx: &Ctx, c: OrgsCommand) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    let engine = match c {
+        OrgsCommand::Put(_) => ctx.engine()?,
+        _ => ctx.engine_read()?,
+    };
     let out = &ctx.out;
     match c {
         OrgsCommand::Put(o) => {
-            let mut org = Org::new(o.id);
-            org.name = o.name;
-            if let Some(tz) = o.timezone {
-                org.timezone = tz;
-            }
-            org.holidays = o.holidays;
-            if !o.weekend.is_empty() {
-                org.weekend = o.weekend;
-            }
+            let mut change = OrgPatch::new(o.id);
+            change.name = o.name.map(Some);
+            change.timezone = o.timezone;
+            change.holidays = (!o.holidays.is_empty()).then_some(o.holidays);
+            change.weekend = (!o.weekend.is_empty()).then_some(o.weekend);
             for (k, raw) in o.set {
-                org.settings.insert(k, set_value(&raw, None));
+                change.settings.insert(k, set_value(&raw, None));
             }
-            org.calendar()?;
-            engine.put_org(&org)?;
+            let org = if o.replace {
+                let org = change.apply(None);
+                engine.replace_org(&org)?;
+                org
+            } else {
+                engine.put_org(&change)?
+            };
             if out.json {
                 return out.print_json(&org);
             }

@@ -13,7 +13,7 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
     };
     let text = match a.case {
         Some(id) => {
-            let engine = ctx.engine()?;
+            let engine = ctx.engine_read()?;
             let case = engine.get(id, None)?;
             if case.workflow != a.workflow {
                 return Err(CliError::coded(

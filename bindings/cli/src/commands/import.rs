@@ -7,22 +7,35 @@
 //! people:
 //!   alice: { org: ch12, name: Alice, roles: [mentor], classification: active }
 //! ```
-//! Every key of a person other than id, name, email, org and roles is an attribute. Both
-//! sections may also be lists of maps with an `id`.
+//! Every key of a person other than id, name, email, org and roles is an attribute (a key
+//! that looks like a misspelt built-in one is refused). Both sections may also be lists of
+//! maps with an `id`.
 //!
-//! CSV: a header row `id,name,email,org,roles,...`; roles separated by `;`; other columns are
-//! attributes (read as JSON when the cell parses, else as text; empty cells are left out).
+//! CSV (read with the `csv` crate): a header row of `id`, `name`, `email`, `org`, `roles`
+//! and `attr.NAME` columns; roles separated by `;`; attribute cells read as JSON when they
+//! parse, else as text. Any other header, a row with more or fewer cells than the header, a
+//! bad value or a repeated id is a problem with its line; empty cells are left out.
 //!
-//! Everything is checked before anything is saved; the people are saved in one transaction.
+//! Like `people put` and `orgs put`, an import merges: what a record gives replaces the
+//! stored values, the rest is kept. Every problem of the file is reported, and nothing is
+//! imported from a file with problems: the whole import is one transaction.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use mentorflow::{Org, Person, Problem};
+use mentorflow::{OrgPatch, Person, PersonPatch, Problem};
 use serde_json::{json, Map, Value};
 
 use super::{set_value, Ctx};
 use crate::args::ImportArgs;
 use crate::output::{self, CliError};
+
+/// The columns of a CSV file other than attributes, and the built-in keys of a person.
+const PERSON_KEYS: [&str; 5] = ["id", "name", "email", "org", "roles"];
+/// The keys of an organisation.
+const ORG_KEYS: [&str; 5] = ["name", "timezone", "weekend", "holidays", "settings"];
+/// How an attribute column of a CSV file starts.
+const ATTR_PREFIX: &str = "attr.";
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> Result<(), CliError> {
     let text = std::fs::read_to_string(&a.file)
@@ -111,7 +124,7 @@ fn entries(v: Option<&Value>, section: &str) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError> {
+fn from_yaml(text: &str, file: &str) -> Result<(Vec<OrgPatch>, Vec<PersonPatch>), CliError> {
     let (root, spans) =
         mentorflow::yaml::parse(text).map_err(|e| invalid(vec![Problem::from_yaml(file, &e)]))?;
     let mut problems = Vec::new();
@@ -136,7 +149,10 @@ fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError
         if k != "orgs" && k != "people" {
             problem(
                 k,
-                format!("unknown key `{k}`; an import file has `orgs` and `people`"),
+                format!(
+                    "unknown key `{k}`{}; an import file has `orgs` and `people`",
+                    mentorflow::suggest::did_you_mean(k, ["orgs", "people"])
+                ),
             );
         }
     }
@@ -144,14 +160,13 @@ fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError
     match entries(top.get("orgs"), "orgs") {
         Err(m) => problem("orgs", m),
         Ok(list) => {
-            for (id, path, mut body) in list {
-                body.insert("id".into(), Value::String(id));
-                match serde_json::from_value::<Org>(Value::Object(body)) {
-                    Ok(o) => match o.calendar() {
+            for (id, path, body) in list {
+                match org(id, body) {
+                    Ok(o) => match o.apply(None).calendar() {
                         Ok(_) => orgs.push(o),
                         Err(e) => problem(&format!("{path}.timezone"), e.to_string()),
                     },
-                    Err(e) => problem(&path, format!("organisation: {e}")),
+                    Err((key, m)) => problem(&join(&path, key.as_deref()), m),
                 }
             }
         }
@@ -162,11 +177,11 @@ fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError
         Ok(list) => {
             for (id, path, body) in list {
                 match person(id, body) {
-                    Ok(p) => match p.validate() {
+                    Ok(p) => match p.apply(None).validate() {
                         Ok(()) => people.push(p),
                         Err(e) => problem(&path, e.to_string()),
                     },
-                    Err(m) => problem(&path, m),
+                    Err((key, m)) => problem(&join(&path, key.as_deref()), m),
                 }
             }
         }
@@ -178,33 +193,116 @@ fn from_yaml(text: &str, file: &str) -> Result<(Vec<Org>, Vec<Person>), CliError
     }
 }
 
-fn person(id: String, body: Map<String, Value>) -> Result<Person, String> {
-    let mut p = Person::new(id);
+fn join(path: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("{path}.{k}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A problem with a record: the key it is about (if one) and what is wrong.
+type KeyProblem = (Option<String>, String);
+
+fn text(k: &str, v: Value) -> Result<Option<String>, KeyProblem> {
+    match v {
+        Value::String(s) => Ok(Some(s)),
+        Value::Null => Ok(None),
+        other => Err((
+            Some(k.to_owned()),
+            format!("`{k}` must be text, got {other}"),
+        )),
+    }
+}
+
+fn texts(k: &str, v: Value) -> Result<Vec<String>, KeyProblem> {
+    match v {
+        Value::String(s) => Ok(vec![s]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                other => Err((
+                    Some(k.to_owned()),
+                    format!("each of `{k}` must be text, got {other}"),
+                )),
+            })
+            .collect(),
+        Value::Null => Ok(Vec::new()),
+        other => Err((
+            Some(k.to_owned()),
+            format!("`{k}` must be a list, got {other}"),
+        )),
+    }
+}
+
+fn org(id: String, body: Map<String, Value>) -> Result<OrgPatch, KeyProblem> {
+    let mut o = OrgPatch::new(id);
     for (k, v) in body {
-        let text = |v: Value| match v {
-            Value::String(s) => Ok(Some(s)),
-            Value::Null => Ok(None),
-            other => Err(format!("`{k}` must be text, got {other}")),
-        };
         match k.as_str() {
-            "name" => p.name = text(v)?,
-            "email" => p.email = text(v)?,
-            "org" => p.org = text(v)?,
-            "roles" => {
-                p.roles = match v {
-                    Value::String(s) => vec![s],
-                    Value::Array(items) => items
-                        .into_iter()
-                        .map(|i| match i {
-                            Value::String(s) => Ok(s),
-                            other => Err(format!("a role must be text, got {other}")),
+            "name" => o.name = Some(text(&k, v)?),
+            "timezone" => o.timezone = text(&k, v)?,
+            "weekend" => {
+                o.weekend = Some(
+                    texts(&k, v)?
+                        .iter()
+                        .map(|d| {
+                            d.parse::<chrono::Weekday>().map_err(|_| {
+                                (
+                                    Some(k.clone()),
+                                    format!("`{d}` is not a weekday (Sat, Sunday…)"),
+                                )
+                            })
                         })
                         .collect::<Result<_, _>>()?,
-                    Value::Null => Vec::new(),
-                    other => return Err(format!("`roles` must be a list, got {other}")),
-                }
+                );
             }
+            "holidays" => {
+                o.holidays = Some(
+                    texts(&k, v)?
+                        .iter()
+                        .map(|d| {
+                            d.parse::<chrono::NaiveDate>().map_err(|_| {
+                                (Some(k.clone()), format!("`{d}` is not a date (YYYY-MM-DD)"))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            "settings" => match v {
+                Value::Object(m) => o.settings = m,
+                Value::Null => {}
+                other => return Err((Some(k), format!("`settings` must be a map, got {other}"))),
+            },
             _ => {
+                let hint = mentorflow::suggest::did_you_mean(&k, ORG_KEYS);
+                return Err((
+                    Some(k.clone()),
+                    format!(
+                        "unknown key `{k}` of an organisation{hint} (keys: {})",
+                        ORG_KEYS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn person(id: String, body: Map<String, Value>) -> Result<PersonPatch, KeyProblem> {
+    let mut p = PersonPatch::new(id);
+    for (k, v) in body {
+        match k.as_str() {
+            "name" => p.name = Some(text(&k, v)?),
+            "email" => p.email = Some(text(&k, v)?),
+            "org" => p.org = Some(text(&k, v)?),
+            "roles" => p.roles = Some(texts(&k, v)?),
+            _ => {
+                if let Some(builtin) = mentorflow::suggest::closest(&k, PERSON_KEYS) {
+                    return Err((
+                        Some(k.clone()),
+                        format!("unknown key `{k}`; did you mean `{builtin}`? (other keys are attributes)"),
+                    ));
+                }
                 p.attributes.insert(k, v);
             }
         }
@@ -212,70 +310,126 @@ fn person(id: String, body: Map<String, Value>) -> Result<Person, String> {
     Ok(p)
 }
 
-fn from_csv(text: &str, file: &str) -> Result<Vec<Person>, CliError> {
-    let records = parse_csv(text).map_err(|(line, m)| {
-        invalid(vec![Problem {
-            file: file.to_owned(),
-            line,
-            column: 1,
-            path: String::new(),
-            message: m,
-        }])
-    })?;
+fn from_csv(text: &str, file: &str) -> Result<Vec<PersonPatch>, CliError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let problem = |line: u64, message: String| Problem {
+        file: file.to_owned(),
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+        column: 1,
+        path: String::new(),
+        message,
+    };
     let mut problems = Vec::new();
-    let mut rows = records.into_iter();
-    let Some((_, header)) = rows.next() else {
-        return Ok(Vec::new());
-    };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-    let Some(id_col) = header.iter().position(|h| h == "id") else {
-        problems.push(Problem {
-            file: file.to_owned(),
-            line: 1,
-            column: 1,
-            path: String::new(),
-            message: "the header row needs an `id` column (id,name,email,org,roles,...)".into(),
-        });
+    let header = reader
+        .headers()
+        .map_err(|e| invalid(vec![problem(csv_line(&e), csv_message(&e))]))?
+        .clone();
+    // What each column sets: a built-in property or an attribute.
+    let mut columns = Vec::new();
+    for h in &header {
+        if PERSON_KEYS.contains(&h) {
+            columns.push(h.to_owned());
+        } else if let Some(a) = h.strip_prefix(ATTR_PREFIX).filter(|a| !a.trim().is_empty()) {
+            columns.push(format!("{ATTR_PREFIX}{}", a.trim()));
+        } else {
+            let hint = match mentorflow::suggest::closest(h, PERSON_KEYS) {
+                Some(c) => format!("did you mean `{c}`? "),
+                None => String::new(),
+            };
+            problems.push(problem(
+                1,
+                format!(
+                    "unknown column `{h}`; {hint}the columns are {} and attributes written `{ATTR_PREFIX}NAME` (e.g. `{ATTR_PREFIX}{h}`)",
+                    PERSON_KEYS.join(", ")
+                ),
+            ));
+            columns.push(String::new());
+        }
+    }
+    if !columns.iter().any(|c| c == "id") {
+        problems.push(problem(
+            1,
+            "the header row needs an `id` column (id,name,email,org,roles,attr.NAME...)".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, c) in columns.iter().enumerate() {
+        if !c.is_empty() && !seen.insert(c.clone()) {
+            problems.push(problem(1, format!("column `{}` appears twice", &header[i])));
+        }
+    }
+    if !problems.is_empty() {
         return Err(invalid(problems));
-    };
+    }
     let mut people = Vec::new();
-    for (line, cells) in rows {
-        if cells.iter().all(|c| c.trim().is_empty()) {
+    let mut ids = HashSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(problem(csv_line(&e), csv_message(&e)));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let id = cells.get(id_col).map(|s| s.trim()).unwrap_or_default();
-        let mut p = Person::new(id);
-        for (col, cell) in header.iter().zip(cells.iter()) {
-            let cell = cell.trim();
-            if cell.is_empty() || col == "id" {
+        if record.len() != columns.len() {
+            problems.push(problem(
+                line,
+                format!(
+                    "{} cells, but the header has {} columns ({})",
+                    record.len(),
+                    columns.len(),
+                    header.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+            continue;
+        }
+        let mut p = PersonPatch::default();
+        for (col, cell) in columns.iter().zip(record.iter()) {
+            if cell.is_empty() {
                 continue;
             }
             match col.as_str() {
-                "name" => p.name = Some(cell.to_owned()),
-                "email" => p.email = Some(cell.to_owned()),
-                "org" => p.org = Some(cell.to_owned()),
+                "id" => p.id = cell.to_owned(),
+                "name" => p.name = Some(Some(cell.to_owned())),
+                "email" => p.email = Some(Some(cell.to_owned())),
+                "org" => p.org = Some(Some(cell.to_owned())),
                 "roles" => {
-                    p.roles = cell
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    p.roles = Some(
+                        cell.split(';')
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    );
                 }
-                other => {
-                    p.attributes.insert(other.to_owned(), set_value(cell, None));
+                attr => {
+                    let name = attr.strip_prefix(ATTR_PREFIX).unwrap_or(attr);
+                    p.attributes.insert(name.to_owned(), set_value(cell, None));
                 }
             }
         }
-        match p.validate() {
-            Ok(()) => people.push(p),
-            Err(e) => problems.push(Problem {
-                file: file.to_owned(),
+        if p.id.is_empty() {
+            problems.push(problem(line, "the `id` cell is empty".into()));
+            continue;
+        }
+        if !ids.insert(p.id.clone()) {
+            problems.push(problem(
                 line,
-                column: 1,
-                path: String::new(),
-                message: e.to_string(),
-            }),
+                format!("person `{}` appears twice in the file", p.id),
+            ));
+            continue;
+        }
+        match validate(&p) {
+            Ok(()) => people.push(p),
+            Err(e) => problems.push(problem(line, e.to_string())),
         }
     }
     if problems.is_empty() {
@@ -285,70 +439,19 @@ fn from_csv(text: &str, file: &str) -> Result<Vec<Person>, CliError> {
     }
 }
 
-/// A CSV record and the line it starts on.
-type Record = (usize, Vec<String>);
-
-/// RFC 4180 records, each with the line it starts on. Quoted cells may hold commas, quotes
-/// (doubled) and line breaks.
-fn parse_csv(text: &str) -> Result<Vec<Record>, (usize, String)> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut start = 1;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    cell.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    cell.push(c);
-                }
-                _ => cell.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if cell.is_empty() => quoted = true,
-            ',' => record.push(std::mem::take(&mut cell)),
-            '\r' => {}
-            '\n' => {
-                record.push(std::mem::take(&mut cell));
-                records.push((start, std::mem::take(&mut record)));
-                line += 1;
-                start = line;
-            }
-            _ => cell.push(c),
-        }
-    }
-    if quoted {
-        return Err((start, "a quoted cell is not closed".into()));
-    }
-    if !cell.is_empty() || !record.is_empty() {
-        record.push(cell);
-        records.push((start, record));
-    }
-    Ok(records)
+/// Check a person change as a new person would be checked.
+fn validate(p: &PersonPatch) -> Result<(), mentorflow::Error> {
+    let person: Person = p.apply(None);
+    person.validate()
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
+fn csv_line(e: &csv::Error) -> u64 {
+    e.position().map_or(1, csv::Position::line)
+}
 
-    #[test]
-    fn csv_cells_may_be_quoted() {
-        let r = parse_csv("id,name\r\nalice,\"Smith, \"\"Al\"\"\"\nbob,\"two\nlines\"\n").unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[1].1, vec!["alice", "Smith, \"Al\""]);
-        assert_eq!(r[2], (3, vec!["bob".to_owned(), "two\nlines".to_owned()]));
-        assert!(parse_csv("id\n\"open").is_err());
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "the file is not UTF-8 text".into(),
+        _ => format!("not valid CSV: {e}"),
     }
 }

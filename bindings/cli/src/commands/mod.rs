@@ -46,9 +46,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The database file.
+    /// The database file: `--db`, else `MENTORFLOW_DB`, else `mentorflow.db`.
     pub fn db_path(&self) -> PathBuf {
-        self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+        self.db
+            .clone()
+            .or_else(|| {
+                std::env::var_os("MENTORFLOW_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
     }
 
     /// The workflows folder, and whether it was asked for explicitly.
@@ -59,16 +66,30 @@ impl Ctx {
         }
     }
 
-    /// Open the engine on the database with the workflows loaded.
+    /// Open the engine on the database with the workflows loaded (creating the database
+    /// when missing).
     pub fn engine(&self) -> Result<Engine, CliError> {
-        self.engine_with(Vec::new())
+        self.open(Vec::new(), true)
+    }
+
+    /// Open the engine for a command that only reads: a missing database is an error, and
+    /// nothing is created.
+    pub fn engine_read(&self) -> Result<Engine, CliError> {
+        self.open(Vec::new(), false)
     }
 
     /// Open the engine with hooks.
     pub fn engine_with(&self, hooks: Vec<Arc<dyn Hook>>) -> Result<Engine, CliError> {
+        self.open(hooks, true)
+    }
+
+    fn open(&self, hooks: Vec<Arc<dyn Hook>>, create: bool) -> Result<Engine, CliError> {
         let mut b = Engine::builder()
             .database(self.db_path())
             .limits(self.limits);
+        if !create {
+            b = b.open_existing();
+        }
         let (dir, explicit) = self.workflows_dir();
         if explicit {
             if !dir.is_dir() {
@@ -131,7 +152,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(&ctx),
         Command::Test(a) => test::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
-        Command::Demo => demo::run(&ctx),
+        Command::Demo(a) => demo::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
         Command::Bench(a) => bench::run(&ctx, &a),
     };

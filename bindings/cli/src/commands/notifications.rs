@@ -7,7 +7,8 @@ use crate::args::NotificationsArgs;
 use crate::output::{self, CliError};
 
 pub fn run(ctx: &Ctx, a: NotificationsArgs) -> Result<(), CliError> {
-    let engine = ctx.engine()?;
+    // listing and acknowledging only touch notifications that exist
+    let engine = ctx.engine_read()?;
     if !a.ack.is_empty() {
         for id in &a.ack {
             engine.ack(*id)?;
