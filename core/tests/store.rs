@@ -8,7 +8,7 @@ use std::path::Path;
 use mentorflow::definition::load_str;
 use mentorflow::script::Scripts;
 use mentorflow::store::schema::{SCHEMA_VERSION, V1};
-use mentorflow::{Engine, Error, Limits, ManualClock};
+use mentorflow::{Engine, Error, Limits, ManualClock, Person};
 use rusqlite::Connection;
 use serde_json::json;
 use support::{err, people, t0, temp_db, REQUEST};
@@ -298,33 +298,70 @@ fn a_case_keeps_running_on_the_version_it_started_with() {
 }
 
 #[test]
-fn changing_a_version_that_cases_run_on_must_bump_the_version() {
+fn a_changed_meaning_under_a_version_with_cases_is_not_loaded_and_blocks_nothing_else() {
     let (_dir, path) = temp_db();
-    let e = pinned(&path, &[("pinned.yaml", PINNED_V1)]).unwrap();
+    let other = PINNED_V1.replace("workflow: pinned", "workflow: other");
+    let e = pinned(&path, &[("pinned.yaml", PINNED_V1), ("other.yaml", &other)]).unwrap();
     let c = e.start("pinned", "create", "pat", json!({})).unwrap();
     drop(e);
     let changed = PINNED_V1.replace("label: Draft", "label: Rough draft");
-    let error = err(pinned(&path, &[("pinned.yaml", &changed)]));
-    let Error::Definition { problems } = &error else {
-        panic!("{error:?}")
-    };
+    let e = pinned(&path, &[("pinned.yaml", &changed), ("other.yaml", &other)]).unwrap();
+    let problems = e.refused_definitions();
     assert_eq!(problems.len(), 1, "{problems:#?}");
     let p = &problems[0];
     assert!(
-        p.message
-            .contains("has changed since 1 case(s) started on it"),
+        p.message.contains("workflow `pinned` version 1 changed (at `states.draft.label`) since 1 case started on it"),
         "{p}"
     );
     assert!(
-        p.message.contains("version: 2"),
+        p.message.contains("`version: 2`"),
         "says to bump the version: {p}"
     );
     assert_eq!(p.line, support::line_of(&changed, "version: 1"));
     assert!(p.file.ends_with("pinned.yaml"));
-
-    // the unchanged text still opens, and the case is intact
-    let e = pinned(&path, &[("pinned.yaml", PINNED_V1)]).unwrap();
+    // the stored version keeps serving its case; reads, the directory and other workflows work
     assert_eq!(e.get(c.id, None).unwrap().state_label, "Draft");
+    assert_eq!(e.cases(&Default::default()).unwrap().len(), 1);
+    e.put_person(&Person::new("new").org("ch1")).unwrap();
+    e.start("other", "create", "pat", json!({})).unwrap();
+    // starting a case on the refused text says what to do
+    let error = err(e.start("pinned", "create", "pat", json!({})));
+    let Error::Definition { problems: started } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(started, &problems);
+    let sent = e.act(c.id, "send", "pat", json!({})).unwrap();
+    assert_eq!((sent.state_label.as_str(), sent.version), ("Sent", 1));
+    // the same check without deploying
+    let defs = load_str(&changed, "pinned.yaml", e.scripts()).unwrap();
+    let conflicts = e.deploy_conflicts(&[defs]).unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].message, p.message);
+    drop(e);
+    // the unchanged text still opens, and nothing is refused
+    let e = pinned(&path, &[("pinned.yaml", PINNED_V1)]).unwrap();
+    assert!(e.refused_definitions().is_empty());
+}
+
+#[test]
+fn a_comment_or_reformatting_under_a_version_with_cases_changes_nothing() {
+    let (_dir, path) = temp_db();
+    let e = pinned(&path, &[("pinned.yaml", PINNED_V1)]).unwrap();
+    let c = e.start("pinned", "create", "pat", json!({})).unwrap();
+    drop(e);
+    let commented = format!(
+        "# edited by hand\n{}\n# a comment at the end\n",
+        PINNED_V1.replace("{ to: draft, by: owner }", "{ by: owner, to: \"draft\" }")
+    );
+    let e = pinned(&path, &[("pinned.yaml", &commented)]).unwrap();
+    assert!(e.refused_definitions().is_empty());
+    assert_eq!(
+        e.start("pinned", "create", "pat", json!({}))
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(e.act(c.id, "send", "pat", json!({})).unwrap().state, "sent");
 }
 
 #[test]

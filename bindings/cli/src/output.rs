@@ -177,6 +177,17 @@ pub fn pairs(items: &[(String, String)]) -> String {
 
 // ---- errors ---------------------------------------------------------------------------------
 
+/// A problem that does not stop the command, on stderr: `warning: file:line:col: message`
+/// (with `--json`, one line `{"warning": {file, line, column, path, message}}`).
+pub fn warn(p: &Problem, json: bool) {
+    let mut err = std::io::stderr().lock();
+    if json {
+        let _ = writeln!(err, "{}", json!({ "warning": p }));
+    } else {
+        let _ = writeln!(err, "warning: {p}");
+    }
+}
+
 /// Exit code of a refused or invalid request.
 pub const EXIT_FAILED: u8 = 1;
 

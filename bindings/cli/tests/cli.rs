@@ -1399,3 +1399,106 @@ alice,alice@new.org,3
     assert_eq!(alice["attributes"]["classification"], "active");
     assert_eq!(alice["attributes"]["capacity"], 3);
 }
+
+#[test]
+fn editing_a_deployed_flow_blocks_only_what_the_change_concerns() {
+    let e = Env::new();
+    let wf = e.path("wf");
+    std::fs::create_dir(&wf).unwrap();
+    let original = std::fs::read_to_string(fixtures().join("workflows/request.yaml")).unwrap();
+    std::fs::write(wf.join("request.yaml"), &original).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows", "wf", "--now", T0])
+            .args(args);
+        c
+    };
+    e.people();
+    run(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=Pat",
+    ])
+    .assert()
+    .success();
+    // a comment appended changes nothing
+    std::fs::write(wf.join("request.yaml"), format!("{original}\n# reviewed\n")).unwrap();
+    let out = run(&["list"]).assert().success().get_output().clone();
+    assert_eq!(stderr_of(&out), "");
+    run(&["validate"]).assert().success();
+    // a changed meaning under the same version: reads, acts and the directory still work
+    let changed = original.replacen("label: Submitted", "label: In the queue", 1);
+    assert_ne!(changed, original);
+    std::fs::write(wf.join("request.yaml"), &changed).unwrap();
+    let out = run(&["show", "1"]).assert().success().get_output().clone();
+    let warning = stderr_of(&out);
+    assert!(
+        warning.starts_with("warning: wf/request.yaml:") && warning.contains("`version: 2`"),
+        "{warning}"
+    );
+    assert!(String::from_utf8(out.stdout).unwrap().contains("Submitted"));
+    run(&["people", "put", "pat", "--email", "pat@x.org"])
+        .assert()
+        .success();
+    run(&[
+        "act",
+        "1",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ])
+    .assert()
+    .success();
+    let out = run(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=Sam",
+    ])
+    .assert()
+    .code(1)
+    .get_output()
+    .clone();
+    assert!(
+        stderr_of(&out).contains("give the file a new version"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = run(&["validate"]).assert().code(1).get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("changed (at `states.submitted.label`) since 1 case started"),
+        "{text}"
+    );
+    // bumping the version deploys it beside the old one
+    std::fs::write(
+        wf.join("request.yaml"),
+        changed.replacen("version: 1", "version: 2", 1),
+    )
+    .unwrap();
+    let out = run(&[
+        "--json",
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--set",
+        "client_name=Sam",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .clone();
+    let case: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (case["version"].as_u64(), case["state_label"].as_str()),
+        (Some(2), Some("In the queue"))
+    );
+}

@@ -169,47 +169,34 @@ impl EngineBuilder {
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::open(self.database.as_deref(), !self.open_existing)?;
         let now = clock.now();
-        // Deploy: a changed text under a version that cases run on is refused.
-        let stored = store::stored_definitions(&db)?;
+        // Deploy. A text whose meaning changed under a version that cases run on is not
+        // loaded: those cases keep running on the stored text, and only starting a new case
+        // of that version is refused, with the problem.
         let mut registry = Registry::default();
-        let mut problems = Vec::new();
-        for d in defs {
-            if let Some(s) = stored
-                .iter()
-                .find(|s| s.workflow == d.id && s.version == d.version)
-            {
-                if s.hash != d.hash {
-                    let running = store::count_cases_of(&db, &d.id, d.version)?;
-                    if running > 0 {
-                        problems.push(Problem {
-                            file: d.file.clone(),
-                            line: d.spans.nearest("version").line,
-                            column: d.spans.nearest("version").column,
-                            path: "version".into(),
-                            message: format!(
-                                "workflow `{}` version {} has changed since {running} case(s) started on it; give the changed file a new version (version: {}) so both run side by side",
-                                d.id,
-                                d.version,
-                                d.version + 1
-                            ),
-                        });
-                        continue;
-                    }
+        let mut refused = HashMap::new();
+        let plans = deploy_plan(&db, &defs)?;
+        for (d, plan) in defs.into_iter().zip(plans) {
+            match plan {
+                Deploy::Same => registry.insert(d),
+                Deploy::Store => {
                     store::put_definition(&db, &d, now)?;
+                    registry.insert(d);
                 }
-            } else {
-                store::put_definition(&db, &d, now)?;
+                Deploy::Refuse(problem, stored) => {
+                    // keep serving the stored version (views, exports, its cases)
+                    if let Ok(old) = definition::load_str(&stored.source, &stored.file, &scripts) {
+                        registry.insert(old);
+                    }
+                    refused.insert(d.id.clone(), (d.version, problem));
+                }
             }
-            registry.insert(d);
-        }
-        if !problems.is_empty() {
-            return Err(Error::Definition { problems });
         }
         Ok(Engine {
             inner: Arc::new(Inner {
                 cache: Mutex::new(DirCache::default()),
                 db: Mutex::new(db),
                 registry: RwLock::new(registry),
+                refused,
                 scripts,
                 clock,
                 manual: self.manual,
@@ -290,6 +277,9 @@ pub(crate) struct Inner {
     cache: Mutex<DirCache>,
     db: Mutex<Connection>,
     registry: RwLock<Registry>,
+    /// Workflow files not loaded because their meaning changed under a version that cases
+    /// run on: the version and the problem, by workflow id.
+    refused: HashMap<String, (u32, Problem)>,
     pub(crate) scripts: Scripts,
     clock: Arc<dyn Clock>,
     manual: Option<ManualClock>,
@@ -522,6 +512,48 @@ impl Engine {
         self.read(|db| self.definition_at(db, &case.workflow, case.version))
     }
 
+    /// The workflow files that were not loaded because their meaning changed under a version
+    /// that cases run on (each problem says to give the file a new `version:`). Those cases
+    /// keep running on the stored text; starting a case of that version is refused.
+    pub fn refused_definitions(&self) -> Vec<Problem> {
+        let mut out: Vec<Problem> = self
+            .inner
+            .refused
+            .values()
+            .map(|(_, p)| p.clone())
+            .collect();
+        out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        out
+    }
+
+    /// The problems of deploying these definitions into this engine's database, without
+    /// deploying them: each definition whose meaning changed under a version that cases run
+    /// on (what `mentorflow validate` reports when given a database).
+    pub fn deploy_conflicts(&self, defs: &[Definition]) -> Result<Vec<Problem>> {
+        let db = self.lock();
+        Ok(deploy_plan(&db, defs)?
+            .into_iter()
+            .filter_map(|plan| match plan {
+                Deploy::Refuse(p, _) => Some(p),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The latest version of a workflow, to start a case on. Refused (with the problem) when
+    /// that version's file was not loaded (see [`Engine::refused_definitions`]).
+    pub(crate) fn definition_to_start(&self, workflow: &str) -> Result<Arc<Definition>> {
+        let def = self.definition(workflow);
+        if let Some((version, problem)) = self.inner.refused.get(workflow) {
+            if def.as_ref().map_or(true, |d| d.version <= *version) {
+                return Err(Error::Definition {
+                    problems: vec![problem.clone()],
+                });
+            }
+        }
+        def
+    }
+
     /// The latest version of a workflow.
     pub fn definition(&self, workflow: &str) -> Result<Arc<Definition>> {
         self.registry().latest(workflow).ok_or_else(|| {
@@ -750,7 +782,7 @@ impl Engine {
 
     /// Start a case with every option.
     pub fn start_with(&self, start: Start) -> Result<Case> {
-        let def = self.definition(&start.workflow)?;
+        let def = self.definition_to_start(&start.workflow)?;
         let command = serde_json::json!([
             "start",
             start.workflow,
@@ -809,7 +841,7 @@ impl Engine {
         let cases = self.write(|db| {
             let mut out = Vec::with_capacity(starts.len());
             for s in starts {
-                let def = self.definition(&s.workflow)?;
+                let def = self.definition_to_start(&s.workflow)?;
                 out.push(step::start(self, db, &def, s)?);
             }
             Ok(out)
@@ -1064,6 +1096,111 @@ impl Engine {
         // Delivery problems are recorded on the outbox rows and retried by the next tick;
         // they never fail the command that already committed.
         let _ = self.deliver();
+    }
+}
+
+/// What deploying one definition does.
+enum Deploy {
+    /// The stored text is the same: nothing to write.
+    Same,
+    /// New, or changed without cases on it, or changed in form only: store the text.
+    Store,
+    /// Changed in meaning under a version that cases run on: not loaded.
+    Refuse(Problem, store::StoredDefinition),
+}
+
+/// Decide what deploying each definition does. Versions are compared by meaning: the parsed
+/// YAML data, so comments, formatting, quoting and key order do not matter.
+fn deploy_plan(db: &Connection, defs: &[Definition]) -> Result<Vec<Deploy>> {
+    let stored = store::stored_definitions(db)?;
+    let mut out = Vec::with_capacity(defs.len());
+    for d in defs {
+        let plan = match stored
+            .iter()
+            .find(|s| s.workflow == d.id && s.version == d.version)
+        {
+            None => Deploy::Store,
+            Some(s) if s.hash == d.hash => Deploy::Same,
+            Some(s) => match meaning_change(&s.source, &d.source) {
+                None => Deploy::Store,
+                Some(changed) => {
+                    let running = store::count_cases_of(db, &d.id, d.version)?;
+                    if running == 0 {
+                        Deploy::Store
+                    } else {
+                        let pos = d.spans.nearest("version");
+                        let (cases, those) = if running == 1 {
+                            ("case", "that case keeps")
+                        } else {
+                            ("cases", "those cases keep")
+                        };
+                        let problem = Problem {
+                            file: d.file.clone(),
+                            line: pos.line,
+                            column: pos.column,
+                            path: "version".into(),
+                            message: format!(
+                                "workflow `{id}` version {v} changed ({changed}) since {running} {cases} started on it, so this file was not loaded: {those} running on the stored version {v}. To deploy the change, give the file a new version (`version: {next}`); both then run side by side",
+                                id = d.id,
+                                v = d.version,
+                                next = d.version + 1,
+                            ),
+                        };
+                        Deploy::Refuse(problem, s.clone())
+                    }
+                }
+            },
+        };
+        out.push(plan);
+    }
+    Ok(out)
+}
+
+/// Where the meaning of a workflow text changed (`at `path``), or `None` when both parse
+/// to the same data.
+fn meaning_change(old: &str, new: &str) -> Option<String> {
+    let (Ok((a, _)), Ok((b, _))) = (crate::yaml::parse(old), crate::yaml::parse(new)) else {
+        return Some("its text no longer parses the same".into());
+    };
+    first_difference(&a, &b, "").map(|path| {
+        if path.is_empty() {
+            "the whole text".to_owned()
+        } else {
+            format!("at `{path}`")
+        }
+    })
+}
+
+/// The path of the first place two values differ (map key order does not matter).
+fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => {
+                        if let Some(p) = first_difference(v, w, &join(k)) {
+                            return Some(p);
+                        }
+                    }
+                    None => return Some(join(k)),
+                }
+            }
+            y.keys().find(|k| !x.contains_key(*k)).map(|k| join(k))
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(path.to_owned()),
     }
 }
 

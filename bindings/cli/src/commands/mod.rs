@@ -111,7 +111,11 @@ impl Ctx {
         for h in hooks {
             b = b.hook_arc(h);
         }
-        Ok(b.build()?)
+        let engine = b.build()?;
+        for p in engine.refused_definitions() {
+            output::warn(&p, self.out.json);
+        }
+        Ok(engine)
     }
 }
 

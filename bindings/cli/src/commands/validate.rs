@@ -49,7 +49,18 @@ pub fn run(ctx: &Ctx, a: ValidateArgs) -> Result<(), CliError> {
     } else {
         a.files
     };
-    let (defs, problems) = load(&paths, ctx.limits)?;
+    let (defs, mut problems) = load(&paths, ctx.limits)?;
+    // Against a database (--db, MENTORFLOW_DB, or mentorflow.db when it is here): a version
+    // whose meaning changed while cases run on it would not be loaded. Nothing is written.
+    let db = ctx.db_path();
+    if db.exists() {
+        let engine = mentorflow::Engine::builder()
+            .database(&db)
+            .open_existing()
+            .limits(ctx.limits)
+            .build()?;
+        problems.extend(engine.deploy_conflicts(&defs)?);
+    }
     let out = &ctx.out;
     if out.json {
         out.print_json(&json!({
