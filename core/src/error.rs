@@ -236,6 +236,25 @@ impl Error {
         }
     }
 
+    /// A not-found error for a name among known ones, with the one "did you mean" of
+    /// [`crate::suggest`] (or the known names when there are few and none is close).
+    pub fn not_found_among<'a>(
+        kind: &'static str,
+        id: impl Into<String>,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let id = id.into();
+        let known: Vec<&str> = known.into_iter().collect();
+        let hint = match crate::suggest::closest(&id, known.iter().copied()) {
+            Some(c) => Some(format!("did you mean `{c}`?")),
+            None if !known.is_empty() && known.len() <= 12 => {
+                Some(format!("known: {}", known.join(", ")))
+            }
+            None => None,
+        };
+        Error::NotFound { kind, id, hint }
+    }
+
     /// A storage error from any message.
     pub(crate) fn storage(message: impl Into<String>) -> Self {
         Error::Storage {

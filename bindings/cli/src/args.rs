@@ -93,6 +93,11 @@ pub enum Command {
     /// Start a case.
     Start(StartArgs),
     /// Do an action on a case.
+    #[command(after_help = "Examples:\n  \
+        mentorflow act 1 assign --as cody --set mentor=alice\n  \
+        mentorflow act 1 accept --as alice --set note=\"Hi Pat, shall we meet Thursday?\"\n  \
+        mentorflow act 1 update_status --as alice --inputs '{\"status\": \"complete\", \"contacted\": true}'\n  \
+        mentorflow act 1 add_note --as alice --set text=\"Called\" --revision 4   # only if still at revision 4")]
     Act(ActArgs),
     /// List the actions a person may do on a case now.
     Actions(ActionsArgs),
@@ -117,6 +122,10 @@ pub enum Command {
     #[command(subcommand)]
     Orgs(OrgsCommand),
     /// Import people and organisations from a YAML or CSV file, in one go.
+    #[command(after_help = "Examples:\n  \
+        mentorflow import directory.yaml   # orgs: {ch12: {timezone: ...}}  people: {alice: {org: ch12, roles: [mentor]}}\n  \
+        mentorflow import mentors.csv      # header: id,name,email,org,roles,attr.classification\n\n\
+        Records merge into the stored ones; a file with any problem imports nothing.")]
     Import(ImportArgs),
     /// Check workflow files and print every problem as file:line:col: message.
     Validate(ValidateArgs),
@@ -143,6 +152,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Measure the engine against the SQLite floor: lifecycle, timers, scale.
     Bench(BenchArgs),
+    /// Print the version of mentorflow (with --json: {"version": ...}).
+    Version,
 }
 
 /// `start`.
@@ -443,9 +454,9 @@ pub struct TestArgs {
 /// `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Seconds between ticks.
-    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_interval)]
-    pub interval: f64,
+    /// Time between ticks: seconds (30) or a duration (30s, 5m, 1h), at most 24h.
+    #[arg(long, value_name = "DURATION", default_value = "60", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
     /// Deliver each notification (and signal) as one JSON line on this command's stdin
     /// (run with `sh -c`, once per item; a non-zero exit is retried on the next tick).
     /// Without it, they are printed as JSON lines on stdout.
@@ -522,9 +533,32 @@ fn parse_weekday(s: &str) -> Result<chrono::Weekday, String> {
         .map_err(|_| format!("expected a weekday such as Sat or Sunday, got `{s}`"))
 }
 
-fn parse_interval(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("expected a positive number of seconds, got `{s}`")),
+/// The longest `run --interval`: a worker that ticks less often belongs in cron.
+const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// `run --interval`: seconds (`30`, `0.5`) or a duration (`30s`, `5m`, `1h 30m`, read by
+/// humantime), from 1 ms to 24 h.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => {
+            std::time::Duration::try_from_secs_f64(secs).unwrap_or(MAX_INTERVAL * 2)
+        }
+        Ok(_) => {
+            return Err(format!(
+                "the interval must be more than 0 seconds, got `{s}`"
+            ))
+        }
+        Err(_) => humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("expected seconds (30) or a duration (30s, 5m, 1h), got `{s}`: {e}")
+        })?,
+    };
+    if d < std::time::Duration::from_millis(1) {
+        return Err(format!("the interval must be at least 1ms, got `{s}`"));
     }
+    if d > MAX_INTERVAL {
+        return Err(format!(
+            "the interval must be at most 24h, got `{s}`; for rarer runs, call `mentorflow tick` from cron"
+        ));
+    }
+    Ok(d)
 }

@@ -12,5 +12,32 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error ({info}); please report it with the command you ran");
     }));
-    commands::run(args::Cli::parse())
+    match args::Cli::try_parse() {
+        Ok(cli) => commands::run(cli),
+        Err(e) => usage_error(&e),
+    }
+}
+
+/// A usage error (exit 2), as one JSON line on stderr when `--json` was given; help and
+/// `--version` are printed as clap prints them.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os().any(|a| a == "--json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let message = e.kind().as_str().map_or_else(
+        || e.to_string(),
+        |kind| {
+            // clap's own text, without its "Usage:" block and tips
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or(kind).trim();
+            first.strip_prefix("error: ").unwrap_or(first).to_owned()
+        },
+    );
+    let mut err = output::CliError::coded("usage", message);
+    err.details
+        .insert("kind".into(), serde_json::json!(format!("{:?}", e.kind())));
+    err.print(true);
+    ExitCode::from(2)
 }

@@ -127,13 +127,18 @@ pub fn participants(case: &Case) -> String {
         .join(" ")
 }
 
+/// How many terminal columns a text takes (CJK and emoji take two).
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
 /// Rows aligned in columns (the last column is not padded).
 pub fn table(header: &[&str], rows: &[Vec<String>], out: &Out) -> String {
     let n = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(c.chars().count());
+            widths[i] = widths[i].max(width(c));
         }
     }
     let fmt_row = |cells: Vec<String>| -> String {
@@ -142,7 +147,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>], out: &Out) -> String {
             if i + 1 == cells.len() {
                 s.push_str(c);
             } else {
-                let pad = widths[i].saturating_sub(c.chars().count());
+                let pad = widths[i].saturating_sub(width(c));
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad + 2));
             }
@@ -162,14 +167,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>], out: &Out) -> String {
 
 /// Key/value lines with the keys aligned, indented by two spaces.
 pub fn pairs(items: &[(String, String)]) -> String {
-    let w = items
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0);
+    let w = items.iter().map(|(k, _)| width(k)).max().unwrap_or(0);
     let mut s = String::new();
     for (k, v) in items {
-        let pad = w - k.chars().count();
+        let pad = w - width(k);
         s.push_str(&format!("  {k}{}  {v}\n", " ".repeat(pad)));
     }
     s
@@ -337,6 +338,40 @@ impl From<Error> for CliError {
                 };
                 let base = Error::NotFound { kind, id, hint }.to_string();
                 (format!("{base}{how}"), Vec::new())
+            }
+            Error::Script { place, message } => {
+                details.insert("workflow".into(), json!(place.workflow));
+                details.insert("version".into(), json!(place.version));
+                details.insert("file".into(), json!(place.file));
+                details.insert("line".into(), json!(place.line));
+                details.insert("column".into(), json!(place.column));
+                details.insert("path".into(), json!(place.path));
+                let action = place
+                    .path
+                    .strip_prefix("actions.")
+                    .and_then(|p| p.split('.').next());
+                if let Some(a) = action {
+                    details.insert("action".into(), json!(a));
+                }
+                (Error::Script { place, message }.to_string(), Vec::new())
+            }
+            Error::Conflict {
+                case_id,
+                expected,
+                actual,
+            } => {
+                details.insert("case_id".into(), json!(case_id));
+                details.insert("expected".into(), json!(expected));
+                details.insert("actual".into(), json!(actual));
+                (
+                    Error::Conflict {
+                        case_id,
+                        expected,
+                        actual,
+                    }
+                    .to_string(),
+                    Vec::new(),
+                )
             }
             other => (other.to_string(), Vec::new()),
         };

@@ -564,7 +564,11 @@ fn a_request_goes_through_start_act_show_history_list_view_and_export() {
         1
     );
     assert_eq!(e.json(&["list", "--limit", "1"])[0]["id"], 2);
-    assert_eq!(e.ok(&["list", "--workflow", "nothing"]), "no cases\n");
+    let err = e.fails(&["list", "--workflow", "nothing"]);
+    assert!(
+        err.contains("workflow `nothing` not found (known: request)"),
+        "{err}"
+    );
     snap!("view_queue", e.ok(&["view", "queue", "--as", "cody"]));
     assert_eq!(
         e.json(&["view", "request.queue", "--as", "cody"])[0]["id"],
@@ -1501,4 +1505,181 @@ fn editing_a_deployed_flow_blocks_only_what_the_change_concerns() {
         (case["version"].as_u64(), case["state_label"].as_str()),
         (Some(2), Some("In the queue"))
     );
+}
+
+#[test]
+fn unknown_names_anywhere_are_errors_with_a_did_you_mean() {
+    let e = Env::new();
+    e.assigned();
+    let err = e.fails(&["list", "--state", "submited"]);
+    assert!(
+        err.contains("state `submited` not found (did you mean `submitted`?)"),
+        "{err}"
+    );
+    let err = e.fails(&["list", "--state", "nope"]);
+    assert!(err.contains("state `nope` not found (known: "), "{err}");
+    let err = e.fails(&["list", "--workflow", "requets"]);
+    assert!(err.contains("did you mean `request`?"), "{err}");
+    let err = e.fails(&["list", "--org", "ch2x"]);
+    assert!(
+        err.contains("organisation `ch2x` not found (did you mean `ch1`?)")
+            || err.contains("did you mean `ch2`?"),
+        "{err}"
+    );
+    // a known state with no cases is an empty list, not an error
+    assert_eq!(e.ok(&["list", "--state", "complete"]), "no cases\n");
+    let err = e.fails(&["view", "need_acton", "--as", "alice"]);
+    assert!(
+        err.contains("view `need_acton` not found (did you mean `need_action`?)"),
+        "{err}"
+    );
+    let err = e.fails(&["export", "request"]);
+    assert!(err.contains("did you mean `requests`?"), "{err}");
+    let err = e.fails(&["act", "1", "acept", "--as", "alice"]);
+    assert!(err.contains("did you mean `accept`?"), "{err}");
+    let err = e.fails(&["start", "requst", "--as", "pat"]);
+    assert!(err.contains("did you mean `request`?"), "{err}");
+}
+
+#[test]
+fn json_is_everywhere_usage_conflicts_and_version() {
+    let e = Env::new();
+    e.assigned();
+    let out = e
+        .run(&["--json", "act", "1"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let v: Value = serde_json::from_str(stderr_of(&out).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "usage", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("required"),
+        "{v}"
+    );
+    let out = e
+        .run(&[
+            "--json",
+            "act",
+            "1",
+            "accept",
+            "--as",
+            "alice",
+            "--revision",
+            "1",
+            "--set",
+            "note=hi",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let v: Value = serde_json::from_str(stderr_of(&out).trim()).unwrap();
+    assert_eq!(v["error"]["code"], "conflict");
+    assert_eq!(
+        (
+            v["error"]["expected"].as_u64(),
+            v["error"]["actual"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(v["error"]["case_id"], 1);
+    assert_eq!(
+        e.bare()
+            .arg("version")
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+        format!("mentorflow {}\n", env!("CARGO_PKG_VERSION")).as_bytes()
+    );
+    let v = e
+        .bare()
+        .args(["--json", "version"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let v: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let help = e.ok(&["act", "--help"]);
+    assert!(help.contains("Examples:"), "{help}");
+    let help = e.ok(&["import", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("attr.classification"),
+        "{help}"
+    );
+}
+
+#[test]
+fn run_interval_takes_durations_and_refuses_absurd_values() {
+    let e = Env::new();
+    for bad in ["1e308", "0", "30 fortnights", "nan", "25h"] {
+        let out = e
+            .run(&["run", "--once", "--interval", bad])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("interval") && !err.contains("panicked"),
+            "{bad}: {err}"
+        );
+    }
+    let out = e
+        .run(&["run", "--once", "--interval", "1e308"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        stderr_of(&out).contains("at most 24h"),
+        "{}",
+        stderr_of(&out)
+    );
+    for good in ["30", "0.5", "30s", "5m", "1h 30m"] {
+        e.run(&["run", "--once", "--interval", good])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn tables_line_up_wide_characters() {
+    let e = Env::new();
+    e.ok(&[
+        "people",
+        "put",
+        "li",
+        "--org",
+        "ch1",
+        "--name",
+        "李小龍",
+        "--role",
+        "mentor",
+    ]);
+    e.ok(&[
+        "people",
+        "put",
+        "zoe",
+        "--org",
+        "ch1",
+        "--name",
+        "Zoé 🎉 Lin",
+        "--role",
+        "mentor",
+    ]);
+    e.ok(&[
+        "people", "put", "ann", "--org", "ch1", "--name", "Ann", "--role", "mentor",
+    ]);
+    let text = e.ok(&["people", "list"]);
+    let columns: Vec<usize> = text
+        .lines()
+        .map(|l| {
+            let at = l.find("ch1").or_else(|| l.find("ORG")).unwrap();
+            unicode_width::UnicodeWidthStr::width(&l[..at])
+        })
+        .collect();
+    assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
 }

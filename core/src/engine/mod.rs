@@ -558,11 +558,7 @@ impl Engine {
     pub fn definition(&self, workflow: &str) -> Result<Arc<Definition>> {
         self.registry().latest(workflow).ok_or_else(|| {
             let known: Vec<String> = self.registry().order.clone();
-            Error::NotFound {
-                kind: "workflow",
-                id: workflow.to_owned(),
-                hint: Some(format!("loaded: {}", known.join(", "))),
-            }
+            Error::not_found_among("workflow", workflow, known.iter().map(String::as_str))
         })
     }
 

@@ -414,10 +414,8 @@ pub(crate) fn start(
 ) -> Result<Case> {
     let action = match &start.action {
         Some(a) => {
-            let action = def.action(a).ok_or_else(|| Error::NotFound {
-                kind: "action",
-                id: a.clone(),
-                hint: Some(format!("start actions of `{}`: {}", def.id, start_names(def))),
+            let action = def.action(a).ok_or_else(|| {
+                Error::not_found_among("action", a, def.start_actions().map(|a| a.id.as_str()))
             })?;
             if !action.is_start() {
                 return Err(Error::Validation {
@@ -580,19 +578,9 @@ pub(crate) fn act(
     if !can_see(&def, &case, person.as_ref()) {
         return Err(not_visible(case_id));
     }
-    let action = def.action(action_id).ok_or_else(|| Error::NotFound {
-        kind: "action",
-        id: action_id.to_owned(),
-        hint: Some(format!(
-            "actions of `{}`: {}",
-            def.id,
-            def.actions
-                .iter()
-                .filter(|a| !a.is_start())
-                .map(|a| a.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+    let action = def.action(action_id).ok_or_else(|| {
+        let known = def.actions.iter().filter(|a| !a.is_start());
+        Error::not_found_among("action", action_id, known.map(|a| a.id.as_str()))
     })?;
     if action.is_start() {
         return Err(Error::Validation {

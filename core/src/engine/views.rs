@@ -16,6 +16,28 @@ use crate::error::{Error, Result};
 use crate::script::{self, bind, Scripts, CTX};
 use crate::store;
 
+/// The view or export names that `get` finds in the definitions (probing every view and
+/// export name), each once.
+fn names<'d, T: 'd>(
+    defs: &'d [Arc<Definition>],
+    get: &impl Fn(&'d Definition, &str) -> Option<&'d T>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in defs {
+        let candidates = d
+            .views
+            .iter()
+            .map(|v| v.name.as_str())
+            .chain(d.exports.iter().map(|e| e.name.as_str()));
+        for n in candidates {
+            if get(d, n).is_some() && !out.iter().any(|o| o == n) {
+                out.push(n.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Find a view or export by `name` or `workflow.name` across the loaded workflows.
 fn find<'d, T>(
     defs: &'d [Arc<Definition>],
@@ -24,13 +46,13 @@ fn find<'d, T>(
     get: impl Fn(&'d Definition, &str) -> Option<&'d T>,
 ) -> Result<(&'d Arc<Definition>, &'d T)> {
     if let Some((wf, n)) = name.split_once('.') {
-        let d = defs
-            .iter()
-            .find(|d| d.id == wf)
-            .ok_or_else(|| Error::not_found("workflow", wf))?;
-        return get(d, n)
-            .map(|v| (d, v))
-            .ok_or_else(|| Error::not_found(kind, name));
+        let d = defs.iter().find(|d| d.id == wf).ok_or_else(|| {
+            Error::not_found_among("workflow", wf, defs.iter().map(|d| d.id.as_str()))
+        })?;
+        return get(d, n).map(|v| (d, v)).ok_or_else(|| {
+            let known: Vec<String> = names(std::slice::from_ref(d), &get);
+            Error::not_found_among(kind, name, known.iter().map(String::as_str))
+        });
     }
     let found: Vec<_> = defs
         .iter()
@@ -38,7 +60,14 @@ fn find<'d, T>(
         .collect();
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::not_found(kind, name)),
+        [] => {
+            let known = names(defs, &get);
+            Err(Error::not_found_among(
+                kind,
+                name,
+                known.iter().map(String::as_str),
+            ))
+        }
         many => Err(Error::Validation {
             workflow: None,
             field: Some(kind.into()),

@@ -1,6 +1,6 @@
 //! Reading cases: `show`, `history`, `list`, `view`, `export`.
 
-use mentorflow::{Case, CaseFilter};
+use mentorflow::{Case, CaseFilter, Engine, Error};
 use serde_json::{json, Value};
 
 use super::{effect_lines, Ctx};
@@ -214,16 +214,62 @@ fn case_table(cases: &[Case], out: &Out, empty: &str) {
 
 pub fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let engine = ctx.engine_read()?;
-    let cases = engine.cases(&CaseFilter {
+    let filter = CaseFilter {
         workflow: a.workflow,
         state: a.state,
         org: a.org,
         limit: a.limit,
-    })?;
+    };
+    let cases = engine.cases(&filter)?;
+    if cases.is_empty() {
+        unknown_filter(&engine, &filter)?;
+    }
     if ctx.out.json {
         return ctx.out.print_json(&cases);
     }
     case_table(&cases, &ctx.out, "no cases");
+    Ok(())
+}
+
+/// An empty list because a filter names something that does not exist is an error with a
+/// "did you mean": a workflow or a state no loaded workflow has, an organisation the directory
+/// does not know.
+fn unknown_filter(engine: &Engine, f: &CaseFilter) -> Result<(), CliError> {
+    let defs = engine.definitions();
+    if let Some(w) = &f.workflow {
+        if !defs.iter().any(|d| &d.id == w) && !defs.is_empty() {
+            return Err(
+                Error::not_found_among("workflow", w, defs.iter().map(|d| d.id.as_str())).into(),
+            );
+        }
+    }
+    if let Some(s) = &f.state {
+        let states: Vec<&str> = defs
+            .iter()
+            .filter(|d| f.workflow.as_ref().is_none_or(|w| &d.id == w))
+            .flat_map(|d| d.states.iter().map(|st| st.id.as_str()))
+            .collect();
+        if !states.is_empty() && !states.contains(&s.as_str()) {
+            let mut known = states.clone();
+            known.sort_unstable();
+            known.dedup();
+            return Err(Error::not_found_among("state", s, known).into());
+        }
+    }
+    if let Some(o) = &f.org {
+        let mut known: Vec<String> = engine.orgs()?.into_iter().map(|o| o.id).collect();
+        known.extend(engine.people(None)?.into_iter().filter_map(|p| p.org));
+        known.sort();
+        known.dedup();
+        if !known.contains(o) {
+            return Err(Error::not_found_among(
+                "organisation",
+                o,
+                known.iter().map(String::as_str),
+            )
+            .into());
+        }
+    }
     Ok(())
 }
 

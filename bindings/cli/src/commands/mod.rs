@@ -159,6 +159,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
         Command::Bench(a) => bench::run(&ctx, &a),
+        Command::Version => version(&ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -179,6 +180,16 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(output::EXIT_FAILED)
         }
     }
+}
+
+/// `mentorflow version`.
+fn version(ctx: &Ctx) -> Result<(), CliError> {
+    let v = env!("CARGO_PKG_VERSION");
+    if ctx.out.json {
+        return ctx.out.print_json(&serde_json::json!({ "version": v }));
+    }
+    output::line(&format!("mentorflow {v}"));
+    Ok(())
 }
 
 /// A `--set` value: the raw text for text-like types, else JSON when it parses, else text.

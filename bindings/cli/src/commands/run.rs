@@ -11,7 +11,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
 
 use mentorflow::{Hook, HookError, Notification, Signal};
 use serde::Serialize;
@@ -108,12 +107,12 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::msg(format!("cannot catch Ctrl-C: {e}")))?;
         log(&format!(
-            "ticking every {}s on {}; Ctrl-C stops",
-            a.interval,
+            "ticking every {} on {}; Ctrl-C stops",
+            humantime::format_duration(a.interval),
             ctx.db_path().display()
         ));
     }
-    let interval = Duration::from_secs_f64(a.interval);
+    let interval = a.interval;
     loop {
         match engine.tick() {
             Ok(r) => {
