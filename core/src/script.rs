@@ -19,8 +19,9 @@
 //! The sandbox has no file, network, process or clock access (`import`, `eval` and
 //! `timestamp` do not exist), variables must be declared, and the limits in [`Limits`] apply.
 
+use std::any::TypeId;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -305,7 +306,24 @@ pub struct Scripts {
     engine: RwLock<rhai::Engine>,
     limits: Limits,
     template_scope: Scope<'static>,
+    /// The methods a value of each type has, read from the engine when first asked (and
+    /// again after a host changes the engine).
+    methods: RwLock<Option<Arc<Methods>>>,
 }
+
+/// `(type of the first argument, function name)` of every registered function: what
+/// `x.name(...)` may call on a value of that type (`Dynamic` for functions taking anything).
+type Methods = HashSet<(TypeId, String)>;
+
+/// Names rhai handles itself, for a value of any type.
+const BUILTIN_METHODS: &[&str] = &[
+    "type_of",
+    "is_shared",
+    "call",
+    "curry",
+    "to_string",
+    "to_debug",
+];
 
 impl std::fmt::Debug for Scripts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -397,7 +415,44 @@ impl Scripts {
             engine: RwLock::new(engine),
             limits,
             template_scope,
+            methods: RwLock::new(None),
         }
+    }
+
+    /// Whether a value of type `ty` has the method `name` (`get$x` for a property `x`).
+    pub(crate) fn has_method(&self, ty: TypeId, name: &str) -> bool {
+        if BUILTIN_METHODS.contains(&name) {
+            return true;
+        }
+        let cached = match self.methods.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let methods = match cached {
+            Some(m) => m,
+            None => {
+                let found: Methods = self
+                    .read()
+                    .collect_fn_metadata(
+                        None,
+                        |info| {
+                            let first = info.metadata.param_types.first().copied()?;
+                            Some((first, info.metadata.name.to_string()))
+                        },
+                        true,
+                    )
+                    .into_iter()
+                    .collect();
+                let found = Arc::new(found);
+                match self.methods.write() {
+                    Ok(mut g) => *g = Some(Arc::clone(&found)),
+                    Err(poisoned) => *poisoned.into_inner() = Some(Arc::clone(&found)),
+                }
+                found
+            }
+        };
+        let key = |t: TypeId| (t, name.to_owned());
+        methods.contains(&key(ty)) || methods.contains(&key(TypeId::of::<Dynamic>()))
     }
 
     /// The limits in force.
@@ -412,6 +467,11 @@ impl Scripts {
             Err(poisoned) => poisoned.into_inner(),
         };
         f(&mut guard);
+        drop(guard);
+        match self.methods.write() {
+            Ok(mut g) => *g = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
     }
 
     /// Register a dynamically typed host function with `arity` arguments.
@@ -565,6 +625,9 @@ impl Scripts {
                 self.limits.max_string_size, self.limits.max_array_size, self.limits.max_map_size
             ),
             EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+            EvalAltResult::ErrorFunctionNotFound(signature, at) => {
+                function_not_found(&script.source, signature, *at)
+            }
             other => {
                 let s = other.to_string();
                 // rhai appends " (line L, position P)"; the place already says where.
@@ -719,6 +782,15 @@ pub(crate) enum Reference {
     Member {
         object: String,
         name: String,
+        line: usize,
+        column: usize,
+    },
+    /// `func(...).method(...)` or `func(...).property`, directly or through a variable
+    /// (`let n = func(...); n.method()`): what is asked of a host function's result.
+    Method {
+        function: String,
+        method: String,
+        property: bool,
         line: usize,
         column: usize,
     },
@@ -952,7 +1024,168 @@ pub(crate) fn references(src: &str) -> Vec<Reference> {
             });
         }
     }
+    method_references(&toks, &mut out);
     out
+}
+
+/// The index of the `(` that opens the call whose `)` is at `close`.
+fn open_paren(toks: &[(Tok, usize, usize)], close: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for j in (0..=close).rev() {
+        match toks[j].0 {
+            Tok::Punct(')') => depth += 1,
+            Tok::Punct('(') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The index of the `)` that closes the `(` at `open`.
+fn close_paren(toks: &[(Tok, usize, usize)], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, (t, _, _)) in toks.iter().enumerate().skip(open) {
+        match t {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The function whose result is the receiver of the member at `member` (the token after a
+/// `.`): `f(...)` right before the dot, or a variable last bound by `let v = f(...);`.
+fn receiver_function(toks: &[(Tok, usize, usize)], member: usize) -> Option<String> {
+    let dot = member.checked_sub(1)?;
+    match &toks.get(dot.checked_sub(1)?)?.0 {
+        Tok::Punct(')') => {
+            let open = open_paren(toks, dot - 1)?;
+            match &toks.get(open.checked_sub(1)?)?.0 {
+                Tok::Ident(f) if !member_access(toks, open - 1) => Some(f.clone()),
+                _ => None,
+            }
+        }
+        Tok::Ident(var) if !member_access(toks, dot - 1) => {
+            // the last `let var = ...` (or `var = ...`) before it: a call to f ending the statement
+            let mut found = None;
+            for j in 0..dot - 1 {
+                let binds = matches!(&toks[j].0, Tok::Ident(v) if v == var)
+                    && !member_access(toks, j)
+                    && matches!(toks.get(j + 1), Some((Tok::Punct('='), _, _)))
+                    && !matches!(toks.get(j + 2), Some((Tok::Punct('='), _, _)));
+                if !binds {
+                    continue;
+                }
+                found = match (toks.get(j + 2), toks.get(j + 3)) {
+                    (Some((Tok::Ident(f), _, _)), Some((Tok::Punct('('), _, _))) => {
+                        close_paren(toks, j + 3)
+                            .filter(|&c| {
+                                matches!(toks.get(c + 1), None | Some((Tok::Punct(';'), _, _)))
+                            })
+                            .map(|_| f.clone())
+                    }
+                    _ => None,
+                };
+            }
+            found
+        }
+        _ => None,
+    }
+}
+
+/// What a script asks of host function results: `open_cases(x).len()`,
+/// `let n = open_cases(x); n.len()`.
+fn method_references(toks: &[(Tok, usize, usize)], out: &mut Vec<Reference>) {
+    for (i, (tok, line, column)) in toks.iter().enumerate() {
+        let Tok::Ident(method) = tok else { continue };
+        if !member_access(toks, i) {
+            continue;
+        }
+        if let Some(function) = receiver_function(toks, i) {
+            out.push(Reference::Method {
+                function,
+                method: method.clone(),
+                property: !matches!(toks.get(i + 1), Some((Tok::Punct('('), _, _))),
+                line: *line,
+                column: *column,
+            });
+        }
+    }
+}
+
+/// rhai's type names in a programme officer's words.
+pub(crate) fn type_in_words(rhai: &str) -> String {
+    match rhai.trim() {
+        "i64" | "i32" | "INT" => "a whole number".into(),
+        "f64" | "f32" | "FLOAT" => "a number".into(),
+        "bool" => "true or false".into(),
+        "string" | "&str" | "ImmutableString" | "String" | "&str | ImmutableString | String" => {
+            "text".into()
+        }
+        "char" => "a character".into(),
+        "array" | "Array" => "a list".into(),
+        "map" | "Map" => "a map".into(),
+        "()" => "nothing (`()`, an empty value)".into(),
+        other => format!("a value of type {other}"),
+    }
+}
+
+/// rhai's "Function not found: len (i64)" in words: which function, on what, and — when the
+/// value came from a host function — what that function gives.
+fn function_not_found(source: &str, signature: &str, at: Position) -> String {
+    let (name, args) = match signature.split_once(" (") {
+        Some((n, rest)) => (n.trim(), rest.strip_suffix(')').unwrap_or(rest)),
+        None => (signature.trim(), ""),
+    };
+    let args: Vec<String> = if args.trim().is_empty() {
+        Vec::new()
+    } else {
+        args.split(", ").map(type_in_words).collect()
+    };
+    let toks = lex(source);
+    let line = at.line().unwrap_or(0);
+    // the called name nearest the reported position
+    let here = toks
+        .iter()
+        .enumerate()
+        .filter(|(_, (t, _, _))| matches!(t, Tok::Ident(n) if n == name))
+        .min_by_key(|(_, (_, l, c))| (l.abs_diff(line), *c))
+        .map(|(i, _)| i);
+    let method = here.filter(|&i| member_access(&toks, i));
+    let mut msg = match (method, args.split_first()) {
+        (Some(_), Some((on, []))) => format!("{on} has no `.{name}()`"),
+        (Some(_), Some((on, rest))) => {
+            format!("{on} has no `.{name}(…)` taking {}", rest.join(" and "))
+        }
+        (None, None) | (Some(_), None) => format!("there is no function `{name}()`"),
+        (None, Some(_)) => format!(
+            "there is no function `{name}` taking {}",
+            args.join(" and ")
+        ),
+    };
+    if let Some(f) = method
+        .and_then(|i| receiver_function(&toks, i))
+        .and_then(|f| crate::script_host::function(&f))
+    {
+        msg.push_str(&format!(
+            " (`{}(…)` gives {}: {})",
+            f.name,
+            f.gives.words(),
+            f.meaning
+        ));
+    }
+    msg
 }
 
 fn literal(toks: &[&Tok]) -> Option<String> {

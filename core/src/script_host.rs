@@ -1,24 +1,11 @@
 //! Host functions of the sandbox: what effects may do and what any script may ask.
 //!
-//! | function | in | does |
-//! |----------|----|------|
-//! | `assign(role, person)` | effects | adds `person` to the case role (replaces the holder unless the role is `many`) |
-//! | `unassign(role)` / `unassign(role, person)` | effects | removes everyone / one person from the role |
-//! | `add_note(text)` | effects | adds a note to the case's history |
-//! | `notify(to, template)` / `notify(to, template, data)` | effects | queues a notification to a person id or a list of ids (`()` is ignored) |
-//! | `notify_role(role, template[, data])` | effects | queues a notification to everyone in a case role |
-//! | `goto(state)` | effects | picks the target of an action whose `to` is a list |
-//! | `spawn_copy(#{ state: "...", fields: #{...} })` | effects | creates a linked copy of the case in that state |
-//! | `emit(kind, data)` | effects | sends a typed event (not a message) to the host's hooks |
-//! | `cancel_timer(name)` | effects | cancels a pending timer of this case |
-//! | `fail(message)` / `fail(message, suggest)` | effects | refuses the action with a message for the person |
-//! | `person(id)` | any | a person as a map, or `()` |
-//! | `people(filter)` | any | people of the case's organisation matching a map of `role`, `org` and attribute values |
-//! | `open_cases(person)` / `open_cases(person, role)` | any | cases of this workflow not in a final state where the person holds a role |
-//! | `assignments_since(person, role, instant)` | any | how many cases of this workflow gave the person that role since the instant |
-//! | `today()` | any | today's date in the organisation's time zone |
-//! | `add_span(instant, span)` | any | an instant plus a duration (`"2 days"`, `"5 business days"`, or `"-7 days"` to go back) on the organisation's calendar |
-//! | `days_between(a, b)` | any | whole days from date `a` to date `b` |
+//! [`FUNCTIONS`] lists each one with what it gives back; the language reference
+//! (docs/language.md, "Host functions") shows the same table, and a test keeps the two in
+//! step. The loader uses it to catch, at load time, a method the result does not have
+//! (`open_cases(x).len()`), and the sandbox to explain one at run time.
+
+use std::any::TypeId;
 
 use std::cell::RefCell;
 
@@ -30,6 +17,104 @@ use crate::error::Error;
 use crate::script::{to_dynamic, to_json, Mode, Op, CTX, DB};
 
 type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// What a host function gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gives {
+    /// Nothing (`()`): the function is called for what it does.
+    Nothing,
+    /// A whole number.
+    Int,
+    /// Text.
+    Text,
+    /// A list.
+    List,
+    /// A map, or `()` when there is none.
+    MapOrNothing,
+}
+
+impl Gives {
+    /// The rhai type of the value, when it is always the same.
+    pub(crate) fn type_id(self) -> Option<TypeId> {
+        match self {
+            Gives::Nothing => Some(TypeId::of::<()>()),
+            Gives::Int => Some(TypeId::of::<rhai::INT>()),
+            Gives::Text => Some(TypeId::of::<rhai::ImmutableString>()),
+            Gives::List => Some(TypeId::of::<rhai::Array>()),
+            Gives::MapOrNothing => None,
+        }
+    }
+
+    /// The type in words.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Gives::Nothing => "nothing",
+            Gives::Int => "a whole number",
+            Gives::Text => "text",
+            Gives::List => "a list",
+            Gives::MapOrNothing => "a map or nothing",
+        }
+    }
+}
+
+/// One host function as the reference describes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostFunction {
+    /// Its name.
+    pub(crate) name: &'static str,
+    /// How it is called, as the reference writes it (one per form).
+    #[allow(dead_code)] // read by the test that keeps docs/language.md in step
+    pub(crate) calls: &'static [&'static str],
+    /// Where it may be used: `effects` or `any` script.
+    #[allow(dead_code)] // read by the test that keeps docs/language.md in step
+    pub(crate) used_in: &'static str,
+    /// What it gives back.
+    pub(crate) gives: Gives,
+    /// What the value means (or what the function does, when it gives nothing).
+    pub(crate) meaning: &'static str,
+}
+
+const fn f(
+    name: &'static str,
+    calls: &'static [&'static str],
+    used_in: &'static str,
+    gives: Gives,
+    meaning: &'static str,
+) -> HostFunction {
+    HostFunction {
+        name,
+        calls,
+        used_in,
+        gives,
+        meaning,
+    }
+}
+
+/// Every host function, in the reference's order.
+pub(crate) const FUNCTIONS: &[HostFunction] = &[
+    f("assign", &["assign(role, person)"], "effects", Gives::Nothing, "gives a person a case role (replaces the holder unless the role is `many`)"),
+    f("unassign", &["unassign(role)", "unassign(role, person)"], "effects", Gives::Nothing, "removes everyone, or one person, from the role"),
+    f("add_note", &["add_note(text)"], "effects", Gives::Nothing, "adds a note to the case's history"),
+    f("notify", &["notify(to, template)", "notify(to, template, data)"], "effects", Gives::Nothing, "queues a notification to a person id or list of ids (`()` is skipped)"),
+    f("notify_role", &["notify_role(role, template[, data])"], "effects", Gives::Nothing, "to everyone holding a case role, or a directory role in the case's organisation"),
+    f("goto", &["goto(state)"], "action `run`", Gives::Nothing, "chooses the target when `to` is a list"),
+    f("spawn_copy", &["spawn_copy(#{ state: \"denied\", fields: #{...} })"], "effects", Gives::Nothing, "creates a linked copy of the case (its `parent` is this case) in that state"),
+    f("emit", &["emit(kind, data)"], "effects", Gives::Nothing, "a typed signal for hosts (`schedule_exception`), delivered like notifications"),
+    f("cancel_timer", &["cancel_timer(name)"], "effects", Gives::Nothing, "cancels a pending timer of this case"),
+    f("fail", &["fail(message)", "fail(message, suggest)"], "effects", Gives::Nothing, "refuses the action with a message for the person (the script stops here)"),
+    f("person", &["person(id)"], "any", Gives::MapOrNothing, "the person as a map (`id`, `name`, `email`, `org`, `roles` and their attributes), or `()` when there is no such person"),
+    f("people", &["people(#{ role: \"mentor\", classification: \"active\" })"], "any", Gives::List, "the people (maps, as `person`) of the case's organisation with that directory role and attribute values (a list value matches when it shares an item), sorted by id"),
+    f("open_cases", &["open_cases(person)", "open_cases(person, role)"], "any", Gives::Int, "how many cases of this workflow that are not in a final state the person holds a case role in (that role)"),
+    f("assignments_since", &["assignments_since(person, role, instant)"], "any", Gives::Int, "how many times the person was given the role in cases of this workflow since the instant"),
+    f("today", &["today()"], "any", Gives::Text, "today's date in the organisation's time zone, `YYYY-MM-DD`"),
+    f("add_span", &["add_span(instant, span)"], "any", Gives::Text, "the instant (RFC 3339, UTC) plus a duration on the organisation's calendar (`\"-7 days\"` goes back)"),
+    f("days_between", &["days_between(a, b)"], "any", Gives::Int, "whole days from date a to date b (negative when b is earlier)"),
+];
+
+/// A host function by name.
+pub(crate) fn function(name: &str) -> Option<&'static HostFunction> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
 
 thread_local! {
     static PENDING: RefCell<Option<Error>> = const { RefCell::new(None) };
@@ -332,4 +417,40 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
             .signed_duration_since(a.date_naive())
             .num_days())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference's table of host functions, as docs/language.md must show it.
+    fn reference_rows() -> Vec<String> {
+        FUNCTIONS
+            .iter()
+            .map(|f| {
+                let calls: Vec<String> = f.calls.iter().map(|c| format!("`{c}`")).collect();
+                format!(
+                    "| {} | {} | {} | {} |",
+                    calls.join(", "),
+                    f.used_in,
+                    f.gives.words(),
+                    f.meaning
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_language_reference_lists_every_host_function_with_what_it_gives() {
+        let doc = include_str!("../../docs/language.md");
+        let table: Vec<&str> = doc
+            .split_once("| function | in | gives | meaning |")
+            .expect("docs/language.md has the host function table")
+            .1
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        assert_eq!(table, reference_rows());
+    }
 }

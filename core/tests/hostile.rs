@@ -570,7 +570,7 @@ fn no_script_function_reaches_cases_the_outbox_files_or_the_database() {
                 e.put_people(&support::people()).unwrap();
                 let c = e.start("hostile", "create", "pat", json!({})).unwrap();
                 let error = refused(&e, &c, "need", json!({"note": "x"}));
-                script_error(&error, "actions.need.run", "not found");
+                script_error(&error, "actions.need.run", "there is no function");
             }
         }
     }

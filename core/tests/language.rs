@@ -159,3 +159,85 @@ fn a_message_is_checked_when_the_definition_loads() {
     assert_eq!(ps[0].path, "actions.assign.guard[0].message");
     assert_eq!(ps[0].line, line);
 }
+
+// ---- what host functions give ---------------------------------------------------------------
+
+const TYPES: &str = r#"
+workflow: types
+version: 1
+roles:
+  owner: {}
+fields:
+  count: { type: int, default: 0 }
+states:
+  open: { label: Open }
+  done: { label: Done, final: true }
+actions:
+  create: { to: open, by: owner }
+  check:
+    from: open
+    by: owner
+    guard: 'GUARD'
+  finish: { from: open, to: done, by: owner }
+"#;
+
+fn types_with(guard: &str) -> String {
+    TYPES.replace("GUARD", guard)
+}
+
+#[test]
+fn a_method_a_host_functions_result_lacks_is_a_load_error_at_the_method() {
+    for guard in [
+        "open_cases(actor.id).len() < 3",
+        "let n = open_cases(actor.id); n.len() < 3",
+    ] {
+        let text = types_with(guard);
+        let ps = problems_of("types.yaml", &text);
+        assert_eq!(ps.len(), 1, "{guard}: {ps:#?}");
+        assert_eq!(
+            ps[0].message,
+            "`open_cases(…)` gives a whole number (how many cases of this workflow that are not in a final state the person holds a case role in (that role)); a whole number has no `.len()`"
+        );
+        let line = line_of(&text, guard);
+        let column = text.lines().nth(line - 1).unwrap().find(".len").unwrap() + 2;
+        assert_eq!((ps[0].line, ps[0].column), (line, column), "{guard}");
+    }
+}
+
+#[test]
+fn methods_the_results_have_pass() {
+    for guard in [
+        "today().sub_string(0, 4) == \"2026\" || true",
+        "people(#{ role: \"mentor\" }).len() >= 0",
+        "open_cases(actor.id).to_string() != \"\" && open_cases(actor.id).abs() >= 0",
+        "let when = add_span(now, \"2 days\"); when.len() > 0",
+    ] {
+        let (engine, _) = engine_for("types.yaml", &types_with(guard));
+        let case = engine.start("types", "create", "alice", json!({})).unwrap();
+        engine.act(case.id, "check", "alice", json!({})).unwrap();
+    }
+}
+
+#[test]
+fn a_missing_method_at_run_time_names_the_type_in_words_and_the_function() {
+    let (engine, _) = engine_for("types.yaml", &types_with("person(\"nobody\").len() > 0"));
+    let case = engine.start("types", "create", "alice", json!({})).unwrap();
+    let e = err(engine.act(case.id, "check", "alice", json!({})));
+    let Error::Script { message, place } = &e else {
+        panic!("expected a script error, got {e:?}")
+    };
+    assert_eq!(
+        message,
+        "nothing (`()`, an empty value) has no `.len()` (`person(…)` gives a map or nothing: the person as a map (`id`, `name`, `email`, `org`, `roles` and their attributes), or `()` when there is no such person)"
+    );
+    assert_eq!(place.path, "actions.check.guard");
+
+    let (engine, _) = engine_for("types.yaml", &types_with("fields.count.len() > 0"));
+    let case = engine.start("types", "create", "alice", json!({})).unwrap();
+    let e = err(engine.act(case.id, "check", "alice", json!({})));
+    assert_eq!(
+        e.to_string().split(": ").last(),
+        Some("a whole number has no `.len()`"),
+        "{e}"
+    );
+}

@@ -1413,6 +1413,37 @@ impl Loader<'_> {
                         self.problem_at(path, pos, msg);
                     }
                 }
+                Reference::Method {
+                    function,
+                    method,
+                    property,
+                    line,
+                    column,
+                } => {
+                    let Some(f) = crate::script_host::function(&function) else {
+                        continue;
+                    };
+                    let Some(ty) = f.gives.type_id() else {
+                        continue;
+                    };
+                    let (asked, shown) = if property {
+                        (format!("get${method}"), format!("`.{method}`"))
+                    } else {
+                        (method.clone(), format!("`.{method}()`"))
+                    };
+                    if !self.scripts.has_method(ty, &asked) {
+                        let words = f.gives.words();
+                        let pos = at(line, column);
+                        self.problem_at(
+                            path,
+                            pos,
+                            format!(
+                                "`{function}(…)` gives {words} ({}); {words} has no {shown}",
+                                f.meaning
+                            ),
+                        );
+                    }
+                }
                 Reference::Call {
                     name,
                     args,
