@@ -78,8 +78,9 @@ pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, OrgPatch, Person, PersonPatch};
 pub use engine::{
-    fold, Act, ActOptions, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Notification,
-    Signal, Start, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,
+    fold, Act, ActOptions, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Health,
+    Notification, Participant, PendingTimer, Signal, Start, StartInfo, Table, TickReport, ViewInfo,
+    ViewPage, ViewQuery,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Hook, HookError};

@@ -28,7 +28,7 @@ states:
     label: Open
     timers:
       - name: ping
-        after: 1h
+        after: 12h
         run: fields.fired += 1
   closed: { label: Closed, final: true }
 actions:
@@ -218,7 +218,8 @@ const CASES: usize = 12;
 const ROUNDS: usize = 15;
 
 /// Bump every case ROUNDS times as `who`; every round, move the clock an hour and sweep the
-/// timers (case `i`'s timer is due at t0 + (i + 1) h). Returns (successful bumps, timers fired).
+/// timers (case `i` starts at t0 + i h, so its timer is due at t0 + (12 + i) h, after the
+/// setup's last event). Returns (successful bumps, timers fired).
 fn workload(e: &Engine, clock: &ManualClock, ids: &[i64], who: &str) -> (usize, usize) {
     let (mut bumps, mut fired) = (0, 0);
     for _ in 0..ROUNDS {
@@ -231,6 +232,11 @@ fn workload(e: &Engine, clock: &ManualClock, ids: &[i64], who: &str) -> (usize, 
     }
     fired += e.tick().unwrap().fired;
     (bumps, fired)
+}
+
+/// The instant of the setup's last event (case `CASES - 1` started).
+fn setup_end() -> chrono::DateTime<chrono::Utc> {
+    t0() + chrono::Duration::hours(CASES as i64 - 1)
 }
 
 fn wait_for(file: &Path) {
@@ -253,7 +259,7 @@ fn child_process_workload() {
     };
     let db = Path::new(&db);
     // the child's clock runs ahead, so both processes find due timers at the same moments
-    let clock = ManualClock::at(t0() + chrono::Duration::hours(CASES as i64 / 2));
+    let clock = ManualClock::at(setup_end() + chrono::Duration::hours(CASES as i64 / 2));
     let e = file_engine(db, clock.clone());
     let mut ids: Vec<i64> = e
         .cases(&Default::default())
@@ -289,7 +295,8 @@ fn two_processes_share_one_file() {
         .collect();
     drop(setup);
 
-    let clock = ManualClock::at(t0());
+    // Both processes resume at the setup's last event: a clock may not start before it.
+    let clock = ManualClock::at(setup_end());
     let e = file_engine(&path, clock.clone());
     let child = Command::new(std::env::current_exe().unwrap())
         .args([

@@ -173,12 +173,13 @@ fn t0() -> DateTime<Utc> {
     support::t0()
 }
 
-/// The latest committed instant in the file (the child's clock resumes from it).
+/// The latest committed instant in the file (the child's clock resumes from it), t0 before
+/// the first run created the schema.
 fn last_instant(db: &Path) -> DateTime<Utc> {
     let c = Connection::open(db).unwrap();
     let us: Option<i64> = c
         .query_row("SELECT max(at) FROM events", [], |r| r.get(0))
-        .unwrap();
+        .unwrap_or_default();
     us.and_then(DateTime::from_timestamp_micros)
         .unwrap_or_else(t0)
 }
@@ -333,7 +334,8 @@ fn run_child(dir: &Path, target: usize, run: u64) {
     trim_partial_line(&dir.join("delivered.log"));
     let log = Log::open(&dir.join("committed.log"));
     let deliveries = Arc::new(Log::open(&dir.join("delivered.log")));
-    let clock = ManualClock::at(t0());
+    // The clock resumes at the last committed instant (it may not start earlier).
+    let clock = ManualClock::at(last_instant(&db));
     let e = Engine::builder()
         .database(&db)
         .workflows_dir(workflows())
@@ -344,7 +346,6 @@ fn run_child(dir: &Path, target: usize, run: u64) {
     let (org, people) = directory();
     e.replace_org(&org).unwrap();
     e.put_people(&people).unwrap();
-    clock.set(last_instant(&db));
     std::fs::write(dir.join(format!("ready.{run}")), "ready").unwrap();
     // Fire what is due and deliver what a kill left undelivered.
     e.tick().unwrap();
@@ -584,7 +585,7 @@ fn verify(dir: &Path, kills: usize, finished: bool) -> Figures {
     let e = Engine::builder()
         .database(&db)
         .workflows_dir(workflows())
-        .clock(ManualClock::at(t0()))
+        .clock(ManualClock::at(last_instant(&db)))
         .build()
         .unwrap_or_else(|err| panic!("the database does not open after a kill: {err}"));
     let now = last_instant(&db);

@@ -16,8 +16,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
 pub use types::{
-    fold, Case, CaseFilter, Effect, Event, Folded, Notification, Signal, StartInfo, Table,
-    TickReport, ViewInfo, ViewPage, ViewQuery,
+    fold, Case, CaseFilter, Effect, Event, Folded, Health, Notification, Participant, PendingTimer,
+    Signal, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,
 };
 
 use crate::definition::{self, Definition};
@@ -169,6 +169,9 @@ impl EngineBuilder {
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::open(self.database.as_deref(), !self.open_existing)?;
         let now = clock.now();
+        if self.manual.is_some() {
+            refuse_clock_before_last_event(&db, now, self.database.as_deref())?;
+        }
         // Deploy. A text whose meaning changed under a version that cases run on is not
         // loaded: those cases keep running on the stored text, and only starting a new case
         // of that version is refused, with the problem.
@@ -1063,9 +1066,67 @@ impl Engine {
         self.read(|db| store::notifications(db, filter))
     }
 
-    /// The pending timers of a case, soonest first.
-    pub fn timers(&self, case_id: i64) -> Result<Vec<store::TimerRow>> {
-        self.read(|db| store::case_timers(db, case_id))
+    /// The pending timers of a case, soonest first, with what each does when it fires
+    /// (administrative: no access check).
+    pub fn timers(&self, case_id: i64) -> Result<Vec<PendingTimer>> {
+        self.read(|db| {
+            let case = step::get(self, db, case_id, None)?;
+            let def = self.definition_at(db, &case.workflow, case.version)?;
+            Ok(store::case_timers(db, case_id)?
+                .into_iter()
+                .map(|row| {
+                    let declared = def
+                        .state(&row.state)
+                        .and_then(|s| s.timers.iter().find(|t| t.name == row.name));
+                    PendingTimer {
+                        action: declared.and_then(|t| t.action.clone()),
+                        script: declared.is_some_and(|t| t.run.is_some()),
+                        recurring: declared
+                            .is_some_and(|t| matches!(t.schedule, definition::Schedule::Every(_))),
+                        description: declared.and_then(|t| t.description.clone()),
+                        name: row.name,
+                        state: row.state,
+                        due_at: row.due_at,
+                        fired: row.fired,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    /// The participants of a case with the time each was given the role, by role. With an
+    /// actor, only if that person may see the case.
+    pub fn participants(&self, case_id: i64, actor: Option<&str>) -> Result<Vec<Participant>> {
+        self.read(|db| {
+            step::get(self, db, case_id, actor)?;
+            store::case_participants(db, case_id)
+        })
+    }
+
+    /// The instant of the latest history event in the database (`None` when no case ever
+    /// changed): a simulation resumes there with a manual clock, which may not start earlier.
+    pub fn last_committed_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(store::last_event_at)
+    }
+
+    /// What an operator checks: the schema version, the last committed instant, timers due
+    /// longer ago than `grace` (no worker fired them) and the outbox backlog.
+    pub fn health(&self, grace: chrono::Duration) -> Result<Health> {
+        let now = self.now();
+        self.read(|db| {
+            // counts are never negative
+            let n = |c: i64| u64::try_from(c).unwrap_or_default();
+            let (backlog, failed) = store::outbox_backlog(db)?;
+            Ok(Health {
+                schema_version: store::schema_version(db)?,
+                last_committed_at: store::last_event_at(db)?,
+                now,
+                next_due: store::next_due(db)?,
+                overdue_timers: n(store::count_due_timers(db, now - grace)?),
+                outbox_backlog: n(backlog),
+                failed_deliveries: n(failed),
+            })
+        })
     }
 
     /// Signals, optionally of one case.
@@ -1212,6 +1273,32 @@ fn merge_org(db: &Connection, change: &OrgPatch) -> Result<Org> {
     let org = change.apply(directory::get_org(db, &change.id)?);
     directory::put_org(db, &org)?;
     Ok(org)
+}
+
+/// Time never runs backwards in a database: a manual clock that starts before the latest
+/// history event would stamp later events before earlier ones. (The system clock is not
+/// checked: a database written by a simulation may hold events in the future.)
+fn refuse_clock_before_last_event(
+    db: &Connection,
+    start: DateTime<Utc>,
+    path: Option<&Path>,
+) -> Result<()> {
+    match store::last_event_at(db)? {
+        Some(last) if start < last => {
+            let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            Err(Error::validation(
+                "clock",
+                format!(
+                    "the manual clock starts at {}, before the last committed event in {} ({}); time cannot run backwards: start the clock at or after {}",
+                    at(start),
+                    path.map_or_else(|| "the database".to_owned(), |p| p.display().to_string()),
+                    at(last),
+                    at(last)
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// BEGIN IMMEDIATE. Another writer holding the lock is waited for by SQLite's busy handler

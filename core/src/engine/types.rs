@@ -153,6 +153,65 @@ pub struct Event {
     pub effects: Vec<Effect>,
 }
 
+/// A person holding a case role, and since when ([`Engine::participants`](crate::Engine::participants)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    /// The case role.
+    pub role: String,
+    /// The person.
+    pub person: String,
+    /// When the person was given the role (the latest time, if they lost it in between).
+    pub since: DateTime<Utc>,
+}
+
+/// A pending timer of a case: when it is due and what it does then
+/// ([`Engine::timers`](crate::Engine::timers)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingTimer {
+    /// Its name in the state.
+    pub name: String,
+    /// The state that scheduled it (leaving the state cancels it).
+    pub state: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// The system action it fires, if any.
+    pub action: Option<String>,
+    /// Whether it runs a script when it fires.
+    pub script: bool,
+    /// Whether it fires again every period while the case stays in the state (`every`).
+    pub recurring: bool,
+    /// How many times a recurring timer has fired so far.
+    pub fired: u32,
+    /// The timer's description in the definition.
+    pub description: Option<String>,
+}
+
+/// What a database looks like to an operator ([`Engine::health`](crate::Engine::health)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// The schema version of the database.
+    pub schema_version: i64,
+    /// The instant of the latest history event ([`Engine::last_committed_at`](crate::Engine::last_committed_at)).
+    pub last_committed_at: Option<DateTime<Utc>>,
+    /// The engine's clock when the report was made.
+    pub now: DateTime<Utc>,
+    /// The earliest pending timer's due time.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Timers due longer ago than the grace period given: no worker fired them.
+    pub overdue_timers: u64,
+    /// Notifications and signals neither delivered to a hook nor acknowledged by a host.
+    pub outbox_backlog: u64,
+    /// Of the backlog, those whose last delivery attempt failed.
+    pub failed_deliveries: u64,
+}
+
+impl Health {
+    /// Healthy: no overdue timer and no failed delivery waiting.
+    pub fn healthy(&self) -> bool {
+        self.overdue_timers == 0 && self.failed_deliveries == 0
+    }
+}
+
 /// A message to a person, rendered from a template.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {

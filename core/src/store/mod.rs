@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
-use crate::engine::{Case, Effect, Event, Notification, Signal};
+use crate::engine::{Case, Effect, Event, Notification, Participant, Signal};
 use crate::error::{Error, Result};
 
 /// Microseconds since the Unix epoch, the stored form of every instant.
@@ -336,6 +336,21 @@ pub(crate) fn remove_participant(
     Ok(())
 }
 
+/// A case's participants with the time each was given the role, by role then seniority.
+pub(crate) fn case_participants(db: &Connection, case_id: i64) -> Result<Vec<Participant>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT role, person, since FROM participants WHERE case_id = ?1 ORDER BY role, since, person",
+    )?;
+    let rows = stmt.query_map(params![case_id], |r| {
+        Ok(Participant {
+            role: r.get(0)?,
+            person: r.get(1)?,
+            since: instant(r.get(2)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// Cases of a workflow, not in a final state, where the person holds a role (any, or `role`).
 pub(crate) fn open_cases(
     db: &Connection,
@@ -423,6 +438,15 @@ pub(crate) fn events(db: &Connection, case_id: i64) -> Result<Vec<Event>> {
         out.push(finish_event(r?)?);
     }
     Ok(out)
+}
+
+/// The instant of the latest history event (by id: the last one committed).
+pub(crate) fn last_event_at(db: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let v: Option<i64> = db
+        .prepare_cached("SELECT at FROM events ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(v.map(instant))
 }
 
 pub(crate) fn events_after(db: &Connection, after_id: i64, limit: i64) -> Result<Vec<Event>> {
@@ -714,6 +738,32 @@ pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signa
         }
     }
     Ok(out)
+}
+
+/// Timers due at or before `before` (an index range on `timers_by_due`).
+pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result<i64> {
+    count(
+        db,
+        "SELECT count(*) FROM timers WHERE due_at <= ?1",
+        &[&micros(before)],
+    )
+}
+
+/// Outbox rows neither delivered nor acknowledged, and how many of them failed their last
+/// delivery attempt (the partial index `outbox_undelivered`).
+pub(crate) fn outbox_backlog(db: &Connection) -> Result<(i64, i64)> {
+    Ok(db
+        .prepare_cached(
+            "SELECT count(*), count(last_error) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// The database's schema version (`PRAGMA user_version`).
+pub(crate) fn schema_version(db: &Connection) -> Result<i64> {
+    Ok(db
+        .prepare_cached("PRAGMA user_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 pub(crate) fn ack(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {

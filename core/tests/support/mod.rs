@@ -258,7 +258,7 @@ pub struct Snapshot {
     pub history: Vec<mentorflow::Event>,
     pub notifications: Vec<Notification>,
     pub signals: Vec<Signal>,
-    pub timers: Vec<mentorflow::store::TimerRow>,
+    pub timers: Vec<mentorflow::PendingTimer>,
 }
 
 /// A snapshot of every case and of one case's history, outbox and timers.
