@@ -137,6 +137,9 @@ pub enum Command {
     Test(TestArgs),
     /// Run a worker: tick at an interval and deliver notifications.
     Run(RunArgs),
+    /// Check a database: schema version, last committed instant, overdue timers, outbox
+    /// backlog; exits non-zero when unhealthy.
+    Health(HealthArgs),
     /// A guided run of the shipped flows on a fresh database and a simulated clock.
     ///
     /// The demo writes its own database: `mentorflow-demo.db` in the current folder, or the
@@ -465,6 +468,17 @@ pub struct RunArgs {
     /// Tick and deliver once, then exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `health`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    mentorflow --db cases.db health\n  \
+    mentorflow --db cases.db --json health --grace 60")]
+pub struct HealthArgs {
+    /// A timer due longer ago than this many seconds is overdue (no worker fired it).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub grace: u64,
 }
 
 /// `bench`.

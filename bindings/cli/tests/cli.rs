@@ -19,13 +19,22 @@ fn fixtures() -> PathBuf {
 /// A temporary folder with a database, and the fixture workflows.
 struct Env {
     dir: TempDir,
+    /// The `--now` of `run`, `ok`, `json` and `fails`: T0 until `move_clock` moves it.
+    now: std::cell::Cell<&'static str>,
 }
 
 impl Env {
     fn new() -> Env {
         Env {
             dir: TempDir::new().unwrap(),
+            now: std::cell::Cell::new(T0),
         }
+    }
+
+    /// Run the following commands at `now` (a database refuses a clock that starts before its
+    /// last committed event).
+    fn move_clock(&self, now: &'static str) {
+        self.now.set(now);
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -44,7 +53,7 @@ impl Env {
 
     /// `mentorflow --db t.db --workflows FIXTURES --now T0 ARGS...`
     fn run(&self, args: &[&str]) -> Command {
-        self.at(T0, args)
+        self.at(self.now.get(), args)
     }
 
     fn at(&self, now: &str, args: &[&str]) -> Command {
@@ -641,6 +650,7 @@ fn tick_fires_due_timers_at_now() {
         .clone();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["fired"], 1);
+    e.move_clock("2026-11-30T11:00:00Z");
     let c = e.json(&["show", "1"]);
     assert_eq!(c["state"], "submitted");
     assert!(c["participants"].get("mentor").is_none());
@@ -650,7 +660,8 @@ fn tick_fires_due_timers_at_now() {
 fn notifications_list_filter_and_acknowledge() {
     let e = Env::new();
     e.assigned();
-    e.at("2026-11-21T11:00:00Z", &["tick"]).assert().success();
+    e.move_clock("2026-11-21T11:00:00Z");
+    e.ok(&["tick"]);
     snap!("notifications", e.ok(&["notifications"]));
     let all = e.json(&["notifications", "--to", "alice"]);
     assert_eq!(all.as_array().unwrap().len(), 2);
@@ -991,6 +1002,72 @@ fn run_once_prints_pending_notifications_as_json_lines() {
     assert_eq!(e.ok(&["run", "--once"]), "");
     let n = e.json(&["notifications"]);
     assert!(n[0]["delivered_at"].is_string(), "{n}");
+}
+
+#[test]
+fn health_reports_the_database_and_fails_on_overdue_timers() {
+    let e = Env::new();
+    let missing = e.fails(&["health"]);
+    assert!(missing.contains("database `t.db` not found"), "{missing}");
+    assert!(
+        !e.path("t.db").exists(),
+        "health must not create the database"
+    );
+    e.assigned();
+    let h = e.json(&["health"]);
+    assert_eq!(h["database"], "t.db");
+    assert_eq!(
+        h["schema_version"],
+        mentorflow::store::schema::SCHEMA_VERSION
+    );
+    assert_eq!(h["last_committed_at"], T0);
+    assert_eq!(h["next_due"], "2026-11-21T10:00:00Z");
+    assert_eq!(h["overdue_timers"], 0);
+    assert_eq!(h["outbox_backlog"], 1);
+    assert_eq!(h["healthy"], true);
+    assert_eq!(e.json(&["show", "1"])["timers"][1]["action"], "expire");
+    let text = e.ok(&["health"]);
+    assert!(
+        text.contains("last committed  2026-11-20 10:00 UTC"),
+        "{text}"
+    );
+    assert!(text.ends_with("healthy\n"), "{text}");
+    // A day later without a worker: the reminder is overdue, exit 1, the report still printed.
+    let late = e
+        .at("2026-11-21T11:00:00Z", &["--json", "health"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let h: Value = serde_json::from_slice(&late.stdout).unwrap();
+    assert_eq!(
+        (h["overdue_timers"].clone(), h["healthy"].clone()),
+        (1.into(), false.into())
+    );
+    let err = String::from_utf8(late.stderr).unwrap();
+    assert!(
+        err.contains("\"code\":\"unhealthy\"") && err.contains("1 timer(s) due"),
+        "{err}"
+    );
+    // Within a longer grace period it is healthy.
+    e.at("2026-11-21T11:00:00Z", &["health", "--grace", "7200"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_clock_before_the_last_committed_event_is_refused() {
+    let e = Env::new();
+    e.assigned();
+    e.at("2026-11-21T11:00:00Z", &["tick"]).assert().success();
+    let out = e.run(&["show", "1"]).assert().code(1).get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "the manual clock starts at 2026-11-20T10:00:00Z, before the last committed event"
+        ) && err.contains("2026-11-21T11:00:00Z"),
+        "{err}"
+    );
 }
 
 #[cfg(unix)]

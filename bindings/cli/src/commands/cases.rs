@@ -25,7 +25,7 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
                 Value::Array(
                     timers
                         .iter()
-                        .map(|t| json!({ "name": t.name, "state": t.state, "due_at": t.due_at }))
+                        .map(|t| json!({ "name": t.name, "state": t.state, "due_at": t.due_at, "action": t.action }))
                         .collect(),
                 ),
             );

@@ -8,6 +8,7 @@ mod completions;
 mod demo;
 mod directory;
 mod graph;
+mod health;
 mod import;
 mod notifications;
 mod run;
@@ -156,6 +157,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema => schema::run(&ctx),
         Command::Test(a) => test::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
+        Command::Health(a) => health::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
         Command::Bench(a) => bench::run(&ctx, &a),
