@@ -74,6 +74,74 @@ impl Trace {
     }
 }
 
+/// A definition as data, for programs (`mentorflow graph --json`): its `nodes` (states with
+/// label, `final` and tags), its `edges` (one per action and state it leads from, `from`
+/// `null` for a start action and `to` the target states — `[from]` when the action stays —
+/// with the roles `by`; one per timer that fires an action, with `timer` and `schedule`),
+/// the timers that only run a script (`notes`), and with a trace the case's `current` state
+/// and `path` (its steps).
+pub fn to_json(def: &Definition, trace: Option<&Trace>) -> serde_json::Value {
+    use serde_json::json;
+    let nodes: Vec<_> = def
+        .states
+        .iter()
+        .map(|s| json!({ "id": s.id, "label": s.label, "final": s.is_final, "tags": s.tags }))
+        .collect();
+    let mut edges = Vec::new();
+    for a in &def.actions {
+        let froms: Vec<Option<&str>> = match &a.from {
+            None => vec![None],
+            Some(f) => f.iter().map(|s| Some(s.as_str())).collect(),
+        };
+        for from in froms {
+            let to: Vec<&str> = match (&a.to, from) {
+                (Target::Stay, Some(f)) => vec![f],
+                (t, _) => t.states(),
+            };
+            edges.push(json!({
+                "from": from, "to": to, "action": a.id,
+                "label": a.label.as_deref().unwrap_or(&a.id), "by": a.by,
+            }));
+        }
+    }
+    let mut notes = Vec::new();
+    for st in &def.states {
+        for t in &st.timers {
+            match &t.action {
+                Some(aid) => {
+                    let to = def
+                        .action(aid)
+                        .map(|a| match &a.to {
+                            Target::Stay => vec![st.id.as_str()],
+                            other => other.states(),
+                        })
+                        .unwrap_or_default();
+                    edges.push(json!({
+                        "from": st.id, "to": to, "action": aid, "label": aid, "by": ["system"],
+                        "timer": t.name, "schedule": schedule_text(t),
+                    }));
+                }
+                None => notes.push(json!({
+                    "state": st.id, "timer": t.name, "schedule": schedule_text(t),
+                })),
+            }
+        }
+    }
+    let mut v = json!({
+        "workflow": def.id, "version": def.version, "title": def.title,
+        "nodes": nodes, "edges": edges, "notes": notes,
+    });
+    if let Some(t) = trace {
+        v["current"] = json!(t.current);
+        v["path"] = t
+            .steps
+            .iter()
+            .map(|(from, to, action)| json!({ "from": from, "to": to, "action": action }))
+            .collect();
+    }
+    v
+}
+
 /// Render a definition as a diagram, optionally with a case's trace over it.
 pub fn render(def: &Definition, format: Format, trace: Option<&Trace>) -> String {
     let model = Model::build(def);

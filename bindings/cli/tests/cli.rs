@@ -515,9 +515,16 @@ fn a_request_goes_through_start_act_show_history_list_view_and_export() {
     ]);
     snap!("act_assign", assigned);
     snap!("actions_alice", e.ok(&["actions", "1", "--as", "alice"]));
+    let names: Vec<Value> = e
+        .json(&["actions", "1", "--as", "alice"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].clone())
+        .collect();
     assert_eq!(
-        e.json(&["actions", "1", "--as", "alice"]),
-        serde_json::json!(["accept", "decline"])
+        names,
+        [serde_json::json!("accept"), serde_json::json!("decline")]
     );
     snap!("show", e.ok(&["show", "1", "--as", "alice"]));
     let shown = e.json(&["show", "1"]);
@@ -1759,4 +1766,47 @@ fn tables_line_up_wide_characters() {
         })
         .collect();
     assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
+}
+
+#[test]
+fn graph_and_actions_json_carry_what_the_text_shows() {
+    let e = Env::new();
+    e.assigned();
+    let g = e.json(&["graph", "request"]);
+    assert_eq!(g["workflow"], "request");
+    let nodes: Vec<&str> = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        nodes.contains(&"submitted") && nodes.contains(&"complete"),
+        "{g}"
+    );
+    let edges = g["edges"].as_array().unwrap();
+    assert!(
+        edges.iter().any(|x| x["from"].is_null()
+            && x["action"] == "submit"
+            && x["to"] == serde_json::json!(["submitted"])),
+        "{g}"
+    );
+    assert!(
+        edges.iter().any(|x| x["from"] == "submitted"
+            && x["action"] == "assign"
+            && x["by"] == serde_json::json!(["coordinator"])),
+        "{g}"
+    );
+    let traced = e.json(&["graph", "request", "--case", "1"]);
+    assert_eq!(traced["current"], "pending");
+    assert_eq!(traced["path"].as_array().unwrap().len(), 2);
+    let acts = e.json(&["actions", "1", "--as", "alice"]);
+    let accept = acts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "accept")
+        .unwrap();
+    assert_eq!(accept["to"], serde_json::json!(["in_progress"]));
+    assert!(accept["inputs"].is_array(), "{acts}");
 }

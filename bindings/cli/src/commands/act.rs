@@ -34,7 +34,24 @@ pub fn actions(ctx: &Ctx, a: ActionsArgs) -> Result<(), CliError> {
     let engine = ctx.engine_read()?;
     let ids = engine.actions(a.case, &a.actor)?;
     if ctx.out.json {
-        return ctx.out.print_json(&ids);
+        let case = engine.get(a.case, None)?;
+        let def = engine.definition_of(&case)?;
+        let list: Vec<_> = ids
+            .iter()
+            .filter_map(|id| def.action(id))
+            .map(|x| {
+                serde_json::json!({
+                    "action": x.id,
+                    "label": x.label.as_deref().unwrap_or(&x.id),
+                    "to": x.to.states(),
+                    "stays": matches!(x.to, mentorflow::definition::Target::Stay),
+                    "inputs": x.inputs.iter().map(|f| serde_json::json!({
+                        "name": f.name, "type": f.kind, "required": f.required,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return ctx.out.print_json(&list);
     }
     if ids.is_empty() {
         output::line(&format!(

@@ -26,6 +26,9 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
             }
             let def = engine.definition_of(&case)?;
             let trace = Trace::from_history(&engine.history(id, None)?);
+            if ctx.out.json {
+                return ctx.out.print_json(&graph::to_json(&def, Some(&trace)));
+            }
             graph::render(&def, format, Some(&trace))
         }
         None => {
@@ -51,6 +54,9 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
                             .join(", ")
                     )),
                 })?;
+            if ctx.out.json {
+                return ctx.out.print_json(&graph::to_json(def, None));
+            }
             graph::render(def, format, None)
         }
     };
