@@ -27,6 +27,10 @@ pub fn workflow_schema() -> Value {
         "string", "text", "int", "integer", "float", "number", "bool", "boolean", "date", "time",
         "datetime", "person"
     ]);
+    let mut item_types = simple_types.clone();
+    if let Some(types) = item_types.as_array_mut() {
+        types.push(json!("map"));
+    }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -186,7 +190,7 @@ pub fn workflow_schema() -> Value {
                             },
                             "min": { "description": "Smallest number (for lists: fewest items).", "type": "number" },
                             "max": { "description": "Largest number (for lists: most items).", "type": "number" },
-                            "of": { "description": "For lists: the items' type.", "enum": simple_types },
+                            "of": { "description": "For lists: the items' type (a simple type, or `map` for a list of records).", "enum": item_types },
                             "private": { "description": "Kept out of notifications and exports unless named explicitly.", "type": "boolean" },
                             "computed": { "description": "Kept by the workflow's own scripts: start data may not give it.", "type": "boolean" },
                             "label": { "type": "string" },

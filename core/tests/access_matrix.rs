@@ -74,7 +74,7 @@ fn people() -> Vec<Person> {
     };
     vec![
         // score_request
-        Person::new("pat").org("ch1"),
+        Person::new("pat").org("ch1").email("pat@example.org"),
         Person::new("cody").org("ch1").role("coordinator"),
         active("alice", "ch1").attr("focus_areas", json!(["marketing"])),
         active("tina", "ch1"),
@@ -187,8 +187,13 @@ fn score_request() -> World {
             ("assign", json!({"mentor": "nina"})),
             ("accept", json!({"note": "Hi"})),
             ("decline", json!({"reason": "busy"})),
+            ("add_client", json!({"client_name": "Added by a mentor"})),
             ("return_to_queue", json!({})),
-            ("log_session", json!({})),
+            ("log_session", json!({"duration": 30, "kind": "phone"})),
+            (
+                "send_email",
+                json!({"subject": "Hello", "body": "Shall we meet?"}),
+            ),
             ("transfer_to_queue", json!({"reason": "moving"})),
             ("add_team_member", json!({"member": "nina"})),
             (

@@ -269,7 +269,7 @@ fn choose(rng: &mut Rng, e: &Engine, n: usize) -> Step {
                 0..=5 => act(
                     "log_session",
                     &lead,
-                    json!({ "summary": format!("session {n}") }),
+                    json!({ "duration": 30, "kind": "phone", "summary": format!("session {n}") }),
                 ),
                 6..=7 => act(
                     "add_team_member",
@@ -287,7 +287,11 @@ fn choose(rng: &mut Rng, e: &Engine, n: usize) -> Step {
                     None => act("add_note", &lead, json!({ "text": "no referral" })),
                 },
                 12 => match team {
-                    Some(t) => act("log_session", &t, json!({})),
+                    Some(t) => act(
+                        "log_session",
+                        &t,
+                        json!({ "duration": 45, "kind": "video" }),
+                    ),
                     None => act("add_note", &lead, json!({ "text": "no team" })),
                 },
                 13..=16 => act(

@@ -172,7 +172,8 @@ class Chapter:
         case = self.engine.get(case_id)
         if case.state == "in_progress":
             self.engine.act(case_id, "log_session", actor=mentor,
-                            inputs={"summary": "Worked on the business plan."})
+                            inputs={"duration": 60, "kind": "video",
+                                    "summary": "Worked on the business plan."})
 
     def complete(self, case_id: int, mentor: str) -> None:
         if self.engine.get(case_id).state == "in_progress":

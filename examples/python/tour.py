@@ -72,7 +72,8 @@ def main() -> None:
     case = engine.act(case.id, "accept", actor="alice",
                       inputs={"note": "Happy to help! Shall we meet on Tuesday?"})
     case = engine.act(case.id, "log_session", actor="alice",
-                      inputs={"date": date(2026, 11, 24), "summary": "Pricing and cash flow."})
+                      inputs={"date": date(2026, 11, 20), "duration": 45, "kind": "phone",
+                              "summary": "Pricing and cash flow."})
     print(f"  accepted and one session logged: {case.state_label}, data={case.data}")
 
     # 5. A second request that nobody answers: reminders after 24 h and 48 h, then back to

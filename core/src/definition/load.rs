@@ -404,10 +404,10 @@ impl Loader<'_> {
         let of = match &raw.of {
             None => None,
             Some(t) => match FieldType::parse(t) {
-                Some(FieldType::List) | Some(FieldType::Map) | None => {
+                Some(FieldType::List) | None => {
                     self.problem(
                         &child_path(path, "of"),
-                        format!("`of` must be a simple type, not `{t}`"),
+                        format!("`of` must be a simple type or `map`, not `{t}`"),
                     );
                     None
                 }

@@ -198,7 +198,7 @@ const STORY: &[Step] = &[
         case: "bakery",
         action: "log_session",
         by: "dan",
-        inputs: r#"{"date": "2026-12-03", "summary": "Reviewed the loan application and the cash-flow forecast."}"#,
+        inputs: r#"{"date": "2026-12-03", "duration": 60, "kind": "in person", "summary": "Reviewed the loan application and the cash-flow forecast."}"#,
     },
     Say("Dan wants help with the lease. Sam is a subject matter expert, not an active mentor:"),
     Refused {
@@ -220,7 +220,7 @@ const STORY: &[Step] = &[
         case: "bakery",
         action: "log_session",
         by: "erin",
-        inputs: r#"{"date": "2026-12-08", "summary": "Went through the lease terms clause by clause."}"#,
+        inputs: r#"{"date": "2026-12-08", "duration": 90, "kind": "video", "summary": "Went through the lease terms clause by clause."}"#,
     },
     At("2026-12-15 17:00"),
     Act {
