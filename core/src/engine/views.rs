@@ -656,3 +656,64 @@ fn export_rows(
         Ok(())
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::script::Limits;
+    use crate::store::plans::assert_indexed;
+
+    const SHIPPED: [(&str, &str); 4] = [
+        (
+            include_str!("../../../workflows/engagement.yaml"),
+            "engagement.yaml",
+        ),
+        (
+            include_str!("../../../workflows/score_request.yaml"),
+            "score_request.yaml",
+        ),
+        (
+            include_str!("../../../workflows/company_initiative.yaml"),
+            "company_initiative.yaml",
+        ),
+        (
+            include_str!("../../../workflows/agent_exception.yaml"),
+            "agent_exception.yaml",
+        ),
+    ];
+
+    /// Every page of every shipped view, for a viewer by case role only and for one holding
+    /// every directory role too, counts and reads cases through indexes (issue 18).
+    #[test]
+    fn every_shipped_view_is_an_index_lookup() {
+        let db = store::open(None, true).unwrap();
+        let scripts = Scripts::new(Limits::default());
+        let mut checked = 0;
+        for (text, file) in SHIPPED {
+            let def = crate::definition::load_str(text, file, &scripts).unwrap();
+            let mut staff = Person::new("staff").org("o1");
+            for r in def.roles.iter().flat_map(|r| r.directory.iter()) {
+                staff = staff.role(r.clone());
+            }
+            let member = Person::new("member").org("o1");
+            for view in &def.views {
+                for person in [&member, &staff] {
+                    let q = ViewQuery::default();
+                    let Some((from, mut params)) = view_where(&def, view, person, &q) else {
+                        continue;
+                    };
+                    assert_indexed(&db, &format!("SELECT count(*) {from}"), &params, None);
+                    let order = order_sql(&view.sort.key, view.sort.descending, &mut params);
+                    let sql = format!(
+                        "SELECT {} {from} ORDER BY {order} LIMIT 25 OFFSET 0",
+                        store::case_columns()
+                    );
+                    assert_indexed(&db, &sql, &params, None);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 12, "only {checked} view pages checked");
+    }
+}

@@ -2,6 +2,9 @@
 //! schema and its migrations, and every query the engine makes. Statements are prepared once
 //! per connection and cached. The store writes what the engine decided; it decides nothing.
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod plans;
 pub(crate) mod portal;
 pub mod schema;
 
@@ -337,10 +340,12 @@ pub(crate) fn remove_participant(
 }
 
 /// A case's participants with the time each was given the role, by role then seniority.
+/// A case's participants (`participants_by_case`, covering).
+pub(crate) const PARTICIPANTS_OF_CASE: &str =
+    "SELECT role, person, since FROM participants WHERE case_id = ?1 ORDER BY role, since, person";
+
 pub(crate) fn case_participants(db: &Connection, case_id: i64) -> Result<Vec<Participant>> {
-    let mut stmt = db.prepare_cached(
-        "SELECT role, person, since FROM participants WHERE case_id = ?1 ORDER BY role, since, person",
-    )?;
+    let mut stmt = db.prepare_cached(PARTICIPANTS_OF_CASE)?;
     let rows = stmt.query_map(params![case_id], |r| {
         Ok(Participant {
             role: r.get(0)?,
@@ -351,6 +356,11 @@ pub(crate) fn case_participants(db: &Connection, case_id: i64) -> Result<Vec<Par
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// How many open cases of a workflow a person holds a role in (the participants' primary key).
+pub(crate) const OPEN_CASES: &str =
+    "SELECT count(DISTINCT c.id) FROM participants p JOIN cases c ON c.id = p.case_id
+     WHERE p.person = ?1 AND (?2 IS NULL OR p.role = ?2) AND c.workflow = ?3 AND c.open = 1";
+
 /// Cases of a workflow, not in a final state, where the person holds a role (any, or `role`).
 pub(crate) fn open_cases(
     db: &Connection,
@@ -359,12 +369,13 @@ pub(crate) fn open_cases(
     role: Option<&str>,
 ) -> Result<i64> {
     Ok(db
-        .prepare_cached(
-            "SELECT count(DISTINCT c.id) FROM participants p JOIN cases c ON c.id = p.case_id
-             WHERE p.person = ?1 AND (?2 IS NULL OR p.role = ?2) AND c.workflow = ?3 AND c.open = 1",
-        )?
+        .prepare_cached(OPEN_CASES)?
         .query_row(params![person, role, workflow], |r| r.get(0))?)
 }
+
+/// Grants of a role to a person since an instant (`assignments_by_person`).
+pub(crate) const ASSIGNMENTS_SINCE: &str =
+    "SELECT count(*) FROM assignments WHERE person = ?1 AND role = ?2 AND workflow = ?3 AND at >= ?4";
 
 /// How many times a person was given a role in cases of a workflow since an instant.
 pub(crate) fn assignments_since(
@@ -375,9 +386,7 @@ pub(crate) fn assignments_since(
     since: DateTime<Utc>,
 ) -> Result<i64> {
     Ok(db
-        .prepare_cached(
-            "SELECT count(*) FROM assignments WHERE person = ?1 AND role = ?2 AND workflow = ?3 AND at >= ?4",
-        )?
+        .prepare_cached(ASSIGNMENTS_SINCE)?
         .query_row(params![person, role, workflow, micros(since)], |r| r.get(0))?)
 }
 
@@ -427,11 +436,13 @@ fn finish_event((mut e, inputs, effects): (Event, String, String)) -> Result<Eve
     Ok(e)
 }
 
+/// A case's history (the `(case_id, seq)` unique index).
+pub(crate) const EVENTS_OF_CASE: &str =
+    "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
+     FROM events WHERE case_id = ?1 ORDER BY seq";
+
 pub(crate) fn events(db: &Connection, case_id: i64) -> Result<Vec<Event>> {
-    let mut stmt = db.prepare_cached(
-        "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
-         FROM events WHERE case_id = ?1 ORDER BY seq",
-    )?;
+    let mut stmt = db.prepare_cached(EVENTS_OF_CASE)?;
     let rows = stmt.query_map(params![case_id], event_row)?;
     let mut out = Vec::new();
     for r in rows {
@@ -586,10 +597,12 @@ pub(crate) fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
     Ok(v.map(instant))
 }
 
+/// A case's pending timers (the `(case_id, name)` unique index).
+pub(crate) const TIMERS_OF_CASE: &str =
+    "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers WHERE case_id = ?1 ORDER BY due_at, id";
+
 pub(crate) fn case_timers(db: &Connection, case_id: i64) -> Result<Vec<TimerRow>> {
-    let mut stmt = db.prepare_cached(
-        "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers WHERE case_id = ?1 ORDER BY due_at, id",
-    )?;
+    let mut stmt = db.prepare_cached(TIMERS_OF_CASE)?;
     let rows = stmt.query_map(params![case_id], timer_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -708,36 +721,74 @@ pub struct NotificationFilter {
     pub pending: bool,
 }
 
-pub(crate) fn notifications(db: &Connection, f: &NotificationFilter) -> Result<Vec<Notification>> {
-    let sql = format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'notification'
-         AND (?1 IS NULL OR case_id = ?1) AND (?2 IS NULL OR recipient = ?2)
-         AND (?3 = 0 OR acked_at IS NULL) ORDER BY id"
-    );
-    let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![f.case_id, f.to, f.pending], outbox_row)?;
+/// A case's notifications (`outbox_by_case`), optionally to one person and/or pending only.
+pub(crate) const NOTIFICATIONS_OF_CASE: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE case_id = ?1 AND kind = 'notification'
+     AND (?2 IS NULL OR recipient = ?2) AND (?3 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// A person's notifications (`outbox_by_recipient`), optionally pending only.
+pub(crate) const NOTIFICATIONS_TO: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE recipient = ?1 AND kind = 'notification'
+     AND (?2 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// Every notification (an administrative report: it reads the whole outbox).
+const ALL_NOTIFICATIONS: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE kind = 'notification' AND (?1 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// A case's signals (`outbox_by_case`).
+pub(crate) const SIGNALS_OF_CASE: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE case_id = ?1 AND kind = 'signal' ORDER BY id";
+
+/// Every signal (a report).
+const ALL_SIGNALS: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE kind = 'signal' ORDER BY id";
+
+fn outbox_items(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<OutboxItem>> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, outbox_row)?;
     let mut out = Vec::new();
     for r in rows {
-        if let OutboxItem::Notification(n) = finish_outbox(r?)? {
-            out.push(n);
-        }
+        out.push(finish_outbox(r?)?);
     }
     Ok(out)
 }
 
-pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signal>> {
-    let sql = format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'signal' AND (?1 IS NULL OR case_id = ?1) ORDER BY id"
-    );
-    let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![case_id], outbox_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let OutboxItem::Signal(s) = finish_outbox(r?)? {
-            out.push(s);
+/// Notifications by filter: a case's and a person's are index lookups whose cost follows
+/// their own rows; with neither, the whole outbox is listed.
+pub(crate) fn notifications(db: &Connection, f: &NotificationFilter) -> Result<Vec<Notification>> {
+    let items = match (f.case_id, f.to.as_deref()) {
+        (Some(case_id), to) => {
+            outbox_items(db, NOTIFICATIONS_OF_CASE, params![case_id, to, f.pending])?
         }
-    }
-    Ok(out)
+        (None, Some(to)) => outbox_items(db, NOTIFICATIONS_TO, params![to, f.pending])?,
+        (None, None) => outbox_items(db, ALL_NOTIFICATIONS, params![f.pending])?,
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|i| match i {
+            OutboxItem::Notification(n) => Some(n),
+            OutboxItem::Signal(_) => None,
+        })
+        .collect())
+}
+
+/// A case's signals (an index lookup), or every signal.
+pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signal>> {
+    let items = match case_id {
+        Some(id) => outbox_items(db, SIGNALS_OF_CASE, params![id])?,
+        None => outbox_items(db, ALL_SIGNALS, params![])?,
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|i| match i {
+            OutboxItem::Signal(s) => Some(s),
+            OutboxItem::Notification(_) => None,
+        })
+        .collect())
 }
 
 /// Timers due at or before `before` (an index range on `timers_by_due`).

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -170,6 +170,8 @@ CREATE INDEX idempotency_by_age ON idempotency (at);
 
 CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_at);
 CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
+CREATE INDEX participants_by_case ON participants (case_id, role, since);
+CREATE INDEX outbox_by_recipient ON outbox (recipient, id);
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -347,6 +349,12 @@ CREATE INDEX idempotency_by_age ON idempotency (at);
 
 CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_at);
 CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
+    "#,
+    // 3 → 4: every per-case read an indexed lookup (issue 18): a case's participants, and a
+    // person's notifications.
+    r#"
+CREATE INDEX participants_by_case ON participants (case_id, role, since);
+CREATE INDEX outbox_by_recipient ON outbox (recipient, id);
     "#,
 ];
 
