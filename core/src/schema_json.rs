@@ -31,6 +31,26 @@ pub fn workflow_schema() -> Value {
     if let Some(types) = item_types.as_array_mut() {
         types.push(json!("map"));
     }
+    let label_rule = json!({
+        "type": "object",
+        "required": ["label"],
+        "additionalProperties": false,
+        "properties": {
+            "when": { "$ref": "#/$defs/expression" },
+            "label": { "type": "string" }
+        }
+    });
+    let view_labels = json!({
+        "description": "The view's own status words per state: a label, or a list of labels and `{ when, label }` rules tried in order.",
+        "type": "object",
+        "additionalProperties": {
+            "anyOf": [
+                { "type": "string" },
+                { "type": "array", "items": { "anyOf": [{ "type": "string" }, label_rule] } },
+                label_rule
+            ]
+        }
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -320,7 +340,8 @@ pub fn workflow_schema() -> Value {
                         "$ref": "#/$defs/names"
                     },
                     "filter": { "description": "An extra condition (a rhai expression; `viewer` is the person looking).", "$ref": "#/$defs/expression" },
-                    "sort": { "description": "`created`, `updated`, `id` or a field name; a leading `-` sorts newest/largest first (default `-updated`).", "type": "string" }
+                    "sort": { "description": "`created`, `updated`, `id` or a field name; a leading `-` sorts newest/largest first (default `-updated`).", "type": "string" },
+                    "labels": view_labels
                 }
             },
             "export": {

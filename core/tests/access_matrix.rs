@@ -384,6 +384,7 @@ fn agent_exception() -> World {
             ("reject", json!({})),
             ("approve", json!({"note": "ok"})),
             ("deny", json!({"note": "no"})),
+            ("expire", json!({})),
         ]),
     }
 }

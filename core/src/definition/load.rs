@@ -451,6 +451,57 @@ impl Loader<'_> {
         Some(field)
     }
 
+    /// A view's `labels:`: state → a label, or a list of `{ when, label }` rules and labels
+    /// (a plain label always holds), tried in order.
+    fn view_labels(&mut self, m: &Map<String, Value>, path: &str) -> Vec<(String, Vec<ViewLabel>)> {
+        let mut out = Vec::new();
+        for (state, v) in m {
+            let spath = child_path(path, state);
+            let items: Vec<(String, &Value)> = match v {
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, it)| (format!("{spath}[{i}]"), it))
+                    .collect(),
+                other => vec![(spath.clone(), other)],
+            };
+            let mut rules = Vec::new();
+            for (ipath, item) in items {
+                match item {
+                    Value::String(label) => rules.push(ViewLabel {
+                        when: None,
+                        label: label.clone(),
+                    }),
+                    Value::Object(_) => {
+                        let what = format!("label rule for state `{state}`");
+                        let Some(raw) = self.item::<RawViewLabel>(item, &ipath, &what) else {
+                            continue;
+                        };
+                        let when = match raw.when.as_deref() {
+                            None => None,
+                            Some(w) => {
+                                match self.compile(w, Kind::Expr, &child_path(&ipath, "when")) {
+                                    Some(s) => Some(s),
+                                    None => continue,
+                                }
+                            }
+                        };
+                        rules.push(ViewLabel {
+                            when,
+                            label: raw.label,
+                        });
+                    }
+                    _ => self.problem(
+                        &ipath,
+                        "a view's label is a text, or a list of texts and `{ when, label }` rules",
+                    ),
+                }
+            }
+            out.push((state.clone(), rules));
+        }
+        out
+    }
+
     fn check(&mut self, v: &Value, path: &str, what: &str, default_message: &str) -> Option<Check> {
         let raw = match v {
             Value::String(s) => RawCheck {
@@ -927,6 +978,10 @@ impl Loader<'_> {
                     }
                 }
             };
+            let labels = match &raw.labels {
+                None => Vec::new(),
+                Some(m) => self.view_labels(m, &child_path(&path, "labels")),
+            };
             views.push(View {
                 title: raw.title.unwrap_or_else(|| name.clone()),
                 name,
@@ -935,6 +990,7 @@ impl Loader<'_> {
                 viewer,
                 filter,
                 sort,
+                labels,
             });
         }
 
@@ -1286,6 +1342,24 @@ impl Loader<'_> {
             }
             if let Some(f) = &v.filter {
                 self.check_refs(d, f, None, None, &format!("{path}.filter"));
+            }
+            for (state, rules) in &v.labels {
+                let lpath = format!("{path}.labels.{state}");
+                if !state_ids.contains(&state.as_str()) {
+                    let h = hint(state, &state_ids);
+                    self.problem(&lpath, format!("unknown state `{state}` in `labels`{h}"));
+                } else if !v.states.is_empty() && !v.states.contains(state) {
+                    self.problem(
+                        &lpath,
+                        format!(
+                            "state `{state}` has a label but the view does not list it in `states`"
+                        ),
+                    );
+                }
+                for w in rules.iter().filter_map(|r| r.when.as_ref()) {
+                    let p = w.place.path.clone();
+                    self.check_refs(d, w, None, None, &p);
+                }
             }
         }
         // exports

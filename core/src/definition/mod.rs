@@ -240,6 +240,30 @@ pub struct View {
     pub filter: Option<Script>,
     /// Order.
     pub sort: Sort,
+    /// The view's own status words, per state (`labels:`): a case read through the view
+    /// carries the first rule that holds as its `state_label`; a state without rules, or
+    /// whose rules all fail, keeps the state's label.
+    pub labels: Vec<(String, Vec<ViewLabel>)>,
+}
+
+/// One status word of a view for a state: `label` when `when` holds (always, without `when`).
+#[derive(Debug, Clone)]
+pub struct ViewLabel {
+    /// The condition (an expression over the case and `viewer`).
+    pub when: Option<Script>,
+    /// The status the view shows.
+    pub label: String,
+}
+
+impl View {
+    /// The label rules for a state (empty when the view keeps the state's label).
+    pub fn labels_for(&self, state: &str) -> &[ViewLabel] {
+        self.labels
+            .iter()
+            .find(|(s, _)| s == state)
+            .map(|(_, r)| r.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 /// A named table over cases.

@@ -5,7 +5,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The keys a raw struct accepts, as serde sees them (after renames): the one list the
 /// loader checks unknown keys against.
@@ -156,6 +156,14 @@ pub(crate) struct RawView {
     pub viewer: Option<Value>,
     pub filter: Option<String>,
     pub sort: Option<String>,
+    pub labels: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawViewLabel {
+    pub when: Option<String>,
+    pub label: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -296,6 +296,8 @@ pub(crate) fn view_page(
     let descending = q.descending.unwrap_or(view.sort.descending);
     let order = order_sql(key, descending, &mut params);
     let columns = store::case_columns();
+    let viewer_map =
+        script::to_dynamic(&Value::Object(person.to_script_map())).unwrap_or(Dynamic::UNIT);
     let Some(filter) = &view.filter else {
         let sql = format!(
             "SELECT {columns} {from} ORDER BY {order} LIMIT {} OFFSET {}",
@@ -304,16 +306,16 @@ pub(crate) fn view_page(
         );
         for row in store::query_cases(db, &sql, &refs(&params))? {
             let d = engine.definition_at(db, &row.workflow, row.version)?;
-            page.cases.push(to_case(&d, row));
+            let mut c = to_case(&d, row);
+            label_through_view(engine, db, def, view, &mut c, &viewer_map)?;
+            page.cases.push(c);
         }
         return Ok(page);
     };
     let sql = format!("SELECT {columns} {from} ORDER BY {order}");
-    let viewer_map =
-        script::to_dynamic(&Value::Object(person.to_script_map())).unwrap_or(Dynamic::UNIT);
     store::each_case(db, &sql, &refs(&params), |row| {
         let d = engine.definition_at(db, &row.workflow, row.version)?;
-        let c = to_case(&d, row);
+        let mut c = to_case(&d, row);
         let keep = eval_on_case(engine, db, def, &c, filter, |scope| {
             bind(scope, "viewer", viewer_map.clone());
         })?
@@ -321,6 +323,7 @@ pub(crate) fn view_page(
         .unwrap_or(false);
         if keep {
             if page.total >= q.offset && page.total - q.offset < q.limit {
+                label_through_view(engine, db, def, view, &mut c, &viewer_map)?;
                 page.cases.push(c);
             }
             page.total += 1;
@@ -447,6 +450,33 @@ pub(crate) fn start_actions_for(
         }
     }
     Ok(out)
+}
+
+/// A case read through a view carries the view's own status word (`labels:`): the first
+/// rule for its state that holds, with `viewer` bound as in the view's filter.
+fn label_through_view(
+    engine: &Engine,
+    db: &Connection,
+    def: &Definition,
+    view: &View,
+    case: &mut Case,
+    viewer: &Dynamic,
+) -> Result<()> {
+    for rule in view.labels_for(&case.state) {
+        let holds = match &rule.when {
+            None => true,
+            Some(w) => eval_on_case(engine, db, def, case, w, |scope| {
+                bind(scope, "viewer", viewer.clone());
+            })?
+            .as_bool()
+            .unwrap_or(false),
+        };
+        if holds {
+            case.state_label = rule.label.clone();
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Evaluate a read-only expression on a case (view filters, export columns).

@@ -217,6 +217,8 @@ pub(crate) struct ViewCheck {
     pub includes: Vec<CaseRef>,
     pub excludes: Vec<CaseRef>,
     pub count: Option<usize>,
+    /// Cases the view must list with this status (`labels: { req: To-Do }`).
+    pub labels: Vec<(CaseRef, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -326,7 +328,7 @@ const NOTIFICATION_KEYS: &[&str] = &[
 ];
 const SIGNAL_KEYS: &[&str] = &["kind", "case", "data"];
 const ACTIONS_KEYS: &[&str] = &["as", "include", "exclude", "exactly"];
-const VIEW_KEYS: &[&str] = &["name", "as", "includes", "excludes", "count"];
+const VIEW_KEYS: &[&str] = &["name", "as", "includes", "excludes", "count", "labels"];
 const VIEW_COUNT_KEYS: &[&str] = &["name", "as", "count"];
 const VISIBLE_KEYS: &[&str] = &["as", "visible"];
 const HISTORY_KEYS: &[&str] = &["count", "last", "contains"];
@@ -1511,6 +1513,37 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                             .transpose()?
                             .unwrap_or_default(),
                         count: r.opt_count(vm, &vp, "count")?,
+                        labels: match vm.get("labels") {
+                            None => Vec::new(),
+                            Some(Value::Object(m)) => {
+                                let mut labels = Vec::new();
+                                for (case, label) in m {
+                                    let lp = child_path(&vp("labels"), case);
+                                    let case = match case.parse::<i64>() {
+                                        Ok(id) => CaseRef::Id(id),
+                                        Err(_) => CaseRef::Name(case.clone()),
+                                    };
+                                    match label {
+                                        Value::String(s) => labels.push((case, s.clone())),
+                                        other => {
+                                            return Err(r.err(
+                                                &lp,
+                                                "a status (text)",
+                                                describe(other),
+                                            ))
+                                        }
+                                    }
+                                }
+                                labels
+                            }
+                            Some(other) => {
+                                return Err(r.err(
+                                    &vp("labels"),
+                                    "a map of cases to the status the view shows",
+                                    describe(other),
+                                ))
+                            }
+                        },
                     })
                 })? {
                     out.checks.push(Check {

@@ -1381,6 +1381,20 @@ impl Runner {
                 ));
             }
         }
+        for (r, label) in &v.labels {
+            let id = self.resolve(Some(r))?;
+            let expected = format!("{head} to list {} as \"{label}\"", self.case_name(id));
+            match cases.iter().find(|c| c.id == id) {
+                None => return Err(fail(expected, self.case_list(&cases))),
+                Some(c) if c.state_label != *label => {
+                    return Err(fail(
+                        expected,
+                        format!("\"{}\" (state `{}`)", c.state_label, c.state),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
