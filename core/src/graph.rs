@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use crate::definition::{Definition, Schedule, Target, Timer};
-use crate::engine::Event;
+use crate::model::Event;
 
 /// A diagram format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! database; a failing hook stops the batch and the same events are offered again later.
 
 use crate::directory::Person;
-use crate::engine::{Event, Notification, Signal};
+use crate::model::{Event, Notification, Signal};
 
 /// The error a hook returns.
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;

@@ -60,6 +60,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod hooks;
+pub mod model;
 pub mod scenario;
 pub mod schema_json;
 pub mod script;

@@ -4,7 +4,6 @@
 
 mod step;
 mod sweep;
-mod types;
 mod views;
 
 use std::collections::HashMap;
@@ -15,7 +14,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
-pub use types::{
+pub use crate::model::{
     fold, Case, CaseFilter, Effect, Event, Folded, Health, Notification, Participant, PendingTimer,
     Signal, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,
 };

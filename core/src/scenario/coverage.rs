@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::definition::Definition;
-use crate::engine::Event;
+use crate::model::Event;
 
 /// What one workflow's cases did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

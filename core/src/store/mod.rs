@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
-use crate::engine::{Case, Effect, Event, Notification, Participant, Signal};
 use crate::error::{Error, Result};
+pub use crate::model::NotificationFilter;
+use crate::model::{Case, Effect, Event, Notification, Participant, Signal};
 
 /// Microseconds since the Unix epoch, the stored form of every instant.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -708,17 +709,6 @@ pub(crate) fn mark_failed(db: &Connection, id: i64, error: &str) -> Result<()> {
     db.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
         .execute(params![id, error])?;
     Ok(())
-}
-
-/// Filter for listing notifications.
-#[derive(Debug, Clone, Default)]
-pub struct NotificationFilter {
-    /// Only this case's.
-    pub case_id: Option<i64>,
-    /// Only those to this person.
-    pub to: Option<String>,
-    /// Only those not acknowledged yet.
-    pub pending: bool,
 }
 
 /// A case's notifications (`outbox_by_case`), optionally to one person and/or pending only.

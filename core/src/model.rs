@@ -1,4 +1,7 @@
-//! The values the engine hands out: cases, events, notifications, signals, tables.
+//! The model: the values the engine decides and the store keeps — cases, events and their
+//! effects, participants, notifications, signals, tables, and the query and report types of
+//! the public API. It sits below both: the engine and the store import it, it imports neither
+//! (only serde, chrono and serde_json), so no circle of imports runs through storage.
 
 use std::collections::BTreeMap;
 
@@ -525,4 +528,15 @@ impl Folded {
             && self.updated_at == c.updated_at
             && self.parent == c.parent
     }
+}
+
+/// Filter for listing notifications.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    /// Only this case's.
+    pub case_id: Option<i64>,
+    /// Only those to this person.
+    pub to: Option<String>,
+    /// Only those not acknowledged yet.
+    pub pending: bool,
 }
