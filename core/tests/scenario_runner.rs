@@ -738,6 +738,57 @@ fn uncovered_lists_what_no_scenario_exercised() {
     );
     assert_eq!(u.total, 8 + 4 + 2);
     assert_eq!(u.covered, 2 + 2);
+    // Transitions: the start action and `assign` from `submitted` were taken, nothing else.
+    assert_eq!(u.transitions_covered, 2, "{u:?}");
+    let shown: Vec<String> = u.transitions.iter().map(|t| t.to_string()).collect();
+    assert!(
+        !shown.iter().any(|t| t.contains("--assign-->")),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains(&"(start) --submit-->".to_owned()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"pending --accept-->".to_owned()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"pending --decline-->".to_owned()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"pending --timer back_to_queue (expire)-->".to_owned()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"pending --timer reminder_24h-->".to_owned()),
+        "{shown:?}"
+    );
+    assert_eq!(
+        u.transitions_total,
+        u.transitions_covered + u.transitions.len()
+    );
+    assert_eq!(u.percent as usize, 200 / u.transitions_total);
+    // The threshold names the workflow and what is missing; a low one passes.
+    let below = scenario::below_threshold(std::slice::from_ref(u), 50.0);
+    assert_eq!(below.len(), 1, "{below:?}");
+    assert!(below[0].starts_with("request v1: "), "{}", below[0]);
+    assert!(below[0].contains("below 50%"), "{}", below[0]);
+    assert!(below[0].contains("pending --accept-->"), "{}", below[0]);
+    assert!(scenario::below_threshold(std::slice::from_ref(u), u.ratio()).is_empty());
+}
+
+#[test]
+fn transition_coverage_tells_an_action_from_each_of_its_states_and_timer_firings() {
+    let r = scenario::run_file(&fixtures().join("story.yaml"), &workflows());
+    assert!(r.passed, "{:?}", r.failure.map(|f| f.to_string()));
+    let c = &r.covered.workflows["request"];
+    assert!(c.transitions.contains(":submit"), "{c:?}");
+    assert!(c.transitions.contains("submitted:assign"), "{c:?}");
+    assert!(c.transitions.contains("pending.reminder_24h"), "{c:?}");
+    assert!(!c.transitions.contains("pending.back_to_queue"), "{c:?}");
+    assert!(!c.transitions.contains("pending:decline"), "{c:?}");
 }
 
 /// The complete example of `tests/scenarios/README.md`, run against the shipped workflows.

@@ -449,9 +449,25 @@ pub struct GraphArgs {
 pub struct TestArgs {
     /// Scenario files or folders [default: tests/scenarios].
     pub paths: Vec<PathBuf>,
-    /// Also list the states, actions and timers no scenario reached.
+    /// Also list the transitions (action from a state, timer firing in a state), states,
+    /// actions and timers no scenario reached.
     #[arg(long)]
     pub coverage: bool,
+    /// Fail when a workflow's transition coverage is below P percent (0..100; implies
+    /// --coverage).
+    #[arg(long, value_name = "P", value_parser = parse_percent)]
+    pub min_coverage: Option<f64>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage (a number from 0 to 100)"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("`{s}` is not between 0 and 100"));
+    }
+    Ok(v)
 }
 
 /// `run`.

@@ -489,6 +489,49 @@ fn scenario_tests_report_each_scenario_and_a_final_count() {
     assert_eq!(v["reports"][0]["passed"], true);
 }
 
+#[test]
+fn test_min_coverage_fails_below_the_threshold_naming_what_is_not_reached() {
+    let e = Env::new();
+    let passing = fixtures().join("scenarios/request-accept.yaml");
+    let p = passing.to_str().unwrap();
+    // The one scenario takes submit, assign and accept: 3 of the 9 transitions.
+    let v = e.json(&["test", p, "--coverage"]);
+    let u = &v["uncovered"][0];
+    assert_eq!(u["transitions_total"], 9, "{u}");
+    assert_eq!(u["transitions_covered"], 3, "{u}");
+    assert_eq!(u["percent"], 33, "{u}");
+    let out = e
+        .run(&["test", p, "--min-coverage", "50"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("request v1: 3/9 transitions taken (33.3%)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("request v1: 33.3% of transitions covered (3 of 9), below 50%"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pending --decline-->"), "{stderr}");
+    assert!(stderr.contains("in_progress --complete-->"), "{stderr}");
+    assert!(!stderr.contains("--accept-->"), "{stderr}");
+    // At or under the coverage reached, the run passes.
+    e.ok(&["test", p, "--min-coverage", "33"]);
+    let bad = e
+        .run(&["test", p, "--min-coverage", "150"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let bad = String::from_utf8(bad.stderr).unwrap();
+    assert!(bad.contains("`150` is not between 0 and 100"), "{bad}");
+}
+
 // ---- cases ------------------------------------------------------------------------------------
 
 #[test]

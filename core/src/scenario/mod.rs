@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use coverage::{uncovered, Coverage, Uncovered, WorkflowCoverage};
+pub use coverage::{below_threshold, uncovered, Coverage, Transition, Uncovered, WorkflowCoverage};
 
 /// The outcome of one scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,6 +1,7 @@
-//! `mentorflow test [FILES|DIRS] [--coverage]`: run scenario files through the core's
-//! scenario runner; one line per scenario, the failures with file:line, step, expected and
-//! actual, then `N passed, M failed`.
+//! `mentorflow test [FILES|DIRS] [--coverage] [--min-coverage P]`: run scenario files through
+//! the core's scenario runner; one line per scenario, the failures with file:line, step,
+//! expected and actual, then `N passed, M failed`. With `--min-coverage`, a workflow whose
+//! transition coverage is below P fails the run, naming what no scenario reached.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
     let reports = scenario::run_paths(&paths, &workflows);
     let failed = reports.iter().filter(|r| !r.passed).count();
     let passed = reports.len() - failed;
-    let coverage = if a.coverage {
+    let coverage = if a.coverage || a.min_coverage.is_some() {
         let (defs, problems) = super::validate::load(std::slice::from_ref(&workflows), ctx.limits)?;
         if !problems.is_empty() {
             return Err(mentorflow::Error::Definition { problems }.into());
@@ -42,6 +43,10 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
     } else {
         None
     };
+    let below = match (&coverage, a.min_coverage) {
+        (Some(cov), Some(min)) => scenario::below_threshold(cov, min),
+        _ => Vec::new(),
+    };
     let out = &ctx.out;
     if out.json {
         out.print_json(&json!({
@@ -49,6 +54,8 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
             "passed": passed,
             "failed": failed,
             "uncovered": coverage,
+            "min_coverage": a.min_coverage,
+            "below_min_coverage": below,
         }))?;
     } else {
         for r in &reports {
@@ -58,11 +65,20 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
             output::line("");
             output::line(&out.bold("coverage"));
             for u in cov {
-                let pct = (u.covered * 100).checked_div(u.total).unwrap_or(100);
                 output::line(&format!(
-                    "  {} v{}: {}/{} actions, states and timers exercised ({pct}%)",
-                    u.workflow, u.version, u.covered, u.total
+                    "  {} v{}: {}/{} transitions taken ({:.1}%)",
+                    u.workflow,
+                    u.version,
+                    u.transitions_covered,
+                    u.transitions_total,
+                    u.ratio()
                 ));
+                if !u.transitions.is_empty() {
+                    output::line("    not reached transitions:");
+                    for t in &u.transitions {
+                        output::line(&format!("      {t}"));
+                    }
+                }
                 for (what, list) in [
                     ("actions", &u.actions),
                     ("states", &u.states),
@@ -89,6 +105,15 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
         return Err(CliError::coded(
             "test_failed",
             format!("{failed} scenario{} failed", output::plural(failed)),
+        ));
+    }
+    if !below.is_empty() {
+        return Err(CliError::coded(
+            "coverage_below_minimum",
+            format!(
+                "transition coverage below --min-coverage:\n  {}",
+                below.join("\n  ")
+            ),
         ));
     }
     Ok(())
