@@ -27,6 +27,7 @@ step "stubs: mypy.stubtest and mypy on the package, tests and examples"
 "$py" -m mypy.stubtest mentorflow --allowlist tests/python/stubtest-allowlist.txt
 "$py" -m mypy --strict --no-error-summary bindings/python/python/mentorflow
 "$py" -m mypy --no-error-summary tests/python examples/python
+"$py" -m mypy --strict --no-error-summary examples/python/resume_simulation.py
 
 step "pytest tests/python"
 "$py" -m pytest -q tests/python
@@ -35,5 +36,6 @@ step "examples/python"
 "$py" examples/python/tour.py
 "$py" examples/python/simulate_quarter.py --requests 60 --csv "$root/target/simulate_quarter.csv"
 "$py" examples/python/mailer_hook.py --outbox "$root/target/mailer_outbox.txt"
+"$py" examples/python/resume_simulation.py --db "$root/target/resume_simulation.db"
 
 printf '\npython checks passed\n'

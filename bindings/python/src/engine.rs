@@ -4,8 +4,8 @@
 //! result. The core engine is `Clone + Send + Sync`, so one `Engine` serves many threads.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use mentorflow::{CaseFilter, LimitValue, NotificationFilter, Start};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::{Map, Value};
 
 use crate::convert::{self, Types};
-use crate::errors::to_py_err;
+use crate::errors::{new_error, to_py_err};
 use crate::hooks::{self, Kind, PyHook};
 use crate::values::{self, result_list, wrap, PyEvent, PyNotification, PyOrg, PyPerson};
 
@@ -29,15 +29,127 @@ pub(crate) fn detached<T: Send>(
 
 type TypeMap = Arc<HashMap<String, Arc<Types>>>;
 
+/// The core engine shared by an `Engine` and its `people`/`orgs`: `None` once closed.
+#[derive(Clone)]
+pub(crate) struct Handle(Arc<HandleInner>);
+
+struct HandleInner {
+    core: RwLock<Option<mentorflow::Engine>>,
+    read_only: bool,
+}
+
+impl Handle {
+    fn new(core: mentorflow::Engine, read_only: bool) -> Self {
+        Handle(Arc::new(HandleInner {
+            core: RwLock::new(Some(core)),
+            read_only,
+        }))
+    }
+
+    /// The open engine (a cheap clone), or the error every call on a closed engine raises.
+    fn get(&self, py: Python<'_>) -> PyResult<mentorflow::Engine> {
+        let guard = self.0.core.read().unwrap_or_else(PoisonError::into_inner);
+        guard.clone().ok_or_else(|| {
+            new_error(
+                py,
+                "Error",
+                "closed",
+                "the engine is closed (Engine.close() was called, or its with block ended); open a new mentorflow.Engine",
+                &[],
+            )
+        })
+    }
+
+    /// The open engine for a call that changes the database: refused on a read-only engine.
+    fn writable(&self, py: Python<'_>, what: &str) -> PyResult<mentorflow::Engine> {
+        let core = self.get(py)?;
+        if self.0.read_only {
+            return Err(new_error(
+                py,
+                "StorageError",
+                "storage",
+                &format!(
+                    "the engine was opened read-only (read_only=True): {what} would change the database; open it without read_only to write"
+                ),
+                &[],
+            ));
+        }
+        Ok(core)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0
+            .core
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    /// Drop this handle's engine; the database closes when calls still running finish.
+    fn close(&self) {
+        let old = self
+            .0
+            .core
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(old);
+    }
+}
+
 /// The mentorflow runtime over one SQLite database (or memory).
 #[pyclass(frozen, module = "mentorflow._mentorflow", name = "Engine")]
 pub(crate) struct PyEngine {
-    core: mentorflow::Engine,
+    handle: Handle,
     types: TypeMap,
     manual: bool,
+    read_only: bool,
+    path: Option<String>,
+    workflows: Vec<String>,
+}
+
+/// `read_only=True`: the SQLite URI that opens `path` read-only (`mode=ro` never creates
+/// a file). The path is made absolute and the characters a URI reserves are escaped.
+fn read_only_uri(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let mut uri = String::from("file:");
+    for c in abs.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro");
+    Ok(PathBuf::from(uri))
 }
 
 impl PyEngine {
+    fn core(&self, py: Python<'_>) -> PyResult<mentorflow::Engine> {
+        self.handle.get(py)
+    }
+
+    fn writable(&self, py: Python<'_>, what: &str) -> PyResult<mentorflow::Engine> {
+        self.handle.writable(py, what)
+    }
+
+    /// `advance` moves a manual clock only: say how to get one in Python.
+    fn need_manual_clock(&self, py: Python<'_>, call: &str) -> PyResult<()> {
+        if self.manual {
+            return Ok(());
+        }
+        Err(new_error(
+            py,
+            "ValidationError",
+            "validation",
+            &format!(
+                "{call}() needs a manual clock: open the engine with now=, e.g. mentorflow.Engine(path, workflows=..., now=datetime(2026, 1, 5, 9, tzinfo=timezone.utc)); on the system clock call tick() to fire what is due"
+            ),
+            &[("field", "clock")],
+        ))
+    }
+
     fn types(&self, workflow: &str) -> Arc<Types> {
         self.types.get(workflow).cloned().unwrap_or_default()
     }
@@ -76,7 +188,7 @@ impl PyEngine {
             callback: callback.unbind(),
             types: Arc::clone(&self.types),
         });
-        let core = &self.core;
+        let core = &self.core(py)?;
         py.detach(|| core.add_hook(hook));
         Ok(())
     }
@@ -168,14 +280,40 @@ fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (path, *, workflows, now = None, limits = None))]
+    #[pyo3(signature = (path, *, workflows, now = None, limits = None, read_only = false))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
         workflows: &Bound<'_, PyAny>,
         now: Option<&Bound<'_, PyAny>>,
         limits: Option<&Bound<'_, PyAny>>,
+        read_only: bool,
     ) -> PyResult<Self> {
+        let shown = (path.as_os_str() != ":memory:").then(|| path.to_string_lossy().into_owned());
+        let database = if read_only {
+            if shown.is_none() {
+                return Err(PyValueError::new_err(
+                    "read_only=True needs a database file, not \":memory:\"",
+                ));
+            }
+            if !path.is_file() {
+                return Err(new_error(
+                    py,
+                    "NotFound",
+                    "not_found",
+                    &format!(
+                        "no database file {} (read_only=True opens an existing file and never creates one)",
+                        path.display()
+                    ),
+                    &[("kind", "database"), ("id", &path.to_string_lossy())],
+                ));
+            }
+            read_only_uri(&path).map_err(|e| {
+                PyValueError::new_err(format!("cannot resolve {}: {e}", path.display()))
+            })?
+        } else {
+            path
+        };
         let sources = paths(workflows)?;
         let limits = sandbox_limits(limits)?;
         let start = match now {
@@ -184,7 +322,9 @@ impl PyEngine {
         };
         // Loading compiles every script and opens (maybe migrates) the database.
         let core = detached(py, || {
-            let mut builder = mentorflow::Engine::builder().database(&path).limits(limits);
+            let mut builder = mentorflow::Engine::builder()
+                .database(&database)
+                .limits(limits);
             for p in sources {
                 let yaml = p.extension().is_some_and(|x| {
                     x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
@@ -206,17 +346,82 @@ impl PyEngine {
             .iter()
             .map(|d| (d.id.clone(), Arc::new(Types::of(d))))
             .collect();
+        let workflows = core.definitions().iter().map(|d| d.id.clone()).collect();
+        let path = shown.filter(|_| core.database_path().is_some());
         Ok(PyEngine {
-            core,
+            handle: Handle::new(core, read_only),
             types: Arc::new(types),
             manual,
+            read_only,
+            path,
+            workflows,
         })
+    }
+
+    /// Close the engine: the database is released (once calls still running in other
+    /// threads finish) and every later call raises `mentorflow.Error` (code `closed`).
+    /// Closing twice is allowed.
+    fn close(&self) {
+        self.handle.close();
+    }
+
+    /// Whether `close()` was called (or the engine's `with` block ended).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().core(slf.py())?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.handle.close();
+        false
+    }
+
+    /// Whether the engine was opened with `read_only=True` (every write raises `StorageError`).
+    #[getter]
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The instant of the latest committed history event in the database (aware, UTC), or
+    /// `None` when no case ever changed: a simulation resumes there with `now=`.
+    #[getter]
+    fn last_committed_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let core = self.core(py)?;
+        let t = detached(py, || core.last_committed_at())?;
+        convert::py_opt_instant(py, &t)
+    }
+
+    /// The pending timers of a case, soonest first (administrative: no access check).
+    fn timers<'py>(&self, py: Python<'py>, case_id: i64) -> PyResult<Bound<'py, PyList>> {
+        let core = self.core(py)?;
+        let list = detached(py, || core.timers(case_id))?;
+        PyList::new(py, list.into_iter().map(|t| values::PyTimer { t }))
+    }
+
+    /// The participants of a case with their roles and since when; with `actor`, only if
+    /// that person may see the case.
+    #[pyo3(signature = (case_id, *, actor = None))]
+    fn participants<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        actor: Option<String>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let core = self.core(py)?;
+        let list = detached(py, || core.participants(case_id, actor.as_deref()))?;
+        PyList::new(py, list.into_iter().map(|p| values::PyParticipant { p }))
     }
 
     /// The current time on the engine's clock (aware, UTC).
     #[getter]
     fn now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::py_instant(py, &self.core.now())
+        convert::py_instant(py, &self.core(py)?.now())
     }
 
     /// Whether the clock is manual (the engine was built with `now=`).
@@ -228,15 +433,14 @@ impl PyEngine {
     /// The database file, or `None` in memory.
     #[getter]
     fn path(&self) -> Option<String> {
-        self.core
-            .database_path()
-            .map(|p| p.to_string_lossy().into_owned())
+        self.path.clone()
     }
 
     /// The sandbox limits in force, as a dict (`max_run_time` in seconds).
     #[getter]
     fn limits<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let limits = self.core.scripts().limits();
+        let core = self.core(py)?;
+        let limits = core.scripts().limits();
         let d = PyDict::new(py);
         for name in mentorflow::Limits::NAMES {
             match limits.get(name) {
@@ -251,27 +455,25 @@ impl PyEngine {
     /// The loaded workflow ids, in load order.
     #[getter]
     fn workflows(&self) -> Vec<String> {
-        self.core
-            .definitions()
-            .iter()
-            .map(|d| d.id.clone())
-            .collect()
+        self.workflows.clone()
     }
 
     /// The people of the directory.
     #[getter]
-    fn people(&self) -> People {
-        People {
-            core: self.core.clone(),
-        }
+    fn people(&self, py: Python<'_>) -> PyResult<People> {
+        self.core(py)?;
+        Ok(People {
+            handle: self.handle.clone(),
+        })
     }
 
     /// The organisations of the directory.
     #[getter]
-    fn orgs(&self) -> Orgs {
-        Orgs {
-            core: self.core.clone(),
-        }
+    fn orgs(&self, py: Python<'_>) -> PyResult<Orgs> {
+        self.core(py)?;
+        Ok(Orgs {
+            handle: self.handle.clone(),
+        })
     }
 
     /// Start a case.
@@ -296,7 +498,7 @@ impl PyEngine {
             inputs: convert::to_map(inputs, "inputs")?,
             idempotency_key: None,
         };
-        let core = &self.core;
+        let core = &self.writable(py, "start()")?;
         let case = detached(py, || core.start_with(start))?;
         self.case(py, case)
     }
@@ -313,7 +515,7 @@ impl PyEngine {
         revision: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inputs = Value::Object(convert::to_map(inputs, "inputs")?);
-        let core = &self.core;
+        let core = &self.writable(py, "act()")?;
         let case = detached(py, || match revision {
             Some(r) => core.act_at(case_id, r, &action, &actor, inputs),
             None => core.act(case_id, &action, &actor, inputs),
@@ -324,7 +526,7 @@ impl PyEngine {
     /// The actions a person may do on a case now.
     #[pyo3(signature = (case_id, *, actor))]
     fn actions(&self, py: Python<'_>, case_id: i64, actor: String) -> PyResult<Vec<String>> {
-        let core = &self.core;
+        let core = &self.core(py)?;
         detached(py, || core.actions(case_id, &actor))
     }
 
@@ -336,7 +538,7 @@ impl PyEngine {
         case_id: i64,
         actor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let core = &self.core;
+        let core = &self.core(py)?;
         let case = detached(py, || core.get(case_id, actor.as_deref()))?;
         self.case(py, case)
     }
@@ -349,7 +551,7 @@ impl PyEngine {
         case_id: i64,
         actor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let core = &self.core;
+        let core = &self.core(py)?;
         let (case, events) = detached(py, || {
             let case = core.get(case_id, actor.as_deref())?;
             Ok((case, core.history(case_id, actor.as_deref())?))
@@ -384,7 +586,7 @@ impl PyEngine {
             to,
             pending,
         };
-        let core = &self.core;
+        let core = &self.core(py)?;
         let list = detached(py, || core.notifications(&filter))?;
         let items = list
             .into_iter()
@@ -396,7 +598,7 @@ impl PyEngine {
     /// Signals from the outbox, oldest first.
     #[pyo3(signature = (case_id = None))]
     fn signals<'py>(&self, py: Python<'py>, case_id: Option<i64>) -> PyResult<Bound<'py, PyList>> {
-        let core = &self.core;
+        let core = &self.core(py)?;
         let list = detached(py, || core.signals(case_id))?;
         let items = list
             .into_iter()
@@ -407,7 +609,7 @@ impl PyEngine {
 
     /// Mark a notification handled (hosts that pull notifications).
     fn ack(&self, py: Python<'_>, notification_id: i64) -> PyResult<()> {
-        let core = &self.core;
+        let core = &self.writable(py, "ack()")?;
         detached(py, || core.ack(notification_id))
     }
 
@@ -427,7 +629,7 @@ impl PyEngine {
             org,
             limit,
         };
-        let core = &self.core;
+        let core = &self.core(py)?;
         let list = detached(py, || core.cases(&filter))?;
         self.case_list(py, list)
     }
@@ -440,7 +642,7 @@ impl PyEngine {
         name: String,
         viewer: String,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let core = &self.core;
+        let core = &self.core(py)?;
         let list = detached(py, || core.view(&name, &viewer))?;
         self.case_list(py, list)
     }
@@ -460,7 +662,7 @@ impl PyEngine {
                 "format must be \"rows\", \"csv\" or \"json\", got {format:?}"
             )));
         }
-        let core = &self.core;
+        let core = &self.core(py)?;
         let table = detached(py, || core.export(&name, actor.as_deref()))?;
         match format {
             "csv" => Ok(PyString::new(py, &table.to_csv()).into_any()),
@@ -483,7 +685,7 @@ impl PyEngine {
 
     /// Fire every timer due now and deliver pending notifications.
     fn tick(&self, py: Python<'_>) -> PyResult<values::PyTickReport> {
-        let core = &self.core;
+        let core = &self.writable(py, "tick()")?;
         let r = detached(py, || core.tick())?;
         Ok(values::PyTickReport { r })
     }
@@ -491,7 +693,8 @@ impl PyEngine {
     /// Move the manual clock forward by a `timedelta` or a duration such as
     /// `"5 business days"`, firing every timer that falls due on the way.
     fn advance(&self, py: Python<'_>, by: &Bound<'_, PyAny>) -> PyResult<values::PyTickReport> {
-        let core = &self.core;
+        let core = &self.writable(py, "advance()")?;
+        self.need_manual_clock(py, "advance")?;
         let r = if let Some(d) = convert::duration(by)? {
             detached(py, || core.advance_by(d))?
         } else if let Ok(s) = by.cast::<PyString>() {
@@ -513,7 +716,8 @@ impl PyEngine {
         when: &Bound<'_, PyAny>,
     ) -> PyResult<values::PyTickReport> {
         let t = convert::instant(when, "when")?;
-        let core = &self.core;
+        let core = &self.writable(py, "advance_to()")?;
+        self.need_manual_clock(py, "advance_to")?;
         let r = detached(py, || core.advance_to(t))?;
         Ok(values::PyTickReport { r })
     }
@@ -574,7 +778,7 @@ impl PyEngine {
         hooks::check_not_in_script()?;
         let arities = hooks::arities(&callable)?;
         let f = hooks::host_fn(name.clone(), callable.unbind());
-        let core = &self.core;
+        let core = &self.core(py)?;
         py.detach(|| {
             for n in arities {
                 core.scripts().register_dynamic(&name, n, Arc::clone(&f));
@@ -585,14 +789,24 @@ impl PyEngine {
 
     fn __repr__(&self) -> String {
         format!(
-            "Engine(path={}, workflows=[{}], manual_clock={})",
+            "Engine(path={}, workflows=[{}], manual_clock={}{}{})",
             Value::String(self.path().unwrap_or_else(|| ":memory:".into())),
             self.workflows()
                 .into_iter()
                 .map(|w| Value::String(w).to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            if self.manual { "True" } else { "False" }
+            if self.manual { "True" } else { "False" },
+            if self.read_only {
+                ", read_only=True"
+            } else {
+                ""
+            },
+            if self.handle.is_closed() {
+                ", closed"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -619,7 +833,7 @@ fn strings(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<String>> 
 /// The people of the directory: `engine.people`.
 #[pyclass(frozen, module = "mentorflow._mentorflow", name = "People")]
 pub(crate) struct People {
-    core: mentorflow::Engine,
+    handle: Handle,
 }
 
 #[pymethods]
@@ -655,7 +869,7 @@ impl People {
             },
             attributes: attrs,
         };
-        let core = &self.core;
+        let core = &self.handle.writable(py, "people.put()")?;
         let p = if replace {
             let p = change.apply(None);
             detached(py, || core.replace_person(&p).map(|()| p))?
@@ -667,7 +881,7 @@ impl People {
 
     /// A person (`NotFound` if unknown).
     fn get(&self, py: Python<'_>, id: String) -> PyResult<PyPerson> {
-        let core = &self.core;
+        let core = &self.handle.get(py)?;
         let p = detached(py, || core.person(&id))?;
         Ok(PyPerson { p })
     }
@@ -675,14 +889,14 @@ impl People {
     /// Every person, or those of one organisation.
     #[pyo3(signature = (org = None))]
     fn list<'py>(&self, py: Python<'py>, org: Option<String>) -> PyResult<Bound<'py, PyList>> {
-        let core = &self.core;
+        let core = &self.handle.get(py)?;
         let people = detached(py, || core.people(org.as_deref()))?;
         PyList::new(py, people.into_iter().map(|p| PyPerson { p }))
     }
 
     /// Remove a person; returns whether they existed.
     fn remove(&self, py: Python<'_>, id: String) -> PyResult<bool> {
-        let core = &self.core;
+        let core = &self.handle.writable(py, "people.remove()")?;
         detached(py, || core.remove_person(&id))
     }
 
@@ -694,7 +908,7 @@ impl People {
 /// The organisations of the directory: `engine.orgs`.
 #[pyclass(frozen, module = "mentorflow._mentorflow", name = "Orgs")]
 pub(crate) struct Orgs {
-    core: mentorflow::Engine,
+    handle: Handle,
 }
 
 #[pymethods]
@@ -749,7 +963,7 @@ impl Orgs {
             );
         }
         o.settings = convert::to_map(settings, "settings")?;
-        let core = &self.core;
+        let core = &self.handle.writable(py, "orgs.put()")?;
         let o = if replace {
             let org = o.apply(None);
             detached(py, || core.replace_org(&org).map(|()| org))?
@@ -761,21 +975,21 @@ impl Orgs {
 
     /// An organisation (`NotFound` if unknown).
     fn get(&self, py: Python<'_>, id: String) -> PyResult<PyOrg> {
-        let core = &self.core;
+        let core = &self.handle.get(py)?;
         let o = detached(py, || core.org(&id))?;
         Ok(PyOrg { o })
     }
 
     /// Every organisation.
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let core = &self.core;
+        let core = &self.handle.get(py)?;
         let orgs = detached(py, || core.orgs())?;
         PyList::new(py, orgs.into_iter().map(|o| PyOrg { o }))
     }
 
     /// Remove an organisation; returns whether it existed.
     fn remove(&self, py: Python<'_>, id: String) -> PyResult<bool> {
-        let core = &self.core;
+        let core = &self.handle.writable(py, "orgs.remove()")?;
         detached(py, || core.remove_org(&id))
     }
 

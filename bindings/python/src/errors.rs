@@ -112,3 +112,26 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
     let exc = cls.call((message,), Some(&kw))?;
     Ok(PyErr::from_value(exc))
 }
+
+/// A mentorflow exception raised by the binding itself (not by the core), e.g.
+/// `new_error(py, "ValidationError", "validation", msg, &[("field", "clock")])`.
+pub(crate) fn new_error(
+    py: Python<'_>,
+    class: &str,
+    code: &str,
+    message: &str,
+    details: &[(&str, &str)],
+) -> PyErr {
+    let made = (|| {
+        let kw = PyDict::new(py);
+        kw.set_item("code", code)?;
+        for (k, v) in details {
+            kw.set_item(*k, *v)?;
+        }
+        let exc = module(py)?.getattr(class)?.call((message,), Some(&kw))?;
+        Ok::<_, PyErr>(PyErr::from_value(exc))
+    })();
+    match made {
+        Ok(err) | Err(err) => err,
+    }
+}

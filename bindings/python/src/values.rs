@@ -743,6 +743,149 @@ impl PyTickReport {
     }
 }
 
+// ---- PendingTimer and Participant ---------------------------------------------------------------
+
+/// A pending timer of a case: when it is due and what it does then (`engine.timers(case_id)`).
+#[pyclass(frozen, module = "mentorflow._mentorflow", name = "PendingTimer")]
+pub(crate) struct PyTimer {
+    pub(crate) t: mentorflow::PendingTimer,
+}
+
+#[pymethods]
+impl PyTimer {
+    /// Its name in the state.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.t.name
+    }
+    /// The state that scheduled it (leaving the state cancels it).
+    #[getter]
+    fn state(&self) -> &str {
+        &self.t.state
+    }
+    /// When it is due (aware, UTC).
+    #[getter]
+    fn due_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py_instant(py, &self.t.due_at)
+    }
+    /// The system action it fires, if any.
+    #[getter]
+    fn action(&self) -> Option<&str> {
+        self.t.action.as_deref()
+    }
+    /// Whether it runs a script when it fires.
+    #[getter]
+    fn script(&self) -> bool {
+        self.t.script
+    }
+    /// Whether it fires again every period while the case stays in the state (`every`).
+    #[getter]
+    fn recurring(&self) -> bool {
+        self.t.recurring
+    }
+    /// How many times a recurring timer has fired so far.
+    #[getter]
+    fn fired(&self) -> u32 {
+        self.t.fired
+    }
+    /// The timer's description in the definition, if any.
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.t.description.as_deref()
+    }
+
+    /// Every attribute as a plain dict.
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(
+            slf.as_any(),
+            &[
+                "name",
+                "state",
+                "due_at",
+                "action",
+                "script",
+                "recurring",
+                "fired",
+                "description",
+            ],
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PendingTimer(name={}, state={}, due_at={}, action={})",
+            repr_str(&self.t.name),
+            repr_str(&self.t.state),
+            repr_str(&self.t.due_at.to_rfc3339()),
+            repr_opt(&self.t.action)
+        )
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        match other.cast::<PyTimer>() {
+            Ok(o) => (self.t == o.get().t).into_py_any(py),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        hash_of((&self.t.name, &self.t.state, self.t.due_at, self.t.fired))
+    }
+}
+
+/// A person holding a case role, and since when (`engine.participants(case_id)`).
+#[pyclass(frozen, module = "mentorflow._mentorflow", name = "Participant")]
+pub(crate) struct PyParticipant {
+    pub(crate) p: mentorflow::Participant,
+}
+
+#[pymethods]
+impl PyParticipant {
+    /// The case role (`mentor`, `team`, …).
+    #[getter]
+    fn role(&self) -> &str {
+        &self.p.role
+    }
+    /// The person's id.
+    #[getter]
+    fn person(&self) -> &str {
+        &self.p.person
+    }
+    /// When the person was given the role (aware, UTC; the latest time if they lost it in
+    /// between).
+    #[getter]
+    fn since<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py_instant(py, &self.p.since)
+    }
+
+    /// Every attribute as a plain dict.
+    fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        dict_of(slf.as_any(), &["role", "person", "since"])
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Participant(role={}, person={}, since={})",
+            repr_str(&self.p.role),
+            repr_str(&self.p.person),
+            repr_str(&self.p.since.to_rfc3339())
+        )
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        match other.cast::<PyParticipant>() {
+            Ok(o) => (self.p == o.get().p).into_py_any(py),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        hash_of((&self.p.role, &self.p.person, self.p.since))
+    }
+}
+
 /// Register the value classes.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCase>()?;
@@ -752,6 +895,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPerson>()?;
     m.add_class::<PyOrg>()?;
     m.add_class::<PyTickReport>()?;
+    m.add_class::<PyTimer>()?;
+    m.add_class::<PyParticipant>()?;
     Ok(())
 }
 

@@ -15,7 +15,9 @@ class                     ``.code``           what to do
                                               (or is not visible to the person asking)
 :class:`Conflict`         ``conflict``        reload the case and retry
 :class:`ScriptError`      ``script``          a guard, effect, timer or template script failed
-:class:`StorageError`     ``storage``         the database failed (disk, lock, corruption)
+:class:`StorageError`     ``storage``         the database failed (disk, lock, corruption), or a
+                                              write on an engine opened ``read_only=True``
+:class:`Error`            ``closed``          the engine was closed: open a new one
 ========================  ==================  ===================================================
 """
 
@@ -47,7 +49,8 @@ class Error(Exception):
         message: What went wrong, in plain words.
         code: A stable, machine-readable code (``definition``, ``validation``,
             ``guard_rejected``, ``not_permitted``, ``not_found``, ``conflict``, ``script``,
-            ``storage``; ``error`` for anything else).
+            ``storage``; ``closed`` for a call on a closed engine; ``error`` for anything
+            else).
     """
 
     code: str = "error"
@@ -96,8 +99,10 @@ class DefinitionError(Error):
         return [dict(p) for p in self.problems]
 
 
-class ValidationError(Error):
+class ValidationError(Error, ValueError):
     """An input, a field, a setting or a value is invalid.
+
+    Also a :class:`ValueError`, so ``except ValueError`` catches it.
 
     Attributes:
         workflow: The workflow concerned, if any.
@@ -141,8 +146,10 @@ class GuardRejected(Error):
         super().__init__(message, code=code, suggest=list(suggest or []), **details)
 
 
-class NotPermitted(Error):
+class NotPermitted(Error, PermissionError):
     """The person does not hold a role the action names.
+
+    Also a :class:`PermissionError`, so ``except PermissionError`` catches it.
 
     Attributes:
         workflow: The workflow id.
@@ -156,8 +163,10 @@ class NotPermitted(Error):
     actor: str = ""
 
 
-class NotFound(Error):
+class NotFound(Error, LookupError):
     """Something named does not exist, or is not visible to the person asking.
+
+    Also a :class:`LookupError`, so ``except LookupError`` catches it.
 
     Attributes:
         kind: ``case``, ``workflow``, ``action``, ``person``, ``organisation``, ``view``,
@@ -211,7 +220,8 @@ class ScriptError(Error):
 
 
 class StorageError(Error):
-    """The database failed (disk full, locked past the timeout, corrupt, read-only)."""
+    """The database failed (disk full, locked past the timeout, corrupt, read-only), or a
+    write was tried on an engine opened with ``read_only=True``."""
 
     code = "storage"
 

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+from types import TracebackType
 from typing import (
     Any,
     Callable,
@@ -29,6 +30,8 @@ __all__ = [
     "Person",
     "Org",
     "TickReport",
+    "PendingTimer",
+    "Participant",
     "ScenarioReport",
     "run_scenario",
 ]
@@ -55,6 +58,13 @@ class Engine:
       ``max_call_levels``, ``max_expr_depth``, ``max_function_expr_depth``,
       ``max_string_size``, ``max_array_size``, ``max_map_size`` (whole numbers) and
       ``max_run_time`` (seconds or a ``timedelta``; 0 for none).
+    - ``read_only``: open an existing file for reading only. A missing file raises
+      :class:`mentorflow.NotFound` (nothing is created); every call that would write
+      (``start``, ``act``, ``tick``, ``advance``, ``ack``, directory ``put``/``remove``)
+      raises :class:`mentorflow.StorageError`.
+
+    ``with mentorflow.Engine(...) as engine:`` closes the engine at the end of the block;
+    after :meth:`close`, every call raises :class:`mentorflow.Error` with code ``closed``.
 
     Every call that runs scripts or touches the database releases the GIL; one engine may be
     shared by many Python threads (writes are serialised, never lost).
@@ -67,7 +77,40 @@ class Engine:
         workflows: Union[_PathLike, Sequence[_PathLike]],
         now: Optional[datetime.datetime] = None,
         limits: Optional[Mapping[str, Union[int, float, datetime.timedelta]]] = None,
+        read_only: bool = False,
     ) -> "Engine": ...
+    def close(self) -> None:
+        """Close the engine: the database is released (once calls still running in other
+        threads finish) and every later call raises :class:`mentorflow.Error` with code
+        ``closed``. Closing twice is allowed."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the engine's ``with`` block ended)."""
+    def __enter__(self) -> "Engine":
+        """``with mentorflow.Engine(...) as engine:`` gives the engine itself."""
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+        /,
+    ) -> Literal[False]:
+        """The end of the ``with`` block closes the engine (exceptions propagate)."""
+    @property
+    def read_only(self) -> bool:
+        """Whether the engine was opened with ``read_only=True``."""
+    @property
+    def last_committed_at(self) -> Optional[datetime.datetime]:
+        """The instant of the latest committed history event in the database (aware, UTC),
+        or ``None`` when no case ever changed. A simulation resumes exactly there:
+        ``Engine(path, workflows=..., now=old.last_committed_at)`` (an earlier ``now=`` is
+        refused with :class:`mentorflow.ValidationError`)."""
+    def timers(self, case_id: int) -> list["PendingTimer"]:
+        """The pending timers of a case, soonest first: name, state, due time and what fires
+        (administrative: no access check). NotFound for an unknown case."""
+    def participants(self, case_id: int, *, actor: Optional[str] = None) -> list["Participant"]:
+        """The participants of a case, each with role, person and since when. With
+        ``actor``, only if that person may see the case (else NotFound)."""
     @property
     def now(self) -> datetime.datetime:
         """The current time on the engine's clock (timezone-aware, UTC)."""
@@ -491,6 +534,58 @@ class TickReport:
     @property
     def delivery_failures(self) -> int:
         """Deliveries that failed and will be retried on the next tick."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class PendingTimer:
+    """A pending timer of a case (:meth:`Engine.timers`): when it is due and what it does."""
+
+    @property
+    def name(self) -> str:
+        """Its name in the state."""
+    @property
+    def state(self) -> str:
+        """The state that scheduled it (leaving the state cancels it)."""
+    @property
+    def due_at(self) -> datetime.datetime:
+        """When it is due (aware, UTC)."""
+    @property
+    def action(self) -> Optional[str]:
+        """The system action it fires, if any."""
+    @property
+    def script(self) -> bool:
+        """Whether it runs a script when it fires."""
+    @property
+    def recurring(self) -> bool:
+        """Whether it fires again every period while the case stays in the state (``every``)."""
+    @property
+    def fired(self) -> int:
+        """How many times a recurring timer has fired so far."""
+    @property
+    def description(self) -> Optional[str]:
+        """The timer's description in the definition, if any."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every attribute as a plain dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Participant:
+    """A person holding a case role, and since when (:meth:`Engine.participants`)."""
+
+    @property
+    def role(self) -> str:
+        """The case role (``mentor``, ``team``, …)."""
+    @property
+    def person(self) -> str:
+        """The person's id."""
+    @property
+    def since(self) -> datetime.datetime:
+        """When the person was given the role (aware, UTC; the latest time if they lost it in
+        between)."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
     def __eq__(self, value: object, /) -> bool: ...
