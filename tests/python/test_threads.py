@@ -113,3 +113,64 @@ def test_engine_calls_release_the_gil(typed: mentorflow.Engine) -> None:
     assert len(windows) == ATTEMPTS
     assert any(ran_inside(w) for w in windows), "the main thread never ran during a script"
     assert typed.get(case.id).revision == 1
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-engine", "read-only-engines"])
+def test_reads_from_many_threads_while_one_writes(shared: bool, tmp_path: Path) -> None:
+    """Readers in several threads (on the writer's engine, or each on its own read-only
+    engine) always see committed, self-consistent data while another thread writes."""
+    path = tmp_path / "reads.db"
+    writer = mentorflow.Engine(path, workflows=REQUEST, now=T0)
+    add_people(writer)
+    ids = [assigned(writer, f"Client {n}").id for n in range(12)]
+    stop = threading.Event()
+    problems: list[str] = []
+    reads = [0] * 6
+
+    def write() -> None:
+        try:
+            for cid in ids:
+                writer.act(cid, "accept", actor="alice", inputs={"note": "hi"})
+                writer.act(cid, "log_session", actor="alice")
+        finally:
+            stop.set()
+
+    def read(slot: int) -> None:
+        engine = writer if shared else mentorflow.Engine(path, workflows=REQUEST, read_only=True)
+        try:
+            while not stop.is_set() or reads[slot] == 0:
+                for cid in ids:
+                    case = engine.get(cid)
+                    seqs = [e.seq for e in engine.history(cid)]
+                    if seqs[:2] != [1, 2] or seqs != list(range(1, len(seqs) + 1)):
+                        problems.append(f"case {cid}: history {seqs}")
+                    if case.state not in ("pending", "in_progress"):
+                        problems.append(f"case {cid}: state {case.state}")
+                    if case.participant("mentor") != "alice":
+                        problems.append(f"case {cid}: mentor {case.participant('mentor')}")
+                    names = [t.name for t in engine.timers(cid)]
+                    if names not in (["reminder_24h", "back_to_queue"], []):
+                        problems.append(f"case {cid}: timers {names}")
+                    roles = {p.role for p in engine.participants(cid)}
+                    if roles != {"client", "mentor"}:
+                        problems.append(f"case {cid}: roles {roles}")
+                reads[slot] += 1
+        except BaseException as e:  # noqa: BLE001 - reported below
+            problems.append(repr(e))
+        finally:
+            if not shared:
+                engine.close()
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(reads))]
+    threads.append(threading.Thread(target=write))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert problems == []
+    assert all(n > 0 for n in reads)
+    # after the writer: every reader engine sees the final state
+    final = writer.cases()
+    assert {c.state for c in final} == {"in_progress"}
+    assert all(c.data["sessions"] == 1 for c in final)
+    writer.close()
