@@ -51,7 +51,9 @@ else
 
     step "auditwheel show"
     "$build_py" -m auditwheel show "$wheel" | tee "$root/target/wheels/auditwheel.txt"
-    grep -q 'is consistent with the following platform tag' "$root/target/wheels/auditwheel.txt"
+    tr -s ' \n' ' ' < "$root/target/wheels/auditwheel.txt" \
+        | grep -q 'is consistent with the following platform tag: "manylinux_' \
+        || { echo "error: auditwheel finds no manylinux platform tag" >&2; exit 1; }
 
     step "the wheel's metadata: README as long description, links, classifiers"
     "$build_py" - "$wheel" <<'EOF'
@@ -63,7 +65,7 @@ with zipfile.ZipFile(wheel) as z:
     names = z.namelist()
 problems = []
 body = msg.get_payload()
-if "# mentorflow" not in body or msg["Description-Content-Type"] != "text/markdown":
+if "# mentorflow" not in body or not (msg["Description-Content-Type"] or "").startswith("text/markdown"):
     problems.append("the README is not the long description (text/markdown)")
 if not msg.get_all("Project-URL"):
     problems.append("no Project-URL")
