@@ -296,7 +296,7 @@ impl Engine {
 
     /// The people of the directory with this e-mail address (ignoring case), by id.
     pub fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
-        self.read(|db| crate::directory::people_by_email(db, email))
+        self.read(|db| crate::store::people_by_email(db, email))
     }
 
     /// Drop used and expired tokens, expired credentials, and idempotency keys older than

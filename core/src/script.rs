@@ -1312,7 +1312,6 @@ impl Ctx {
 }
 
 scoped_tls::scoped_thread_local!(pub(crate) static CTX: RefCell<Ctx>);
-scoped_tls::scoped_thread_local!(pub(crate) static DB: rusqlite::Connection);
 
 /// Participants as a rhai map of role to ids.
 pub(crate) fn participants_dynamic(p: &BTreeMap<String, Vec<String>>) -> RMap {

@@ -14,7 +14,8 @@ use rhai::{Dynamic, EvalAltResult, Map as RMap};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::script::{to_dynamic, to_json, Mode, Op, CTX, DB};
+use crate::script::{to_dynamic, to_json, Mode, Op, CTX};
+use crate::store::{self, DirectoryReads};
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
@@ -179,11 +180,12 @@ fn ids(d: &Dynamic) -> R<Vec<String>> {
     .into())
 }
 
-fn with_db<T>(f: impl FnOnce(&rusqlite::Connection) -> Result<T, Error>) -> R<T> {
-    if !DB.is_set() {
-        return Err("the directory is not available here".into());
+/// Read the directory through the store, inside the running command's transaction.
+fn with_db<T>(f: impl FnOnce(&dyn DirectoryReads) -> Result<T, Error>) -> R<T> {
+    match store::with_directory(f) {
+        Some(r) => r.map_err(pending),
+        None => Err("the directory is not available here".into()),
     }
-    DB.with(|db| f(db)).map_err(pending)
 }
 
 fn ctx_info() -> R<(
@@ -352,7 +354,7 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     });
 
     engine.register_fn("person", |id: &str| -> R<Dynamic> {
-        let p = with_db(|db| crate::directory::script_person(db, id))?;
+        let p = with_db(|db| Ok(db.person(id)?.map(|p| p.to_script_map())))?;
         match p {
             Some(m) => json_dyn(&Value::Object(m)),
             None => Ok(Dynamic::UNIT),
@@ -362,7 +364,7 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_fn("people", |filter: RMap| -> R<rhai::Array> {
         let filter = map_arg(&filter)?;
         let (org, _, _, _) = ctx_info()?;
-        let found = with_db(|db| crate::directory::script_people(db, &org, &filter))?;
+        let found = with_db(|db| store::people_matching(db, &org, &filter))?;
         let mut out = rhai::Array::with_capacity(found.len());
         for p in found {
             out.push(json_dyn(&Value::Object(p))?);
@@ -371,18 +373,18 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     });
     engine.register_fn("open_cases", |person: &str| -> R<i64> {
         let (_, wf, _, _) = ctx_info()?;
-        with_db(|db| crate::store::open_cases(db, &wf, person, None))
+        with_db(|db| db.open_cases(&wf, person, None))
     });
     engine.register_fn("open_cases", |person: &str, role: &str| -> R<i64> {
         let (_, wf, _, _) = ctx_info()?;
-        with_db(|db| crate::store::open_cases(db, &wf, person, Some(role)))
+        with_db(|db| db.open_cases(&wf, person, Some(role)))
     });
     engine.register_fn(
         "assignments_since",
         |person: &str, role: &str, since: &str| -> R<i64> {
             let (_, wf, _, _) = ctx_info()?;
             let since = parse_when(since)?;
-            with_db(|db| crate::store::assignments_since(db, &wf, person, role, since))
+            with_db(|db| db.assignments_since(&wf, person, role, since))
         },
     );
     engine.register_fn("today", || -> R<String> {

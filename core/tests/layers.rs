@@ -62,3 +62,11 @@ fn the_check_sees_an_import() {
     // the engine does use the store: the check finds such lines
     assert!(!offending("engine", &["crate::store"]).is_empty());
 }
+
+#[test]
+fn scripts_and_the_directory_reach_storage_only_through_the_store() {
+    for module in ["script_host.rs", "script.rs", "directory.rs"] {
+        let found = offending(module, &["rusqlite", "Connection"]);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

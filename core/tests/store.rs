@@ -391,3 +391,29 @@ fn both_versions_may_be_loaded_side_by_side() {
     let c = e.start("pinned", "create", "pat", json!({})).unwrap();
     assert_eq!(c.version, 2, "new cases start on the latest version");
 }
+
+#[test]
+fn a_postgres_url_is_refused_by_this_build_and_creates_nothing() {
+    let before: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for url in [
+        "postgres://mentor:secret@localhost/cases",
+        "postgresql://localhost/cases",
+    ] {
+        let e = Engine::builder()
+            .database(url)
+            .workflow_str("request.yaml", REQUEST)
+            .build()
+            .unwrap_err();
+        let m = storage_message(e);
+        assert!(m.contains("no PostgreSQL backend"), "{m}");
+        assert!(!m.contains("secret"), "the password is not repeated: {m}");
+    }
+    let after: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(before, after, "no file was created");
+}

@@ -20,10 +20,10 @@ pub use crate::model::{
 };
 
 use crate::definition::{self, Definition};
-use crate::directory::{self, Org, OrgPatch, Person, PersonPatch};
+use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
 use crate::hooks::Hook;
-use crate::script::{Limits, Scripts, DB};
+use crate::script::{Limits, Scripts};
 use crate::store::{self, NotificationFilter};
 use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
 
@@ -31,6 +31,8 @@ use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
 #[must_use]
 pub struct EngineBuilder {
     database: Option<PathBuf>,
+    /// A database string naming a backend this build cannot open (refused by `build`).
+    unsupported: Option<store::Location>,
     open_existing: bool,
     workflow_dirs: Vec<PathBuf>,
     workflow_files: Vec<PathBuf>,
@@ -56,13 +58,19 @@ impl std::fmt::Debug for EngineBuilder {
 }
 
 impl EngineBuilder {
-    /// Store cases in this SQLite file (created when missing).
+    /// Store cases in this database: an SQLite file (created when missing), `:memory:`, or a
+    /// `postgres://` / `postgresql://` URL (see [`store::Location`]; this build refuses
+    /// PostgreSQL URLs with a storage error when built, and creates nothing).
     pub fn database(mut self, path: impl AsRef<Path>) -> Self {
         let p = path.as_ref();
-        self.database = if p.as_os_str() == ":memory:" {
-            None
-        } else {
-            Some(p.to_path_buf())
+        self.unsupported = None;
+        self.database = match store::Location::parse(&p.to_string_lossy()) {
+            store::Location::SqliteMemory => None,
+            store::Location::SqliteFile(_) => Some(p.to_path_buf()),
+            other => {
+                self.unsupported = Some(other);
+                None
+            }
         };
         self
     }
@@ -77,6 +85,7 @@ impl EngineBuilder {
     /// Keep everything in memory (lost when the engine is dropped).
     pub fn in_memory(mut self) -> Self {
         self.database = None;
+        self.unsupported = None;
         self
     }
 
@@ -166,6 +175,9 @@ impl EngineBuilder {
             return Err(Error::Definition { problems });
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        if let Some(location) = &self.unsupported {
+            location.check_supported()?;
+        }
         let db = store::open(self.database.as_deref(), !self.open_existing)?;
         let now = clock.now();
         if self.manual.is_some() {
@@ -369,6 +381,7 @@ impl Engine {
     pub fn builder() -> EngineBuilder {
         EngineBuilder {
             database: None,
+            unsupported: None,
             open_existing: false,
             workflow_dirs: Vec::new(),
             workflow_files: Vec::new(),
@@ -393,7 +406,7 @@ impl Engine {
         let mut db = self.lock();
         let tx = begin(&mut db)?;
         self.sync_cache(&tx)?;
-        let out = DB.set(&tx, || f(&tx))?;
+        let out = store::with_connection(&tx, || f(&tx))?;
         tx.commit()?;
         Ok(out)
     }
@@ -403,7 +416,7 @@ impl Engine {
         let mut db = self.lock();
         let tx = db.transaction_with_behavior(TransactionBehavior::Deferred)?;
         self.sync_cache(&tx)?;
-        let out = DB.set(&tx, || f(&tx))?;
+        let out = store::with_connection(&tx, || f(&tx))?;
         tx.commit()?;
         Ok(out)
     }
@@ -440,7 +453,7 @@ impl Engine {
         if let Some(p) = self.dir_cache().people.get(id) {
             return Ok(p.clone());
         }
-        let p = directory::get_person(db, id)?;
+        let p = store::get_person(db, id)?;
         let mut c = self.dir_cache();
         if c.people.len() >= CACHE_LIMIT {
             c.people.clear();
@@ -455,7 +468,7 @@ impl Engine {
         if let Some(o) = self.dir_cache().orgs.get(id) {
             return Ok(Arc::clone(o));
         }
-        let org = directory::get_org(db, id)?.unwrap_or_else(|| Org::new(id));
+        let org = store::get_org(db, id)?.unwrap_or_else(|| Org::new(id));
         let cal = Arc::new(org.calendar()?);
         let info = Arc::new(OrgInfo {
             org,
@@ -629,14 +642,14 @@ impl Engine {
 
     /// Add a person, or replace a stored one whole (roles and attributes not given are gone).
     pub fn replace_person(&self, person: &Person) -> Result<()> {
-        let r = self.write(|db| directory::put_person(db, person));
+        let r = self.write(|db| store::put_person(db, person));
         self.clear_cache();
         r
     }
 
     /// A person from the stored directory or, failing that, a hook.
     pub fn person(&self, id: &str) -> Result<Person> {
-        let found = self.read(|db| directory::get_person(db, id))?;
+        let found = self.read(|db| store::get_person(db, id))?;
         match found {
             Some(p) => Ok(p),
             None => self
@@ -649,12 +662,12 @@ impl Engine {
 
     /// People, optionally of one organisation.
     pub fn people(&self, org: Option<&str>) -> Result<Vec<Person>> {
-        self.read(|db| directory::list_people(db, org))
+        self.read(|db| store::list_people(db, org))
     }
 
     /// Remove a person from the stored directory. Returns whether they existed.
     pub fn remove_person(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| directory::remove_person(db, id));
+        let r = self.write(|db| store::remove_person(db, id));
         self.clear_cache();
         r
     }
@@ -676,7 +689,7 @@ impl Engine {
     /// [`Engine::put_org`] checks them.
     pub fn replace_org(&self, org: &Org) -> Result<()> {
         self.check_settings(&org.settings)?;
-        let r = self.write(|db| directory::put_org(db, org));
+        let r = self.write(|db| store::put_org(db, org));
         self.clear_cache();
         r
     }
@@ -747,18 +760,18 @@ impl Engine {
 
     /// An organisation.
     pub fn org(&self, id: &str) -> Result<Org> {
-        self.read(|db| directory::get_org(db, id))?
+        self.read(|db| store::get_org(db, id))?
             .ok_or_else(|| Error::not_found("organisation", id))
     }
 
     /// Every organisation.
     pub fn orgs(&self) -> Result<Vec<Org>> {
-        self.read(directory::list_orgs)
+        self.read(store::list_orgs)
     }
 
     /// Remove an organisation. Returns whether it existed.
     pub fn remove_org(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| directory::remove_org(db, id));
+        let r = self.write(|db| store::remove_org(db, id));
         self.clear_cache();
         r
     }
@@ -1262,15 +1275,15 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 
 /// Apply a person change over the stored person, inside a write transaction.
 fn merge_person(db: &Connection, change: &PersonPatch) -> Result<Person> {
-    let person = change.apply(directory::get_person(db, &change.id)?);
-    directory::put_person(db, &person)?;
+    let person = change.apply(store::get_person(db, &change.id)?);
+    store::put_person(db, &person)?;
     Ok(person)
 }
 
 /// Apply an organisation change over the stored one, inside a write transaction.
 fn merge_org(db: &Connection, change: &OrgPatch) -> Result<Org> {
-    let org = change.apply(directory::get_org(db, &change.id)?);
-    directory::put_org(db, &org)?;
+    let org = change.apply(store::get_org(db, &change.id)?);
+    store::put_org(db, &org)?;
     Ok(org)
 }
 

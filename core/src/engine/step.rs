@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{Case, Effect, Engine, Event, Start};
 use crate::definition::{Action, Check, Definition, Field, Schedule, Script, State, Target, Timer};
-use crate::directory::{self, Org, Person};
+use crate::directory::{Org, Person};
 use crate::error::{Error, Result};
 use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
 use crate::store::{self, TimerRow};
@@ -1307,7 +1307,7 @@ impl<'a> Run<'a> {
                     for d in &r.directory {
                         let mut filter = Map::new();
                         filter.insert("role".into(), Value::String(d.clone()));
-                        for p in directory::script_people(self.db, &self.case.org, &filter)? {
+                        for p in store::people_matching(self.db, &self.case.org, &filter)? {
                             if let Some(Value::String(id)) = p.get("id") {
                                 if !ids.contains(id) {
                                     ids.push(id.clone());

@@ -16,7 +16,6 @@ use rusqlite::TransactionBehavior;
 use super::{Engine, TickReport};
 use crate::error::{Error, Result};
 use crate::hooks::guarded;
-use crate::script::DB;
 use crate::store::{self, OutboxItem};
 
 /// Firings per transaction.
@@ -77,7 +76,8 @@ fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<B
     for t in &due {
         if savepoints {
             let sp = tx.savepoint()?;
-            let result = DB.set(&sp, || super::step::fire_timer(engine, &sp, t, now));
+            let result =
+                store::with_connection(&sp, || super::step::fire_timer(engine, &sp, t, now));
             match result {
                 Ok(fired) => {
                     sp.commit()?;
@@ -95,7 +95,7 @@ fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<B
                 }
             }
         } else {
-            match DB.set(&tx, || super::step::fire_timer(engine, &tx, t, now)) {
+            match store::with_connection(&tx, || super::step::fire_timer(engine, &tx, t, now)) {
                 Ok(true) => report.fired += 1,
                 Ok(false) => {}
                 Err(e @ Error::Storage { .. }) => return Err(e),

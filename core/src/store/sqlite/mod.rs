@@ -1,0 +1,859 @@
+//! The SQLite backend: opening the file (bundled SQLite, WAL, foreign keys, busy timeout),
+//! the schema and its upgrade steps (`schema`), and every query: cases, participants,
+//! history, timers and outbox here, the directory in `directory`, the portal's sign-in
+//! material in `portal`. Statements are prepared once per connection and cached. The store
+//! writes what the engine decided; it decides nothing.
+
+pub(crate) mod directory;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod plans;
+pub(crate) mod portal;
+pub mod schema;
+
+pub(crate) use directory::*;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::model::{Case, Effect, Event, Notification, NotificationFilter, Participant, Signal};
+
+/// Microseconds since the Unix epoch, the stored form of every instant.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Back from stored microseconds.
+pub(crate) fn instant(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Open a database file (creating it when missing if `create`), or an in-memory one for
+/// `None`, and bring its schema up to date.
+pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<Connection> {
+    let mut db = match path {
+        Some(p) => {
+            if !create && !p.exists() {
+                return Err(Error::not_found("database", p.display().to_string()));
+            }
+            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI;
+            if create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+            Connection::open_with_flags(p, flags)
+                .map_err(|e| Error::storage(format!("cannot open database {}: {e}", p.display())))?
+        }
+        None => Connection::open_in_memory()?,
+    };
+    db.busy_timeout(Duration::from_secs(10))?;
+    db.set_prepared_statement_cache_capacity(256);
+    if path.is_some() {
+        // WAL, unless the file system refuses it: then SQLite keeps its rollback journal and
+        // the engine works the same, only with less concurrency between readers and writers.
+        let _mode: String = db
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| match Error::from(e) {
+                Error::Storage { message } => Error::storage(format!(
+                    "cannot open {}: {message}",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                )),
+                other => other,
+            })?;
+    }
+    db.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    schema::migrate(&mut db)?;
+    Ok(db)
+}
+
+// ---- definitions ----------------------------------------------------------------------------
+
+/// A deployed definition as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredDefinition {
+    pub workflow: String,
+    pub version: u32,
+    pub hash: String,
+    pub file: String,
+    pub source: String,
+}
+
+pub(crate) fn stored_definitions(db: &Connection) -> Result<Vec<StoredDefinition>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT workflow, version, hash, file, source FROM definitions ORDER BY workflow, version",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredDefinition {
+            workflow: r.get(0)?,
+            version: r.get(1)?,
+            hash: r.get(2)?,
+            file: r.get(3)?,
+            source: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(crate) fn count_cases_of(db: &Connection, workflow: &str, version: u32) -> Result<i64> {
+    Ok(db
+        .prepare_cached("SELECT count(*) FROM cases WHERE workflow = ?1 AND version = ?2")?
+        .query_row(params![workflow, version], |r| r.get(0))?)
+}
+
+pub(crate) fn put_definition(
+    db: &Connection,
+    d: &crate::definition::Definition,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO definitions (workflow, version, hash, file, source, deployed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (workflow, version) DO UPDATE SET hash = ?3, file = ?4, source = ?5, deployed_at = ?6",
+    )?
+    .execute(params![d.id, d.version, d.hash, d.file, d.source, micros(at)])?;
+    Ok(())
+}
+
+// ---- cases ----------------------------------------------------------------------------------
+
+/// A case as stored (without what comes from its definition).
+#[derive(Debug, Clone)]
+pub(crate) struct CaseRow {
+    pub id: i64,
+    pub workflow: String,
+    pub version: u32,
+    pub org: String,
+    pub state: String,
+    pub data: Map<String, Value>,
+    pub participants: BTreeMap<String, Vec<String>>,
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub parent: Option<i64>,
+}
+
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+
+type RawCase = (
+    i64,
+    String,
+    u32,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn finish_case(r: RawCase) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.0,
+        workflow: r.1,
+        version: r.2,
+        org: r.3,
+        state: r.4,
+        data: serde_json::from_str(&r.5)?,
+        participants: serde_json::from_str(&r.6)?,
+        revision: r.7 as u64,
+        created_at: instant(r.8),
+        updated_at: instant(r.9),
+        parent: r.10,
+    })
+}
+
+pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
+    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1");
+    let raw = db
+        .prepare_cached(&sql)?
+        .query_row(params![id], raw_case)
+        .optional()?;
+    raw.map(finish_case).transpose()
+}
+
+/// Run a query returning case rows.
+pub(crate) fn query_cases(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<CaseRow>> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, raw_case)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_case(r?)?);
+    }
+    Ok(out)
+}
+
+/// Run a query over case rows, one row at a time (memory stays flat however many match).
+pub(crate) fn each_case(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    mut f: impl FnMut(CaseRow) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        f(finish_case(raw_case(r)?)?)?;
+    }
+    Ok(())
+}
+
+/// Run a query returning one count.
+pub(crate) fn count(db: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<i64> {
+    Ok(db.prepare_cached(sql)?.query_row(params, |r| r.get(0))?)
+}
+
+/// Whether a person holds one of these case roles in some case of a workflow.
+pub(crate) fn holds_role_in(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    roles: &[String],
+) -> Result<bool> {
+    let mut stmt = db.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM participants p JOIN cases c ON c.id = p.case_id
+         WHERE p.person = ?1 AND p.role = ?2 AND c.workflow = ?3)",
+    )?;
+    for r in roles {
+        if stmt.query_row(params![person, r, workflow], |r| r.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The select list for case queries, with `c` as the cases alias.
+pub(crate) fn case_columns() -> &'static str {
+    CASE_COLUMNS
+}
+
+pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        c.workflow,
+        c.version,
+        c.org,
+        c.state,
+        c.open,
+        serde_json::to_string(&c.data)?,
+        serde_json::to_string(&c.participants)?,
+        c.revision as i64,
+        micros(c.created_at),
+        micros(c.updated_at),
+        c.parent
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+/// Write a case's new snapshot if its revision is still `expected`.
+pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()> {
+    let n = db
+        .prepare_cached(
+            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7
+             WHERE id = ?1 AND revision = ?8",
+        )?
+        .execute(params![
+            c.id,
+            c.state,
+            c.open,
+            serde_json::to_string(&c.data)?,
+            serde_json::to_string(&c.participants)?,
+            c.revision as i64,
+            micros(c.updated_at),
+            expected as i64
+        ])?;
+    if n == 0 {
+        let actual: Option<i64> = db
+            .prepare_cached("SELECT revision FROM cases WHERE id = ?1")?
+            .query_row(params![c.id], |r| r.get(0))
+            .optional()?;
+        return match actual {
+            Some(actual) => Err(Error::Conflict {
+                case_id: c.id,
+                expected,
+                actual: actual as u64,
+            }),
+            None => Err(Error::not_found("case", c.id.to_string())),
+        };
+    }
+    Ok(())
+}
+
+pub(crate) fn add_participant(
+    db: &Connection,
+    case_id: i64,
+    workflow: &str,
+    role: &str,
+    person: &str,
+    at: DateTime<Utc>,
+    log: bool,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT OR IGNORE INTO participants (person, role, case_id, since) VALUES (?3, ?2, ?1, ?4)",
+    )?
+    .execute(params![case_id, role, person, micros(at)])?;
+    if !log {
+        return Ok(());
+    }
+    db.prepare_cached(
+        "INSERT INTO assignments (person, role, workflow, case_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![person, role, workflow, case_id, micros(at)])?;
+    Ok(())
+}
+
+pub(crate) fn remove_participant(
+    db: &Connection,
+    case_id: i64,
+    role: &str,
+    person: &str,
+) -> Result<()> {
+    db.prepare_cached("DELETE FROM participants WHERE person = ?3 AND role = ?2 AND case_id = ?1")?
+        .execute(params![case_id, role, person])?;
+    Ok(())
+}
+
+/// A case's participants with the time each was given the role, by role then seniority.
+/// A case's participants (`participants_by_case`, covering).
+pub(crate) const PARTICIPANTS_OF_CASE: &str =
+    "SELECT role, person, since FROM participants WHERE case_id = ?1 ORDER BY role, since, person";
+
+pub(crate) fn case_participants(db: &Connection, case_id: i64) -> Result<Vec<Participant>> {
+    let mut stmt = db.prepare_cached(PARTICIPANTS_OF_CASE)?;
+    let rows = stmt.query_map(params![case_id], |r| {
+        Ok(Participant {
+            role: r.get(0)?,
+            person: r.get(1)?,
+            since: instant(r.get(2)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// How many open cases of a workflow a person holds a role in (the participants' primary key).
+pub(crate) const OPEN_CASES: &str =
+    "SELECT count(DISTINCT c.id) FROM participants p JOIN cases c ON c.id = p.case_id
+     WHERE p.person = ?1 AND (?2 IS NULL OR p.role = ?2) AND c.workflow = ?3 AND c.open = 1";
+
+/// Cases of a workflow, not in a final state, where the person holds a role (any, or `role`).
+pub(crate) fn open_cases(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    role: Option<&str>,
+) -> Result<i64> {
+    Ok(db
+        .prepare_cached(OPEN_CASES)?
+        .query_row(params![person, role, workflow], |r| r.get(0))?)
+}
+
+/// Grants of a role to a person since an instant (`assignments_by_person`).
+pub(crate) const ASSIGNMENTS_SINCE: &str =
+    "SELECT count(*) FROM assignments WHERE person = ?1 AND role = ?2 AND workflow = ?3 AND at >= ?4";
+
+/// How many times a person was given a role in cases of a workflow since an instant.
+pub(crate) fn assignments_since(
+    db: &Connection,
+    workflow: &str,
+    person: &str,
+    role: &str,
+    since: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(db
+        .prepare_cached(ASSIGNMENTS_SINCE)?
+        .query_row(params![person, role, workflow, micros(since)], |r| r.get(0))?)
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+pub(crate) fn insert_event(db: &Connection, e: &Event) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        e.case_id,
+        e.seq as i64,
+        micros(e.at),
+        e.actor,
+        e.action,
+        e.from_state,
+        e.to_state,
+        serde_json::to_string(&e.inputs)?,
+        serde_json::to_string(&e.effects)?
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Event, String, String)> {
+    Ok((
+        Event {
+            id: r.get(0)?,
+            case_id: r.get(1)?,
+            seq: r.get::<_, i64>(2)? as u64,
+            at: instant(r.get(3)?),
+            actor: r.get(4)?,
+            action: r.get(5)?,
+            from_state: r.get(6)?,
+            to_state: r.get(7)?,
+            inputs: Map::new(),
+            effects: Vec::new(),
+        },
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn finish_event((mut e, inputs, effects): (Event, String, String)) -> Result<Event> {
+    e.inputs = serde_json::from_str(&inputs)?;
+    e.effects = serde_json::from_str::<Vec<Effect>>(&effects)?;
+    Ok(e)
+}
+
+/// A case's history (the `(case_id, seq)` unique index).
+pub(crate) const EVENTS_OF_CASE: &str =
+    "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
+     FROM events WHERE case_id = ?1 ORDER BY seq";
+
+pub(crate) fn events(db: &Connection, case_id: i64) -> Result<Vec<Event>> {
+    let mut stmt = db.prepare_cached(EVENTS_OF_CASE)?;
+    let rows = stmt.query_map(params![case_id], event_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_event(r?)?);
+    }
+    Ok(out)
+}
+
+/// The instant of the latest history event (by id: the last one committed).
+pub(crate) fn last_event_at(db: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let v: Option<i64> = db
+        .prepare_cached("SELECT at FROM events ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(v.map(instant))
+}
+
+pub(crate) fn events_after(db: &Connection, after_id: i64, limit: i64) -> Result<Vec<Event>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects
+         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_id, limit], event_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_event(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn cursor(db: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(db
+        .prepare_cached("SELECT position FROM cursors WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn set_cursor(db: &Connection, name: &str, position: i64) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO cursors (name, position) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET position = max(position, ?2)",
+    )?
+    .execute(params![name, position])?;
+    Ok(())
+}
+
+// ---- timers ---------------------------------------------------------------------------------
+
+/// A pending timer of a case.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimerRow {
+    /// Row id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// The state that scheduled it.
+    pub state: String,
+    /// Its name in the state.
+    pub name: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// When its state was entered (recurring timers count periods from here).
+    pub anchor: DateTime<Utc>,
+    /// How many periods a recurring timer has fired.
+    pub fired: u32,
+}
+
+pub(crate) fn insert_timer(
+    db: &Connection,
+    case_id: i64,
+    state: &str,
+    name: &str,
+    due: DateTime<Utc>,
+    anchor: DateTime<Utc>,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO timers (case_id, state, name, due_at, anchor, fired) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+         ON CONFLICT (case_id, name) DO UPDATE SET state = ?2, due_at = ?4, anchor = ?5, fired = 0",
+    )?
+    .execute(params![case_id, state, name, micros(due), micros(anchor)])?;
+    Ok(())
+}
+
+pub(crate) fn delete_timers(db: &Connection, case_id: i64) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE case_id = ?1")?
+        .execute(params![case_id])?)
+}
+
+pub(crate) fn delete_timer(db: &Connection, case_id: i64, name: &str) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE case_id = ?1 AND name = ?2")?
+        .execute(params![case_id, name])?)
+}
+
+pub(crate) fn delete_timer_id(db: &Connection, id: i64) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE id = ?1")?
+        .execute(params![id])?)
+}
+
+/// Remove the row of a timer that just fired, unless the firing replaced it: entering a new
+/// state or moving an `at` timer's date writes new rows, which may reuse the row id.
+pub(crate) fn consume_timer(db: &Connection, t: &TimerRow) -> Result<usize> {
+    Ok(db
+        .prepare_cached("DELETE FROM timers WHERE id = ?1 AND name = ?2 AND due_at = ?3")?
+        .execute(params![t.id, t.name, micros(t.due_at)])?)
+}
+
+/// Move a recurring timer that just fired to its next period (if the firing did not replace
+/// or cancel its row; see [`consume_timer`]).
+pub(crate) fn reschedule_timer(
+    db: &Connection,
+    t: &TimerRow,
+    due: DateTime<Utc>,
+    fired: u32,
+) -> Result<()> {
+    db.prepare_cached(
+        "UPDATE timers SET due_at = ?2, fired = ?3 WHERE id = ?1 AND name = ?4 AND due_at = ?5",
+    )?
+    .execute(params![t.id, micros(due), fired, t.name, micros(t.due_at)])?;
+    Ok(())
+}
+
+fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
+    Ok(TimerRow {
+        id: r.get(0)?,
+        case_id: r.get(1)?,
+        state: r.get(2)?,
+        name: r.get(3)?,
+        due_at: instant(r.get(4)?),
+        anchor: instant(r.get(5)?),
+        fired: r.get(6)?,
+    })
+}
+
+/// Timers due at or before `now`, oldest first (ties broken by id: deterministic).
+pub(crate) fn due_timers(db: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers
+         WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![micros(now), limit], timer_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The earliest pending timer's due time.
+pub(crate) fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let v: Option<i64> = db
+        .prepare_cached("SELECT min(due_at) FROM timers")?
+        .query_row([], |r| r.get(0))?;
+    Ok(v.map(instant))
+}
+
+/// A case's pending timers (the `(case_id, name)` unique index).
+pub(crate) const TIMERS_OF_CASE: &str =
+    "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers WHERE case_id = ?1 ORDER BY due_at, id";
+
+pub(crate) fn case_timers(db: &Connection, case_id: i64) -> Result<Vec<TimerRow>> {
+    let mut stmt = db.prepare_cached(TIMERS_OF_CASE)?;
+    let rows = stmt.query_map(params![case_id], timer_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+// ---- outbox ---------------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_outbox(
+    db: &Connection,
+    case_id: Option<i64>,
+    kind: &str,
+    recipient: Option<&str>,
+    template: &str,
+    subject: &str,
+    body: &str,
+    data: &Map<String, Value>,
+    at: DateTime<Utc>,
+) -> Result<i64> {
+    db.prepare_cached(
+        "INSERT INTO outbox (case_id, kind, recipient, template, subject, body, data, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        case_id,
+        kind,
+        recipient,
+        template,
+        subject,
+        body,
+        serde_json::to_string(data)?,
+        micros(at)
+    ])?;
+    Ok(db.last_insert_rowid())
+}
+
+/// A stored outbox row: a notification or a signal.
+#[derive(Debug, Clone)]
+pub(crate) enum OutboxItem {
+    Notification(Notification),
+    Signal(Signal),
+}
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Notification, String)> {
+    Ok((
+        r.get(1)?,
+        Notification {
+            id: r.get(0)?,
+            case_id: r.get(2)?,
+            to: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            template: r.get(4)?,
+            subject: r.get(5)?,
+            body: r.get(6)?,
+            data: Map::new(),
+            at: instant(r.get(8)?),
+            delivered_at: r.get::<_, Option<i64>>(9)?.map(instant),
+            acked_at: r.get::<_, Option<i64>>(10)?.map(instant),
+            attempts: r.get(11)?,
+            last_error: r.get(12)?,
+        },
+        r.get(7)?,
+    ))
+}
+
+fn finish_outbox((kind, mut n, data): (String, Notification, String)) -> Result<OutboxItem> {
+    n.data = serde_json::from_str(&data)?;
+    Ok(if kind == "signal" {
+        OutboxItem::Signal(Signal {
+            id: n.id,
+            case_id: n.case_id,
+            kind: n.template,
+            data: n.data,
+            at: n.at,
+        })
+    } else {
+        OutboxItem::Notification(n)
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error";
+
+pub(crate) fn undelivered(db: &Connection, limit: i64) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL ORDER BY id LIMIT ?1"
+    );
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![limit], outbox_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_outbox(r?)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn mark_delivered(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<()> {
+    db.prepare_cached(
+        "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, micros(at)])?;
+    Ok(())
+}
+
+pub(crate) fn mark_failed(db: &Connection, id: i64, error: &str) -> Result<()> {
+    db.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
+        .execute(params![id, error])?;
+    Ok(())
+}
+
+/// A case's notifications (`outbox_by_case`), optionally to one person and/or pending only.
+pub(crate) const NOTIFICATIONS_OF_CASE: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE case_id = ?1 AND kind = 'notification'
+     AND (?2 IS NULL OR recipient = ?2) AND (?3 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// A person's notifications (`outbox_by_recipient`), optionally pending only.
+pub(crate) const NOTIFICATIONS_TO: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE recipient = ?1 AND kind = 'notification'
+     AND (?2 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// Every notification (an administrative report: it reads the whole outbox).
+const ALL_NOTIFICATIONS: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE kind = 'notification' AND (?1 = 0 OR acked_at IS NULL) ORDER BY id";
+
+/// A case's signals (`outbox_by_case`).
+pub(crate) const SIGNALS_OF_CASE: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE case_id = ?1 AND kind = 'signal' ORDER BY id";
+
+/// Every signal (a report).
+const ALL_SIGNALS: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
+     FROM outbox WHERE kind = 'signal' ORDER BY id";
+
+fn outbox_items(
+    db: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<OutboxItem>> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, outbox_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(finish_outbox(r?)?);
+    }
+    Ok(out)
+}
+
+/// Notifications by filter: a case's and a person's are index lookups whose cost follows
+/// their own rows; with neither, the whole outbox is listed.
+pub(crate) fn notifications(db: &Connection, f: &NotificationFilter) -> Result<Vec<Notification>> {
+    let items = match (f.case_id, f.to.as_deref()) {
+        (Some(case_id), to) => {
+            outbox_items(db, NOTIFICATIONS_OF_CASE, params![case_id, to, f.pending])?
+        }
+        (None, Some(to)) => outbox_items(db, NOTIFICATIONS_TO, params![to, f.pending])?,
+        (None, None) => outbox_items(db, ALL_NOTIFICATIONS, params![f.pending])?,
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|i| match i {
+            OutboxItem::Notification(n) => Some(n),
+            OutboxItem::Signal(_) => None,
+        })
+        .collect())
+}
+
+/// A case's signals (an index lookup), or every signal.
+pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signal>> {
+    let items = match case_id {
+        Some(id) => outbox_items(db, SIGNALS_OF_CASE, params![id])?,
+        None => outbox_items(db, ALL_SIGNALS, params![])?,
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|i| match i {
+            OutboxItem::Signal(s) => Some(s),
+            OutboxItem::Notification(_) => None,
+        })
+        .collect())
+}
+
+/// Timers due at or before `before` (an index range on `timers_by_due`).
+pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result<i64> {
+    count(
+        db,
+        "SELECT count(*) FROM timers WHERE due_at <= ?1",
+        &[&micros(before)],
+    )
+}
+
+/// Outbox rows neither delivered nor acknowledged, and how many of them failed their last
+/// delivery attempt (the partial index `outbox_undelivered`).
+pub(crate) fn outbox_backlog(db: &Connection) -> Result<(i64, i64)> {
+    Ok(db
+        .prepare_cached(
+            "SELECT count(*), count(last_error) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// The database's schema version (`PRAGMA user_version`).
+pub(crate) fn schema_version(db: &Connection) -> Result<i64> {
+    Ok(db
+        .prepare_cached("PRAGMA user_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub(crate) fn ack(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    Ok(db
+        .prepare_cached("UPDATE outbox SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1")?
+        .execute(params![id, micros(at)])?
+        > 0)
+}
+
+scoped_tls::scoped_thread_local!(static CONNECTION: Connection);
+
+/// Run `f` with `db` as the connection the scripts' directory functions read (the command's
+/// own transaction, so they see what earlier firings of the same batch wrote).
+pub(crate) fn with_connection<T>(db: &Connection, f: impl FnOnce() -> T) -> T {
+    CONNECTION.set(db, f)
+}
+
+/// The connection set by [`with_connection`] on this thread, as directory reads.
+pub(crate) fn current_reads<T>(f: impl FnOnce(&dyn super::DirectoryReads) -> T) -> Option<T> {
+    if !CONNECTION.is_set() {
+        return None;
+    }
+    Some(CONNECTION.with(|db| f(db)))
+}
+
+impl super::DirectoryReads for Connection {
+    fn person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
+        get_person(self, id)
+    }
+    fn people_of_org(&self, org: &str) -> Result<Vec<crate::directory::Person>> {
+        list_people(self, Some(org))
+    }
+    fn people_with_role(&self, org: &str, role: &str) -> Result<Vec<crate::directory::Person>> {
+        people_with_role(self, org, role)
+    }
+    fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64> {
+        open_cases(self, workflow, person, role)
+    }
+    fn assignments_since(
+        &self,
+        workflow: &str,
+        person: &str,
+        role: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        assignments_since(self, workflow, person, role, since)
+    }
+}
