@@ -254,7 +254,10 @@ fn engagement() -> World {
             ("decline", json!({"reason": "full"})),
             ("log_session", json!({})),
             ("add_co_mentor", json!({"mentor": "nina"})),
-            ("add_contact", json!({"name": "Dana Doe", "email": "dana@example.org"})),
+            (
+                "add_contact",
+                json!({"name": "Dana Doe", "email": "dana@example.org"}),
+            ),
             ("remove_contact", json!({"name": "Nobody"})),
             ("close", json!({"note": "done"})),
             ("add_note", json!({"text": "a note"})),
