@@ -1,0 +1,290 @@
+//! Forms generated from an action's typed inputs, and the typed values read back from a
+//! submitted form.
+//!
+//! | input type | control |
+//! |------------|---------|
+//! | string | text box (a select when `one_of`) |
+//! | text | text area |
+//! | int, float | number box |
+//! | bool | check box |
+//! | date, time | date / time picker |
+//! | datetime | date-and-time picker, read in the organisation's time zone |
+//! | person | a select of the organisation's people |
+//! | list | check boxes when `one_of`, else one item a line |
+//! | map | JSON text area |
+//!
+//! Values a browser cannot type wrong (numbers that are not numbers, a date-time without
+//! its parts) are refused here, at the field; everything else the engine checks, and its
+//! error is shown at the field it names.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use mentorflow::definition::{Field, FieldType, OneOf};
+use mentorflow::Person;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One control of a form.
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub name: String,
+    pub label: String,
+    pub help: Option<String>,
+    /// `text`, `textarea`, `number`, `checkbox`, `date`, `time`, `datetime-local`, `select`,
+    /// `checkboxes`, `json`.
+    pub control: &'static str,
+    pub required: bool,
+    pub step: Option<&'static str>,
+    pub max_length: Option<usize>,
+    pub options: Vec<Choice>,
+    /// The value shown (what was typed, after a refused submit).
+    pub value: String,
+    pub checked: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn allowed(f: &Field, settings: &Map<String, Value>) -> Option<Vec<Value>> {
+    match f.one_of.as_ref()? {
+        OneOf::List(l) => Some(l.clone()),
+        OneOf::Setting(name) => Some(match settings.get(name) {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        }),
+    }
+}
+
+/// What a form needs besides the fields: the organisation's settings (for `one_of:
+/// settings.x`), its people (for person pickers) and its time zone.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub settings: &'a Map<String, Value>,
+    pub people: &'a [Person],
+    pub zone: Tz,
+}
+
+/// The controls of a form, with what was submitted and the errors by input name.
+pub fn controls(
+    fields: &[Field],
+    ctx: &Context<'_>,
+    submitted: &[(String, String)],
+    errors: &BTreeMap<String, String>,
+) -> Vec<Control> {
+    fields
+        .iter()
+        .filter(|f| !f.computed)
+        .map(|f| {
+            let given: Vec<&str> = submitted
+                .iter()
+                .filter(|(k, _)| k == &f.name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let default = f.default.as_ref().map(text_of).unwrap_or_default();
+            let value = if submitted.is_empty() {
+                default
+            } else {
+                given.first().map(|s| (*s).to_owned()).unwrap_or_default()
+            };
+            let choices = allowed(f, ctx.settings);
+            let (control, options) = match (f.kind, &choices) {
+                (FieldType::List, Some(list)) => ("checkboxes", options(list, &given)),
+                (FieldType::Bool, _) => ("checkbox", Vec::new()),
+                (_, Some(list)) => ("select", options(list, &[value.as_str()])),
+                (FieldType::Person, None) => {
+                    let mut opts: Vec<Choice> = ctx
+                        .people
+                        .iter()
+                        .map(|p| Choice {
+                            value: p.id.clone(),
+                            label: p.name.clone().unwrap_or_else(|| p.id.clone()),
+                            selected: p.id == value,
+                        })
+                        .collect();
+                    opts.sort_by(|a, b| a.label.cmp(&b.label));
+                    ("select", opts)
+                }
+                (FieldType::Text, None) | (FieldType::List, None) => ("textarea", Vec::new()),
+                (FieldType::Map, None) => ("json", Vec::new()),
+                (FieldType::Int, None) | (FieldType::Float, None) => ("number", Vec::new()),
+                (FieldType::Date, None) => ("date", Vec::new()),
+                (FieldType::Time, None) => ("time", Vec::new()),
+                (FieldType::DateTime, None) => ("datetime-local", Vec::new()),
+                (FieldType::String, None) => ("text", Vec::new()),
+            };
+            Control {
+                name: f.name.clone(),
+                label: f.label.clone().unwrap_or_else(|| humanize(&f.name)),
+                help: f.description.clone(),
+                control,
+                required: f.required,
+                step: match f.kind {
+                    FieldType::Int => Some("1"),
+                    FieldType::Float => Some("any"),
+                    _ => None,
+                },
+                max_length: f.max_length,
+                options,
+                checked: if submitted.is_empty() {
+                    f.default == Some(Value::Bool(true))
+                } else {
+                    given.iter().any(|v| *v == "on" || *v == "true")
+                },
+                value,
+                error: errors.get(&f.name).cloned(),
+            }
+        })
+        .collect()
+}
+
+fn options(list: &[Value], selected: &[&str]) -> Vec<Choice> {
+    list.iter()
+        .map(|v| {
+            let value = text_of(v);
+            Choice {
+                selected: selected.contains(&value.as_str()),
+                label: value.clone(),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// `client_email` → `Client email`.
+pub fn humanize(name: &str) -> String {
+    let s = name.replace('_', " ");
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// Read a submitted form into typed inputs. Fields the form left empty are not given (the
+/// engine then applies defaults and says what is required). Errors are by input name.
+pub fn read(
+    fields: &[Field],
+    ctx: &Context<'_>,
+    submitted: &[(String, String)],
+) -> Result<Map<String, Value>, BTreeMap<String, String>> {
+    let mut out = Map::new();
+    let mut errors = BTreeMap::new();
+    for f in fields.iter().filter(|f| !f.computed) {
+        let given: Vec<&str> = submitted
+            .iter()
+            .filter(|(k, _)| k == &f.name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let first = given.first().copied().unwrap_or("");
+        let choices = allowed(f, ctx.settings);
+        let value: Result<Option<Value>, String> = match f.kind {
+            FieldType::Bool => Ok(Some(Value::Bool(
+                given.iter().any(|v| *v == "on" || *v == "true"),
+            ))),
+            FieldType::List => {
+                let items: Vec<&str> = if choices.is_some() {
+                    given.clone()
+                } else {
+                    first
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect()
+                };
+                if items.is_empty() {
+                    Ok(None)
+                } else {
+                    Ok(Some(Value::Array(
+                        items
+                            .iter()
+                            .map(|i| typed_choice(i, choices.as_deref()))
+                            .collect(),
+                    )))
+                }
+            }
+            _ if first.trim().is_empty() => Ok(None),
+            FieldType::Int => first
+                .trim()
+                .parse::<i64>()
+                .map(|n| Some(Value::from(n)))
+                .map_err(|_| format!("must be a whole number, got \"{first}\"")),
+            FieldType::Float => first
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(|n| Some(Value::Number(n)))
+                .ok_or_else(|| format!("must be a number, got \"{first}\"")),
+            FieldType::DateTime => {
+                local_instant(first.trim(), ctx.zone).map(|s| Some(Value::String(s)))
+            }
+            FieldType::Map => serde_json::from_str::<Value>(first)
+                .map(Some)
+                .map_err(|e| format!("must be JSON (a map of names to values): {e}")),
+            _ => Ok(Some(typed_choice(first, choices.as_deref()))),
+        };
+        match value {
+            Ok(Some(v)) => {
+                out.insert(f.name.clone(), v);
+            }
+            Ok(None) => {}
+            Err(m) => {
+                errors.insert(f.name.clone(), m);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A chosen value back as the definition's value (numbers stay numbers).
+fn typed_choice(text: &str, choices: Option<&[Value]>) -> Value {
+    choices
+        .and_then(|list| list.iter().find(|v| text_of(v) == text).cloned())
+        .unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+/// A browser's `datetime-local` (`2026-11-30T09:40`) read in a time zone, as RFC 3339 UTC.
+fn local_instant(text: &str, zone: Tz) -> Result<String, String> {
+    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
+        return Ok(text.to_owned());
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| format!("must be a date and time (e.g. 2026-11-30T09:40), got \"{text}\""))?;
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
+        .ok_or_else(|| format!("{text} does not exist in {zone} (a clock change)"))
+}
+
+/// The input an engine validation error names (`inputs.note` → `note`).
+pub fn error_field(e: &mentorflow::Error) -> Option<String> {
+    match e {
+        mentorflow::Error::Validation { field: Some(f), .. } => Some(
+            f.strip_prefix("inputs.")
+                .or_else(|| f.strip_prefix("fields."))
+                .unwrap_or(f)
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,213 @@
+//! # mentorflow-server: the portal
+//!
+//! `mentorflow serve` runs this: a web console generated from the loaded workflow
+//! definitions (home with the person's views, view lists, case pages with the actions the
+//! person may take now as forms, start forms), a JSON API under `/api`, sign-in by e-mailed
+//! link, the timer worker and outbox delivery.
+//!
+//! The portal decides no access itself: every page and API call acts as the signed-in person
+//! through the engine ([`mentorflow::Engine::get`] with the person, `view_page`, `act_with`…),
+//! so what a person sees and may do is exactly the engine's. A case one may not see answers
+//! 404, like a missing one.
+//!
+//! The engine is synchronous; every call to it runs on tokio's blocking pool
+//! ([`App::run`]), never on the async threads.
+
+use std::sync::Arc;
+
+use axum::Router;
+use mentorflow::Engine;
+
+mod api;
+mod auth;
+mod error;
+mod forms;
+pub mod mail;
+mod pages;
+mod render;
+pub mod worker;
+
+pub use error::{ApiError, PageError};
+
+/// The CSRF token forms carry for a session (or pre-sign-in cookie) secret.
+pub fn csrf_token(secret: &str) -> String {
+    auth::csrf_for(secret)
+}
+
+/// A new random secret (for tokens and sessions).
+pub fn new_secret() -> String {
+    auth::secret()
+}
+
+/// How the portal is configured (`mentorflow serve` fills it from flags and the config file).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address people reach the portal at (links in e-mails), without a trailing slash.
+    pub public_url: String,
+    /// Demo mode: a page to sign in as any person of the directory, links printed at start.
+    pub demo: bool,
+    /// Mark cookies `Secure` (served over TLS, or behind a TLS-terminating proxy).
+    pub secure_cookies: bool,
+    /// How long a browser session lasts without use.
+    pub session_ttl: chrono::Duration,
+    /// How long an e-mailed sign-in link works.
+    pub sign_in_ttl: chrono::Duration,
+    /// Where sign-in e-mails go.
+    pub mail: mail::Transport,
+    /// The sender of the portal's own e-mails (sign-in links).
+    pub mail_from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_url: "http://127.0.0.1:8080".into(),
+            demo: false,
+            secure_cookies: false,
+            session_ttl: chrono::Duration::hours(12),
+            sign_in_ttl: chrono::Duration::minutes(30),
+            mail: mail::Transport::Log,
+            mail_from: "mentorflow <noreply@localhost>".into(),
+        }
+    }
+}
+
+/// The shared state of the portal.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    engine: Arc<Engine>,
+    config: Config,
+    /// Poked after every command through the portal: the timer worker looks again.
+    wake: tokio::sync::Notify,
+}
+
+impl App {
+    /// A portal over an engine.
+    pub fn new(engine: Arc<Engine>, config: Config) -> Self {
+        App {
+            inner: Arc::new(Inner {
+                engine,
+                config,
+                wake: tokio::sync::Notify::new(),
+            }),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Tell the timer worker that something changed (a new timer may be due sooner).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Run engine work on the blocking pool.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, error::Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine) -> mentorflow::Result<T> + Send + 'static,
+    {
+        let engine = self.inner.engine.clone();
+        match tokio::task::spawn_blocking(move || f(&engine)).await {
+            Ok(r) => r.map_err(error::Failure::Engine),
+            Err(e) => {
+                tracing::error!("engine task failed: {e}");
+                Err(error::Failure::Internal)
+            }
+        }
+    }
+
+    /// The router: pages, `/api`, static files.
+    pub fn router(&self) -> Router {
+        let security = tower::ServiceBuilder::new()
+            .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            ))
+            .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                axum::http::HeaderValue::from_static("nosniff"),
+            ))
+            .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::REFERRER_POLICY,
+                axum::http::HeaderValue::from_static("same-origin"),
+            ))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+        pages::routes()
+            .nest("/api", api::routes())
+            .layer(security)
+            .with_state(self.clone())
+    }
+}
+
+/// Serve on a bound listener until SIGINT or SIGTERM: the HTTP server and the timer worker.
+/// On a signal, the server stops taking connections, requests in flight finish (each engine
+/// command is one transaction, so nothing is left half-done), then the worker stops after
+/// its current sweep.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(worker::run(app.clone(), stop_rx));
+    let result = axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let _ = stop_tx.send(true);
+    if let Err(e) = worker.await {
+        tracing::error!("timer worker: {e}");
+    }
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    eprintln!("mentorflow serve: stopping (finishing requests in flight)");
+}
+
+/// Run [`serve`] on its own runtime (for the command line). `ready` is called with the
+/// bound address before the first request is taken.
+pub fn serve_blocking(
+    app: App,
+    addr: &str,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        ready(listener.local_addr()?);
+        serve(app, listener).await
+    })
+}

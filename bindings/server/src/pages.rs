@@ -1,0 +1,986 @@
+//! The console's pages: sign-in, home, view lists, case pages with their action forms, start
+//! forms. Each page is built from the loaded definitions and the engine's answers for the
+//! signed-in person; nothing here decides who may see or do what.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use mentorflow::{ActOptions, Case, Effect, Engine, Error, Person, Start, ViewQuery};
+use serde_json::{json, Map, Value};
+
+use crate::auth::{self, MaybeSession, Session};
+use crate::error::Failure;
+use crate::forms::{self, humanize};
+use crate::render::{self, when, zone};
+use crate::{App, PageError};
+
+type Fields = Vec<(String, String)>;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_form).post(sign_in_request))
+        .route("/sign-in/{token}", get(sign_in_link).post(sign_in_redeem))
+        .route("/sign-out", post(sign_out))
+        .route("/demo", get(demo_people))
+        .route("/demo/{person}", post(demo_sign_in))
+        .route("/views/{workflow}/{view}", get(view_list))
+        .route("/cases/{id}", get(case_page))
+        .route("/requests/{id}", get(legacy_case_link))
+        .route("/cases/{id}/act/{action}", post(act))
+        .route("/start/{workflow}/{action}", get(start_form).post(start))
+        .route("/static/style.css", get(style))
+        .route("/healthz", get(healthz))
+}
+
+/// What every page's layout needs: who is signed in, the form token.
+fn layout(s: &Session) -> Value {
+    json!({
+        "me": {"id": s.person.id, "name": name_of(&s.person)},
+        "csrf": s.csrf,
+    })
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+        b.extend(e);
+    }
+    base
+}
+
+fn name_of(p: &Person) -> String {
+    p.name.clone().unwrap_or_else(|| p.id.clone())
+}
+
+async fn style() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "max-age=3600"),
+        ],
+        render::STYLE_CSS,
+    )
+        .into_response()
+}
+
+async fn healthz(State(app): State<App>) -> Result<Response, PageError> {
+    let h = app.run(|e| e.health(chrono::Duration::minutes(5))).await?;
+    let status = if h.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, axum::Json(h)).into_response())
+}
+
+// ---- sign-in ---------------------------------------------------------------------------
+
+/// The pre-sign-in cookie (for the CSRF token of the sign-in forms), made when missing.
+fn pre_cookie(app: &App, jar: &axum::http::HeaderMap) -> (String, Option<String>) {
+    let existing = jar
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == auth::PRE_COOKIE)
+        .map(|c| c.value().to_owned());
+    match existing {
+        Some(v) => (v, None),
+        None => {
+            let v = auth::secret();
+            let set = auth::set_cookie(app, auth::PRE_COOKIE, &v, None);
+            (v, Some(set))
+        }
+    }
+}
+
+fn pre_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == auth::PRE_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+fn page_with_cookie(
+    status: StatusCode,
+    html: axum::response::Html<String>,
+    set: Option<String>,
+) -> Response {
+    let mut r = (status, html).into_response();
+    if let Some(c) = set.and_then(|c| c.parse().ok()) {
+        r.headers_mut().append(SET_COOKIE, c);
+    }
+    r
+}
+
+async fn sign_in_form(
+    State(app): State<App>,
+    MaybeSession(s): MaybeSession,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if s.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let (pre, set) = pre_cookie(&app, &headers);
+    let html = render::page(
+        "sign_in.html",
+        json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo}),
+    );
+    page_with_cookie(StatusCode::OK, html, set)
+}
+
+async fn sign_in_request(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let f = FormFields(&form);
+    auth::check_pre(pre_of(&headers).as_deref(), f.get("_csrf"))?;
+    let email = f.get("email").trim().to_owned();
+    if !email.contains('@') || email.len() > 320 {
+        let (pre, set) = pre_cookie(&app, &headers);
+        let html = render::page(
+            "sign_in.html",
+            json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo,
+                   "email": email, "error": "enter the e-mail address the programme knows you by"}),
+        );
+        return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
+    }
+    let sender = app.clone();
+    let ttl = app.config().sign_in_ttl;
+    let addr = email.clone();
+    let links = app
+        .run(move |e| {
+            let mut links = Vec::new();
+            for p in e.people_by_email(&addr)? {
+                let secret = auth::secret();
+                e.issue_token(&secret, "sign_in", &p.id, json!({}), ttl)?;
+                links.push((p, secret));
+            }
+            Ok(links)
+        })
+        .await?;
+    for (person, secret) in links {
+        let url = format!("{}/sign-in/{secret}", sender.config().public_url);
+        crate::mail::send_sign_in(&sender, &person, &url).await;
+    }
+    // the same answer whether or not the address is known: nothing leaks
+    Ok(render::page("sign_in.html", json!({"sent": true, "email": email})).into_response())
+}
+
+/// A sign-in link shows a button: mail scanners that follow links do not use it up.
+async fn sign_in_link(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let t = token.clone();
+    let found = app
+        .run(move |e| {
+            let Some(tok) = e.peek_token(&t, "sign_in")? else {
+                return Ok(None);
+            };
+            Ok(Some(e.person(&tok.person)?))
+        })
+        .await?;
+    let (pre, set) = pre_cookie(&app, &headers);
+    let (status, ctx) = match found {
+        Some(p) => (
+            StatusCode::OK,
+            json!({"csrf": auth::csrf_for(&pre), "name": name_of(&p), "token": token}),
+        ),
+        None => (StatusCode::NOT_FOUND, json!({"expired": true})),
+    };
+    Ok(page_with_cookie(
+        status,
+        render::page("sign_in_link.html", ctx),
+        set,
+    ))
+}
+
+async fn sign_in_redeem(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    auth::check_pre(pre_of(&headers).as_deref(), FormFields(&form).get("_csrf"))?;
+    let person = app
+        .run(move |e| Ok(e.redeem_token(&token, "sign_in")?.map(|t| t.person)))
+        .await?;
+    match person {
+        Some(p) => start_session(&app, p, "/").await,
+        None => Ok((
+            StatusCode::NOT_FOUND,
+            render::page("sign_in_link.html", json!({"expired": true})),
+        )
+            .into_response()),
+    }
+}
+
+async fn start_session(app: &App, person: String, next: &str) -> Result<Response, PageError> {
+    let secret = auth::secret();
+    let s = secret.clone();
+    let ttl = app.config().session_ttl;
+    app.run(move |e| {
+        e.create_credential(
+            &s,
+            mentorflow::CredentialKind::Session,
+            &person,
+            "browser",
+            Some(ttl),
+        )
+    })
+    .await?;
+    let mut r = Redirect::to(next).into_response();
+    let c = auth::set_cookie(app, auth::SESSION_COOKIE, &secret, None);
+    if let Ok(v) = c.parse() {
+        r.headers_mut().append(SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+async fn sign_out(
+    State(app): State<App>,
+    s: Session,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    s.check(FormFields(&form).get("_csrf"))?;
+    let secret = s.secret.clone();
+    app.run(move |e| e.revoke_secret(&secret)).await?;
+    let mut r = Redirect::to("/sign-in").into_response();
+    let c = auth::set_cookie(
+        &app,
+        auth::SESSION_COOKIE,
+        "",
+        Some(chrono::Duration::zero()),
+    );
+    if let Ok(v) = c.parse() {
+        r.headers_mut().append(SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+async fn demo_people(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    if !app.config().demo {
+        return Err(PageError(Failure::Engine(Error::NotFound {
+            kind: "page",
+            id: "/demo".into(),
+            hint: None,
+        })));
+    }
+    let people = app.run(|e| e.people(None)).await?;
+    let orgs = app.run(|e| e.orgs()).await?;
+    let (pre, set) = pre_cookie(&app, &headers);
+    let groups: Vec<Value> = orgs
+        .iter()
+        .map(|o| {
+            json!({
+                "name": o.name.clone().unwrap_or_else(|| o.id.clone()),
+                "people": people.iter().filter(|p| p.org.as_deref() == Some(&o.id)).map(|p| json!({
+                    "id": p.id, "name": name_of(p), "roles": p.roles.join(", "),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let html = render::page(
+        "demo.html",
+        json!({"csrf": auth::csrf_for(&pre), "orgs": groups}),
+    );
+    Ok(page_with_cookie(StatusCode::OK, html, set))
+}
+
+async fn demo_sign_in(
+    State(app): State<App>,
+    Path(person): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    if !app.config().demo {
+        return Err(PageError(Failure::Engine(Error::NotFound {
+            kind: "page",
+            id: "/demo".into(),
+            hint: None,
+        })));
+    }
+    auth::check_pre(pre_of(&headers).as_deref(), FormFields(&form).get("_csrf"))?;
+    let p = person.clone();
+    app.run(move |e| e.person(&p)).await?;
+    start_session(&app, person, "/").await
+}
+
+// ---- home and views --------------------------------------------------------------------
+
+async fn home(State(app): State<App>, s: Session) -> Result<Response, PageError> {
+    let me = s.person.id.clone();
+    let ctx = app
+        .run(move |e| {
+            let views = e.view_counts(&me)?;
+            let starts = e.start_actions_for(&me)?;
+            let mut groups: Vec<(String, String, Vec<Value>)> = Vec::new();
+            for v in views {
+                let title = e.definition(&v.workflow).map(|d| d.title.clone()).unwrap_or_default();
+                let entry = json!({
+                    "title": v.title, "description": v.description, "count": v.count,
+                    "href": format!("/views/{}/{}", v.workflow, v.name),
+                });
+                match groups.iter_mut().find(|g| g.0 == v.workflow) {
+                    Some(g) => g.2.push(entry),
+                    None => groups.push((v.workflow.clone(), title, vec![entry])),
+                }
+            }
+            Ok(json!({
+                "groups": groups.into_iter().map(|(w, t, v)| json!({"workflow": w, "title": t, "views": v})).collect::<Vec<_>>(),
+                "starts": starts.iter().map(|s| json!({
+                    "label": s.label, "workflow": s.workflow_title, "description": s.description,
+                    "href": format!("/start/{}/{}", s.workflow, s.action),
+                })).collect::<Vec<_>>(),
+            }))
+        })
+        .await?;
+    Ok(render::page("home.html", with(layout(&s), ctx)).into_response())
+}
+
+/// Query of a view list: `page`, `sort`, `desc`, `state` (repeatable), `q`, `f.FIELD`.
+fn view_query(params: &Fields) -> Result<(ViewQuery, usize), Failure> {
+    const PER_PAGE: usize = 25;
+    let mut q = ViewQuery {
+        limit: PER_PAGE,
+        ..ViewQuery::default()
+    };
+    let mut page = 1usize;
+    for (k, v) in params {
+        match k.as_str() {
+            "page" => {
+                page = v
+                    .parse()
+                    .ok()
+                    .filter(|p| *p >= 1 && *p <= 1_000_000)
+                    .ok_or_else(|| {
+                        Failure::bad("page", format!("page must be a number from 1, got \"{v}\""))
+                    })?
+            }
+            "sort" if !v.is_empty() => q.sort = Some(v.clone()),
+            "desc" if !v.is_empty() => q.descending = Some(v == "1" || v == "true"),
+            "state" if !v.is_empty() => q.states.push(v.clone()),
+            "q" if !v.trim().is_empty() => q.search = Some(v.trim().to_owned()),
+            k if k.starts_with("f.") && !v.is_empty() => {
+                q.fields.push((k[2..].to_owned(), Value::String(v.clone())))
+            }
+            _ => {}
+        }
+    }
+    q.offset = (page - 1) * PER_PAGE;
+    Ok((q, page))
+}
+
+async fn view_list(
+    State(app): State<App>,
+    s: Session,
+    Path((workflow, view)): Path<(String, String)>,
+    Query(params): Query<Fields>,
+) -> Result<Response, PageError> {
+    let (query, page) = view_query(&params)?;
+    let me = s.person.id.clone();
+    let ctx = app
+        .run(move |e| {
+            let def = e.definition(&workflow)?;
+            let v = def
+                .view(&view)
+                .ok_or_else(|| Error::NotFound { kind: "view", id: format!("{workflow}.{view}"), hint: None })?
+                .clone();
+            let result = e.view_page(&format!("{workflow}.{view}"), &me, &query)?;
+            let columns = list_columns(&def);
+            let zones = org_zones(e)?;
+            let rows: Vec<Value> = result
+                .cases
+                .iter()
+                .map(|c| {
+                    let z = zones.get(&c.org).copied().unwrap_or(chrono_tz::UTC);
+                    json!({
+                        "id": c.id,
+                        "href": format!("/cases/{}", c.id),
+                        "cells": columns.iter().map(|(f, _)| c.data.get(f).map(show_value).unwrap_or_default()).collect::<Vec<_>>(),
+                        "state": c.state_label,
+                        "updated": when(c.updated_at, z),
+                    })
+                })
+                .collect();
+            let pages = result.total.div_ceil(query.limit.max(1)).max(1);
+            let states: Vec<Value> = def
+                .states
+                .iter()
+                .filter(|st| v.states.is_empty() || v.states.contains(&st.id))
+                .map(|st| json!({"id": st.id, "label": st.label, "selected": query.states.contains(&st.id)}))
+                .collect();
+            Ok(json!({
+                "title": result.title, "description": v.description, "workflow": def.title,
+                "columns": columns.iter().map(|(f, l)| json!({"key": f, "label": l})).collect::<Vec<_>>(),
+                "rows": rows, "total": result.total, "page": page, "pages": pages,
+                "prev": (page > 1).then(|| page - 1), "next": (page < pages).then(|| page + 1),
+                "sort": query.sort, "desc": query.descending.unwrap_or(false),
+                "q": query.search, "states": states,
+                "base": format!("/views/{workflow}/{view}"),
+            }))
+        })
+        .await?;
+    Ok(render::page("view.html", with(layout(&s), ctx)).into_response())
+}
+
+/// The columns of a list: the first few text fields of the workflow (title, client…).
+fn list_columns(def: &mentorflow::Definition) -> Vec<(String, String)> {
+    use mentorflow::definition::FieldType;
+    def.fields
+        .iter()
+        .filter(|f| {
+            !f.private
+                && matches!(
+                    f.kind,
+                    FieldType::String | FieldType::Person | FieldType::Date
+                )
+        })
+        .take(3)
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.label.clone().unwrap_or_else(|| humanize(&f.name)),
+            )
+        })
+        .collect()
+}
+
+fn org_zones(e: &Engine) -> mentorflow::Result<BTreeMap<String, chrono_tz::Tz>> {
+    Ok(e.orgs()?
+        .into_iter()
+        .map(|o| (o.id.clone(), zone(&o.timezone)))
+        .collect())
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Null => String::new(),
+        Value::Array(items) => items.iter().map(show_value).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+// ---- case page -------------------------------------------------------------------------
+
+/// A refused submit to show again on the case page.
+#[derive(Debug, Default)]
+struct Refusal {
+    action: String,
+    form: Fields,
+    errors: BTreeMap<String, String>,
+    message: Option<String>,
+    suggest: Vec<String>,
+}
+
+fn settings_of(def: &mentorflow::Definition, org: &mentorflow::Org) -> Map<String, Value> {
+    let mut s: Map<String, Value> = def
+        .settings
+        .iter()
+        .map(|x| (x.name.clone(), x.default.clone()))
+        .collect();
+    s.extend(org.settings.clone());
+    s
+}
+
+fn case_context(
+    e: &Engine,
+    case: &Case,
+    me: &str,
+    refusal: Option<&Refusal>,
+    done: Option<&str>,
+) -> mentorflow::Result<Value> {
+    let def = e.definition_of(case)?;
+    let org = e.org(&case.org)?;
+    let z = zone(&org.timezone);
+    let settings = settings_of(&def, &org);
+    let people = e.people(Some(&case.org))?;
+    let names: BTreeMap<String, String> =
+        people.iter().map(|p| (p.id.clone(), name_of(p))).collect();
+    let who = |id: &str| -> String {
+        if id == "system" {
+            "mentorflow (timer)".into()
+        } else {
+            names.get(id).cloned().unwrap_or_else(|| id.to_owned())
+        }
+    };
+    let action_label = |id: &str| -> String {
+        def.action(id)
+            .and_then(|a| a.label.clone())
+            .unwrap_or_else(|| humanize(id.strip_prefix("timer:").unwrap_or(id)))
+    };
+    let fields: Vec<Value> = def
+        .fields
+        .iter()
+        .filter(|f| !f.private)
+        .filter_map(|f| {
+            case.data.get(&f.name).map(|v| {
+                json!({"label": f.label.clone().unwrap_or_else(|| humanize(&f.name)), "value": show_value(v),
+                       "long": matches!(f.kind, mentorflow::definition::FieldType::Text)})
+            })
+        })
+        .collect();
+    let participants: Vec<Value> = e
+        .participants(case.id, Some(me))?
+        .iter()
+        .map(|p| {
+            let role = def.roles.iter().find(|r| r.name == p.role);
+            json!({"role": role.and_then(|r| r.label.clone()).unwrap_or_else(|| humanize(&p.role)),
+                   "name": who(&p.person), "since": when(p.since, z)})
+        })
+        .collect();
+    let history = e.history(case.id, Some(me))?;
+    let mut notes = Vec::new();
+    let events: Vec<Value> = history
+        .iter()
+        .rev()
+        .map(|ev| {
+            let mut changes = Vec::new();
+            for eff in &ev.effects {
+                match eff {
+                    Effect::Note { text } => {
+                        notes.push(
+                            json!({"text": text, "who": who(&ev.actor), "at": when(ev.at, z)}),
+                        );
+                        changes.push(json!({"note": text}));
+                    }
+                    Effect::Assign { role, person } => changes.push(
+                        json!({"text": format!("{} became {}", who(person), humanize(role))}),
+                    ),
+                    Effect::Unassign { role, person } => changes.push(
+                        json!({"text": format!("{} is no longer {}", who(person), humanize(role))}),
+                    ),
+                    Effect::Notify { to, template, .. } => changes.push(
+                        json!({"text": format!("e-mail “{}” to {}", humanize(template), who(to))}),
+                    ),
+                    _ => {}
+                }
+            }
+            json!({
+                "at": when(ev.at, z), "iso": ev.at.to_rfc3339(), "who": who(&ev.actor),
+                "action": action_label(&ev.action),
+                "from": ev.from_state.as_deref().map(|s| def.state_label(s).to_owned()),
+                "to": def.state_label(&ev.to_state),
+                "moved": ev.from_state.as_deref() != Some(ev.to_state.as_str()),
+                "changes": changes,
+            })
+        })
+        .collect();
+    notes.reverse();
+    let timers: Vec<Value> = e
+        .timers(case.id)?
+        .iter()
+        .map(|t| {
+            let what = match &t.action {
+                Some(a) => {
+                    let target = def.action(a).and_then(|act| match &act.to {
+                        mentorflow::definition::Target::To(s) => Some(def.state_label(s).to_owned()),
+                        _ => None,
+                    });
+                    match target {
+                        Some(to) => format!("{} (to {to})", action_label(a)),
+                        None => action_label(a),
+                    }
+                }
+                None => t.description.clone().unwrap_or_else(|| humanize(&t.name)),
+            };
+            json!({"what": what, "due": when(t.due_at, z), "iso": t.due_at.to_rfc3339(), "description": t.description})
+        })
+        .collect();
+    let ctx = forms::Context {
+        settings: &settings,
+        people: &people,
+        zone: z,
+    };
+    let available = e.actions(case.id, me)?;
+    let actions: Vec<Value> = available
+        .iter()
+        .filter_map(|id| def.action(id))
+        .map(|a| {
+            let mine = refusal.filter(|r| r.action == a.id);
+            let empty = BTreeMap::new();
+            let controls = forms::controls(
+                &a.inputs,
+                &ctx,
+                mine.map(|r| r.form.as_slice()).unwrap_or(&[]),
+                mine.map(|r| &r.errors).unwrap_or(&empty),
+            );
+            json!({
+                "id": a.id, "label": a.label.clone().unwrap_or_else(|| humanize(&a.id)),
+                "description": a.description, "controls": controls,
+                "href": format!("/cases/{}/act/{}", case.id, a.id),
+                "key": auth::secret(),
+                "open": mine.is_some(),
+                "message": mine.and_then(|r| r.message.clone()),
+                "suggest": mine.map(|r| r.suggest.iter().map(|s| action_label(s)).collect::<Vec<_>>()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let refused_elsewhere = refusal.filter(|r| !available.contains(&r.action)).map(|r| {
+        json!({"action": action_label(&r.action), "message": r.message, "suggest": r.suggest.iter().map(|s| action_label(s)).collect::<Vec<_>>()})
+    });
+    let graph = def
+        .states
+        .iter()
+        .map(|st| json!({"id": st.id, "label": st.label, "current": st.id == case.state, "final": st.is_final}))
+        .collect::<Vec<_>>();
+    Ok(json!({
+        "case": {
+            "id": case.id, "state": case.state, "state_label": case.state_label, "open": case.open,
+            "revision": case.revision, "org": org.name.clone().unwrap_or(org.id.clone()),
+            "created": when(case.created_at, z), "updated": when(case.updated_at, z),
+            "workflow": def.title, "zone": org.timezone,
+        },
+        "fields": fields, "participants": participants, "events": events, "notes": notes,
+        "timers": timers, "actions": actions, "states": graph,
+        "refused": refused_elsewhere,
+        "done": done.map(action_label),
+    }))
+}
+
+async fn legacy_case_link(Path(id): Path<String>) -> Redirect {
+    Redirect::permanent(&format!("/cases/{}", id.trim()))
+}
+
+fn case_id(raw: &str) -> Result<i64, Failure> {
+    raw.parse::<i64>().map_err(|_| {
+        Failure::Engine(Error::NotFound {
+            kind: "case",
+            id: raw.to_owned(),
+            hint: None,
+        })
+    })
+}
+
+async fn case_page(
+    State(app): State<App>,
+    s: Session,
+    Path(id): Path<String>,
+    Query(params): Query<Fields>,
+) -> Result<Response, PageError> {
+    let id = case_id(&id)?;
+    let me = s.person.id.clone();
+    let done = FormFields(&params).opt("done").map(str::to_owned);
+    let ctx = app
+        .run(move |e| {
+            let case = e.get(id, Some(&me))?;
+            case_context(e, &case, &me, None, done.as_deref())
+        })
+        .await?;
+    Ok(render::page("case.html", with(layout(&s), ctx)).into_response())
+}
+
+/// Form fields by name (the first value).
+struct FormFields<'a>(&'a Fields);
+
+impl<'a> FormFields<'a> {
+    fn opt(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn get(&self, name: &str) -> &'a str {
+        self.opt(name).unwrap_or("")
+    }
+}
+
+enum Outcome {
+    Redirect(String),
+    Page(StatusCode, Value),
+}
+
+async fn act(
+    State(app): State<App>,
+    s: Session,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    s.check(FormFields(&form).get("_csrf"))?;
+    let id = case_id(&id)?;
+    let f = FormFields(&form);
+    let revision = f.get("_revision").parse::<u64>().ok();
+    let key = f.opt("_key").filter(|k| !k.is_empty()).map(str::to_owned);
+    let me = s.person.id.clone();
+    let outcome = app
+        .run(move |e| {
+            let case = e.get(id, Some(&me))?;
+            let def = e.definition_of(&case)?;
+            let Some(a) = def.action(&action).filter(|a| !a.is_start()) else {
+                return Err(Error::NotFound { kind: "action", id: action.clone(), hint: None });
+            };
+            let org = e.org(&case.org)?;
+            let settings = settings_of(&def, &org);
+            let people = e.people(Some(&case.org))?;
+            let ctx = forms::Context { settings: &settings, people: &people, zone: zone(&org.timezone) };
+            let submitted: Fields = form.iter().filter(|(k, _)| !k.starts_with('_')).cloned().collect();
+            let mut refusal = Refusal { action: action.clone(), form: submitted.clone(), ..Refusal::default() };
+            let inputs = match forms::read(&a.inputs, &ctx, &submitted) {
+                Ok(i) => i,
+                Err(errors) => {
+                    refusal.errors = errors;
+                    refusal.message = Some("Some answers need correcting; nothing was changed.".into());
+                    return Ok(Outcome::Page(StatusCode::BAD_REQUEST, case_context(e, &case, &me, Some(&refusal), None)?));
+                }
+            };
+            let options = ActOptions { revision, idempotency_key: key };
+            match e.act_with(id, &action, &me, Value::Object(inputs), &options) {
+                Ok(c) => Ok(Outcome::Redirect(format!("/cases/{}?done={}", c.id, action))),
+                Err(err) => {
+                    let status = crate::error::status_of(&err);
+                    match &err {
+                        Error::Validation { message, .. } => {
+                            match forms::error_field(&err) {
+                                Some(field) if a.inputs.iter().any(|i| i.name == field) => {
+                                    refusal.errors.insert(field, message.clone());
+                                    refusal.message = Some("Some answers need correcting; nothing was changed.".into());
+                                }
+                                _ => refusal.message = Some(message.clone()),
+                            }
+                        }
+                        Error::GuardRejected { message, suggest, .. } => {
+                            refusal.message = Some(message.clone());
+                            refusal.suggest = suggest.clone();
+                        }
+                        Error::Conflict { .. } => {
+                            refusal.message = Some("This case changed while you were looking at it (see its history below); nothing was done. Check the answers and send again.".into());
+                        }
+                        Error::NotPermitted { message, .. } => refusal.message = Some(message.clone()),
+                        _ => return Err(err),
+                    }
+                    let fresh = e.get(id, Some(&me))?;
+                    Ok(Outcome::Page(status, case_context(e, &fresh, &me, Some(&refusal), None)?))
+                }
+            }
+        })
+        .await?;
+    Ok(match outcome {
+        Outcome::Redirect(to) => {
+            app.wake();
+            Redirect::to(&to).into_response()
+        }
+        Outcome::Page(status, ctx) => {
+            (status, render::page("case.html", with(layout(&s), ctx))).into_response()
+        }
+    })
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+fn start_context(
+    e: &Engine,
+    me: &Person,
+    workflow: &str,
+    action: &str,
+    form: &Fields,
+    errors: &BTreeMap<String, String>,
+    message: Option<String>,
+) -> mentorflow::Result<Value> {
+    let allowed = e.start_actions_for(&me.id)?;
+    let Some(info) = allowed
+        .iter()
+        .find(|s| s.workflow == workflow && s.action == action)
+    else {
+        return Err(Error::NotFound {
+            kind: "start action",
+            id: format!("{workflow}.{action}"),
+            hint: None,
+        });
+    };
+    let def = e.definition(workflow)?;
+    let a = def.action(action).ok_or_else(|| Error::NotFound {
+        kind: "action",
+        id: action.to_owned(),
+        hint: None,
+    })?;
+    let org_id = me.org.clone().unwrap_or_default();
+    let org = e.org(&org_id)?;
+    let settings = settings_of(&def, &org);
+    let people = e.people(Some(&org_id))?;
+    let ctx = forms::Context {
+        settings: &settings,
+        people: &people,
+        zone: zone(&org.timezone),
+    };
+    let mut controls = forms::controls(&start_fields(&def), &ctx, form, errors);
+    controls.extend(forms::controls(&a.inputs, &ctx, form, errors));
+    Ok(json!({
+        "label": info.label, "workflow": info.workflow_title, "description": info.description,
+        "controls": controls, "href": format!("/start/{workflow}/{action}"), "key": auth::secret(),
+        "message": message,
+    }))
+}
+
+/// The case fields a start form asks for: those the workflow does not keep itself, unless
+/// the start action has an input of the same name.
+fn start_fields(def: &mentorflow::Definition) -> Vec<mentorflow::definition::Field> {
+    let a_inputs: Vec<&str> = def
+        .actions
+        .iter()
+        .filter(|a| a.is_start())
+        .flat_map(|a| a.inputs.iter().map(|i| i.name.as_str()))
+        .collect();
+    def.fields
+        .iter()
+        .filter(|f| !f.computed && !a_inputs.contains(&f.name.as_str()))
+        .cloned()
+        .collect()
+}
+
+async fn start_form(
+    State(app): State<App>,
+    s: Session,
+    Path((workflow, action)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let me = s.person.clone();
+    let ctx = app
+        .run(move |e| {
+            start_context(
+                e,
+                &me,
+                &workflow,
+                &action,
+                &Vec::new(),
+                &BTreeMap::new(),
+                None,
+            )
+        })
+        .await?;
+    Ok(render::page("start.html", with(layout(&s), ctx)).into_response())
+}
+
+async fn start(
+    State(app): State<App>,
+    s: Session,
+    Path((workflow, action)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    s.check(FormFields(&form).get("_csrf"))?;
+    let key = FormFields(&form)
+        .opt("_key")
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
+    let me = s.person.clone();
+    let outcome = app
+        .run(move |e| {
+            // the page itself checks that the person may use this start action
+            start_context(
+                e,
+                &me,
+                &workflow,
+                &action,
+                &Vec::new(),
+                &BTreeMap::new(),
+                None,
+            )?;
+            let def = e.definition(&workflow)?;
+            let a = def.action(&action).ok_or_else(|| Error::NotFound {
+                kind: "action",
+                id: action.clone(),
+                hint: None,
+            })?;
+            let org = e.org(me.org.as_deref().unwrap_or_default())?;
+            let settings = settings_of(&def, &org);
+            let people = e.people(Some(&org.id))?;
+            let ctx = forms::Context {
+                settings: &settings,
+                people: &people,
+                zone: zone(&org.timezone),
+            };
+            let submitted: Fields = form
+                .iter()
+                .filter(|(k, _)| !k.starts_with('_'))
+                .cloned()
+                .collect();
+            let data_fields = start_fields(&def);
+            let read = (
+                forms::read(&data_fields, &ctx, &submitted),
+                forms::read(&a.inputs, &ctx, &submitted),
+            );
+            let (data, inputs) = match read {
+                (Ok(d), Ok(i)) => (d, i),
+                (d, i) => {
+                    let mut errors = d.err().unwrap_or_default();
+                    errors.extend(i.err().unwrap_or_default());
+                    let page = start_context(
+                        e,
+                        &me,
+                        &workflow,
+                        &action,
+                        &submitted,
+                        &errors,
+                        Some("Some answers need correcting; nothing was started.".into()),
+                    )?;
+                    return Ok(Outcome::Page(StatusCode::BAD_REQUEST, page));
+                }
+            };
+            let start = Start {
+                workflow: workflow.clone(),
+                action: Some(action.clone()),
+                actor: me.id.clone(),
+                org: None,
+                data,
+                inputs,
+                idempotency_key: key,
+            };
+            match e.start_with(start) {
+                Ok(c) => Ok(Outcome::Redirect(format!(
+                    "/cases/{}?done={}",
+                    c.id, action
+                ))),
+                Err(
+                    err @ (Error::Validation { .. }
+                    | Error::GuardRejected { .. }
+                    | Error::NotPermitted { .. }),
+                ) => {
+                    let status = crate::error::status_of(&err);
+                    let mut errors = BTreeMap::new();
+                    let mut message = Some(err.to_string());
+                    let known = |f: &String| {
+                        a.inputs
+                            .iter()
+                            .chain(data_fields.iter())
+                            .any(|i| &i.name == f)
+                    };
+                    if let Some(field) = forms::error_field(&err).filter(known) {
+                        errors.insert(field, err.to_string());
+                        message = Some("Some answers need correcting; nothing was started.".into());
+                    }
+                    Ok(Outcome::Page(
+                        status,
+                        start_context(e, &me, &workflow, &action, &submitted, &errors, message)?,
+                    ))
+                }
+                Err(other) => Err(other),
+            }
+        })
+        .await?;
+    Ok(match outcome {
+        Outcome::Redirect(to) => {
+            app.wake();
+            Redirect::to(&to).into_response()
+        }
+        Outcome::Page(status, ctx) => {
+            (status, render::page("start.html", with(layout(&s), ctx))).into_response()
+        }
+    })
+}

@@ -1,0 +1,62 @@
+//! The timer worker: sleeps until the engine's next due timer (at most a minute, so timers
+//! another process scheduled are seen too; an act through the portal wakes it at once), then
+//! fires what is due and delivers the outbox. Not a busy loop.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::App;
+
+/// The longest sleep between looks at the next due time.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How long to sleep before the next sweep, given the next due time.
+pub fn sleep_for(
+    now: chrono::DateTime<chrono::Utc>,
+    next: Option<chrono::DateTime<chrono::Utc>>,
+) -> Duration {
+    match next {
+        None => MAX_SLEEP,
+        Some(due) => (due - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SLEEP),
+    }
+}
+
+/// Run until `stop` turns true. A sweep in progress finishes first.
+pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match app.run(|e| e.tick()).await {
+            Ok(r) => {
+                if r.fired > 0 || r.delivered > 0 || !r.failed.is_empty() || r.delivery_failures > 0
+                {
+                    tracing::info!(
+                        fired = r.fired,
+                        delivered = r.delivered,
+                        failed = r.failed.len(),
+                        delivery_failures = r.delivery_failures,
+                        "timer sweep"
+                    );
+                }
+                for f in &r.failed {
+                    tracing::warn!("timer failed: {f}");
+                }
+            }
+            Err(e) => tracing::error!("timer sweep failed: {}", e.message()),
+        }
+        let pause = match app.run(|e| Ok((e.now(), e.next_due()?))).await {
+            Ok((now, next)) => sleep_for(now, next),
+            Err(_) => MAX_SLEEP,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = app.inner.wake.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,602 @@
+//! The portal through its router (tower's `oneshot`): sign-in, visibility, forms, conflicts,
+//! CSRF, escaping, and the JSON API.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use mentorflow::{CredentialKind, Engine, ManualClock, Org, Person};
+use mentorflow_server::{csrf_token, mail, App, Config};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct T {
+    app: App,
+    engine: Arc<Engine>,
+    mail: tempfile::TempDir,
+}
+
+fn setup() -> T {
+    let t0 = "2026-11-20T14:00:00Z".parse().unwrap();
+    let engine = Engine::builder()
+        .in_memory()
+        .workflows_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows"))
+        .clock(ManualClock::at(t0))
+        .build()
+        .unwrap();
+    engine
+        .replace_org(
+            &Org::new("ch12")
+                .name("SCORE Chapter 12")
+                .timezone("America/New_York"),
+        )
+        .unwrap();
+    for (id, name, roles, class) in [
+        ("pat", "Pat Rivera", vec![], None),
+        ("kim", "Kim Tanaka", vec![], None),
+        ("cody", "Cody Nguyen", vec!["coordinator"], None),
+        ("alice", "Alice Moreau", vec!["mentor"], Some("active")),
+        ("dan", "Dan Okafor", vec!["mentor"], Some("active")),
+    ] {
+        let mut p = Person::new(id)
+            .name(name)
+            .org("ch12")
+            .email(format!("{id}@ch12.example.org"));
+        p.roles = roles.into_iter().map(String::from).collect();
+        if let Some(c) = class {
+            p.attributes.insert("classification".into(), json!(c));
+        }
+        engine.replace_person(&p).unwrap();
+    }
+    let engine = Arc::new(engine);
+    let mail = tempfile::tempdir().unwrap();
+    let config = Config {
+        public_url: "http://portal.test".into(),
+        mail: mail::Transport::File(mail.path().to_owned()),
+        ..Config::default()
+    };
+    T {
+        app: App::new(engine.clone(), config),
+        engine,
+        mail,
+    }
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .find_map(|v| {
+                let v = v.to_str().unwrap();
+                v.strip_prefix(&format!("{name}="))
+                    .map(|rest| rest.split(';').next().unwrap().to_owned())
+            })
+    }
+}
+
+async fn send(app: &App, req: Request<Body>) -> Resp {
+    let r = app.router().oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body =
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A signed-in browser: its session secret.
+fn session(t: &T, person: &str) -> String {
+    let secret = mentorflow_server::new_secret();
+    t.engine
+        .create_credential(
+            &secret,
+            CredentialKind::Session,
+            person,
+            "test",
+            Some(chrono::Duration::hours(1)),
+        )
+        .unwrap();
+    secret
+}
+
+fn get(path: &str, session: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, format!("mf_session={session}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn form(path: &str, cookie: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn post_as(path: &str, session: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let csrf = csrf_token(session);
+    let mut all = vec![("_csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    form(path, &format!("mf_session={session}"), &all)
+}
+
+fn new_request(t: &T, client: &str, name: &str) -> i64 {
+    t.engine
+        .start_with(mentorflow::Start {
+            workflow: "score_request".into(),
+            actor: client.into(),
+            data: json!({"client_name": name}).as_object().unwrap().clone(),
+            ..mentorflow::Start::default()
+        })
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn sign_in_by_emailed_link() {
+    let t = setup();
+    // not signed in: the console sends people to the sign-in page
+    let r = send(&t.app, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/sign-in");
+    let r = send(
+        &t.app,
+        Request::get("/sign-in").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pre = r.cookie("mf_pre").expect("a pre-sign-in cookie");
+    // a sign-in form without the token is refused
+    let r = send(
+        &t.app,
+        form(
+            "/sign-in",
+            &format!("mf_pre={pre}"),
+            &[("email", "alice@ch12.example.org")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        std::fs::read_dir(t.mail.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+    let csrf = csrf_token(&pre);
+    let r = send(
+        &t.app,
+        form(
+            "/sign-in",
+            &format!("mf_pre={pre}"),
+            &[("_csrf", &csrf), ("email", "Alice@CH12.example.org")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("sign-in link is on its way"), "{}", r.body);
+    // an unknown address gets the same answer and no mail
+    let r = send(
+        &t.app,
+        form(
+            "/sign-in",
+            &format!("mf_pre={pre}"),
+            &[("_csrf", &csrf), ("email", "nobody@example.org")],
+        ),
+    )
+    .await;
+    assert!(r.body.contains("sign-in link is on its way"));
+    let mails: Vec<_> = std::fs::read_dir(t.mail.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(mails.len(), 1, "one mail, to Alice");
+    let text = std::fs::read_to_string(&mails[0]).unwrap();
+    assert!(
+        text.contains("To: Alice Moreau <alice@ch12.example.org>"),
+        "{text}"
+    );
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://portal.test/sign-in/"))
+        .unwrap();
+    let path = link.strip_prefix("http://portal.test").unwrap();
+    // following the link shows a button; it does not sign in by itself
+    let r = send(
+        &t.app,
+        Request::get(path)
+            .header(header::COOKIE, format!("mf_pre={pre}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Sign in as <strong>Alice Moreau</strong>"),
+        "{}",
+        r.body
+    );
+    let r = send(
+        &t.app,
+        form(path, &format!("mf_pre={pre}"), &[("_csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let cookie_header = r
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie_header.contains("HttpOnly") && cookie_header.contains("SameSite=Lax"),
+        "{cookie_header}"
+    );
+    let s = r.cookie("mf_session").unwrap();
+    let r = send(&t.app, get("/", &s)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Welcome, Alice Moreau"));
+    // the link works once
+    let r = send(
+        &t.app,
+        form(path, &format!("mf_pre={pre}"), &[("_csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("has been used or has expired"));
+    // signing out ends the session
+    let r = send(&t.app, post_as("/sign-out", &s, &[])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = send(&t.app, get("/", &s)).await;
+    assert_eq!(r.location(), "/sign-in");
+}
+
+#[tokio::test]
+async fn a_person_sees_only_their_cases() {
+    let t = setup();
+    let mine = new_request(&t, "pat", "Pat's Bakery");
+    let other = new_request(&t, "kim", "Kim's Kites");
+    let pat = session(&t, "pat");
+    let r = send(&t.app, get(&format!("/cases/{mine}"), &pat)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Pat&#x27;s Bakery"), "{}", r.body);
+    // another client's case is a 404, exactly like a missing one
+    let r = send(&t.app, get(&format!("/cases/{other}"), &pat)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.body.contains("Kim"));
+    let missing = send(&t.app, get("/cases/999999", &pat)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let r = send(&t.app, get("/cases/abc", &pat)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // acting on it is a 404 too, and nothing changes
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{other}/act/withdraw"),
+            &pat,
+            &[("_revision", "1")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(t.engine.get(other, None).unwrap().revision, 1);
+    // the coordinator sees both in the intake queue
+    let cody = session(&t, "cody");
+    let r = send(&t.app, get("/", &cody)).await;
+    assert!(r.body.contains("Client Intake Queue"), "{}", r.body);
+    let r = send(&t.app, get("/views/score_request/intake_queue", &cody)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Pat&#x27;s Bakery") && r.body.contains("Kim&#x27;s Kites"),
+        "{}",
+        r.body
+    );
+    // and through the API the same rules hold
+    let token = mentorflow_server::new_secret();
+    t.engine
+        .create_credential(&token, CredentialKind::ApiToken, "pat", "test", None)
+        .unwrap();
+    let api = |path: String| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = send(&t.app, api(format!("/api/cases/{mine}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["case"]["id"], json!(mine));
+    let r = send(&t.app, api(format!("/api/cases/{other}"))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["error"]["code"], "not_found");
+    let r = send(
+        &t.app,
+        Request::get(format!("/api/cases/{mine}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+fn assigned(t: &T) -> i64 {
+    let id = new_request(t, "pat", "Pat's Bakery");
+    t.engine
+        .act(id, "assign", "cody", json!({"mentor": "alice"}))
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn accept_with_a_note_through_the_form() {
+    let t = setup();
+    let id = assigned(&t);
+    let alice = session(&t, "alice");
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    assert!(
+        r.body.contains("Accept Assignment") && r.body.contains("Note to the client"),
+        "{}",
+        r.body
+    );
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[
+                ("_revision", &rev),
+                ("_key", "k-accept-1"),
+                ("note", "Happy to help <b>you</b>"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/cases/{id}?done=accept"));
+    let c = t.engine.get(id, None).unwrap();
+    assert_eq!(c.state, "in_progress");
+    // a double submit (same key) does not act twice
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[
+                ("_revision", &rev),
+                ("_key", "k-accept-1"),
+                ("note", "Happy to help <b>you</b>"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(t.engine.get(id, None).unwrap().revision, c.revision);
+    // hostile text is shown as text
+    let r = send(&t.app, get(&format!("/cases/{id}?done=accept"), &alice)).await;
+    assert!(
+        r.body.contains("Happy to help &lt;b&gt;you&lt;&#x2f;b&gt;"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("<b>you</b>"));
+}
+
+#[tokio::test]
+async fn a_stale_revision_is_a_conflict() {
+    let t = setup();
+    let id = assigned(&t);
+    let alice = session(&t, "alice");
+    let seen = t.engine.get(id, None).unwrap().revision;
+    // meanwhile someone else changes the case
+    t.engine
+        .act(id, "add_note", "cody", json!({"text": "called the client"}))
+        .unwrap();
+    let now = t.engine.get(id, None).unwrap();
+    assert!(now.revision > seen, "the case changed");
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[("_revision", &seen.to_string()), ("note", "Happy to help")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("changed while you were looking at it"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Happy to help"), "what was typed is kept");
+    assert_eq!(t.engine.get(id, None).unwrap().revision, now.revision);
+    // the API says the same with 409
+    let token = mentorflow_server::new_secret();
+    t.engine
+        .create_credential(&token, CredentialKind::ApiToken, "alice", "test", None)
+        .unwrap();
+    let r = send(
+        &t.app,
+        Request::post(format!("/api/cases/{id}/actions/accept"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::IF_MATCH, format!("\"{seen}\""))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"inputs": {"note": "ok"}}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["error"]["code"], "conflict");
+    assert_eq!(t.engine.get(id, None).unwrap().state, "assigned_pending");
+}
+
+#[tokio::test]
+async fn bad_input_is_shown_at_the_field_and_changes_nothing() {
+    let t = setup();
+    let id = assigned(&t);
+    let alice = session(&t, "alice");
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[("_revision", &rev), ("note", "   ")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains(r#"id="accept-note-error""#), "{}", r.body);
+    assert!(r.body.contains("is required"), "{}", r.body);
+    assert!(r.body.contains(r#"aria-invalid="true""#));
+    let c = t.engine.get(id, None).unwrap();
+    assert_eq!(
+        (c.state.as_str(), c.revision.to_string()),
+        ("assigned_pending", rev.clone())
+    );
+    // the coordinator assigning a person who is not in the directory
+    let other = new_request(&t, "pat", "Second");
+    let cody = session(&t, "cody");
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{other}/act/assign"),
+            &cody,
+            &[("_revision", "1"), ("mentor", "nobody")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains(r#"id="assign-mentor-error""#), "{}", r.body);
+    assert_eq!(t.engine.get(other, None).unwrap().state, "submitted");
+    // a form without the CSRF token is refused and changes nothing
+    let r = send(
+        &t.app,
+        form(
+            &format!("/cases/{id}/act/accept"),
+            &format!("mf_session={alice}"),
+            &[("_revision", &rev), ("note", "hi")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.engine.get(id, None).unwrap().state, "assigned_pending");
+}
+
+#[tokio::test]
+async fn start_form_and_view_paging() {
+    let t = setup();
+    let pat = session(&t, "pat");
+    let r = send(&t.app, get("/", &pat)).await;
+    assert!(r.body.contains("Submit a mentoring request"), "{}", r.body);
+    let r = send(&t.app, get("/start/score_request/submit", &pat)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(r#"for="start-client_name""#), "{}", r.body);
+    // a required field left empty: the error is at the field, nothing started
+    let r = send(
+        &t.app,
+        post_as("/start/score_request/submit", &pat, &[("client_name", "")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains(r#"id="start-client_name-error""#),
+        "{}",
+        r.body
+    );
+    assert!(t
+        .engine
+        .cases(&mentorflow::CaseFilter::default())
+        .unwrap()
+        .is_empty());
+    let r = send(
+        &t.app,
+        post_as(
+            "/start/score_request/submit",
+            &pat,
+            &[("_key", "s1"), ("client_name", "Pat's Bakery")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        t.engine
+            .cases(&mentorflow::CaseFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    // a client may not use the coordinator's views
+    let r = send(&t.app, get("/views/score_request/intake_queue", &pat)).await;
+    assert!(
+        matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)
+            || !r.body.contains("Pat&#x27;s Bakery"),
+        "{}",
+        r.status
+    );
+    // paging
+    for i in 0..30 {
+        new_request(&t, "kim", &format!("Kite {i:02}"));
+    }
+    let cody = session(&t, "cody");
+    let r = send(
+        &t.app,
+        get("/views/score_request/intake_queue?page=2&sort=id", &cody),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Page 2 of 2"), "{}", r.body);
+    let r = send(
+        &t.app,
+        get("/views/score_request/intake_queue?page=zero", &cody),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = send(
+        &t.app,
+        get("/views/score_request/intake_queue?q=Kite%2007", &cody),
+    )
+    .await;
+    assert!(
+        r.body.contains("Kite 07") && !r.body.contains("Kite 08"),
+        "{}",
+        r.body
+    );
+}
