@@ -151,6 +151,16 @@ pub enum Command {
         mentorflow demo --db :memory:        # writes nothing\n  \
         mentorflow demo --db try.db --force  # replaces try.db, whatever it holds")]
     Demo(DemoArgs),
+    /// Run the portal: the web console, the JSON API, the timer worker and e-mail delivery.
+    ///
+    /// With `--demo`, on a fresh demo database (the file `--db` names, else
+    /// mentorflow-demo.db, with the same rules as `demo`) filled with the demo's
+    /// organisations, people and cases; it prints the address and how to sign in as each
+    /// demo person.
+    #[command(after_help = "Examples:\n  \
+        mentorflow serve --demo\n  \
+        mentorflow --db cases.db serve --addr 0.0.0.0:8080 --public-url https://mentors.example.org")]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Measure the engine against the SQLite floor: lifecycle, timers, scale.
@@ -484,6 +494,29 @@ pub struct RunArgs {
     /// Tick and deliver once, then exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// The address people reach the portal at (links in e-mails) [default: http://ADDR].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Serve the demo on a fresh database.
+    #[arg(long)]
+    pub demo: bool,
+    /// Replace the demo database even if it holds data the demo did not write (with --demo).
+    #[arg(long, requires = "demo")]
+    pub force: bool,
+    /// Write e-mails as .eml files into this folder instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// Mark cookies Secure (served over TLS, or behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub secure_cookies: bool,
 }
 
 /// `health`.

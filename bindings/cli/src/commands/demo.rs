@@ -349,9 +349,17 @@ struct Driver<'a> {
     cases: HashMap<&'static str, i64>,
     last_event: i64,
     notifications: usize,
+    quiet: bool,
 }
 
 impl Driver<'_> {
+    /// A line of the story (nothing when quiet: `serve --demo` plays it to fill a database).
+    fn line(&self, text: &str) {
+        if !self.quiet {
+            output::line(text);
+        }
+    }
+
     fn name(&self, id: &str) -> String {
         self.names.get(id).cloned().unwrap_or_else(|| id.to_owned())
     }
@@ -367,13 +375,13 @@ impl Driver<'_> {
         match step {
             Chapter(title, org) => {
                 self.zone = self.zones.get(*org).copied().unwrap_or(Tz::UTC);
-                output::line("");
-                output::line(&self.out.bold(title));
-                output::line(&self.out.dim(&"─".repeat(title.chars().count())));
+                self.line("");
+                self.line(&self.out.bold(title));
+                self.line(&self.out.dim(&"─".repeat(title.chars().count())));
             }
             Say(text) => {
                 for l in wrap(text, 92) {
-                    output::line(&self.out.dim(&format!("  {l}")));
+                    self.line(&self.out.dim(&format!("  {l}")));
                 }
             }
             At(text) => {
@@ -432,13 +440,13 @@ impl Driver<'_> {
                         }
                         let who = self.name(by);
                         let when = self.when(self.engine.now(), self.zone);
-                        output::line(&format!(
+                        self.line(&format!(
                             "{when}  {:<14} {}",
                             who,
                             self.out.red(&format!("✗ {action} refused"))
                         ));
                         for l in wrap(&msg, 80) {
-                            output::line(&format!("{:36}{}", "", self.out.red(&l)));
+                            self.line(&format!("{:36}{}", "", self.out.red(&l)));
                         }
                     }
                 }
@@ -501,7 +509,7 @@ impl Driver<'_> {
             Some(f) => format!("{} → {}", label(f), label(&e.to_state)),
         };
         let what = format!("{what} #{}", e.case_id);
-        output::line(&format!(
+        self.line(&format!(
             "{}  {:<14} {}  {moved}",
             self.when(e.at, zone),
             truncate(&who, 14),
@@ -549,7 +557,7 @@ impl Driver<'_> {
                 }
                 _ => continue,
             };
-            output::line(&format!("{pad}{line}"));
+            self.line(&format!("{pad}{line}"));
         }
         Ok(())
     }
@@ -697,6 +705,79 @@ fn setup(engine: &Engine) -> Result<HashMap<String, String>, CliError> {
         .collect())
 }
 
+/// The demo's database path (`--db`, else mentorflow-demo.db), emptied for a fresh start:
+/// refused when it holds data an earlier demo did not write, unless `force`.
+pub fn fresh_db(ctx: &Ctx, force: bool) -> Result<PathBuf, CliError> {
+    let path = ctx
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
+    if !force {
+        refuse_foreign(&path)?;
+    }
+    remove_db(&path)?;
+    Ok(path)
+}
+
+/// An engine builder on a database with the demo's workflows (the shipped ones, built in,
+/// or those of `workflows`).
+pub fn builder(path: &Path, workflows: Option<&Path>) -> mentorflow::EngineBuilder {
+    let mut b = Engine::builder().database(path);
+    match workflows {
+        Some(dir) => b = b.workflows_dir(dir),
+        None => {
+            for (file, text) in SHIPPED {
+                b = b.workflow_str(file, text);
+            }
+        }
+    }
+    b
+}
+
+/// Fill a fresh database with the demo's organisations, people and story (quietly), on a
+/// manual clock that ends at the story's last step: `serve --demo` then opens it on the
+/// system clock. Returns the people (id, name, organisation, roles).
+pub fn seed(
+    path: &Path,
+    workflows: Option<&Path>,
+) -> Result<Vec<(String, String, String, String)>, CliError> {
+    let start = local(START, tz(START_TZ)?)?;
+    let engine = builder(path, workflows)
+        .clock(ManualClock::at(start))
+        .build()?;
+    let names = setup(&engine)?;
+    let mut zones = HashMap::new();
+    for (id, _, zone, _, _) in ORGS {
+        zones.insert((*id).to_owned(), tz(zone)?);
+    }
+    let out = Out::new(false);
+    let mut d = Driver {
+        engine,
+        out: &out,
+        names,
+        zones,
+        zone: tz(START_TZ)?,
+        cases: HashMap::new(),
+        last_event: 0,
+        notifications: 0,
+        quiet: true,
+    };
+    for step in STORY {
+        d.play(step)?;
+    }
+    Ok(PEOPLE
+        .iter()
+        .map(|(id, name, org, roles, _)| {
+            (
+                (*id).to_owned(),
+                (*name).to_owned(),
+                (*org).to_owned(),
+                roles.join(", "),
+            )
+        })
+        .collect())
+}
+
 pub fn run(ctx: &Ctx, a: &DemoArgs) -> Result<(), CliError> {
     // `--db` only: MENTORFLOW_DB names the user's own database, which the demo never touches
     let path = ctx
@@ -745,6 +826,7 @@ pub fn run(ctx: &Ctx, a: &DemoArgs) -> Result<(), CliError> {
         cases: HashMap::new(),
         last_event: 0,
         notifications: 0,
+        quiet: false,
     };
     for step in STORY {
         d.play(step)?;

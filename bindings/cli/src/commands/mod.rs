@@ -13,6 +13,7 @@ mod import;
 mod notifications;
 mod run;
 mod schema;
+mod serve;
 mod start;
 mod test;
 mod tick;
@@ -159,6 +160,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(&ctx, a),
         Command::Health(a) => health::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, &a),
+        Command::Serve(a) => serve::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
         Command::Bench(a) => bench::run(&ctx, &a),
         Command::Version => version(&ctx),
