@@ -11,7 +11,7 @@
 //! 404, like a missing one.
 //!
 //! The engine is synchronous; every call to it runs on tokio's blocking pool
-//! ([`App::run`]), never on the async threads.
+//! (`App::run`), never on the async threads.
 
 use std::sync::Arc;
 
