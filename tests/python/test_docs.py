@@ -112,3 +112,32 @@ def test_resume_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert engine.manual_clock and engine.now == namespace["resume_at"]
     assert engine.now == engine.last_committed_at
     engine.close()
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_python_example_runs_in_an_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _workdir(tmp_path, monkeypatch)
+    blocks = _python_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert blocks, "the README has a Python example"
+    for block in blocks:
+        _run(block, {})
+    out = capsys.readouterr().out
+    assert "pending_reassignment" in out
+
+
+def test_package_docstring_example_runs_in_an_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import textwrap
+
+    _workdir(tmp_path, monkeypatch)
+    doc = mentorflow.__doc__ or ""
+    found = re.search(r"::\n\n((?:    .*\n|\n)+)", doc)
+    assert found, "the package docstring has an example"
+    _run(textwrap.dedent(found.group(1)), {})
+    assert "Submitted" in capsys.readouterr().out

@@ -11,7 +11,9 @@ programme on a manual clock, and pull cases, histories and exports into your own
     engine = mentorflow.Engine(":memory:", workflows="workflows",
                                now=datetime(2026, 11, 20, 10, tzinfo=timezone.utc))
     engine.people.put("cody", org="ch12", roles=["coordinator"])
-    case = engine.start("score_request", actor="pat", org="ch12", data={"client_name": "Pat"})
+    engine.people.put("pat", org="ch12", name="Pat Client")
+    case = engine.start("score_request", actor="pat", data={"client_name": "Pat"})
+    print(case.state_label)                         # Submitted
 
 See docs/python.md for the whole API.
 """
