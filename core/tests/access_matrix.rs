@@ -89,6 +89,7 @@ fn people() -> Vec<Person> {
         Person::new("max").org("ch1"),
         Person::new("coco").org("ch1").role("coordinator"),
         Person::new("pia").org("ch1").role("partner"),
+        Person::new("pete").org("ch2").name("Pete of the partner organisation"),
         // agent_exception
         Person::new("ann").org("ch1").role("agent"),
         Person::new("bea").org("ch1").role("agent"),
@@ -268,11 +269,12 @@ fn engagement() -> World {
 fn company_initiative() -> World {
     let to_manager = vec![
         step("add_task", "coco", json!({"title": "Intro call"})),
+        step("post_message", "vic", json!({"text": "Hello"})),
         step("validate", "coco", json!({})),
         step(
             "enter_engagement",
             "vic",
-            json!({"mentee": "Mo", "start": "2026-12-01", "end": "2027-03-01", "dates": ["2026-12-02"]}),
+            json!({"mentee": "Mo", "start": "2026-12-01", "end": "2027-03-01", "dates": ["2026-12-02"], "partner_contact": "pete"}),
         ),
     ];
     let with = |extra: &[Step]| {
@@ -289,6 +291,7 @@ fn company_initiative() -> World {
             ("case:manager", "max"),
             ("dir:coordinator", "coco"),
             ("dir:partner", "pia"),
+            ("case:partner_contact", "pete"),
             ("other_org", "olga"),
             ("stranger", "sam"),
         ],
@@ -298,7 +301,7 @@ fn company_initiative() -> World {
                 "application",
                 vec![step("add_task", "coco", json!({"title": "Intro call"}))],
             ),
-            ("search_mentee", to_manager[..2].to_vec()),
+            ("search_mentee", to_manager[..3].to_vec()),
             ("manager_validation", to_manager.clone()),
             ("in_progress", with(std::slice::from_ref(&approve))),
             (
@@ -316,6 +319,7 @@ fn company_initiative() -> World {
         ],
         inputs: BTreeMap::from([
             ("register", json!({})),
+            ("post_message", json!({"text": "Hello"})),
             ("add_task", json!({"title": "Another task"})),
             ("complete_task", json!({"title": "Intro call"})),
             ("validate", json!({})),

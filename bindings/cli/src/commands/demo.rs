@@ -262,6 +262,13 @@ const STORY: &[Step] = &[
         by: "vera",
         data: r#"{"motivation": "I want to help students discover engineering."}"#,
     },
+    At("2027-01-04 09:05"),
+    Act {
+        case: "mission",
+        action: "post_message",
+        by: "vera",
+        inputs: r#"{"text": "Hello! I am an engineer and would love to mentor a high-school student."}"#,
+    },
     At("2027-01-04 11:00"),
     Act {
         case: "mission",
