@@ -89,7 +89,9 @@ fn people() -> Vec<Person> {
         Person::new("max").org("ch1"),
         Person::new("coco").org("ch1").role("coordinator"),
         Person::new("pia").org("ch1").role("partner"),
-        Person::new("pete").org("ch2").name("Pete of the partner organisation"),
+        Person::new("pete")
+            .org("ch2")
+            .name("Pete of the partner organisation"),
         // agent_exception
         Person::new("ann").org("ch1").role("agent"),
         Person::new("bea").org("ch1").role("agent"),

@@ -943,6 +943,8 @@ fn dates_at_the_edges_of_the_calendar_drive_timers_without_panicking() {
         let c = e
             .start("company_initiative", "register", "vic", json!({}))
             .unwrap();
+        e.act(c.id, "post_message", "vic", json!({"text": "Hello"}))
+            .unwrap();
         e.act(c.id, "validate", "coco", json!({})).unwrap();
         let c = e
             .act(
