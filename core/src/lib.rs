@@ -61,6 +61,7 @@ pub mod error;
 pub mod graph;
 pub mod hooks;
 pub mod model;
+pub mod replay;
 pub mod scenario;
 pub mod schema_json;
 pub mod script;
@@ -85,6 +86,7 @@ pub use engine::{
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Hook, HookError};
+pub use replay::{CaseReplay, Divergence, DivergenceKind, ReplayOutcome, ReplayReport};
 pub use script::{LimitValue, Limits};
 pub use store::NotificationFilter;
 pub use time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};

@@ -135,6 +135,9 @@ pub enum Command {
     Schema,
     /// Run scenario files.
     Test(TestArgs),
+    /// Re-run recorded cases against a version of their workflow on a scratch engine and
+    /// report per case identical or the first divergence (the database is only read).
+    Replay(ReplayArgs),
     /// Run a worker: tick at an interval and deliver notifications.
     Run(RunArgs),
     /// Check a database: schema version, last committed instant, overdue timers, outbox
@@ -517,6 +520,23 @@ pub struct ServeArgs {
     /// Mark cookies Secure (served over TLS, or behind a TLS-terminating proxy).
     #[arg(long)]
     pub secure_cookies: bool,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    mentorflow --db cases.db replay score_request --version 2\n  \
+    mentorflow --db cases.db --json replay score_request --version 2 --cases 4,7")]
+pub struct ReplayArgs {
+    /// The workflow whose cases are replayed.
+    pub workflow: String,
+    /// The version to replay them against (a file of --workflows or a stored version).
+    #[arg(long, value_name = "N")]
+    pub version: u32,
+    /// Only these cases (ids, comma-separated or repeated) [default: every case of the
+    /// workflow].
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub cases: Vec<i64>,
 }
 
 /// `health`.

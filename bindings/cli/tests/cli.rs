@@ -532,6 +532,89 @@ fn test_min_coverage_fails_below_the_threshold_naming_what_is_not_reached() {
     assert!(bad.contains("`150` is not between 0 and 100"), "{bad}");
 }
 
+#[test]
+fn replay_reports_identical_cases_and_the_first_divergence_of_a_changed_version() {
+    let e = Env::new();
+    e.people();
+    e.ok(&["start", "request", "--as", "pat", "--set", "client_name=A"]);
+    e.ok(&[
+        "act",
+        "1",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ]);
+    e.ok(&[
+        "act",
+        "1",
+        "decline",
+        "--as",
+        "alice",
+        "--set",
+        "reason=busy",
+    ]);
+    let same = e.ok(&["replay", "request", "--version", "1"]);
+    assert!(
+        same.starts_with("identical  case 1 (v1, 3 events)\n"),
+        "{same}"
+    );
+    assert!(
+        same.ends_with("request v1: 1 identical, 0 diverged, 0 not replayable\n"),
+        "{same}"
+    );
+    // Version 2 sends a declined request to `complete`.
+    let w2 = e.path("w2");
+    std::fs::create_dir(&w2).unwrap();
+    let v1 = std::fs::read_to_string(fixtures().join("workflows/request.yaml")).unwrap();
+    std::fs::write(w2.join("request.yaml"), &v1).unwrap();
+    let v2 = v1.replace("version: 1", "version: 2").replace(
+        "  decline:\n    from: pending\n    to: submitted",
+        "  decline:\n    from: pending\n    to: complete",
+    );
+    assert_ne!(v1.replace("version: 1", "version: 2"), v2);
+    std::fs::write(w2.join("request-v2.yaml"), &v2).unwrap();
+    let history_before = e.ok(&["history", "1"]);
+    let replay = |json: bool| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows"])
+            .arg(&w2)
+            .args(["--now", T0]);
+        if json {
+            c.arg("--json");
+        }
+        c.args(["replay", "request", "--version", "2", "--cases", "1"]);
+        c.assert().code(1).get_output().clone()
+    };
+    let out = replay(false);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("diverged   case 1 (v1, 3 events)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("event 3 (decline by alice at 2026-11-20T10:00:00+00:00): another state: recorded state `submitted`, replayed state `complete`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("request v2: 0 identical, 1 diverged"),
+        "{stdout}"
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: 1 case diverged on request v2\n"
+    );
+    let v: Value = serde_json::from_slice(&replay(true).stdout).unwrap();
+    assert_eq!(v["diverged"], 1);
+    assert_eq!(v["cases"][0]["divergence"]["kind"], "state");
+    assert_eq!(v["cases"][0]["divergence"]["seq"], 3);
+    // Nothing changed in the database.
+    assert_eq!(e.ok(&["history", "1"]), history_before);
+    let unknown = e.fails(&["replay", "request", "--version", "7"]);
+    assert!(unknown.contains("request v7"), "{unknown}");
+}
+
 // ---- cases ------------------------------------------------------------------------------------
 
 #[test]

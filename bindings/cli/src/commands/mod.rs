@@ -11,6 +11,7 @@ mod graph;
 mod health;
 mod import;
 mod notifications;
+mod replay;
 mod run;
 mod schema;
 mod serve;
@@ -159,6 +160,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(a) => test::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Health(a) => health::run(&ctx, a),
+        Command::Replay(a) => replay::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Serve(a) => serve::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
