@@ -5,7 +5,7 @@
 //! ([`Location::parse`]): a file path, `:memory:`, or a `postgres://` / `postgresql://` URL.
 //!
 //! Scripts' directory functions (`person`, `people`, `open_cases`, `assignments_since`) read
-//! through [`DirectoryReads`], never through a backend's handle.
+//! through `DirectoryReads`, never through a backend's handle.
 
 pub mod sqlite;
 
