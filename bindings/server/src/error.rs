@@ -179,9 +179,17 @@ impl IntoResponse for PageError {
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "Not done",
             _ => "Something went wrong",
         };
+        // a case one may not see reads exactly like a missing one
+        let message = match &self.0 {
+            Failure::Engine(mentorflow::Error::NotFound { kind, id, .. }) => format!(
+                "{} {id} was not found: it does not exist, or you are not among the people who may see it.",
+                crate::forms::humanize(kind)
+            ),
+            other => other.message(),
+        };
         let html = crate::render::page(
             "error.html",
-            json!({"title": title, "message": self.0.message(), "status": status.as_u16()}),
+            json!({"title": title, "message": message, "status": status.as_u16()}),
         );
         (status, html).into_response()
     }

@@ -127,9 +127,11 @@ pub fn controls(
                 (FieldType::DateTime, None) => ("datetime-local", Vec::new()),
                 (FieldType::String, None) => ("text", Vec::new()),
             };
+            let label = f.label.clone().unwrap_or_else(|| humanize(&f.name));
             Control {
+                error: errors.get(&f.name).map(|m| at_field(&label, m)),
                 name: f.name.clone(),
-                label: f.label.clone().unwrap_or_else(|| humanize(&f.name)),
+                label,
                 help: f.description.clone(),
                 control,
                 required: f.required,
@@ -146,7 +148,6 @@ pub fn controls(
                     given.iter().any(|v| *v == "on" || *v == "true")
                 },
                 value,
-                error: errors.get(&f.name).cloned(),
             }
         })
         .collect()
@@ -166,6 +167,36 @@ fn options(list: &[Value], selected: &[&str]) -> Vec<Choice> {
 }
 
 /// `client_email` → `Client email`.
+/// An error as shown next to its field: the engine's `input `note` (Note) is required`
+/// becomes `Note is required`; the portal's own `must be a number…` gets the label too.
+pub fn at_field(label: &str, message: &str) -> String {
+    let mut rest = message.trim();
+    for word in ["input ", "field ", "setting "] {
+        if let Some(r) = rest.strip_prefix(word) {
+            rest = r;
+            break;
+        }
+    }
+    if let Some(r) = rest.strip_prefix('`') {
+        if let Some(end) = r.find('`') {
+            rest = r[end + 1..].trim_start();
+            if let Some(r) = rest.strip_prefix('(') {
+                if let Some(end) = r.find(')') {
+                    rest = r[end + 1..].trim_start();
+                }
+            }
+        }
+    }
+    if rest.is_empty() {
+        return message.to_owned();
+    }
+    if rest.starts_with(|c: char| c.is_lowercase()) {
+        format!("{label} {rest}")
+    } else {
+        rest.to_owned()
+    }
+}
+
 pub fn humanize(name: &str) -> String {
     let s = name.replace('_', " ");
     let mut c = s.chars();
@@ -274,6 +305,38 @@ fn local_instant(text: &str, zone: Tz) -> Result<String, String> {
         .earliest()
         .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
         .ok_or_else(|| format!("{text} does not exist in {zone} (a clock change)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_field;
+
+    #[test]
+    fn errors_at_the_field_read_as_sentences() {
+        assert_eq!(
+            at_field(
+                "Note to the client",
+                "input `note` (Note to the client) is required"
+            ),
+            "Note to the client is required"
+        );
+        assert_eq!(
+            at_field(
+                "Client name",
+                "field `client_name` (Client name) is required"
+            ),
+            "Client name is required"
+        );
+        assert_eq!(
+            at_field("Duration", "must be a whole number, got \"x\""),
+            "Duration must be a whole number, got \"x\""
+        );
+        assert_eq!(
+            at_field("Mentor", "Only active mentors."),
+            "Only active mentors."
+        );
+        assert_eq!(at_field("X", "input `x`"), "input `x`");
+    }
 }
 
 /// The input an engine validation error names (`inputs.note` → `note`).

@@ -405,6 +405,27 @@ async fn view_list(
             let result = e.view_page(&format!("{workflow}.{view}"), &me, &query)?;
             let columns = list_columns(&def);
             let zones = org_zones(e)?;
+            let kinds: Vec<Option<mentorflow::definition::FieldType>> = columns
+                .iter()
+                .map(|(f, _)| def.fields.iter().find(|x| &x.name == f).map(|x| x.kind.clone()))
+                .collect();
+            // person columns show names: the people of the organisations on this page
+            let mut names: BTreeMap<String, String> = BTreeMap::new();
+            if kinds.iter().any(|k| matches!(k, Some(mentorflow::definition::FieldType::Person))) {
+                let orgs: std::collections::BTreeSet<&str> = result.cases.iter().map(|c| c.org.as_str()).collect();
+                for o in orgs {
+                    names.extend(e.people(Some(o))?.iter().map(|p| (p.id.clone(), name_of(p))));
+                }
+            }
+            let cell = |k: &Option<mentorflow::definition::FieldType>, v: &Value| -> String {
+                match (k, v) {
+                    (Some(mentorflow::definition::FieldType::Person), Value::String(id)) => {
+                        names.get(id).cloned().unwrap_or_else(|| id.clone())
+                    }
+                    (Some(k), v) => show_field(k, v),
+                    (None, v) => show_value(v),
+                }
+            };
             let rows: Vec<Value> = result
                 .cases
                 .iter()
@@ -413,7 +434,7 @@ async fn view_list(
                     json!({
                         "id": c.id,
                         "href": format!("/cases/{}", c.id),
-                        "cells": columns.iter().map(|(f, _)| c.data.get(f).map(show_value).unwrap_or_default()).collect::<Vec<_>>(),
+                        "cells": columns.iter().zip(&kinds).map(|((f, _), k)| c.data.get(f).map(|v| cell(k, v)).unwrap_or_default()).collect::<Vec<_>>(),
                         "state": c.state_label,
                         "updated": when(c.updated_at, z),
                     })
@@ -467,6 +488,17 @@ fn org_zones(e: &Engine) -> mentorflow::Result<BTreeMap<String, chrono_tz::Tz>> 
         .into_iter()
         .map(|o| (o.id.clone(), zone(&o.timezone)))
         .collect())
+}
+
+/// A field's value as people read it: dates as `Thu 3 Dec 2026`, the rest as [`show_value`].
+fn show_field(kind: &mentorflow::definition::FieldType, v: &Value) -> String {
+    use mentorflow::definition::FieldType;
+    match (kind, v) {
+        (FieldType::Date, Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(|d| d.format("%a %-d %b %Y").to_string())
+            .unwrap_or_else(|_| s.clone()),
+        _ => show_value(v),
+    }
 }
 
 fn show_value(v: &Value) -> String {
@@ -523,6 +555,15 @@ fn case_context(
             names.get(id).cloned().unwrap_or_else(|| id.to_owned())
         }
     };
+    let role_label = |id: &str| -> String {
+        humanize(
+            &def.roles
+                .iter()
+                .find(|r| r.name == id)
+                .and_then(|r| r.label.clone())
+                .unwrap_or_else(|| id.to_owned()),
+        )
+    };
     let action_label = |id: &str| -> String {
         def.action(id)
             .and_then(|a| a.label.clone())
@@ -534,7 +575,10 @@ fn case_context(
         .filter(|f| !f.private)
         .filter_map(|f| {
             case.data.get(&f.name).map(|v| {
-                json!({"label": f.label.clone().unwrap_or_else(|| humanize(&f.name)), "value": show_value(v),
+                json!({"label": f.label.clone().unwrap_or_else(|| humanize(&f.name)), "value": match (&f.kind, v) {
+                    (mentorflow::definition::FieldType::Person, Value::String(id)) => who(id),
+                    _ => show_field(&f.kind, v),
+                },
                        "long": matches!(f.kind, mentorflow::definition::FieldType::Text)})
             })
         })
@@ -543,8 +587,7 @@ fn case_context(
         .participants(case.id, Some(me))?
         .iter()
         .map(|p| {
-            let role = def.roles.iter().find(|r| r.name == p.role);
-            json!({"role": role.and_then(|r| r.label.clone()).unwrap_or_else(|| humanize(&p.role)),
+            json!({"role": role_label(&p.role),
                    "name": who(&p.person), "since": when(p.since, z)})
         })
         .collect();
@@ -564,10 +607,10 @@ fn case_context(
                         changes.push(json!({"note": text}));
                     }
                     Effect::Assign { role, person } => changes.push(
-                        json!({"text": format!("{} became {}", who(person), humanize(role))}),
+                        json!({"text": format!("{} became {}", who(person), role_label(role))}),
                     ),
                     Effect::Unassign { role, person } => changes.push(
-                        json!({"text": format!("{} is no longer {}", who(person), humanize(role))}),
+                        json!({"text": format!("{} is no longer {}", who(person), role_label(role))}),
                     ),
                     Effect::Notify { to, template, .. } => changes.push(
                         json!({"text": format!("e-mail “{}” to {}", humanize(template), who(to))}),
@@ -597,13 +640,18 @@ fn case_context(
                         _ => None,
                     });
                     match target {
-                        Some(to) => format!("{} (to {to})", action_label(a)),
+                        Some(to) => format!("{} → {to}", action_label(a)),
                         None => action_label(a),
                     }
                 }
                 None => t.description.clone().unwrap_or_else(|| humanize(&t.name)),
             };
-            json!({"what": what, "due": when(t.due_at, z), "iso": t.due_at.to_rfc3339(), "description": t.description})
+            // the description once: as the line itself, or under an action's label
+            let detail = t
+                .description
+                .clone()
+                .filter(|d| t.action.is_some() && !what.starts_with(d.as_str()));
+            json!({"what": what, "due": when(t.due_at, z), "iso": t.due_at.to_rfc3339(), "detail": detail})
         })
         .collect();
     let ctx = forms::Context {
