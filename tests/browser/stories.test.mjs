@@ -1,0 +1,297 @@
+// The portal's stories from the guides, in a real headless Chromium (Debian's), driven by
+// playwright-core. tests/browser.sh builds the CLI, starts `mentorflow serve --demo` on a free
+// loopback port with its own database and mail folder, and runs this file with:
+//   MF_URL    the portal's address (http://127.0.0.1:PORT)
+//   MF_MAIL   the folder the portal writes its e-mails to (one .eml per message)
+//   MF_SHOTS  where screenshots go (target/browser-shots)
+// Every page a story visits is checked with axe-core (serious and critical violations fail).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const URL = process.env.MF_URL;
+const MAIL = process.env.MF_MAIL;
+const SHOTS = process.env.MF_SHOTS || 'target/browser-shots';
+assert.ok(URL && MAIL, 'MF_URL and MF_MAIL must be set (run tests/browser.sh)');
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** A fresh browser (own profile) for one person. */
+async function browserFor(name) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `mf-chrome-${name}-`));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1200, height: 860 },
+    locale: 'en-US',
+  });
+  context.setDefaultTimeout(10000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // documents answer 400/404 on purpose; a failing stylesheet, script or image is a bug
+  page.on('response', (r) => {
+    if (r.status() >= 400 && r.request().resourceType() !== 'document') {
+      problems.push(`${r.status()} for ${r.request().resourceType()} ${r.url()}`);
+    }
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      problems.push(`console: ${m.text()}`);
+    }
+  });
+  return {
+    page,
+    problems,
+    async close() {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** axe-core on the current page: no serious or critical WCAG violation. */
+async function axe(page, what) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }),
+  );
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`),
+    [],
+    `accessibility of ${what}`,
+  );
+}
+
+/** Screenshot (full page) and accessibility check. */
+async function look(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await axe(page, name);
+}
+
+async function demoSignIn(page, name) {
+  await page.goto(`${URL}/demo`);
+  await page.getByRole('button', { name, exact: true }).click();
+  await page.waitForURL(`${URL}/`);
+  await assert.doesNotReject(page.getByRole('heading', { name: `Welcome, ${name}` }).waitFor());
+}
+
+/** The newest .eml in the mail folder addressed to `to` that arrived after `since`. */
+async function mailTo(to, since) {
+  for (let i = 0; i < 50; i++) {
+    const found = fs
+      .readdirSync(MAIL)
+      .filter((f) => f.endsWith('.eml'))
+      .map((f) => path.join(MAIL, f))
+      .filter((f) => fs.statSync(f).mtimeMs >= since)
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .filter((t) => t.includes(`<${to}>`));
+    if (found.length) return found[found.length - 1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no e-mail to ${to} in ${MAIL}`);
+}
+
+let browserProblems = [];
+const opened = [];
+async function open(name) {
+  const b = await browserFor(name);
+  opened.push(b);
+  return b;
+}
+after(async () => {
+  for (const b of opened) {
+    browserProblems.push(...b.problems);
+    await b.close().catch(() => {});
+  }
+});
+
+// Shared by the stories, in order: the request Pat submits.
+let requestUrl;
+
+test('a client submits a request; a bad input shows its error at the field', async () => {
+  const { page } = await open('pat');
+  await demoSignIn(page, 'Pat Rivera');
+  await look(page, '01-home-client');
+  await page.getByRole('link', { name: 'Submit a mentoring request' }).click();
+  await page.getByRole('heading', { name: 'Submit a mentoring request' }).waitFor();
+  await look(page, '02-start-form');
+
+  // a client name is required: leave it empty
+  await page.getByLabel('Business').fill('Rosa Plants');
+  await page.getByRole('button', { name: 'Submit a mentoring request' }).click();
+  const name = page.getByLabel('Client name');
+  assert.equal(await name.getAttribute('aria-invalid'), 'true');
+  const describedBy = await name.getAttribute('aria-describedby');
+  const error = page.locator(`#${describedBy}`);
+  assert.match(await error.innerText(), /required|client name/i);
+  assert.match(await page.getByRole('alert').innerText(), /nothing was started/);
+  // what was typed is kept
+  assert.equal(await page.getByLabel('Business').inputValue(), 'Rosa Plants');
+  await look(page, '03-start-form-error');
+
+  await name.fill('Rosa’s Plant Shop <b>&</b>');
+  await page.getByLabel('What the client needs help with').fill('A website and a first marketing plan.');
+  await page.getByRole('button', { name: 'Submit a mentoring request' }).click();
+  await page.waitForURL(/\/cases\/\d+/);
+  requestUrl = page.url().replace(/\?.*$/, '');
+  await page.getByText('Submitted', { exact: true }).first().waitFor();
+  // hostile-looking text is shown as typed, never as markup
+  await page.getByText('Rosa’s Plant Shop <b>&</b>').first().waitFor();
+  await look(page, '04-case-submitted');
+});
+
+test('a coordinator works the Client Intake Queue and assigns a mentor', async () => {
+  assert.ok(requestUrl, 'the previous story made a request');
+  const { page } = await open('cody');
+  await demoSignIn(page, 'Cody Nguyen');
+  const box = page.getByRole('link', { name: /Client Intake Queue/ });
+  assert.match(await box.innerText(), /^\s*[1-9]\d*\s/);
+  await look(page, '05-home-coordinator');
+  await box.click();
+  await page.getByRole('heading', { name: /Client Intake Queue/ }).waitFor();
+  await look(page, '06-intake-queue');
+  await page.getByRole('link', { name: 'Rosa’s Plant Shop <b>&</b>' }).click();
+  await page.waitForURL(requestUrl);
+
+  // an inactive mentor (Sam is a subject matter expert) is refused with the guard's message
+  await page.locator('summary', { hasText: 'Assign a mentor' }).click();
+  await page.getByLabel('Mentor').selectOption({ label: 'Sam Lee' });
+  await page.getByRole('button', { name: 'Assign a mentor' }).click();
+  await page.getByRole('alert').getByText(/Only active mentors can be assigned/).waitFor();
+  await page.getByText('Submitted', { exact: true }).first().waitFor();
+  await look(page, '07-case-guard-refused');
+
+  await page.getByLabel('Mentor').selectOption({ label: 'Dan Okafor' });
+  await page.getByRole('button', { name: 'Assign a mentor' }).click();
+  await page.waitForURL(/done=assign/);
+  await page.getByText('Assigned – Pending', { exact: true }).first().waitFor();
+  await look(page, '08-case-assigned');
+});
+
+test('a mentor signs in by the e-mailed link and accepts the request with a note', async () => {
+  assert.ok(requestUrl, 'the first story made a request');
+  const { page } = await open('dan');
+  await page.goto(`${URL}/`);
+  await page.waitForURL(`${URL}/sign-in`);
+  await look(page, '09-sign-in');
+  const since = Date.now() - 1000;
+  await page.getByLabel('E-mail address').fill('dan@ch12.example.org');
+  await page.getByRole('button', { name: 'Send me a sign-in link' }).click();
+  await page.getByRole('status').getByText(/a sign-in link is on its way/).waitFor();
+  await look(page, '10-sign-in-sent');
+
+  const mail = await mailTo('dan@ch12.example.org', since);
+  assert.match(mail, /^Subject: Your sign-in link/m);
+  const link = mail.match(/https?:\/\/\S+\/sign-in\/[A-Za-z0-9_-]+/)?.[0];
+  assert.ok(link, `a link in the mail:\n${mail}`);
+  assert.ok(link.startsWith(URL), `the link points to the portal (${link})`);
+  await page.goto(link);
+  await page.getByText('Sign in as').waitFor();
+  assert.match(await page.locator('main').innerText(), /Dan Okafor/);
+  await look(page, '11-sign-in-confirm');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${URL}/`);
+  await page.getByRole('heading', { name: 'Welcome, Dan Okafor' }).waitFor();
+
+  const needAction = page.getByRole('link', { name: /Need Action/ });
+  assert.match(await needAction.innerText(), /^\s*[1-9]\d*\s/, 'Need Action counts the request');
+  await look(page, '12-home-mentor');
+  await needAction.click();
+  await page.getByRole('heading', { name: /Need Action/ }).waitFor();
+  await look(page, '13-need-action');
+  await page.getByRole('link', { name: 'Rosa’s Plant Shop <b>&</b>' }).click();
+  await page.waitForURL(requestUrl);
+
+  // a blank note is refused at the field, nothing changes
+  await page.locator('summary', { hasText: 'Accept Assignment' }).click();
+  await page.getByRole('button', { name: 'Accept Assignment' }).click();
+  const note = page.getByLabel('Note to the client');
+  assert.equal(await note.getAttribute('aria-invalid'), 'true');
+  await page.locator(`#${await note.getAttribute('aria-describedby')}`).waitFor();
+  await page.getByText('Assigned – Pending', { exact: true }).first().waitFor();
+  await look(page, '14-accept-blank-note');
+
+  await note.fill('Hi Rosa, I am Dan. Let us meet on Thursday at 10:00.');
+  await page.getByRole('button', { name: 'Accept Assignment' }).click();
+  await page.waitForURL(/done=accept/);
+  await page.getByText('In Progress', { exact: true }).first().waitFor();
+  await page.getByText('Hi Rosa, I am Dan. Let us meet on Thursday at 10:00.').first().waitFor();
+  await look(page, '15-case-accepted');
+  // the request no longer needs action
+  await page.goto(`${URL}/`);
+  await look(page, '16-home-mentor-after');
+});
+
+test('an agent sees the Outbox, Inbox and Public Box; the supervisor the To-Do Box', async () => {
+  const { page } = await open('ana');
+  await demoSignIn(page, 'Ana Souza');
+  await look(page, '17-home-agent');
+  for (const box of ['Outbox', 'Inbox', 'Public Box']) {
+    await page.getByRole('link', { name: new RegExp(`^\\s*\\d+\\s+${box}\\b`) }).waitFor();
+  }
+  // the To-Do Box is the supervisor's (agent_exception: viewer supervisor)
+  assert.equal(await page.getByRole('link', { name: /To-Do Box/ }).count(), 0);
+  await page.getByRole('link', { name: /Outbox/ }).click();
+  await page.getByRole('heading', { name: /Outbox/ }).waitFor();
+  await look(page, '18-outbox');
+  await page.locator('table.list tbody tr a').first().click();
+  await page.waitForURL(/\/cases\/\d+/);
+  await look(page, '19-agent-case');
+
+  const sue = (await open('sue')).page;
+  await demoSignIn(sue, 'Sue Palmer');
+  for (const box of ['To-Do Box', 'All Box']) {
+    await sue.getByRole('link', { name: new RegExp(`^\\s*\\d+\\s+${box}\\b`) }).waitFor();
+  }
+  await look(sue, '20-home-supervisor');
+});
+
+test('a person who may not see a case gets 404, like a missing one', async () => {
+  assert.ok(requestUrl, 'the first story made a request');
+  const { page } = await open('kim');
+  await demoSignIn(page, 'Kim Tanaka');
+  const hidden = await page.goto(requestUrl);
+  assert.equal(hidden.status(), 404);
+  const hiddenText = await page.locator('main').innerText();
+  assert.doesNotMatch(hiddenText, /Rosa/);
+  await look(page, '21-not-found');
+  const missing = await page.goto(`${URL}/cases/987654321`);
+  assert.equal(missing.status(), 404);
+  assert.equal(
+    (await page.locator('main').innerText()).replace(/\d+/g, 'N'),
+    hiddenText.replace(/\d+/g, 'N'),
+    'an invisible case looks like a missing one',
+  );
+});
+
+test('the demo page and signing out', async () => {
+  const { page } = await open('demo');
+  await page.goto(`${URL}/demo`);
+  await look(page, '22-demo');
+  await demoSignIn(page, 'Sue Palmer');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${URL}/sign-in`);
+  const r = await page.goto(`${URL}/`);
+  assert.equal(new globalThis.URL(page.url()).pathname, '/sign-in', `home after sign-out (${r.status()})`);
+});
+
+test('no script errors on any page', () => {
+  for (const b of opened) browserProblems.push(...b.problems.splice(0));
+  assert.deepEqual(browserProblems, []);
+});
