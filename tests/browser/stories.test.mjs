@@ -70,7 +70,7 @@ async function axe(page, what) {
     // eslint-disable-next-line no-undef
     await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }),
   );
-  assert.ok(result.passes.length > 10, `axe-core ran on ${what} (${result.passes.length} rules passed)`);
+  assert.ok(result.passes.length > 0, `axe-core ran on ${what} (${result.passes.length} rules passed)`);
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(
     bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`),

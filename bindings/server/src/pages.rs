@@ -407,7 +407,7 @@ async fn view_list(
             let zones = org_zones(e)?;
             let kinds: Vec<Option<mentorflow::definition::FieldType>> = columns
                 .iter()
-                .map(|(f, _)| def.fields.iter().find(|x| &x.name == f).map(|x| x.kind.clone()))
+                .map(|(f, _)| def.fields.iter().find(|x| &x.name == f).map(|x| x.kind))
                 .collect();
             // person columns show names: the people of the organisations on this page
             let mut names: BTreeMap<String, String> = BTreeMap::new();
