@@ -307,6 +307,19 @@ fn local_instant(text: &str, zone: Tz) -> Result<String, String> {
         .ok_or_else(|| format!("{text} does not exist in {zone} (a clock change)"))
 }
 
+/// The input an engine validation error names (`inputs.note` → `note`).
+pub fn error_field(e: &mentorflow::Error) -> Option<String> {
+    match e {
+        mentorflow::Error::Validation { field: Some(f), .. } => Some(
+            f.strip_prefix("inputs.")
+                .or_else(|| f.strip_prefix("fields."))
+                .unwrap_or(f)
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::at_field;
@@ -336,18 +349,5 @@ mod tests {
             "Only active mentors."
         );
         assert_eq!(at_field("X", "input `x`"), "input `x`");
-    }
-}
-
-/// The input an engine validation error names (`inputs.note` → `note`).
-pub fn error_field(e: &mentorflow::Error) -> Option<String> {
-    match e {
-        mentorflow::Error::Validation { field: Some(f), .. } => Some(
-            f.strip_prefix("inputs.")
-                .or_else(|| f.strip_prefix("fields."))
-                .unwrap_or(f)
-                .to_owned(),
-        ),
-        _ => None,
     }
 }
