@@ -435,7 +435,7 @@ fn schema_accepts_the_workflows_and_flags_unknown_keys() {
     assert_eq!(errors.len(), 2, "{errors:#?}");
     let mut detail = Vec::new();
     check(
-        &schema["$defs"]["state"]["anyOf"][2],
+        &schema["$defs"]["state_map"],
         &schema,
         &bad["states"]["a"],
         "",

@@ -16,22 +16,6 @@ use crate::error::{Error, Problem, Result, ScriptPlace};
 use crate::script::{self, Kind, Reference, Scripts};
 use crate::yaml::{self, child_path};
 
-const TOP_KEYS: &[&str] = &[
-    "workflow",
-    "version",
-    "title",
-    "description",
-    "settings",
-    "roles",
-    "fields",
-    "checks",
-    "states",
-    "actions",
-    "templates",
-    "views",
-    "exports",
-];
-
 /// Keys of `case` in scripts that are not roles.
 pub(crate) const CASE_KEYS: &[&str] = &[
     "id",
@@ -566,9 +550,10 @@ impl Loader<'_> {
             );
             return None;
         };
+        let top_keys = keys_of::<super::shape::Document>();
         for k in top.keys() {
-            if !TOP_KEYS.contains(&k.as_str()) {
-                let h = hint(k, TOP_KEYS);
+            if !top_keys.contains(&k.as_str()) {
+                let h = hint(k, top_keys.iter());
                 self.key_problem(k, format!("unknown key `{k}`{h}"));
             }
         }

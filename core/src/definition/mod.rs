@@ -4,7 +4,8 @@
 //! The language itself is documented in `docs/language.md`.
 
 mod load;
-mod raw;
+pub(crate) mod raw;
+pub(crate) mod shape;
 mod types;
 
 use std::collections::HashMap;

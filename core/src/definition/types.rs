@@ -40,22 +40,32 @@ impl FieldType {
         "map",
     ];
 
+    /// Every way a type may be written in YAML, with the type it means (the aliases
+    /// `integer`, `number` and `boolean` too): the one list the loader and the editor schema
+    /// read.
+    pub const SPELLINGS: &'static [(&'static str, FieldType)] = &[
+        ("string", FieldType::String),
+        ("text", FieldType::Text),
+        ("int", FieldType::Int),
+        ("integer", FieldType::Int),
+        ("float", FieldType::Float),
+        ("number", FieldType::Float),
+        ("bool", FieldType::Bool),
+        ("boolean", FieldType::Bool),
+        ("date", FieldType::Date),
+        ("time", FieldType::Time),
+        ("datetime", FieldType::DateTime),
+        ("person", FieldType::Person),
+        ("list", FieldType::List),
+        ("map", FieldType::Map),
+    ];
+
     /// Parse a type name as written in YAML.
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "string" => FieldType::String,
-            "text" => FieldType::Text,
-            "int" | "integer" => FieldType::Int,
-            "float" | "number" => FieldType::Float,
-            "bool" | "boolean" => FieldType::Bool,
-            "date" => FieldType::Date,
-            "time" => FieldType::Time,
-            "datetime" => FieldType::DateTime,
-            "person" => FieldType::Person,
-            "list" => FieldType::List,
-            "map" => FieldType::Map,
-            _ => return None,
-        })
+        Self::SPELLINGS
+            .iter()
+            .find(|(spelling, _)| *spelling == name)
+            .map(|(_, t)| *t)
     }
 
     /// The name as written in YAML.
