@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mentorflow::{LimitValue, Limits};
 use serde_json::Value;
 
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Run, inspect, test and draw mentoring workflows.
 #[derive(Debug, Parser)]
 #[command(name = "mentorflow", version, about, long_about = None)]
@@ -19,24 +22,24 @@ use serde_json::Value;
 pub struct Cli {
     /// The SQLite database file, or `:memory:` [default: $MENTORFLOW_DB, else mentorflow.db;
     /// for `demo`: mentorflow-demo.db, never $MENTORFLOW_DB].
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub db: Option<PathBuf>,
 
     /// The folder of workflow files [default: workflows].
-    #[arg(long, global = true, value_name = "DIR", env = "MENTORFLOW_WORKFLOWS")]
+    #[arg(long, global = true, value_name = "DIR", env = "MENTORFLOW_WORKFLOWS", help_heading = GLOBAL)]
     pub workflows: Option<PathBuf>,
 
     /// Machine-readable output: JSON on stdout (and errors as one JSON line on stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Run this invocation on a fixed (manual) clock at this instant, e.g. 2026-11-20T10:00:00Z.
-    #[arg(long, global = true, value_name = "INSTANT", value_parser = parse_now)]
+    #[arg(long, global = true, value_name = "INSTANT", value_parser = parse_now, help_heading = GLOBAL)]
     pub now: Option<DateTime<Utc>>,
 
     /// Change a script sandbox limit, e.g. `--script-limit max_operations=50000
     /// --script-limit max_run_time=2s` (repeatable; see docs/reliability.md).
-    #[arg(long = "script-limit", global = true, value_name = "NAME=VALUE", value_parser = parse_limit)]
+    #[arg(long = "script-limit", global = true, value_name = "NAME=VALUE", value_parser = parse_limit, help_heading = GLOBAL)]
     pub limits: Vec<LimitSetting>,
 
     #[command(subcommand)]

@@ -1814,6 +1814,14 @@ fn json_is_everywhere_usage_conflicts_and_version() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     let help = e.ok(&["act", "--help"]);
     assert!(help.contains("Examples:"), "{help}");
+    // The options every command takes stand under their own heading, after the command's own.
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a Global options heading");
+    assert!(own.contains("--revision") && !own.contains("--db"), "{help}");
+    for option in ["--db", "--workflows", "--json", "--now", "--script-limit"] {
+        assert!(global.contains(option), "{option} not under Global options: {help}");
+    }
     let help = e.ok(&["import", "--help"]);
     assert!(
         help.contains("Examples:") && help.contains("attr.classification"),
