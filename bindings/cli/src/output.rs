@@ -1,7 +1,14 @@
-//! Output helpers: JSON or aligned text on stdout, colours only on a terminal (never with
-//! `NO_COLOR`), and the one-line errors on stderr.
+//! Output helpers: JSON or aligned text on stdout, colours only where the terminal takes them,
+//! and the one-line errors on stderr.
+//!
+//! Colours are `anstyle` styles written through `anstream`, which decides per stream: on a
+//! terminal unless `NO_COLOR` is set or `TERM=dumb`, forced with `CLICOLOR_FORCE=1`, off
+//! with `CLICOLOR=0`, and stripped from whatever reaches a pipe or a file.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+
+use anstream::ColorChoice;
+use anstyle::{AnsiColor, Style};
 
 use chrono::{DateTime, Utc};
 use mentorflow::{Case, Error, Problem};
@@ -21,7 +28,7 @@ impl Out {
     pub fn new(json: bool) -> Out {
         Out {
             json,
-            color: !json && colors_allowed() && std::io::stdout().is_terminal(),
+            color: !json && anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never,
         }
     }
 
@@ -35,32 +42,32 @@ impl Out {
 
     /// Bold text.
     pub fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
+        self.paint(Style::new().bold(), s)
     }
 
     /// Dim text.
     pub fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
+        self.paint(Style::new().dimmed(), s)
     }
 
     /// Green text.
     pub fn green(&self, s: &str) -> String {
-        self.paint("32", s)
+        self.paint(AnsiColor::Green.on_default(), s)
     }
 
     /// Red text.
     pub fn red(&self, s: &str) -> String {
-        self.paint("31", s)
+        self.paint(AnsiColor::Red.on_default(), s)
     }
 
     /// Cyan text.
     pub fn cyan(&self, s: &str) -> String {
-        self.paint("36", s)
+        self.paint(AnsiColor::Cyan.on_default(), s)
     }
 
-    fn paint(&self, code: &str, s: &str) -> String {
+    fn paint(&self, style: Style, s: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{}{s}{}", style.render(), style.render_reset())
         } else {
             s.to_owned()
         }
@@ -80,13 +87,10 @@ impl Out {
     }
 }
 
-fn colors_allowed() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Write text to stdout. A closed pipe (`| head`) is not an error.
+/// Write text to stdout (colours stripped where stdout does not take them). A closed pipe
+/// (`| head`) is not an error.
 pub fn print(s: &str) {
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     let _ = out.write_all(s.as_bytes());
     let _ = out.flush();
 }
@@ -127,9 +131,11 @@ pub fn participants(case: &Case) -> String {
         .join(" ")
 }
 
-/// How many terminal columns a text takes (CJK and emoji take two).
+/// How many terminal columns a text takes (CJK and emoji take two; colour codes none).
 pub fn width(s: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(s)
+    anstream::adapter::strip_str(s)
+        .map(unicode_width::UnicodeWidthStr::width)
+        .sum()
 }
 
 /// Rows aligned in columns (the last column is not padded).
@@ -226,7 +232,7 @@ impl CliError {
 
     /// Print the error on stderr: problem lines, then one `error: ...` line (or one JSON line).
     pub fn print(&self, json: bool) {
-        let mut err = std::io::stderr().lock();
+        let mut err = anstream::stderr().lock();
         let message = self
             .message
             .split_whitespace()
@@ -248,13 +254,13 @@ impl CliError {
         for p in &self.problems {
             let _ = writeln!(err, "{p}");
         }
-        let color = colors_allowed() && std::io::stderr().is_terminal();
-        let label = if color {
-            "\x1b[1;31merror:\x1b[0m"
-        } else {
-            "error:"
-        };
-        let _ = writeln!(err, "{label} {message}");
+        let style = AnsiColor::Red.on_default().bold();
+        let _ = writeln!(
+            err,
+            "{}error:{} {message}",
+            style.render(),
+            style.render_reset()
+        );
     }
 }
 

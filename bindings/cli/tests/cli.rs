@@ -1818,9 +1818,15 @@ fn json_is_everywhere_usage_conflicts_and_version() {
     let (own, global) = help
         .split_once("Global options:")
         .expect("a Global options heading");
-    assert!(own.contains("--revision") && !own.contains("--db"), "{help}");
+    assert!(
+        own.contains("--revision") && !own.contains("--db"),
+        "{help}"
+    );
     for option in ["--db", "--workflows", "--json", "--now", "--script-limit"] {
-        assert!(global.contains(option), "{option} not under Global options: {help}");
+        assert!(
+            global.contains(option),
+            "{option} not under Global options: {help}"
+        );
     }
     let help = e.ok(&["import", "--help"]);
     assert!(
@@ -1943,4 +1949,69 @@ fn graph_and_actions_json_carry_what_the_text_shows() {
         .unwrap();
     assert_eq!(accept["to"], serde_json::json!(["in_progress"]));
     assert!(accept["inputs"].is_array(), "{acts}");
+}
+
+/// Colours follow the conventions (anstream): none on a pipe, forced by `CLICOLOR_FORCE`,
+/// never with `NO_COLOR`; a coloured table keeps its columns aligned.
+#[test]
+fn colours_follow_the_terminal_conventions() {
+    let e = Env::new();
+    e.people();
+    e.ok(&[
+        "start",
+        "request",
+        "--as",
+        "pat",
+        "--data",
+        r#"{"client_name": "Pat's Bakery"}"#,
+    ]);
+    let list = |env: &[(&str, &str)], remove: &[&str]| -> String {
+        let mut c = e.run(&["list"]);
+        for k in remove {
+            c.env_remove(k);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        String::from_utf8(c.assert().success().get_output().stdout.clone()).unwrap()
+    };
+    let plain = list(&[], &["NO_COLOR", "CLICOLOR_FORCE"]);
+    assert!(
+        !plain.contains('\u{1b}'),
+        "a pipe gets no colour: {plain:?}"
+    );
+    let forced = list(&[("CLICOLOR_FORCE", "1")], &["NO_COLOR"]);
+    assert!(
+        forced.contains("\u{1b}["),
+        "CLICOLOR_FORCE colours: {forced:?}"
+    );
+    let stripped: String = {
+        let mut s = String::new();
+        let mut chars = forced.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    assert_eq!(stripped, plain, "colour codes do not move the columns");
+    let refused = e
+        .run(&["show", "99"])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let refused = String::from_utf8(refused).unwrap();
+    assert!(refused.contains("\u{1b}["), "{refused:?}");
+    assert!(refused.contains("error:"), "{refused:?}");
 }
