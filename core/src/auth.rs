@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::portal as sql;
+use crate::store::{CredentialRow, TokenRow};
 use crate::Person;
 
 /// The shortest secret accepted for a token or credential.
@@ -102,7 +102,7 @@ pub struct Credential {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-fn credential(id: String, kind: CredentialKind, row: sql::CredentialRow) -> Credential {
+fn credential(id: String, kind: CredentialKind, row: CredentialRow) -> Credential {
     Credential {
         id,
         kind,
@@ -142,7 +142,7 @@ impl Engine {
         self.known_person(person)?;
         let now = self.now();
         let expires = now + ttl;
-        self.write(|db| sql::insert_token(db, &hash, purpose, person, &payload, now, expires))?;
+        self.write(|db| db.insert_token(&hash, purpose, person, &payload, now, expires))?;
         Ok(Token {
             purpose: purpose.to_owned(),
             person: person.to_owned(),
@@ -152,7 +152,7 @@ impl Engine {
         })
     }
 
-    fn valid_token(row: Option<sql::TokenRow>, purpose: &str, now: DateTime<Utc>) -> Option<Token> {
+    fn valid_token(row: Option<TokenRow>, purpose: &str, now: DateTime<Utc>) -> Option<Token> {
         let t = row?;
         (t.purpose == purpose && t.used_at.is_none() && t.expires_at > now).then(|| Token {
             purpose: t.purpose,
@@ -169,10 +169,10 @@ impl Engine {
         let hash = hash_secret(secret);
         let now = self.now();
         self.write(|db| {
-            let Some(t) = Self::valid_token(sql::token(db, &hash)?, purpose, now) else {
+            let Some(t) = Self::valid_token(db.token(&hash)?, purpose, now) else {
                 return Ok(None);
             };
-            Ok(sql::use_token(db, &hash, now)?.then_some(t))
+            Ok(db.use_token(&hash, now)?.then_some(t))
         })
     }
 
@@ -180,7 +180,7 @@ impl Engine {
     pub fn peek_token(&self, secret: &str, purpose: &str) -> Result<Option<Token>> {
         let hash = hash_secret(secret);
         let now = self.now();
-        self.read(|db| Ok(Self::valid_token(sql::token(db, &hash)?, purpose, now)))
+        self.read(|db| Ok(Self::valid_token(db.token(&hash)?, purpose, now)))
     }
 
     /// Make a session or API token for a person; `ttl` `None` lasts until revoked.
@@ -196,9 +196,7 @@ impl Engine {
         self.known_person(person)?;
         let now = self.now();
         let expires = ttl.map(|t| now + t);
-        self.write(|db| {
-            sql::insert_credential(db, &hash, kind.as_str(), person, name, now, expires)
-        })?;
+        self.write(|db| db.insert_credential(&hash, kind.as_str(), person, name, now, expires))?;
         Ok(Credential {
             id: hash,
             kind,
@@ -221,7 +219,7 @@ impl Engine {
     ) -> Result<Option<Credential>> {
         let hash = hash_secret(secret);
         let now = self.now();
-        let found = self.read(|db| sql::credential(db, &hash))?;
+        let found = self.read(|db| db.credential(&hash))?;
         let Some(row) = found else { return Ok(None) };
         if row.kind != kind.as_str() || row.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
@@ -229,7 +227,7 @@ impl Engine {
         let mut c = credential(hash, kind, row);
         if c.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
             let expires = slide.filter(|_| c.expires_at.is_some()).map(|s| now + s);
-            self.write(|db| sql::touch_credential(db, &c.id, now, expires))?;
+            self.write(|db| db.touch_credential(&c.id, now, expires))?;
             c.last_used_at = Some(now);
             if expires.is_some() {
                 c.expires_at = expires;
@@ -240,7 +238,7 @@ impl Engine {
 
     /// A person's credentials of a kind, newest first.
     pub fn credentials(&self, person: &str, kind: CredentialKind) -> Result<Vec<Credential>> {
-        let rows = self.read(|db| sql::credentials_of(db, person, kind.as_str()))?;
+        let rows = self.read(|db| db.credentials_of(person, kind.as_str()))?;
         Ok(rows
             .into_iter()
             .map(|(id, row)| credential(id, kind, row))
@@ -249,7 +247,7 @@ impl Engine {
 
     /// Revoke a credential by its id (its hash). Returns whether it existed.
     pub fn revoke_credential(&self, id: &str) -> Result<bool> {
-        self.write(|db| sql::delete_credential(db, id))
+        self.write(|db| db.delete_credential(id))
     }
 
     /// Revoke the credential a secret stands for (signing out). Returns whether it existed.
@@ -263,7 +261,7 @@ impl Engine {
         person: &str,
         kind: Option<CredentialKind>,
     ) -> Result<usize> {
-        self.write(|db| sql::delete_credentials_of(db, person, kind.map(CredentialKind::as_str)))
+        self.write(|db| db.delete_credentials_of(person, kind.map(CredentialKind::as_str)))
     }
 
     /// Store a person's password hash: an argon2id PHC string (`$argon2id$…`) computed by the
@@ -278,32 +276,32 @@ impl Engine {
         self.known_person(person)?;
         let now = self.now();
         self.write(|db| {
-            sql::set_password(db, person, phc, now)?;
-            sql::delete_credentials_of(db, person, Some(CredentialKind::Session.as_str()))?;
+            db.set_password(person, phc, now)?;
+            db.delete_credentials_of(person, Some(CredentialKind::Session.as_str()))?;
             Ok(())
         })
     }
 
     /// A person's stored password hash, to verify a password against.
     pub fn password_hash(&self, person: &str) -> Result<Option<String>> {
-        self.read(|db| sql::password(db, person))
+        self.read(|db| db.password(person))
     }
 
     /// Remove a person's password (they sign in by e-mailed link again).
     pub fn remove_password(&self, person: &str) -> Result<bool> {
-        self.write(|db| sql::delete_password(db, person))
+        self.write(|db| db.delete_password(person))
     }
 
     /// The people of the directory with this e-mail address (ignoring case), by id.
     pub fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
-        self.read(|db| crate::store::people_by_email(db, email))
+        self.read(|db| db.people_by_email(email))
     }
 
     /// Drop used and expired tokens, expired credentials, and idempotency keys older than
     /// [`IDEMPOTENCY_WINDOW`]. Returns how many rows went.
     pub fn purge_auth(&self) -> Result<usize> {
         let now = self.now();
-        self.write(|db| sql::purge(db, now, now - IDEMPOTENCY_WINDOW))
+        self.write(|db| db.purge(now, now - IDEMPOTENCY_WINDOW))
     }
 }
 

@@ -540,3 +540,139 @@ pub struct NotificationFilter {
     /// Only those not acknowledged yet.
     pub pending: bool,
 }
+
+/// What one command does, decided without the database: the case's new snapshot, the
+/// participants it gains and loses, its timers, the outbox rows, the linked copies and the
+/// history event. The engine builds it (`engine::step`); a store applies it inside the
+/// command's transaction ([`crate::store`]) and fills in the ids only it can give: a new
+/// case's id, outbox ids and the copies' ids (see [`Decision::fill_ids`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The new snapshot (`id` 0 for a new case, filled in when it is written).
+    pub case: Case,
+    /// The revision the command read (`None` for a new case): writing fails with a conflict
+    /// if the stored case moved on since.
+    pub expected_revision: Option<u64>,
+    /// Roles given and taken, in order.
+    pub participants: Vec<ParticipantChange>,
+    /// The case's timers after the command.
+    pub timers: TimerPlan,
+    /// Notifications and signals, in order.
+    pub outbox: Vec<OutboxEntry>,
+    /// Linked copies (`spawn_copy`), each a new case of its own, written before the event.
+    pub copies: Vec<Decision>,
+    /// The history event. Its `Notify`/`Signal` effects name outbox rows and its `Spawn`
+    /// effects the copies, in the order of [`Decision::outbox`] and [`Decision::copies`];
+    /// their ids are 0 until the store fills them.
+    pub event: Event,
+}
+
+/// A role given to or taken from a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantChange {
+    /// Given (`true`) or taken.
+    pub added: bool,
+    /// The case role.
+    pub role: String,
+    /// The person.
+    pub person: String,
+    /// Whether a grant counts as an assignment (`assignments_since` in scripts).
+    pub log: bool,
+}
+
+/// How a command changes a case's timers: drop them all (`clear`, the case entered a
+/// state), then drop these by name, then write these (replacing a timer of the same name).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TimerPlan {
+    /// Drop every timer of the case first.
+    pub clear: bool,
+    /// Timers to drop by name.
+    pub remove: Vec<String>,
+    /// Timers to write.
+    pub schedule: Vec<NewTimer>,
+}
+
+/// A timer to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTimer {
+    /// The state it belongs to.
+    pub state: String,
+    /// Its name in the state.
+    pub name: String,
+    /// When it is due.
+    pub due: DateTime<Utc>,
+    /// When its state was entered (recurring timers count periods from here).
+    pub anchor: DateTime<Utc>,
+}
+
+/// A row for the outbox: a notification to a person, or a signal for hosts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// `notification` or `signal`.
+    pub kind: OutboxKind,
+    /// The person notified (notifications only).
+    pub recipient: Option<String>,
+    /// The template (or the signal's kind).
+    pub template: String,
+    /// Rendered subject (notifications only).
+    pub subject: String,
+    /// Rendered body (notifications only).
+    pub body: String,
+    /// Template data or signal payload.
+    pub data: Map<String, Value>,
+}
+
+/// What an outbox row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A notification to a person.
+    Notification,
+    /// A signal for hosts.
+    Signal,
+}
+
+impl OutboxKind {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Notification => "notification",
+            OutboxKind::Signal => "signal",
+        }
+    }
+}
+
+impl Decision {
+    /// Fill in what only the store knows, once it wrote the rows: the case's id (in the event
+    /// and in the copies' `CopiedFrom`), the outbox ids of the event's `Notify`/`Signal`
+    /// effects (in order) and the copies' ids of its `Spawn` effects (in order).
+    pub fn fill_ids(event: &mut Event, case_id: i64, outbox_ids: &[i64], copy_ids: &[i64]) {
+        event.case_id = case_id;
+        let mut outbox = outbox_ids.iter();
+        let mut copies = copy_ids.iter();
+        for e in &mut event.effects {
+            match e {
+                Effect::Notify { id, .. } | Effect::Signal { id, .. } => {
+                    if let Some(x) = outbox.next() {
+                        *id = *x;
+                    }
+                }
+                Effect::Spawn { case, .. } => {
+                    if let Some(x) = copies.next() {
+                        *case = *x;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A copy's `CopiedFrom` names its original once the original has an id.
+    pub fn set_original(&mut self, original: i64) {
+        self.case.parent = Some(original);
+        for e in &mut self.event.effects {
+            if let Effect::CopiedFrom { case } = e {
+                *case = original;
+            }
+        }
+    }
+}

@@ -70,3 +70,32 @@ fn scripts_and_the_directory_reach_storage_only_through_the_store() {
         assert!(found.is_empty(), "{found:#?}");
     }
 }
+
+/// The engine decides without SQL: no backend crate, no backend module, no statement text.
+/// Everything it stores goes through the store's `Tx` trait.
+#[test]
+fn the_engine_holds_no_sql_and_no_backend() {
+    let found = offending(
+        "engine",
+        &[
+            "rusqlite",
+            "postgres",
+            "store::sqlite",
+            "SELECT ",
+            "INSERT ",
+            "UPDATE ",
+            "DELETE ",
+            "json_extract",
+        ],
+    );
+    // the query-plan test of the shipped views reads SQLite's plans on purpose
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|l| !l.contains("views.rs") || !l.contains("sqlite"))
+        .collect();
+    assert!(found.is_empty(), "{found:#?}");
+    for module in ["auth.rs", "replay.rs"] {
+        let found = offending(module, &["rusqlite", "Connection", "store::sqlite"]);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Map, Value};
 
 pub use crate::model::{
@@ -24,15 +23,13 @@ use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
 use crate::hooks::Hook;
 use crate::script::{Limits, Scripts};
-use crate::store::{self, NotificationFilter};
+use crate::store::{self, DirectoryReads, NotificationFilter, Store, Tx};
 use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
 
 /// Builds an [`Engine`].
 #[must_use]
 pub struct EngineBuilder {
-    database: Option<PathBuf>,
-    /// A database string naming a backend this build cannot open (refused by `build`).
-    unsupported: Option<store::Location>,
+    location: store::Location,
     open_existing: bool,
     workflow_dirs: Vec<PathBuf>,
     workflow_files: Vec<PathBuf>,
@@ -50,7 +47,7 @@ type Configure = Box<dyn FnOnce(&mut rhai::Engine)>;
 impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineBuilder")
-            .field("database", &self.database)
+            .field("database", &self.location)
             .field("workflow_dirs", &self.workflow_dirs)
             .field("hooks", &self.hooks.len())
             .finish()
@@ -63,14 +60,10 @@ impl EngineBuilder {
     /// PostgreSQL URLs with a storage error when built, and creates nothing).
     pub fn database(mut self, path: impl AsRef<Path>) -> Self {
         let p = path.as_ref();
-        self.unsupported = None;
-        self.database = match store::Location::parse(&p.to_string_lossy()) {
-            store::Location::SqliteMemory => None,
-            store::Location::SqliteFile(_) => Some(p.to_path_buf()),
-            other => {
-                self.unsupported = Some(other);
-                None
-            }
+        self.location = match store::Location::parse(&p.to_string_lossy()) {
+            // keep the path as given (not re-read from a lossy string)
+            store::Location::SqliteFile(_) => store::Location::SqliteFile(p.to_path_buf()),
+            other => other,
         };
         self
     }
@@ -84,8 +77,7 @@ impl EngineBuilder {
 
     /// Keep everything in memory (lost when the engine is dropped).
     pub fn in_memory(mut self) -> Self {
-        self.database = None;
-        self.unsupported = None;
+        self.location = store::Location::SqliteMemory;
         self
     }
 
@@ -175,47 +167,53 @@ impl EngineBuilder {
             return Err(Error::Definition { problems });
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        if let Some(location) = &self.unsupported {
-            location.check_supported()?;
-        }
-        let db = store::open(self.database.as_deref(), !self.open_existing)?;
+        let db: Box<dyn Store> = store::open(&self.location, !self.open_existing)?;
         let now = clock.now();
-        if self.manual.is_some() {
-            refuse_clock_before_last_event(&db, now, self.database.as_deref())?;
-        }
         // Deploy. A text whose meaning changed under a version that cases run on is not
         // loaded: those cases keep running on the stored text, and only starting a new case
         // of that version is refused, with the problem.
         let mut registry = Registry::default();
         let mut refused = HashMap::new();
-        let plans = deploy_plan(&db, &defs)?;
-        for (d, plan) in defs.into_iter().zip(plans) {
-            match plan {
-                Deploy::Same => registry.insert(d),
-                Deploy::Store => {
-                    store::put_definition(&db, &d, now)?;
-                    registry.insert(d);
-                }
-                Deploy::Refuse(problem, stored) => {
-                    // keep serving the stored version (views, exports, its cases)
-                    if let Ok(old) = definition::load_str(&stored.source, &stored.file, &scripts) {
-                        registry.insert(old);
+        let manual = self.manual.is_some();
+        let path = self.location.file().map(Path::to_path_buf);
+        let mut defs = Some(defs);
+        db.write(&mut |tx| {
+            if manual {
+                refuse_clock_before_last_event(tx, now, path.as_deref())?;
+            }
+            let defs = defs.take().unwrap_or_default();
+            let plans = deploy_plan(tx, &defs)?;
+            for (d, plan) in defs.into_iter().zip(plans) {
+                match plan {
+                    Deploy::Same => registry.insert(d),
+                    Deploy::Store => {
+                        tx.put_definition(&d, now)?;
+                        registry.insert(d);
                     }
-                    refused.insert(d.id.clone(), (d.version, problem));
+                    Deploy::Refuse(problem, stored) => {
+                        // keep serving the stored version (views, exports, its cases)
+                        if let Ok(old) =
+                            definition::load_str(&stored.source, &stored.file, &scripts)
+                        {
+                            registry.insert(old);
+                        }
+                        refused.insert(d.id.clone(), (d.version, problem));
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 cache: Mutex::new(DirCache::default()),
-                db: Mutex::new(db),
+                db,
                 registry: RwLock::new(registry),
                 refused,
                 scripts,
                 clock,
                 manual: self.manual,
                 hooks: RwLock::new(self.hooks),
-                path: self.database,
+                path: self.location.file().map(Path::to_path_buf),
             }),
         })
     }
@@ -289,7 +287,7 @@ const CACHE_LIMIT: usize = 10_000;
 
 pub(crate) struct Inner {
     cache: Mutex<DirCache>,
-    db: Mutex<Connection>,
+    db: Box<dyn Store>,
     registry: RwLock<Registry>,
     /// Workflow files not loaded because their meaning changed under a version that cases
     /// run on: the version and the problem, by workflow id.
@@ -380,8 +378,7 @@ impl Engine {
     /// Start building an engine.
     pub fn builder() -> EngineBuilder {
         EngineBuilder {
-            database: None,
-            unsupported: None,
+            location: store::Location::SqliteMemory,
             open_existing: false,
             workflow_dirs: Vec::new(),
             workflow_files: Vec::new(),
@@ -394,31 +391,28 @@ impl Engine {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        match self.inner.db.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Run `f` in one write transaction (BEGIN IMMEDIATE), committing on `Ok`.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut db = self.lock();
-        let tx = begin(&mut db)?;
-        self.sync_cache(&tx)?;
-        let out = store::with_connection(&tx, || f(&tx))?;
-        tx.commit()?;
-        Ok(out)
+    /// Run `f` as one command: one write transaction, committed on `Ok`. A backend may run
+    /// `f` again on a fresh transaction (a serialization failure or deadlock on a database
+    /// server), so `f` acts only through the transaction it is given.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&dyn Tx) -> Result<T>) -> Result<T> {
+        let mut out = None;
+        self.inner.db.write(&mut |tx| {
+            self.sync_cache(tx)?;
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::storage("a write transaction returned nothing"))
     }
 
     /// Run `f` with read access (a consistent snapshot).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut db = self.lock();
-        let tx = db.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        self.sync_cache(&tx)?;
-        let out = store::with_connection(&tx, || f(&tx))?;
-        tx.commit()?;
-        Ok(out)
+    pub(crate) fn read<T>(&self, mut f: impl FnMut(&dyn Tx) -> Result<T>) -> Result<T> {
+        let mut out = None;
+        self.inner.db.read(&mut |tx| {
+            self.sync_cache(tx)?;
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::storage("a read transaction returned nothing"))
     }
 
     fn dir_cache(&self) -> MutexGuard<'_, DirCache> {
@@ -429,10 +423,8 @@ impl Engine {
     }
 
     /// Drop cached people and organisations if another connection changed the file.
-    pub(crate) fn sync_cache(&self, db: &Connection) -> Result<()> {
-        let v: i64 = db
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
+    pub(crate) fn sync_cache(&self, db: &dyn Tx) -> Result<()> {
+        let v = db.data_version()?;
         let mut c = self.dir_cache();
         if c.data_version != v {
             c.people.clear();
@@ -449,11 +441,15 @@ impl Engine {
     }
 
     /// A person from the stored directory (cached).
-    pub(crate) fn stored_person(&self, db: &Connection, id: &str) -> Result<Option<Person>> {
+    pub(crate) fn stored_person(
+        &self,
+        db: &dyn DirectoryReads,
+        id: &str,
+    ) -> Result<Option<Person>> {
         if let Some(p) = self.dir_cache().people.get(id) {
             return Ok(p.clone());
         }
-        let p = store::get_person(db, id)?;
+        let p = db.person(id)?;
         let mut c = self.dir_cache();
         if c.people.len() >= CACHE_LIMIT {
             c.people.clear();
@@ -464,11 +460,11 @@ impl Engine {
 
     /// An organisation with its calendar (cached). An unknown organisation is UTC with no
     /// holidays and no settings.
-    pub(crate) fn org_info(&self, db: &Connection, id: &str) -> Result<Arc<OrgInfo>> {
+    pub(crate) fn org_info(&self, db: &dyn Tx, id: &str) -> Result<Arc<OrgInfo>> {
         if let Some(o) = self.dir_cache().orgs.get(id) {
             return Ok(Arc::clone(o));
         }
-        let org = store::get_org(db, id)?.unwrap_or_else(|| Org::new(id));
+        let org = db.get_org(id)?.unwrap_or_else(|| Org::new(id));
         let cal = Arc::new(org.calendar()?);
         let info = Arc::new(OrgInfo {
             org,
@@ -545,8 +541,8 @@ impl Engine {
     /// deploying them: each definition whose meaning changed under a version that cases run
     /// on (what `mentorflow validate` reports when given a database).
     pub fn deploy_conflicts(&self, defs: &[Definition]) -> Result<Vec<Problem>> {
-        let db = self.lock();
-        Ok(deploy_plan(&db, defs)?
+        Ok(self
+            .read(|db| deploy_plan(db, defs))?
             .into_iter()
             .filter_map(|plan| match plan {
                 Deploy::Refuse(p, _) => Some(p),
@@ -587,7 +583,7 @@ impl Engine {
     /// A definition at a version: loaded, or compiled from the text stored when cases started.
     pub(crate) fn definition_at(
         &self,
-        db: &Connection,
+        db: &dyn Tx,
         workflow: &str,
         version: u32,
     ) -> Result<Arc<Definition>> {
@@ -599,7 +595,8 @@ impl Engine {
         {
             return Ok(d);
         }
-        let stored = store::stored_definitions(db)?
+        let stored = db
+            .stored_definitions()?
             .into_iter()
             .find(|s| s.workflow == workflow && s.version == version)
             .ok_or_else(|| Error::not_found("workflow", format!("{workflow} v{version}")))?;
@@ -642,14 +639,14 @@ impl Engine {
 
     /// Add a person, or replace a stored one whole (roles and attributes not given are gone).
     pub fn replace_person(&self, person: &Person) -> Result<()> {
-        let r = self.write(|db| store::put_person(db, person));
+        let r = self.write(|db| db.put_person(person));
         self.clear_cache();
         r
     }
 
     /// A person from the stored directory or, failing that, a hook.
     pub fn person(&self, id: &str) -> Result<Person> {
-        let found = self.read(|db| store::get_person(db, id))?;
+        let found = self.read(|db| db.get_person(id))?;
         match found {
             Some(p) => Ok(p),
             None => self
@@ -662,12 +659,12 @@ impl Engine {
 
     /// People, optionally of one organisation.
     pub fn people(&self, org: Option<&str>) -> Result<Vec<Person>> {
-        self.read(|db| store::list_people(db, org))
+        self.read(|db| db.list_people(org))
     }
 
     /// Remove a person from the stored directory. Returns whether they existed.
     pub fn remove_person(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| store::remove_person(db, id));
+        let r = self.write(|db| db.remove_person(id));
         self.clear_cache();
         r
     }
@@ -689,7 +686,7 @@ impl Engine {
     /// [`Engine::put_org`] checks them.
     pub fn replace_org(&self, org: &Org) -> Result<()> {
         self.check_settings(&org.settings)?;
-        let r = self.write(|db| store::put_org(db, org));
+        let r = self.write(|db| db.put_org(org));
         self.clear_cache();
         r
     }
@@ -760,18 +757,18 @@ impl Engine {
 
     /// An organisation.
     pub fn org(&self, id: &str) -> Result<Org> {
-        self.read(|db| store::get_org(db, id))?
+        self.read(|db| db.get_org(id))?
             .ok_or_else(|| Error::not_found("organisation", id))
     }
 
     /// Every organisation.
     pub fn orgs(&self) -> Result<Vec<Org>> {
-        self.read(store::list_orgs)
+        self.read(|db| db.list_orgs())
     }
 
     /// Remove an organisation. Returns whether it existed.
     pub fn remove_org(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| store::remove_org(db, id));
+        let r = self.write(|db| db.remove_org(id));
         self.clear_cache();
         r
     }
@@ -819,7 +816,7 @@ impl Engine {
     /// command's transaction.
     fn once(
         &self,
-        db: &Connection,
+        db: &dyn Tx,
         actor: &str,
         key: Option<&str>,
         command: &Value,
@@ -833,7 +830,7 @@ impl Engine {
             ));
         }
         let fp = crate::auth::fingerprint(command);
-        if let Some((stored, case_id)) = store::portal::idempotency(db, actor, key)? {
+        if let Some((stored, case_id)) = db.idempotency(actor, key)? {
             if stored != fp {
                 return Err(Error::validation(
                     "idempotency_key",
@@ -843,7 +840,7 @@ impl Engine {
             return step::get(self, db, case_id, Some(actor));
         }
         let case = run()?;
-        store::portal::remember_idempotency(db, actor, key, &fp, case.id, self.now())?;
+        db.remember_idempotency(actor, key, &fp, case.id, self.now())?;
         Ok(case)
     }
 
@@ -864,7 +861,8 @@ impl Engine {
     /// Do an action on a case as a person.
     pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case = self.write(|db| step::act(self, db, case_id, action, actor, inputs, None))?;
+        let case =
+            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None))?;
         self.after_commit();
         Ok(case)
     }
@@ -902,8 +900,17 @@ impl Engine {
         inputs: Value,
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case =
-            self.write(|db| step::act(self, db, case_id, action, actor, inputs, Some(revision)))?;
+        let case = self.write(|db| {
+            step::act(
+                self,
+                db,
+                case_id,
+                action,
+                actor,
+                inputs.clone(),
+                Some(revision),
+            )
+        })?;
         self.after_commit();
         Ok(case)
     }
@@ -926,7 +933,17 @@ impl Engine {
                 actor,
                 options.idempotency_key.as_deref(),
                 &command,
-                || step::act(self, db, case_id, action, actor, inputs, options.revision),
+                || {
+                    step::act(
+                        self,
+                        db,
+                        case_id,
+                        action,
+                        actor,
+                        inputs.clone(),
+                        options.revision,
+                    )
+                },
             )
         })?;
         self.after_commit();
@@ -948,7 +965,7 @@ impl Engine {
     pub fn history(&self, case_id: i64, actor: Option<&str>) -> Result<Vec<Event>> {
         self.read(|db| {
             step::get(self, db, case_id, actor)?;
-            store::events(db, case_id)
+            db.events(case_id)
         })
     }
 
@@ -1019,7 +1036,7 @@ impl Engine {
     /// When the earliest pending timer is due (`None` when no timer is pending): a timer
     /// worker sleeps until then, or until a command schedules an earlier one.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        self.read(store::next_due)
+        self.read(|db| db.next_due())
     }
 
     /// Move a manual clock forward by a duration such as `"5 business days"` (on the UTC
@@ -1048,7 +1065,7 @@ impl Engine {
         };
         let mut report = TickReport::default();
         loop {
-            let next = self.read(store::next_due)?;
+            let next = self.read(|db| db.next_due())?;
             match next {
                 Some(t) if t <= target => {
                     if t > clock.now() {
@@ -1075,7 +1092,7 @@ impl Engine {
 
     /// Notifications, filtered.
     pub fn notifications(&self, filter: &NotificationFilter) -> Result<Vec<Notification>> {
-        self.read(|db| store::notifications(db, filter))
+        self.read(|db| db.notifications(filter))
     }
 
     /// The pending timers of a case, soonest first, with what each does when it fires
@@ -1084,7 +1101,8 @@ impl Engine {
         self.read(|db| {
             let case = step::get(self, db, case_id, None)?;
             let def = self.definition_at(db, &case.workflow, case.version)?;
-            Ok(store::case_timers(db, case_id)?
+            Ok(db
+                .case_timers(case_id)?
                 .into_iter()
                 .map(|row| {
                     let declared = def
@@ -1111,14 +1129,14 @@ impl Engine {
     pub fn participants(&self, case_id: i64, actor: Option<&str>) -> Result<Vec<Participant>> {
         self.read(|db| {
             step::get(self, db, case_id, actor)?;
-            store::case_participants(db, case_id)
+            db.case_participants(case_id)
         })
     }
 
     /// The instant of the latest history event in the database (`None` when no case ever
     /// changed): a simulation resumes there with a manual clock, which may not start earlier.
     pub fn last_committed_at(&self) -> Result<Option<DateTime<Utc>>> {
-        self.read(store::last_event_at)
+        self.read(|db| db.last_event_at())
     }
 
     /// What an operator checks: the schema version, the last committed instant, timers due
@@ -1128,13 +1146,13 @@ impl Engine {
         self.read(|db| {
             // counts are never negative
             let n = |c: i64| u64::try_from(c).unwrap_or_default();
-            let (backlog, failed) = store::outbox_backlog(db)?;
+            let (backlog, failed) = db.outbox_backlog()?;
             Ok(Health {
-                schema_version: store::schema_version(db)?,
-                last_committed_at: store::last_event_at(db)?,
+                schema_version: db.schema_version()?,
+                last_committed_at: db.last_event_at()?,
                 now,
-                next_due: store::next_due(db)?,
-                overdue_timers: n(store::count_due_timers(db, now - grace)?),
+                next_due: db.next_due()?,
+                overdue_timers: n(db.count_due_timers(now - grace)?),
                 outbox_backlog: n(backlog),
                 failed_deliveries: n(failed),
             })
@@ -1143,13 +1161,13 @@ impl Engine {
 
     /// Signals, optionally of one case.
     pub fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>> {
-        self.read(|db| store::signals(db, case_id))
+        self.read(|db| db.signals(case_id))
     }
 
     /// Acknowledge a notification (a host that pulls notifications marks them handled).
     pub fn ack(&self, id: i64) -> Result<()> {
         let now = self.now();
-        if self.write(|db| store::ack(db, id, now))? {
+        if self.write(|db| db.ack(id, now))? {
             Ok(())
         } else {
             Err(Error::not_found("notification", id.to_string()))
@@ -1180,8 +1198,8 @@ enum Deploy {
 
 /// Decide what deploying each definition does. Versions are compared by meaning: the parsed
 /// YAML data, so comments, formatting, quoting and key order do not matter.
-fn deploy_plan(db: &Connection, defs: &[Definition]) -> Result<Vec<Deploy>> {
-    let stored = store::stored_definitions(db)?;
+fn deploy_plan(db: &dyn Tx, defs: &[Definition]) -> Result<Vec<Deploy>> {
+    let stored = db.stored_definitions()?;
     let mut out = Vec::with_capacity(defs.len());
     for d in defs {
         let plan = match stored
@@ -1193,7 +1211,7 @@ fn deploy_plan(db: &Connection, defs: &[Definition]) -> Result<Vec<Deploy>> {
             Some(s) => match meaning_change(&s.source, &d.source) {
                 None => Deploy::Store,
                 Some(changed) => {
-                    let running = store::count_cases_of(db, &d.id, d.version)?;
+                    let running = db.count_cases_of(&d.id, d.version)?;
                     if running == 0 {
                         Deploy::Store
                     } else {
@@ -1274,16 +1292,16 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 }
 
 /// Apply a person change over the stored person, inside a write transaction.
-fn merge_person(db: &Connection, change: &PersonPatch) -> Result<Person> {
-    let person = change.apply(store::get_person(db, &change.id)?);
-    store::put_person(db, &person)?;
+fn merge_person(db: &dyn Tx, change: &PersonPatch) -> Result<Person> {
+    let person = change.apply(db.get_person(&change.id)?);
+    db.put_person(&person)?;
     Ok(person)
 }
 
 /// Apply an organisation change over the stored one, inside a write transaction.
-fn merge_org(db: &Connection, change: &OrgPatch) -> Result<Org> {
-    let org = change.apply(store::get_org(db, &change.id)?);
-    store::put_org(db, &org)?;
+fn merge_org(db: &dyn Tx, change: &OrgPatch) -> Result<Org> {
+    let org = change.apply(db.get_org(&change.id)?);
+    db.put_org(&org)?;
     Ok(org)
 }
 
@@ -1291,11 +1309,11 @@ fn merge_org(db: &Connection, change: &OrgPatch) -> Result<Org> {
 /// history event would stamp later events before earlier ones. (The system clock is not
 /// checked: a database written by a simulation may hold events in the future.)
 fn refuse_clock_before_last_event(
-    db: &Connection,
+    db: &dyn Tx,
     start: DateTime<Utc>,
     path: Option<&Path>,
 ) -> Result<()> {
-    match store::last_event_at(db)? {
+    match db.last_event_at()? {
         Some(last) if start < last => {
             let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
             Err(Error::validation(
@@ -1311,10 +1329,4 @@ fn refuse_clock_before_last_event(
         }
         _ => Ok(()),
     }
-}
-
-/// BEGIN IMMEDIATE. Another writer holding the lock is waited for by SQLite's busy handler
-/// (10 s), so writers from several processes are serialised, not refused.
-fn begin(db: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
-    Ok(db.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }

@@ -8,15 +8,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use rhai::{Dynamic, Scope};
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::{Case, Effect, Engine, Event, Start};
 use crate::definition::{Action, Check, Definition, Field, Schedule, Script, State, Target, Timer};
 use crate::directory::{Org, Person};
 use crate::error::{Error, Result};
+use crate::model::{Decision, NewTimer, OutboxEntry, OutboxKind, ParticipantChange, TimerPlan};
 use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
-use crate::store::{self, TimerRow};
+use crate::store::{self, TimerRow, Tx};
 use crate::time::BusinessCalendar;
 
 /// Who acts: a person, or the system (timers).
@@ -35,7 +35,7 @@ impl Actor {
     }
 }
 
-pub(crate) fn resolve_actor(engine: &Engine, db: &Connection, id: &str) -> Result<Actor> {
+pub(crate) fn resolve_actor(engine: &Engine, db: &dyn Tx, id: &str) -> Result<Actor> {
     if id == "system" {
         return Err(Error::NotPermitted {
             workflow: String::new(),
@@ -62,7 +62,7 @@ pub(crate) fn resolve_actor(engine: &Engine, db: &Connection, id: &str) -> Resul
     })
 }
 
-fn lookup_person(engine: &Engine, db: &Connection, id: &str) -> Result<Option<Person>> {
+fn lookup_person(engine: &Engine, db: &dyn Tx, id: &str) -> Result<Option<Person>> {
     Ok(match engine.stored_person(db, id)? {
         Some(p) => Some(p),
         None => engine.hooks().iter().find_map(|h| h.person(id)),
@@ -152,8 +152,10 @@ fn not_visible(case_id: i64) -> Error {
     }
 }
 
-pub(crate) fn get(engine: &Engine, db: &Connection, id: i64, actor: Option<&str>) -> Result<Case> {
-    let row = store::load_case(db, id)?.ok_or_else(|| Error::not_found("case", id.to_string()))?;
+pub(crate) fn get(engine: &Engine, db: &dyn Tx, id: i64, actor: Option<&str>) -> Result<Case> {
+    let row = db
+        .load_case(id)?
+        .ok_or_else(|| Error::not_found("case", id.to_string()))?;
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
     if let Some(a) = actor {
@@ -169,7 +171,7 @@ pub(crate) fn get(engine: &Engine, db: &Connection, id: i64, actor: Option<&str>
 #[allow(clippy::too_many_arguments)]
 fn validate_values(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     declared: &[Field],
     given: &Map<String, Value>,
     settings: &Map<String, Value>,
@@ -329,13 +331,10 @@ fn within_limits(
 }
 
 /// Actions a person may do now.
-pub(crate) fn available(
-    engine: &Engine,
-    db: &Connection,
-    id: i64,
-    actor: &str,
-) -> Result<Vec<String>> {
-    let row = store::load_case(db, id)?.ok_or_else(|| Error::not_found("case", id.to_string()))?;
+pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> Result<Vec<String>> {
+    let row = db
+        .load_case(id)?
+        .ok_or_else(|| Error::not_found("case", id.to_string()))?;
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
     let actor = resolve_actor(engine, db, actor)?;
@@ -408,7 +407,7 @@ fn suggestions(def: &Definition, case: &Case, person: Option<&Person>) -> Vec<St
 
 pub(crate) fn start(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     def: &std::sync::Arc<Definition>,
     start: &Start,
 ) -> Result<Case> {
@@ -549,7 +548,8 @@ pub(crate) fn start(
                 run.assign(r, &person.id, false)?;
             }
         }
-        run.execute(Some(action), None)
+        let decision = run.execute(Some(action), None)?;
+        db.apply(decision)
     })
 }
 
@@ -562,14 +562,15 @@ fn start_names(def: &Definition) -> String {
 
 pub(crate) fn act(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     case_id: i64,
     action_id: &str,
     actor_id: &str,
     inputs: Map<String, Value>,
     expected: Option<u64>,
 ) -> Result<Case> {
-    let row = store::load_case(db, case_id)?
+    let row = db
+        .load_case(case_id)?
         .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
@@ -670,19 +671,20 @@ pub(crate) fn act(
             &action.id,
         );
         run.inputs = inputs;
-        run.execute(Some(action), None)
+        let decision = run.execute(Some(action), None)?;
+        db.apply(decision)
     })
 }
 
 /// Fire one due timer. Returns whether it fired (a stale timer is just removed).
 pub(crate) fn fire_timer(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     t: &TimerRow,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let Some(row) = store::load_case(db, t.case_id)? else {
-        store::delete_timer_id(db, t.id)?;
+    let Some(row) = db.load_case(t.case_id)? else {
+        db.delete_timer_id(t.id)?;
         return Ok(false);
     };
     let def = engine.definition_at(db, &row.workflow, row.version)?;
@@ -692,7 +694,7 @@ pub(crate) fn fire_timer(
         .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
         .filter(|_| case.state == t.state);
     let Some(timer) = timer else {
-        store::delete_timer_id(db, t.id)?;
+        db.delete_timer_id(t.id)?;
         return Ok(false);
     };
     let info = engine.org_info(db, &case.org)?;
@@ -731,7 +733,8 @@ pub(crate) fn fire_timer(
                 true,
             )?;
         }
-        run.execute(action, timer.run.as_ref())?;
+        let decision = run.execute(action, timer.run.as_ref())?;
+        db.apply(decision)?;
         Ok(run.state_changed)
     })?;
     match &timer.schedule {
@@ -744,12 +747,12 @@ pub(crate) fn fire_timer(
                 k += 1;
                 due = cal.add_times(t.anchor, *span, k + 1);
             }
-            store::reschedule_timer(db, t, due, k)?;
+            db.reschedule_timer(t, due, k)?;
         }
         // Entering another state already removed every timer of the case.
         _ if state_changed => {}
         _ => {
-            store::consume_timer(db, t)?;
+            db.consume_timer(t)?;
         }
     }
     Ok(true)
@@ -771,7 +774,7 @@ struct PendingNotify {
 /// The working state of one command.
 struct Run<'a> {
     engine: &'a Engine,
-    db: &'a Connection,
+    db: &'a dyn Tx,
     def: &'a Definition,
     now: DateTime<Utc>,
     cal: Arc<BusinessCalendar>,
@@ -824,7 +827,7 @@ impl<'a> Run<'a> {
     #[allow(clippy::too_many_arguments)]
     fn new(
         engine: &'a Engine,
-        db: &'a Connection,
+        db: &'a dyn Tx,
         def: &'a Definition,
         now: DateTime<Utc>,
         cal: Arc<BusinessCalendar>,
@@ -1352,7 +1355,7 @@ impl<'a> Run<'a> {
     }
 
     /// Guards, effects, transition, hooks, checks, then the writes.
-    fn execute(&mut self, action: Option<&Action>, pre: Option<&Script>) -> Result<super::Case> {
+    fn execute(&mut self, action: Option<&Action>, pre: Option<&Script>) -> Result<Decision> {
         if let Some(a) = action {
             self.check_guards(a)?;
         }
@@ -1415,7 +1418,7 @@ impl<'a> Run<'a> {
             }
         }
         self.check_fields()?;
-        self.persist()
+        self.decide()
     }
 
     fn check_fields(&self) -> Result<()> {
@@ -1442,9 +1445,11 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn persist(&mut self) -> Result<Case> {
+    /// The decision of the command: the final snapshot, participants, timers, rendered
+    /// notifications, signals, copies and the event. Reads only (the directory, to render
+    /// notifications; the case's timers when a script cancels one); the store writes it.
+    fn decide(&mut self) -> Result<Decision> {
         within_limits(self.engine, &self.case.data, "fields", &self.def.id)?;
-        let db = self.db;
         let st = self.def.state(&self.case.state);
         self.case.revision = self.before_revision + 1;
         self.case.updated_at = self.now;
@@ -1453,93 +1458,82 @@ impl<'a> Run<'a> {
         self.case.tags = st.map(|s| s.tags.clone()).unwrap_or_default();
         if self.is_new {
             self.case.created_at = self.now;
-            self.case.id = store::insert_case(db, &self.case)?;
+        }
+        let participants = std::mem::take(&mut self.participant_changes)
+            .into_iter()
+            .map(|(added, role, person, log)| ParticipantChange {
+                added,
+                role,
+                person,
+                log,
+            })
+            .collect();
+        let cancels = std::mem::take(&mut self.cancels);
+        let existing: Vec<String> = if cancels.is_empty() || self.state_changed || self.is_new {
+            Vec::new()
         } else {
-            store::update_case(db, &self.case, self.before_revision)?;
-        }
-        let id = self.case.id;
-        for (add, role, person, log) in std::mem::take(&mut self.participant_changes) {
-            if add {
-                store::add_participant(db, id, &self.case.workflow, &role, &person, self.now, log)?;
-            } else {
-                store::remove_participant(db, id, &role, &person)?;
-            }
-        }
-        // timers
-        if self.state_changed {
-            if !self.is_new {
-                store::delete_timers(db, id)?;
-            }
-            if let Some(state) = st {
-                let scheduled =
-                    schedule_timers(db, &self.cal, id, state, &self.case.data, self.now)?;
-                self.effects.extend(scheduled);
-            }
-        } else if let Some(state) = st {
-            // An `at` timer follows its field when the field changes.
-            let changed: Vec<&str> = self
-                .effects
-                .iter()
-                .filter_map(|e| match e {
-                    Effect::Set { field, .. } => Some(field.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let mut rescheduled = Vec::new();
-            for t in &state.timers {
-                if let Schedule::At { field, .. } = &t.schedule {
-                    if changed.contains(&field.as_str()) {
-                        store::delete_timer(db, id, &t.name)?;
-                        if let Some(due) = timer_due(&self.cal, t, &self.case.data, self.now) {
-                            store::insert_timer(db, id, &state.id, &t.name, due, self.now)?;
-                            rescheduled.push(Effect::TimerScheduled {
-                                name: t.name.clone(),
-                                due,
-                            });
-                        }
-                    }
-                }
-            }
-            self.effects.extend(rescheduled);
-        }
-        for name in std::mem::take(&mut self.cancels) {
-            if store::delete_timer(db, id, &name)? > 0 {
-                self.effects.push(Effect::TimerCancelled { name });
-            }
-        }
+            self.existing_timers()?
+        };
+        let changed: Vec<String> = self
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Set { field, .. } => Some(field.clone()),
+                _ => None,
+            })
+            .collect();
+        let (timers, timer_effects) = plan_timers(
+            &self.cal,
+            st,
+            self.state_changed,
+            &changed,
+            &cancels,
+            &existing,
+            &self.case.data,
+            self.now,
+        );
+        self.effects.extend(timer_effects);
         // notifications, rendered on the final snapshot, private fields hidden
+        let mut outbox = Vec::new();
         for n in std::mem::take(&mut self.notifications) {
             let (subject, body) = self.render(&n)?;
-            let nid = store::insert_outbox(
-                db,
-                Some(id),
-                "notification",
-                Some(&n.to),
-                &n.template,
-                &subject,
-                &body,
-                &n.data,
-                self.now,
-            )?;
             self.effects.push(Effect::Notify {
-                id: nid,
-                to: n.to,
+                id: 0,
+                to: n.to.clone(),
+                template: n.template.clone(),
+            });
+            outbox.push(OutboxEntry {
+                kind: OutboxKind::Notification,
+                recipient: Some(n.to),
                 template: n.template,
+                subject,
+                body,
+                data: n.data,
             });
         }
         for (kind, data) in std::mem::take(&mut self.signals) {
-            let sid =
-                store::insert_outbox(db, Some(id), "signal", None, &kind, "", "", &data, self.now)?;
-            self.effects.push(Effect::Signal { id: sid, kind });
+            self.effects.push(Effect::Signal {
+                id: 0,
+                kind: kind.clone(),
+            });
+            outbox.push(OutboxEntry {
+                kind: OutboxKind::Signal,
+                recipient: None,
+                template: kind,
+                subject: String::new(),
+                body: String::new(),
+                data,
+            });
         }
+        let mut copies = Vec::new();
         for sp in std::mem::take(&mut self.spawns) {
             let state = sp.state.clone();
-            let copy = self.spawn(sp)?;
-            self.effects.push(Effect::Spawn { case: copy, state });
+            copies.push(self.spawn(sp)?);
+            self.effects.push(Effect::Spawn { case: 0, state });
         }
         let event = Event {
             id: 0,
-            case_id: id,
+            case_id: self.case.id,
             seq: self.case.revision,
             at: self.now,
             actor: self.actor.id.clone(),
@@ -1554,8 +1548,26 @@ impl<'a> Run<'a> {
                 .collect(),
             effects: std::mem::take(&mut self.effects),
         };
-        store::insert_event(db, &event)?;
-        Ok(std::mem::replace(&mut self.case, empty_case()))
+        Ok(Decision {
+            case: std::mem::replace(&mut self.case, empty_case()),
+            expected_revision: (!self.is_new).then_some(self.before_revision),
+            participants,
+            timers,
+            outbox,
+            copies,
+            event,
+        })
+    }
+
+    /// The names of the case's stored timers (read when a script cancels one, to record
+    /// only the cancellations that removed something).
+    fn existing_timers(&self) -> Result<Vec<String>> {
+        Ok(self
+            .db
+            .case_timers(self.case.id)?
+            .into_iter()
+            .map(|t| t.name)
+            .collect())
     }
 
     fn render(&self, n: &PendingNotify) -> Result<(String, String)> {
@@ -1585,7 +1597,8 @@ impl<'a> Run<'a> {
         Ok((subject, body))
     }
 
-    fn spawn(&self, sp: Spawn) -> Result<i64> {
+    /// A linked copy, as the decision of its own start.
+    fn spawn(&self, sp: Spawn) -> Result<Decision> {
         let Spawn {
             state,
             fields,
@@ -1621,7 +1634,7 @@ impl<'a> Run<'a> {
             });
         }
         let st = def.state(state);
-        let mut copy = Case {
+        let copy = Case {
             id: 0,
             workflow: def.id.clone(),
             version: def.version,
@@ -1637,26 +1650,28 @@ impl<'a> Run<'a> {
             updated_at: self.now,
             parent: Some(self.case.id),
         };
-        copy.id = store::insert_case(self.db, &copy)?;
+        let mut participants = Vec::new();
         for (role, ids) in &copy.participants {
             for p in ids {
-                store::add_participant(self.db, copy.id, &copy.workflow, role, p, self.now, false)?;
+                participants.push(ParticipantChange {
+                    added: true,
+                    role: role.clone(),
+                    person: p.clone(),
+                    log: false,
+                });
                 effects.push(Effect::Assign {
                     role: role.clone(),
                     person: p.clone(),
                 });
             }
         }
-        if let Some(s) = st {
-            effects.extend(schedule_timers(
-                self.db, &self.cal, copy.id, s, &copy.data, self.now,
-            )?);
-        }
-        store::insert_event(
-            self.db,
-            &Event {
+        let (timers, timer_effects) =
+            plan_timers(&self.cal, st, true, &[], &[], &[], &copy.data, self.now);
+        effects.extend(timer_effects);
+        Ok(Decision {
+            event: Event {
                 id: 0,
-                case_id: copy.id,
+                case_id: 0,
                 seq: 1,
                 at: self.now,
                 actor: self.actor.id.clone(),
@@ -1666,8 +1681,13 @@ impl<'a> Run<'a> {
                 inputs: Map::new(),
                 effects,
             },
-        )?;
-        Ok(copy.id)
+            case: copy,
+            expected_revision: None,
+            participants,
+            timers,
+            outbox: Vec::new(),
+            copies: Vec::new(),
+        })
     }
 }
 
@@ -1691,26 +1711,70 @@ fn empty_case() -> Case {
     }
 }
 
-/// Schedule the timers of a state just entered.
-fn schedule_timers(
-    db: &Connection,
+/// How a command changes a case's timers, and the effects it records. Entering a state
+/// (`entered`) replaces every timer with the state's; otherwise an `at` timer whose field
+/// changed moves with it. Then each cancelled name goes, recording a `TimerCancelled` only
+/// if such a timer existed (`existing`: the stored names, read only for cancellations).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan_timers(
     cal: &BusinessCalendar,
-    case_id: i64,
-    state: &State,
+    state: Option<&State>,
+    entered: bool,
+    changed_fields: &[String],
+    cancels: &[String],
+    existing: &[String],
     data: &Map<String, Value>,
     now: DateTime<Utc>,
-) -> Result<Vec<Effect>> {
-    let mut out = Vec::new();
-    for t in &state.timers {
-        if let Some(due) = timer_due(cal, t, data, now) {
-            store::insert_timer(db, case_id, &state.id, &t.name, due, now)?;
-            out.push(Effect::TimerScheduled {
-                name: t.name.clone(),
-                due,
-            });
+) -> (TimerPlan, Vec<Effect>) {
+    let mut plan = TimerPlan {
+        clear: entered,
+        ..TimerPlan::default()
+    };
+    let mut effects = Vec::new();
+    let mut present: Vec<String> = if entered {
+        Vec::new()
+    } else {
+        existing.to_vec()
+    };
+    if let Some(state) = state {
+        for t in &state.timers {
+            let follows = match &t.schedule {
+                Schedule::At { field, .. } => changed_fields.contains(field),
+                _ => false,
+            };
+            if !entered && !follows {
+                continue;
+            }
+            if !entered {
+                plan.remove.push(t.name.clone());
+                present.retain(|n| *n != t.name);
+            }
+            if let Some(due) = timer_due(cal, t, data, now) {
+                plan.schedule.push(NewTimer {
+                    state: state.id.clone(),
+                    name: t.name.clone(),
+                    due,
+                    anchor: now,
+                });
+                present.push(t.name.clone());
+                effects.push(Effect::TimerScheduled {
+                    name: t.name.clone(),
+                    due,
+                });
+            }
         }
     }
-    Ok(out)
+    for name in cancels {
+        if present.contains(name) {
+            present.retain(|n| n != name);
+            effects.push(Effect::TimerCancelled { name: name.clone() });
+        }
+        plan.schedule.retain(|t| t.name != *name);
+        if !entered && !plan.remove.contains(name) {
+            plan.remove.push(name.clone());
+        }
+    }
+    (plan, effects)
 }
 
 /// When a timer entered now is first due (`None` for an `at` timer whose field is empty).
@@ -1740,5 +1804,207 @@ fn timer_due(
                 Some((true, span)) => cal.sub(base, *span),
             })
         }
+    }
+}
+
+/// The decision logic without a database: which timers a command writes, drops and records,
+/// and how the store's ids fill the event.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::script::Limits;
+
+    const FLOW: &str = r#"
+workflow: timers_flow
+version: 1
+roles:
+  owner: {}
+fields:
+  due: { type: date }
+states:
+  open:
+    timers:
+      - name: nudge
+        after: 24h
+        run: 'note("nudge")'
+      - name: deadline
+        at: due
+        run: 'note("deadline")'
+  done: { final: true }
+actions:
+  create: { to: open, by: owner }
+  finish: { from: open, to: done, by: owner }
+"#;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn open_state(def: &Definition) -> &State {
+        def.state("open").unwrap()
+    }
+
+    fn def() -> Definition {
+        crate::definition::load_str(FLOW, "timers_flow.yaml", &Scripts::new(Limits::default()))
+            .unwrap()
+    }
+
+    fn data(due: Option<&str>) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let Some(d) = due {
+            m.insert("due".into(), Value::String(d.into()));
+        }
+        m
+    }
+
+    fn names(p: &TimerPlan) -> Vec<&str> {
+        p.schedule.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn entering_a_state_replaces_every_timer_with_its_own() {
+        let def = def();
+        let cal = BusinessCalendar::default();
+        let (plan, effects) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            true,
+            &[],
+            &[],
+            &[],
+            &data(Some("2026-03-10")),
+            now(),
+        );
+        assert!(plan.clear);
+        assert!(plan.remove.is_empty());
+        assert_eq!(names(&plan), ["nudge", "deadline"]);
+        assert_eq!(plan.schedule[0].due, now() + chrono::Duration::hours(24));
+        assert_eq!(plan.schedule[0].anchor, now());
+        assert_eq!(effects.len(), 2);
+        // an `at` timer whose field is empty is not scheduled
+        let (plan, _) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            true,
+            &[],
+            &[],
+            &[],
+            &data(None),
+            now(),
+        );
+        assert_eq!(names(&plan), ["nudge"]);
+    }
+
+    #[test]
+    fn an_at_timer_follows_its_field_and_nothing_else_moves() {
+        let def = def();
+        let cal = BusinessCalendar::default();
+        let existing = vec!["nudge".to_owned(), "deadline".to_owned()];
+        let (plan, effects) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            false,
+            &["due".to_owned()],
+            &[],
+            &existing,
+            &data(Some("2026-03-12")),
+            now(),
+        );
+        assert!(!plan.clear);
+        assert_eq!(plan.remove, ["deadline"]);
+        assert_eq!(names(&plan), ["deadline"]);
+        assert!(
+            matches!(&effects[..], [Effect::TimerScheduled { name, .. }] if name == "deadline")
+        );
+        // another field changing moves nothing
+        let (plan, effects) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            false,
+            &["other".to_owned()],
+            &[],
+            &existing,
+            &data(Some("2026-03-12")),
+            now(),
+        );
+        assert_eq!(plan, TimerPlan::default());
+        assert!(effects.is_empty());
+    }
+
+    #[test]
+    fn a_cancellation_is_recorded_only_when_it_removes_a_timer() {
+        let def = def();
+        let cal = BusinessCalendar::default();
+        let cancels = vec!["nudge".to_owned(), "never_there".to_owned()];
+        let (plan, effects) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            false,
+            &[],
+            &cancels,
+            &["nudge".to_owned()],
+            &data(None),
+            now(),
+        );
+        assert_eq!(plan.remove, ["nudge", "never_there"]);
+        assert_eq!(
+            effects,
+            [Effect::TimerCancelled {
+                name: "nudge".into()
+            }]
+        );
+        // cancelling a timer of the state just entered: scheduled, then cancelled, not written
+        let (plan, effects) = plan_timers(
+            &cal,
+            Some(open_state(&def)),
+            true,
+            &[],
+            &["nudge".to_owned()],
+            &[],
+            &data(Some("2026-03-10")),
+            now(),
+        );
+        assert_eq!(names(&plan), ["deadline"]);
+        assert_eq!(effects.len(), 3);
+        assert!(matches!(&effects[2], Effect::TimerCancelled { name } if name == "nudge"));
+    }
+
+    #[test]
+    fn the_store_fills_ids_into_the_event_in_order() {
+        let mut event = Event {
+            id: 0,
+            case_id: 0,
+            seq: 1,
+            at: now(),
+            actor: "pat".into(),
+            action: "create".into(),
+            from_state: None,
+            to_state: "open".into(),
+            inputs: Map::new(),
+            effects: vec![
+                Effect::Notify {
+                    id: 0,
+                    to: "a".into(),
+                    template: "t".into(),
+                },
+                Effect::Note { text: "x".into() },
+                Effect::Signal {
+                    id: 0,
+                    kind: "k".into(),
+                },
+                Effect::Spawn {
+                    case: 0,
+                    state: "open".into(),
+                },
+            ],
+        };
+        Decision::fill_ids(&mut event, 7, &[11, 12], &[8]);
+        assert_eq!(event.case_id, 7);
+        assert!(matches!(event.effects[0], Effect::Notify { id: 11, .. }));
+        assert!(matches!(event.effects[2], Effect::Signal { id: 12, .. }));
+        assert!(matches!(event.effects[3], Effect::Spawn { case: 8, .. }));
     }
 }

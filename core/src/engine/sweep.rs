@@ -11,12 +11,11 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::TransactionBehavior;
 
 use super::{Engine, TickReport};
 use crate::error::{Error, Result};
 use crate::hooks::guarded;
-use crate::store::{self, OutboxItem};
+use crate::store::OutboxItem;
 
 /// Firings per transaction.
 pub const BATCH: usize = 500;
@@ -62,56 +61,63 @@ enum Batch {
 }
 
 fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<Batch> {
-    let mut report = TickReport::default();
-    let mut db = engine.lock();
-    let mut tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    engine.sync_cache(&tx)?;
-    let due = store::due_timers(&tx, now, BATCH as i64)?;
-    if due.is_empty() {
-        tx.commit()?;
-        return Ok(Batch::Done(report));
-    }
-    let started = Instant::now();
-    let mut done = 0;
-    for t in &due {
-        if savepoints {
-            let sp = tx.savepoint()?;
-            let result =
-                store::with_connection(&sp, || super::step::fire_timer(engine, &sp, t, now));
-            match result {
-                Ok(fired) => {
-                    sp.commit()?;
-                    if fired {
-                        report.fired += 1;
+    // One write transaction per batch. `failed` marks the optimistic path's failure: the
+    // closure then returns an error so the batch rolls back, and the caller retries.
+    let mut failed = false;
+    let result = engine.write(|tx| {
+        failed = false;
+        let mut report = TickReport::default();
+        let due = tx.due_timers(now, BATCH as i64)?;
+        if due.is_empty() {
+            return Ok((report, true));
+        }
+        let started = Instant::now();
+        let mut done = 0;
+        for t in &due {
+            if savepoints {
+                let mut fired = false;
+                let result = tx.savepoint(&mut || {
+                    fired = super::step::fire_timer(engine, tx, t, now)?;
+                    Ok(())
+                });
+                match result {
+                    Ok(()) => {
+                        if fired {
+                            report.fired += 1;
+                        }
+                    }
+                    Err(e @ Error::Storage { .. }) => return Err(e),
+                    Err(e) => {
+                        // the savepoint rolled the firing back
+                        tx.delete_timer_id(t.id)?;
+                        report
+                            .failed
+                            .push(format!("timer `{}` of case {}: {e}", t.name, t.case_id));
                     }
                 }
-                Err(e @ Error::Storage { .. }) => return Err(e),
-                Err(e) => {
-                    drop(sp); // rolls the firing back
-                    store::delete_timer_id(&tx, t.id)?;
-                    report
-                        .failed
-                        .push(format!("timer `{}` of case {}: {e}", t.name, t.case_id));
+            } else {
+                match super::step::fire_timer(engine, tx, t, now) {
+                    Ok(true) => report.fired += 1,
+                    Ok(false) => {}
+                    Err(e @ Error::Storage { .. }) => return Err(e),
+                    Err(e) => {
+                        failed = true;
+                        return Err(e); // rolls the batch back
+                    }
                 }
             }
-        } else {
-            match store::with_connection(&tx, || super::step::fire_timer(engine, &tx, t, now)) {
-                Ok(true) => report.fired += 1,
-                Ok(false) => {}
-                Err(e @ Error::Storage { .. }) => return Err(e),
-                Err(_) => return Ok(Batch::Failed), // dropping `tx` rolls the batch back
+            done += 1;
+            if started.elapsed() > BATCH_TIME {
+                break;
             }
         }
-        done += 1;
-        if started.elapsed() > BATCH_TIME {
-            break;
-        }
-    }
-    tx.commit()?;
-    if due.len() < BATCH && done == due.len() {
-        Ok(Batch::Done(report))
-    } else {
-        Ok(Batch::More(report))
+        Ok((report, due.len() < BATCH && done == due.len()))
+    });
+    match result {
+        Ok((report, true)) => Ok(Batch::Done(report)),
+        Ok((report, false)) => Ok(Batch::More(report)),
+        Err(_) if failed => Ok(Batch::Failed),
+        Err(e) => Err(e),
     }
 }
 
@@ -123,7 +129,7 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
         return Ok(report);
     }
     loop {
-        let items = engine.read(|db| store::undelivered(db, 100))?;
+        let items = engine.read(|db| db.undelivered(100))?;
         if items.is_empty() {
             break;
         }
@@ -146,12 +152,12 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             let now = engine.now();
             match error {
                 None => {
-                    engine.write(|db| store::mark_delivered(db, id, now))?;
+                    engine.write(|db| db.mark_delivered(id, now))?;
                     report.delivered += 1;
                     progressed = true;
                 }
                 Some(e) => {
-                    engine.write(|db| store::mark_failed(db, id, &e))?;
+                    engine.write(|db| db.mark_failed(id, &e))?;
                     report.delivery_failures += 1;
                 }
             }
@@ -163,8 +169,8 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
     // History events, through a stored cursor.
     loop {
         let (events, start) = engine.read(|db| {
-            let pos: i64 = store::cursor(db, "events")?.unwrap_or_default();
-            Ok((store::events_after(db, pos, 200)?, pos))
+            let pos: i64 = db.cursor("events")?.unwrap_or_default();
+            Ok((db.events_after(pos, 200)?, pos))
         })?;
         if events.is_empty() {
             break;
@@ -181,7 +187,7 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             last = e.id;
         }
         if last > start {
-            engine.write(|db| store::set_cursor(db, "events", last))?;
+            engine.write(|db| db.set_cursor("events", last))?;
         }
         if failed || events.len() < 200 {
             break;

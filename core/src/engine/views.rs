@@ -4,8 +4,6 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use rhai::Dynamic;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::step::{can_see, resolve_actor, to_case};
@@ -14,7 +12,7 @@ use crate::definition::{Definition, Export, View};
 use crate::directory::Person;
 use crate::error::{Error, Result};
 use crate::script::{self, bind, Scripts, CTX};
-use crate::store;
+use crate::store::{Access, CaseQuery, SortKey, Tx};
 
 /// The view or export names that `get` finds in the definitions (probing every view and
 /// export name), each once.
@@ -82,46 +80,17 @@ fn find<'d, T>(
     }
 }
 
-fn placeholders(n: usize, start: usize) -> String {
-    (0..n)
-        .map(|i| format!("?{}", start + i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The columns a view or a page of it can be sorted by, besides the workflow's fields.
 pub const SORT_KEYS: [&str; 4] = ["created", "updated", "id", "state"];
 
-/// The ORDER BY of a sort key, and its parameter (a field's JSON path).
-fn order_sql(key: &str, descending: bool, params: &mut Vec<SqlValue>) -> String {
-    let dir = if descending { "DESC" } else { "ASC" };
+/// The sort key of a page.
+fn sort_key(key: &str) -> SortKey {
     match key {
-        "created" => format!("c.created_at {dir}, c.id {dir}"),
-        "updated" => format!("c.updated_at {dir}, c.id {dir}"),
-        "id" => format!("c.id {dir}"),
-        "state" => format!("c.state {dir}, c.id {dir}"),
-        field => {
-            // unset fields last in ascending order, first in descending (the reverse)
-            params.push(SqlValue::Text(format!("$.{field}")));
-            let n = params.len();
-            format!(
-                "(json_extract(c.data, ?{n}) IS NULL) {dir}, json_extract(c.data, ?{n}) {dir}, c.id {dir}"
-            )
-        }
-    }
-}
-
-/// A value of a field filter as SQLite compares it with `json_extract`.
-fn sql_value(v: &Value) -> SqlValue {
-    match v {
-        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        Value::Number(n) => n
-            .as_i64()
-            .map(SqlValue::Integer)
-            .unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or_default())),
-        Value::String(s) => SqlValue::Text(s.clone()),
-        Value::Null => SqlValue::Null,
-        other => SqlValue::Text(other.to_string()),
+        "created" => SortKey::Created,
+        "updated" => SortKey::Updated,
+        "id" => SortKey::Id,
+        "state" => SortKey::State,
+        field => SortKey::Field(field.to_owned()),
     }
 }
 
@@ -175,94 +144,60 @@ fn check_query(def: &Definition, view: &View, q: &ViewQuery) -> Result<()> {
     Ok(())
 }
 
-/// The FROM and WHERE of a view for a viewer (`None` when the viewer can see none of it),
-/// with its parameters. Case-role views are driven by the viewer's participations (the
-/// `+` keeps SQLite from scanning the workflow's cases instead); directory-role views by
-/// the `(workflow, org, state)` index.
-fn view_where(
+/// The cases of a view a viewer sees, as a storage-neutral query (`None` when the viewer
+/// can see none of it).
+pub(crate) fn view_query(
     def: &Definition,
     view: &View,
     person: &Person,
     q: &ViewQuery,
-) -> Option<(String, Vec<SqlValue>)> {
+) -> Option<CaseQuery> {
     let (case_roles, directory) = viewer_access(def, view, person);
-    if case_roles.is_empty() && !directory {
-        return None;
-    }
-    let mut params: Vec<SqlValue> = Vec::new();
-    let push = |v: SqlValue, params: &mut Vec<SqlValue>| {
-        params.push(v);
-        format!("?{}", params.len())
+    let org = || person.org.clone().unwrap_or_default();
+    let access = match (case_roles.is_empty(), directory) {
+        (true, false) => return None,
+        (false, false) => Access::Roles {
+            person: person.id.clone(),
+            roles: case_roles,
+        },
+        (true, true) => Access::Org(org()),
+        (false, true) => Access::RolesOrOrg {
+            person: person.id.clone(),
+            roles: case_roles,
+            org: org(),
+        },
     };
-    let mine = |params: &mut Vec<SqlValue>| {
-        let me = push(SqlValue::Text(person.id.clone()), params);
-        let roles: Vec<String> = case_roles
-            .iter()
-            .map(|r| push(SqlValue::Text(r.clone()), params))
-            .collect();
-        format!(
-            "c.id IN (SELECT p.case_id FROM participants p WHERE p.person = {me} AND p.role IN ({}))",
-            roles.join(", ")
-        )
-    };
-    let unindexed = !directory;
-    let plus = if unindexed { "+" } else { "" };
-    let wf = push(SqlValue::Text(def.id.clone()), &mut params);
-    let mut sql = format!("FROM cases c WHERE {plus}c.workflow = {wf}");
-    let states: Vec<&String> = if q.states.is_empty() {
-        view.states.iter().collect()
+    let states = if q.states.is_empty() {
+        view.states.clone()
     } else {
-        q.states.iter().collect()
+        q.states.clone()
     };
-    if !states.is_empty() {
-        let ps: Vec<String> = states
+    let key = q.sort.as_deref().unwrap_or(&view.sort.key);
+    Some(CaseQuery {
+        workflow: def.id.clone(),
+        states,
+        access: Some(access),
+        fields: q
+            .fields
             .iter()
-            .map(|st| push(SqlValue::Text((*st).clone()), &mut params))
-            .collect();
-        sql.push_str(&format!(" AND {plus}c.state IN ({})", ps.join(", ")));
-    }
-    match (case_roles.is_empty(), directory) {
-        (false, false) => {
-            let m = mine(&mut params);
-            sql.push_str(&format!(" AND {m}"));
-        }
-        (true, true) => {
-            let org = push(
-                SqlValue::Text(person.org.clone().unwrap_or_default()),
-                &mut params,
-            );
-            sql.push_str(&format!(" AND c.org = {org}"));
-        }
-        _ => {
-            let m = mine(&mut params);
-            let org = push(
-                SqlValue::Text(person.org.clone().unwrap_or_default()),
-                &mut params,
-            );
-            sql.push_str(&format!(" AND ({m} OR c.org = {org})"));
-        }
-    }
-    for (f, v) in &q.fields {
-        let path = push(SqlValue::Text(format!("$.{f}")), &mut params);
-        if v.is_null() {
-            sql.push_str(&format!(" AND json_extract(c.data, {path}) IS NULL"));
-        } else {
-            let val = push(sql_value(v), &mut params);
-            sql.push_str(&format!(" AND json_extract(c.data, {path}) = {val}"));
-        }
-    }
-    if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let t = push(SqlValue::Text(text.to_lowercase()), &mut params);
-        sql.push_str(&format!(" AND instr(lower(c.data), {t}) > 0"));
-    }
-    Some((sql, params))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        search: q
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_lowercase),
+        sort: sort_key(key),
+        descending: q.descending.unwrap_or(view.sort.descending),
+    })
 }
 
 /// A page of a view for a viewer: the SQL does the paging and the total, unless the view has
 /// a filter script, which is run on every row of the view in order (only the page is kept).
 pub(crate) fn view_page(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     name: &str,
     viewer: &str,
     q: &ViewQuery,
@@ -283,28 +218,19 @@ pub(crate) fn view_page(
     let Some(person) = actor.person.as_ref() else {
         return Ok(page);
     };
-    let Some((from, mut params)) = view_where(def, view, person, q) else {
+    let Some(query) = view_query(def, view, person, q) else {
         return Ok(page);
     };
     if view.filter.is_none() {
-        page.total = store::count(db, &format!("SELECT count(*) {from}"), &refs(&params))? as usize;
+        page.total = db.count_cases(&query)? as usize;
         if q.limit == 0 || q.offset >= page.total {
             return Ok(page);
         }
     }
-    let key = q.sort.as_deref().unwrap_or(&view.sort.key);
-    let descending = q.descending.unwrap_or(view.sort.descending);
-    let order = order_sql(key, descending, &mut params);
-    let columns = store::case_columns();
     let viewer_map =
         script::to_dynamic(&Value::Object(person.to_script_map())).unwrap_or(Dynamic::UNIT);
     let Some(filter) = &view.filter else {
-        let sql = format!(
-            "SELECT {columns} {from} ORDER BY {order} LIMIT {} OFFSET {}",
-            limit_sql(q.limit),
-            q.offset
-        );
-        for row in store::query_cases(db, &sql, &refs(&params))? {
+        for row in db.find_cases(&query, q.offset, q.limit)? {
             let d = engine.definition_at(db, &row.workflow, row.version)?;
             let mut c = to_case(&d, row);
             label_through_view(engine, db, def, view, &mut c, &viewer_map)?;
@@ -312,8 +238,7 @@ pub(crate) fn view_page(
         }
         return Ok(page);
     };
-    let sql = format!("SELECT {columns} {from} ORDER BY {order}");
-    store::each_case(db, &sql, &refs(&params), |row| {
+    db.each_case(&query, &mut |row| {
         let d = engine.definition_at(db, &row.workflow, row.version)?;
         let mut c = to_case(&d, row);
         let keep = eval_on_case(engine, db, def, &c, filter, |scope| {
@@ -333,32 +258,15 @@ pub(crate) fn view_page(
     Ok(page)
 }
 
-fn refs(params: &[SqlValue]) -> Vec<&dyn rusqlite::ToSql> {
-    params.iter().map(|p| p as &dyn rusqlite::ToSql).collect()
-}
-
-fn limit_sql(limit: usize) -> String {
-    if limit == usize::MAX {
-        "-1".into()
-    } else {
-        limit.to_string()
-    }
-}
-
 /// Every case of a view for a viewer, in the view's order.
-pub(crate) fn view(
-    engine: &Engine,
-    db: &Connection,
-    name: &str,
-    viewer: &str,
-) -> Result<Vec<Case>> {
+pub(crate) fn view(engine: &Engine, db: &dyn Tx, name: &str, viewer: &str) -> Result<Vec<Case>> {
     Ok(view_page(engine, db, name, viewer, &ViewQuery::all())?.cases)
 }
 
 /// Whether a person would use a view: they hold one of its directory roles; or, for its case
 /// roles, a directory role of the same name (`mentor`), a directory role of the workflow that
 /// does not see the whole organisation (agents), or one of its case roles in some case.
-fn offered(db: &Connection, def: &Definition, view: &View, person: &Person) -> Result<bool> {
+fn offered(db: &dyn Tx, def: &Definition, view: &View, person: &Person) -> Result<bool> {
     let (case_roles, directory) = viewer_access(def, view, person);
     if directory {
         return Ok(true);
@@ -373,13 +281,13 @@ fn offered(db: &Connection, def: &Definition, view: &View, person: &Person) -> R
     if works_here {
         return Ok(true);
     }
-    store::holds_role_in(db, &def.id, &person.id, &case_roles)
+    db.holds_role_in(&def.id, &person.id, &case_roles)
 }
 
 /// The views a person would use, in load order, with their counts when `counts` is set.
 pub(crate) fn views_for(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     viewer: &str,
     counts: bool,
 ) -> Result<Vec<ViewInfo>> {
@@ -419,7 +327,7 @@ pub(crate) fn views_for(
 /// (the starter takes it), or by a directory role the person holds.
 pub(crate) fn start_actions_for(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     viewer: &str,
 ) -> Result<Vec<StartInfo>> {
     let actor = resolve_actor(engine, db, viewer)?;
@@ -456,7 +364,7 @@ pub(crate) fn start_actions_for(
 /// rule for its state that holds, with `viewer` bound as in the view's filter.
 fn label_through_view(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     def: &Definition,
     view: &View,
     case: &mut Case,
@@ -482,7 +390,7 @@ fn label_through_view(
 /// Evaluate a read-only expression on a case (view filters, export columns).
 fn eval_on_case(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     def: &Definition,
     case: &Case,
     script: &crate::definition::Script,
@@ -499,7 +407,7 @@ fn eval_on_case(
 /// both built once however many scripts `f` runs.
 fn with_case_scope<T>(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     def: &Definition,
     case: &Case,
     f: impl FnOnce(&rhai::Scope<'static>) -> Result<T>,
@@ -593,14 +501,8 @@ fn case_scope(
     Ok(scope)
 }
 
-pub(crate) fn cases(engine: &Engine, db: &Connection, f: &CaseFilter) -> Result<Vec<Case>> {
-    let columns = store::case_columns();
-    let sql = format!(
-        "SELECT {columns} FROM cases c WHERE (?1 IS NULL OR c.workflow = ?1) AND (?2 IS NULL OR c.state = ?2)
-         AND (?3 IS NULL OR c.org = ?3) ORDER BY c.id DESC LIMIT ?4"
-    );
-    let limit = f.limit.map_or(-1, |l| l as i64);
-    let rows = store::query_cases(db, &sql, &[&f.workflow, &f.state, &f.org, &limit])?;
+pub(crate) fn cases(engine: &Engine, db: &dyn Tx, f: &CaseFilter) -> Result<Vec<Case>> {
+    let rows = db.list_cases(f)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let d = engine.definition_at(db, &row.workflow, row.version)?;
@@ -611,7 +513,7 @@ pub(crate) fn cases(engine: &Engine, db: &Connection, f: &CaseFilter) -> Result<
 
 pub(crate) fn export(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     name: &str,
     actor: Option<&str>,
 ) -> Result<Table> {
@@ -621,20 +523,16 @@ pub(crate) fn export(
         Some(a) => resolve_actor(engine, db, a)?.person,
         None => None,
     };
-    let columns = store::case_columns();
-    let sql = if export.states.is_empty() {
-        format!("SELECT {columns} FROM cases c WHERE c.workflow = ?1 ORDER BY c.id")
-    } else {
-        format!(
-            "SELECT {columns} FROM cases c WHERE c.workflow = ?1 AND c.state IN ({}) ORDER BY c.id",
-            placeholders(export.states.len(), 2)
-        )
+    let query = CaseQuery {
+        workflow: def.id.clone(),
+        states: export.states.clone(),
+        access: None,
+        fields: Vec::new(),
+        search: None,
+        sort: SortKey::Id,
+        descending: false,
     };
-    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&def.id];
-    for s in &export.states {
-        params.push(s);
-    }
-    let rows = store::query_cases(db, &sql, &params)?;
+    let rows = db.find_cases(&query, 0, usize::MAX)?;
     let mut table = Table {
         columns: export.columns.iter().map(|(c, _)| c.clone()).collect(),
         rows: Vec::new(),
@@ -652,7 +550,7 @@ pub(crate) fn export(
 
 fn export_rows(
     engine: &Engine,
-    db: &Connection,
+    db: &dyn Tx,
     def: &Definition,
     export: &Export,
     case: &Case,
@@ -692,7 +590,8 @@ fn export_rows(
 mod tests {
     use super::*;
     use crate::script::Limits;
-    use crate::store::plans::assert_indexed;
+    use crate::store::sqlite::plans::assert_indexed;
+    use crate::store::sqlite::{self, views as sqlite_views};
 
     const SHIPPED: [(&str, &str); 4] = [
         (
@@ -717,7 +616,7 @@ mod tests {
     /// every directory role too, counts and reads cases through indexes (issue 18).
     #[test]
     fn every_shipped_view_is_an_index_lookup() {
-        let db = store::open(None, true).unwrap();
+        let db = sqlite::open(None, true).unwrap();
         let scripts = Scripts::new(Limits::default());
         let mut checked = 0;
         for (text, file) in SHIPPED {
@@ -730,15 +629,12 @@ mod tests {
             for view in &def.views {
                 for person in [&member, &staff] {
                     let q = ViewQuery::default();
-                    let Some((from, mut params)) = view_where(&def, view, person, &q) else {
+                    let Some(query) = view_query(&def, view, person, &q) else {
                         continue;
                     };
-                    assert_indexed(&db, &format!("SELECT count(*) {from}"), &params, None);
-                    let order = order_sql(&view.sort.key, view.sort.descending, &mut params);
-                    let sql = format!(
-                        "SELECT {} {from} ORDER BY {order} LIMIT 25 OFFSET 0",
-                        store::case_columns()
-                    );
+                    let (sql, params) = sqlite_views::count_sql(&query);
+                    assert_indexed(&db, &sql, &params, None);
+                    let (sql, params) = sqlite_views::page_sql(&query, 0, 25);
                     assert_indexed(&db, &sql, &params, None);
                     checked += 1;
                 }

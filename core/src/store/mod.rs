@@ -1,25 +1,33 @@
 //! The storage boundary. The engine decides what a command does (checks, guards, effects, the
-//! new state, the event, timers, notifications) and hands the store rows to write; the store
-//! answers queries and decides nothing. Each backend is one module with its SQL in one place:
-//! [`sqlite`] (the embedded default). A database is named by one string everywhere
-//! ([`Location::parse`]): a file path, `:memory:`, or a `postgres://` / `postgresql://` URL.
+//! new state, the event, timers, notifications: a [`Decision`](crate::model::Decision)) without
+//! SQL; a store applies the decision inside the command's transaction and answers the queries
+//! (cases, participants, history, timers, outbox, directory, views, exports, definitions,
+//! schema version). The store decides nothing and never imports the engine.
+//!
+//! Two traits make the boundary: `Store` opens transactions (one per command, retried as a
+//! whole where the backend asks for it) and `Tx` is one open transaction, with every query the
+//! engine needs. Each backend is one module with its SQL in one place: [`sqlite`] (the
+//! embedded default). A database is named by one string everywhere ([`Location::parse`]): a
+//! file path, `:memory:`, or a `postgres://` / `postgresql://` URL.
 //!
 //! Scripts' directory functions (`person`, `people`, `open_cases`, `assignments_since`) read
 //! through `DirectoryReads`, never through a backend's handle.
 
 pub mod sqlite;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::directory::Person;
+use crate::definition::Definition;
+use crate::directory::{Org, Person};
 use crate::error::{Error, Result};
+use crate::model::{Case, CaseFilter, Decision, Event, Notification, Participant, Signal};
 
 pub use crate::model::NotificationFilter;
-pub(crate) use sqlite::*;
-pub use sqlite::{schema, TimerRow};
+pub use sqlite::schema;
 
 /// What the scripts' directory functions read, inside the command's transaction.
 pub(crate) trait DirectoryReads {
@@ -39,6 +47,362 @@ pub(crate) trait DirectoryReads {
         role: &str,
         since: DateTime<Utc>,
     ) -> Result<i64>;
+}
+
+// ---- rows -----------------------------------------------------------------------------------
+
+/// A deployed definition as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredDefinition {
+    pub workflow: String,
+    pub version: u32,
+    pub hash: String,
+    pub file: String,
+    pub source: String,
+}
+
+/// A case as stored (without what comes from its definition).
+#[derive(Debug, Clone)]
+pub(crate) struct CaseRow {
+    pub id: i64,
+    pub workflow: String,
+    pub version: u32,
+    pub org: String,
+    pub state: String,
+    pub data: Map<String, Value>,
+    pub participants: BTreeMap<String, Vec<String>>,
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub parent: Option<i64>,
+}
+
+/// A pending timer of a case.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimerRow {
+    /// Row id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// The state that scheduled it.
+    pub state: String,
+    /// Its name in the state.
+    pub name: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// When its state was entered (recurring timers count periods from here).
+    pub anchor: DateTime<Utc>,
+    /// How many periods a recurring timer has fired.
+    pub fired: u32,
+}
+
+/// A stored outbox row: a notification or a signal.
+#[derive(Debug, Clone)]
+pub(crate) enum OutboxItem {
+    Notification(Notification),
+    Signal(Signal),
+}
+
+/// A stored single-use token.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRow {
+    pub purpose: String,
+    pub person: String,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// A stored credential (a session or an API token).
+#[derive(Debug, Clone)]
+pub(crate) struct CredentialRow {
+    pub kind: String,
+    pub person: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+// ---- case queries (views and exports) --------------------------------------------------------
+
+/// Which cases a view or an export reads, said without SQL; each backend writes its own
+/// statement for it (indexed: see the backends' query-plan tests).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CaseQuery {
+    /// The workflow.
+    pub workflow: String,
+    /// Only these states (all when empty).
+    pub states: Vec<String>,
+    /// Whose cases (all when `None`).
+    pub access: Option<Access>,
+    /// Fields that must equal a value (`null`: unset).
+    pub fields: Vec<(String, Value)>,
+    /// Text the case's data must contain (lowercased, case-insensitive).
+    pub search: Option<String>,
+    /// The order.
+    pub sort: SortKey,
+    /// Descending order.
+    pub descending: bool,
+}
+
+/// A viewer's relation to the cases of a view.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Access {
+    /// The person holds one of these case roles.
+    Roles { person: String, roles: Vec<String> },
+    /// The case belongs to the organisation.
+    Org(String),
+    /// Either.
+    RolesOrOrg {
+        person: String,
+        roles: Vec<String>,
+        org: String,
+    },
+}
+
+/// What cases are sorted by (ties by id, in the same direction).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SortKey {
+    Created,
+    Updated,
+    Id,
+    State,
+    /// A field: unset last in ascending order, first in descending.
+    Field(String),
+}
+
+/// One open transaction of a backend: every query and write the engine needs. Writes go
+/// through [`Tx::apply`] (a command's decision) or through the small directory, definition,
+/// outbox, cursor and portal writes below.
+pub(crate) trait Tx: DirectoryReads {
+    // -- schema and definitions
+    /// The schema version of the database.
+    fn schema_version(&self) -> Result<i64>;
+    /// A number that changes whenever another connection changed the directory (cached
+    /// people and organisations are dropped when it moves).
+    fn data_version(&self) -> Result<i64>;
+    fn stored_definitions(&self) -> Result<Vec<StoredDefinition>>;
+    fn count_cases_of(&self, workflow: &str, version: u32) -> Result<i64>;
+    fn put_definition(&self, d: &Definition, at: DateTime<Utc>) -> Result<()>;
+
+    // -- cases
+    fn load_case(&self, id: i64) -> Result<Option<CaseRow>>;
+    /// Write a new case; returns its id.
+    fn insert_case(&self, c: &Case) -> Result<i64>;
+    /// Write a case's new snapshot if its revision is still `expected` (else a conflict).
+    fn update_case(&self, c: &Case, expected: u64) -> Result<()>;
+    fn add_participant(
+        &self,
+        case_id: i64,
+        workflow: &str,
+        role: &str,
+        person: &str,
+        at: DateTime<Utc>,
+        log: bool,
+    ) -> Result<()>;
+    fn remove_participant(&self, case_id: i64, role: &str, person: &str) -> Result<()>;
+    fn case_participants(&self, case_id: i64) -> Result<Vec<Participant>>;
+    /// Whether a person holds one of these case roles in some case of a workflow.
+    fn holds_role_in(&self, workflow: &str, person: &str, roles: &[String]) -> Result<bool>;
+    /// Cases by the public filter, newest first.
+    fn list_cases(&self, f: &CaseFilter) -> Result<Vec<CaseRow>>;
+    /// How many cases a query matches.
+    fn count_cases(&self, q: &CaseQuery) -> Result<i64>;
+    /// A page of the cases a query matches, in its order.
+    fn find_cases(&self, q: &CaseQuery, offset: usize, limit: usize) -> Result<Vec<CaseRow>>;
+    /// Every case a query matches, one at a time (memory stays flat).
+    fn each_case(&self, q: &CaseQuery, f: &mut dyn FnMut(CaseRow) -> Result<()>) -> Result<()>;
+
+    // -- history
+    fn insert_event(&self, e: &Event) -> Result<i64>;
+    fn events(&self, case_id: i64) -> Result<Vec<Event>>;
+    fn last_event_at(&self) -> Result<Option<DateTime<Utc>>>;
+    fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>>;
+    fn cursor(&self, name: &str) -> Result<Option<i64>>;
+    fn set_cursor(&self, name: &str, position: i64) -> Result<()>;
+
+    // -- timers
+    fn insert_timer(
+        &self,
+        case_id: i64,
+        state: &str,
+        name: &str,
+        due: DateTime<Utc>,
+        anchor: DateTime<Utc>,
+    ) -> Result<()>;
+    fn delete_timers(&self, case_id: i64) -> Result<usize>;
+    fn delete_timer(&self, case_id: i64, name: &str) -> Result<usize>;
+    fn delete_timer_id(&self, id: i64) -> Result<usize>;
+    /// Remove the row of a timer that just fired, unless the firing replaced it.
+    fn consume_timer(&self, t: &TimerRow) -> Result<usize>;
+    /// Move a recurring timer that just fired to its next period (unless replaced).
+    fn reschedule_timer(&self, t: &TimerRow, due: DateTime<Utc>, fired: u32) -> Result<()>;
+    /// Timers due at or before `now`, oldest first (ties by id), claimed for this
+    /// transaction where the backend has several writers.
+    fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>>;
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>>;
+    fn case_timers(&self, case_id: i64) -> Result<Vec<TimerRow>>;
+    fn count_due_timers(&self, before: DateTime<Utc>) -> Result<i64>;
+
+    // -- outbox
+    #[allow(clippy::too_many_arguments)]
+    fn insert_outbox(
+        &self,
+        case_id: Option<i64>,
+        kind: &str,
+        recipient: Option<&str>,
+        template: &str,
+        subject: &str,
+        body: &str,
+        data: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<i64>;
+    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>>;
+    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+    fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
+    fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>>;
+    fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>>;
+    fn outbox_backlog(&self) -> Result<(i64, i64)>;
+    fn ack(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+
+    // -- directory
+    fn put_person(&self, p: &Person) -> Result<()>;
+    fn get_person(&self, id: &str) -> Result<Option<Person>>;
+    fn people_by_email(&self, email: &str) -> Result<Vec<Person>>;
+    fn list_people(&self, org: Option<&str>) -> Result<Vec<Person>>;
+    fn remove_person(&self, id: &str) -> Result<bool>;
+    fn put_org(&self, o: &Org) -> Result<()>;
+    fn get_org(&self, id: &str) -> Result<Option<Org>>;
+    fn list_orgs(&self) -> Result<Vec<Org>>;
+    fn remove_org(&self, id: &str) -> Result<bool>;
+
+    // -- portal material (already hashed)
+    #[allow(clippy::too_many_arguments)]
+    fn insert_token(
+        &self,
+        hash: &str,
+        purpose: &str,
+        person: &str,
+        payload: &Value,
+        at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()>;
+    fn token(&self, hash: &str) -> Result<Option<TokenRow>>;
+    fn use_token(&self, hash: &str, at: DateTime<Utc>) -> Result<bool>;
+    #[allow(clippy::too_many_arguments)]
+    fn insert_credential(
+        &self,
+        hash: &str,
+        kind: &str,
+        person: &str,
+        name: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    fn credential(&self, hash: &str) -> Result<Option<CredentialRow>>;
+    fn credentials_of(&self, person: &str, kind: &str) -> Result<Vec<(String, CredentialRow)>>;
+    fn touch_credential(
+        &self,
+        hash: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    fn delete_credential(&self, hash: &str) -> Result<bool>;
+    fn delete_credentials_of(&self, person: &str, kind: Option<&str>) -> Result<usize>;
+    fn set_password(&self, person: &str, hash: &str, at: DateTime<Utc>) -> Result<()>;
+    fn password(&self, person: &str) -> Result<Option<String>>;
+    fn delete_password(&self, person: &str) -> Result<bool>;
+    fn purge(&self, now: DateTime<Utc>, keys_before: DateTime<Utc>) -> Result<usize>;
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<(String, i64)>>;
+    fn remember_idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+        fingerprint: &str,
+        case_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    // -- transactions inside the transaction
+    /// Run `f` in a savepoint: kept on `Ok`, rolled back alone on `Err` (the error is
+    /// returned; the transaction stays usable).
+    fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()>;
+
+    /// Apply a command's decision: the snapshot (checking the revision), participants,
+    /// timers, outbox, copies and the event, in that order. Returns the case as written
+    /// (with its id).
+    fn apply(&self, d: Decision) -> Result<Case> {
+        apply_decision(self, d)
+    }
+}
+
+/// [`Tx::apply`] on a backend's primitives: the same order and the same rows everywhere.
+pub(crate) fn apply_decision<T: Tx + ?Sized>(tx: &T, d: Decision) -> Result<Case> {
+    let Decision {
+        mut case,
+        expected_revision,
+        participants,
+        timers,
+        outbox,
+        copies,
+        mut event,
+    } = d;
+    match expected_revision {
+        None => case.id = tx.insert_case(&case)?,
+        Some(expected) => tx.update_case(&case, expected)?,
+    }
+    let id = case.id;
+    let at = event.at;
+    for p in &participants {
+        if p.added {
+            tx.add_participant(id, &case.workflow, &p.role, &p.person, at, p.log)?;
+        } else {
+            tx.remove_participant(id, &p.role, &p.person)?;
+        }
+    }
+    if timers.clear && expected_revision.is_some() {
+        tx.delete_timers(id)?;
+    }
+    for name in &timers.remove {
+        tx.delete_timer(id, name)?;
+    }
+    for t in &timers.schedule {
+        tx.insert_timer(id, &t.state, &t.name, t.due, t.anchor)?;
+    }
+    let mut outbox_ids = Vec::with_capacity(outbox.len());
+    for o in &outbox {
+        outbox_ids.push(tx.insert_outbox(
+            Some(id),
+            o.kind.as_str(),
+            o.recipient.as_deref(),
+            &o.template,
+            &o.subject,
+            &o.body,
+            &o.data,
+            at,
+        )?);
+    }
+    let mut copy_ids = Vec::with_capacity(copies.len());
+    for mut c in copies {
+        c.set_original(id);
+        copy_ids.push(apply_decision(tx, c)?.id);
+    }
+    Decision::fill_ids(&mut event, id, &outbox_ids, &copy_ids);
+    tx.insert_event(&event)?;
+    Ok(case)
+}
+
+/// A backend: it opens transactions. One command is one call of [`Store::write`]; a backend
+/// whose transactions can fail for reasons of concurrency (a serialization failure, a
+/// deadlock) runs `f` again from the start on a fresh transaction, so `f` must only act
+/// through the transaction it is given.
+pub(crate) trait Store: Send + Sync {
+    /// Run `f` in one write transaction, committing when it returns `Ok`.
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
+    /// Run `f` in one read transaction (a consistent snapshot).
+    fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
 }
 
 /// `people(filter)` in scripts: people of `org` (or `filter.org`) matching the filter, by id,
@@ -70,6 +434,18 @@ pub(crate) fn with_directory<T>(f: impl FnOnce(&dyn DirectoryReads) -> T) -> Opt
     sqlite::current_reads(f)
 }
 
+/// Open the store a location names (creating an SQLite file when missing if `create`), with
+/// its schema brought up to date.
+pub(crate) fn open(location: &Location, create: bool) -> Result<Box<dyn Store>> {
+    location.check_supported()?;
+    Ok(match location {
+        Location::SqliteFile(p) => Box::new(sqlite::SqliteStore::open(Some(p), create)?),
+        Location::SqliteMemory | Location::Postgres(_) => {
+            Box::new(sqlite::SqliteStore::open(None, true)?)
+        }
+    })
+}
+
 /// Where a database is: the one string `Engine::builder().database(..)`, `mentorflow --db`
 /// and `mentorflow.Engine(..)` take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +469,14 @@ impl Location {
             Location::SqliteMemory
         } else {
             Location::SqliteFile(PathBuf::from(s))
+        }
+    }
+
+    /// The SQLite file, if this names one.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Location::SqliteFile(p) => Some(p),
+            _ => None,
         }
     }
 

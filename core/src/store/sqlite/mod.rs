@@ -10,10 +10,10 @@ pub(crate) mod directory;
 pub(crate) mod plans;
 pub(crate) mod portal;
 pub mod schema;
+pub(crate) mod views;
 
 pub(crate) use directory::*;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
+use super::{CaseRow, OutboxItem, StoredDefinition, TimerRow};
 use crate::error::{Error, Result};
 use crate::model::{Case, Effect, Event, Notification, NotificationFilter, Participant, Signal};
 
@@ -75,16 +76,6 @@ pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<Connection> {
 
 // ---- definitions ----------------------------------------------------------------------------
 
-/// A deployed definition as stored.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredDefinition {
-    pub workflow: String,
-    pub version: u32,
-    pub hash: String,
-    pub file: String,
-    pub source: String,
-}
-
 pub(crate) fn stored_definitions(db: &Connection) -> Result<Vec<StoredDefinition>> {
     let mut stmt = db.prepare_cached(
         "SELECT workflow, version, hash, file, source FROM definitions ORDER BY workflow, version",
@@ -123,22 +114,6 @@ pub(crate) fn put_definition(
 
 // ---- cases ----------------------------------------------------------------------------------
 
-/// A case as stored (without what comes from its definition).
-#[derive(Debug, Clone)]
-pub(crate) struct CaseRow {
-    pub id: i64,
-    pub workflow: String,
-    pub version: u32,
-    pub org: String,
-    pub state: String,
-    pub data: Map<String, Value>,
-    pub participants: BTreeMap<String, Vec<String>>,
-    pub revision: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub parent: Option<i64>,
-}
-
 const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
 
 type RawCase = (
@@ -155,7 +130,7 @@ type RawCase = (
     Option<i64>,
 );
 
-fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
+pub(crate) fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -171,7 +146,7 @@ fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
     ))
 }
 
-fn finish_case(r: RawCase) -> Result<CaseRow> {
+pub(crate) fn finish_case(r: RawCase) -> Result<CaseRow> {
     Ok(CaseRow {
         id: r.0,
         workflow: r.1,
@@ -194,41 +169,6 @@ pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
         .query_row(params![id], raw_case)
         .optional()?;
     raw.map(finish_case).transpose()
-}
-
-/// Run a query returning case rows.
-pub(crate) fn query_cases(
-    db: &Connection,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<CaseRow>> {
-    let mut stmt = db.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, raw_case)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(finish_case(r?)?);
-    }
-    Ok(out)
-}
-
-/// Run a query over case rows, one row at a time (memory stays flat however many match).
-pub(crate) fn each_case(
-    db: &Connection,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-    mut f: impl FnMut(CaseRow) -> Result<()>,
-) -> Result<()> {
-    let mut stmt = db.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    while let Some(r) = rows.next()? {
-        f(finish_case(raw_case(r)?)?)?;
-    }
-    Ok(())
-}
-
-/// Run a query returning one count.
-pub(crate) fn count(db: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<i64> {
-    Ok(db.prepare_cached(sql)?.query_row(params, |r| r.get(0))?)
 }
 
 /// Whether a person holds one of these case roles in some case of a workflow.
@@ -496,25 +436,6 @@ pub(crate) fn set_cursor(db: &Connection, name: &str, position: i64) -> Result<(
 
 // ---- timers ---------------------------------------------------------------------------------
 
-/// A pending timer of a case.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TimerRow {
-    /// Row id.
-    pub id: i64,
-    /// The case.
-    pub case_id: i64,
-    /// The state that scheduled it.
-    pub state: String,
-    /// Its name in the state.
-    pub name: String,
-    /// When it is due.
-    pub due_at: DateTime<Utc>,
-    /// When its state was entered (recurring timers count periods from here).
-    pub anchor: DateTime<Utc>,
-    /// How many periods a recurring timer has fired.
-    pub fired: u32,
-}
-
 pub(crate) fn insert_timer(
     db: &Connection,
     case_id: i64,
@@ -641,13 +562,6 @@ pub(crate) fn insert_outbox(
         micros(at)
     ])?;
     Ok(db.last_insert_rowid())
-}
-
-/// A stored outbox row: a notification or a signal.
-#[derive(Debug, Clone)]
-pub(crate) enum OutboxItem {
-    Notification(Notification),
-    Signal(Signal),
 }
 
 fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Notification, String)> {
@@ -787,11 +701,9 @@ pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signa
 
 /// Timers due at or before `before` (an index range on `timers_by_due`).
 pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result<i64> {
-    count(
-        db,
-        "SELECT count(*) FROM timers WHERE due_at <= ?1",
-        &[&micros(before)],
-    )
+    Ok(db
+        .prepare_cached("SELECT count(*) FROM timers WHERE due_at <= ?1")?
+        .query_row(params![micros(before)], |r| r.get(0))?)
 }
 
 /// Outbox rows neither delivered nor acknowledged, and how many of them failed their last
@@ -855,5 +767,343 @@ impl super::DirectoryReads for Connection {
         since: DateTime<Utc>,
     ) -> Result<i64> {
         assignments_since(self, workflow, person, role, since)
+    }
+}
+
+/// Drop cached directory entries when this number moves (`PRAGMA data_version` changes when
+/// another connection committed to the file).
+pub(crate) fn data_version(db: &Connection) -> Result<i64> {
+    Ok(db
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Run `f` in a savepoint of the open transaction.
+fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+    db.execute_batch("SAVEPOINT firing")?;
+    match f() {
+        Ok(()) => {
+            db.execute_batch("RELEASE firing")?;
+            Ok(())
+        }
+        Err(e) => {
+            db.execute_batch("ROLLBACK TO firing; RELEASE firing")?;
+            Err(e)
+        }
+    }
+}
+
+/// The SQLite store: one connection behind a mutex (SQLite has one writer per file; readers
+/// of the same engine wait for it). Writes are `BEGIN IMMEDIATE` transactions, so two
+/// processes on one file are serialised by SQLite's write lock and never deadlock.
+pub(crate) struct SqliteStore {
+    db: std::sync::Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (or create) a file, or a private in-memory database for `None`.
+    pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<SqliteStore> {
+        Ok(SqliteStore {
+            db: std::sync::Mutex::new(open(path, create)?),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        match self.db.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn run(
+        &self,
+        behavior: rusqlite::TransactionBehavior,
+        f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>,
+    ) -> Result<()> {
+        let mut db = self.lock();
+        let tx = db.transaction_with_behavior(behavior)?;
+        with_connection(&tx, || f(&*tx))?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl super::Store for SqliteStore {
+    fn write(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
+        self.run(rusqlite::TransactionBehavior::Immediate, f)
+    }
+    fn read(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
+        self.run(rusqlite::TransactionBehavior::Deferred, f)
+    }
+}
+
+impl super::Tx for Connection {
+    fn schema_version(&self) -> Result<i64> {
+        schema_version(self)
+    }
+    fn data_version(&self) -> Result<i64> {
+        data_version(self)
+    }
+    fn stored_definitions(&self) -> Result<Vec<StoredDefinition>> {
+        stored_definitions(self)
+    }
+    fn count_cases_of(&self, workflow: &str, version: u32) -> Result<i64> {
+        count_cases_of(self, workflow, version)
+    }
+    fn put_definition(&self, d: &crate::definition::Definition, at: DateTime<Utc>) -> Result<()> {
+        put_definition(self, d, at)
+    }
+    fn load_case(&self, id: i64) -> Result<Option<CaseRow>> {
+        load_case(self, id)
+    }
+    fn insert_case(&self, c: &Case) -> Result<i64> {
+        insert_case(self, c)
+    }
+    fn update_case(&self, c: &Case, expected: u64) -> Result<()> {
+        update_case(self, c, expected)
+    }
+    fn add_participant(
+        &self,
+        case_id: i64,
+        workflow: &str,
+        role: &str,
+        person: &str,
+        at: DateTime<Utc>,
+        log: bool,
+    ) -> Result<()> {
+        add_participant(self, case_id, workflow, role, person, at, log)
+    }
+    fn remove_participant(&self, case_id: i64, role: &str, person: &str) -> Result<()> {
+        remove_participant(self, case_id, role, person)
+    }
+    fn case_participants(&self, case_id: i64) -> Result<Vec<Participant>> {
+        case_participants(self, case_id)
+    }
+    fn holds_role_in(&self, workflow: &str, person: &str, roles: &[String]) -> Result<bool> {
+        holds_role_in(self, workflow, person, roles)
+    }
+    fn list_cases(&self, f: &crate::model::CaseFilter) -> Result<Vec<CaseRow>> {
+        views::list_cases(self, f)
+    }
+    fn count_cases(&self, q: &super::CaseQuery) -> Result<i64> {
+        views::count_cases(self, q)
+    }
+    fn find_cases(
+        &self,
+        q: &super::CaseQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<CaseRow>> {
+        let mut out = Vec::new();
+        views::each_case(self, q, offset, limit, &mut |c| {
+            out.push(c);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+    fn each_case(
+        &self,
+        q: &super::CaseQuery,
+        f: &mut dyn FnMut(CaseRow) -> Result<()>,
+    ) -> Result<()> {
+        views::each_case(self, q, 0, usize::MAX, f)
+    }
+    fn insert_event(&self, e: &Event) -> Result<i64> {
+        insert_event(self, e)
+    }
+    fn events(&self, case_id: i64) -> Result<Vec<Event>> {
+        events(self, case_id)
+    }
+    fn last_event_at(&self) -> Result<Option<DateTime<Utc>>> {
+        last_event_at(self)
+    }
+    fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
+        events_after(self, after_id, limit)
+    }
+    fn cursor(&self, name: &str) -> Result<Option<i64>> {
+        cursor(self, name)
+    }
+    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
+        set_cursor(self, name, position)
+    }
+    fn insert_timer(
+        &self,
+        case_id: i64,
+        state: &str,
+        name: &str,
+        due: DateTime<Utc>,
+        anchor: DateTime<Utc>,
+    ) -> Result<()> {
+        insert_timer(self, case_id, state, name, due, anchor)
+    }
+    fn delete_timers(&self, case_id: i64) -> Result<usize> {
+        delete_timers(self, case_id)
+    }
+    fn delete_timer(&self, case_id: i64, name: &str) -> Result<usize> {
+        delete_timer(self, case_id, name)
+    }
+    fn delete_timer_id(&self, id: i64) -> Result<usize> {
+        delete_timer_id(self, id)
+    }
+    fn consume_timer(&self, t: &TimerRow) -> Result<usize> {
+        consume_timer(self, t)
+    }
+    fn reschedule_timer(&self, t: &TimerRow, due: DateTime<Utc>, fired: u32) -> Result<()> {
+        reschedule_timer(self, t, due, fired)
+    }
+    fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
+        due_timers(self, now, limit)
+    }
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        next_due(self)
+    }
+    fn case_timers(&self, case_id: i64) -> Result<Vec<TimerRow>> {
+        case_timers(self, case_id)
+    }
+    fn count_due_timers(&self, before: DateTime<Utc>) -> Result<i64> {
+        count_due_timers(self, before)
+    }
+    fn insert_outbox(
+        &self,
+        case_id: Option<i64>,
+        kind: &str,
+        recipient: Option<&str>,
+        template: &str,
+        subject: &str,
+        body: &str,
+        data: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        insert_outbox(
+            self, case_id, kind, recipient, template, subject, body, data, at,
+        )
+    }
+    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>> {
+        undelivered(self, limit)
+    }
+    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        mark_delivered(self, id, at)
+    }
+    fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+        mark_failed(self, id, error)
+    }
+    fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
+        notifications(self, f)
+    }
+    fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>> {
+        signals(self, case_id)
+    }
+    fn outbox_backlog(&self) -> Result<(i64, i64)> {
+        outbox_backlog(self)
+    }
+    fn ack(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        ack(self, id, at)
+    }
+    fn put_person(&self, p: &crate::directory::Person) -> Result<()> {
+        put_person(self, p)
+    }
+    fn get_person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
+        get_person(self, id)
+    }
+    fn people_by_email(&self, email: &str) -> Result<Vec<crate::directory::Person>> {
+        people_by_email(self, email)
+    }
+    fn list_people(&self, org: Option<&str>) -> Result<Vec<crate::directory::Person>> {
+        list_people(self, org)
+    }
+    fn remove_person(&self, id: &str) -> Result<bool> {
+        remove_person(self, id)
+    }
+    fn put_org(&self, o: &crate::directory::Org) -> Result<()> {
+        put_org(self, o)
+    }
+    fn get_org(&self, id: &str) -> Result<Option<crate::directory::Org>> {
+        get_org(self, id)
+    }
+    fn list_orgs(&self) -> Result<Vec<crate::directory::Org>> {
+        list_orgs(self)
+    }
+    fn remove_org(&self, id: &str) -> Result<bool> {
+        remove_org(self, id)
+    }
+    fn insert_token(
+        &self,
+        hash: &str,
+        purpose: &str,
+        person: &str,
+        payload: &Value,
+        at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        portal::insert_token(self, hash, purpose, person, payload, at, expires)
+    }
+    fn token(&self, hash: &str) -> Result<Option<super::TokenRow>> {
+        portal::token(self, hash)
+    }
+    fn use_token(&self, hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        portal::use_token(self, hash, at)
+    }
+    fn insert_credential(
+        &self,
+        hash: &str,
+        kind: &str,
+        person: &str,
+        name: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        portal::insert_credential(self, hash, kind, person, name, at, expires)
+    }
+    fn credential(&self, hash: &str) -> Result<Option<super::CredentialRow>> {
+        portal::credential(self, hash)
+    }
+    fn credentials_of(
+        &self,
+        person: &str,
+        kind: &str,
+    ) -> Result<Vec<(String, super::CredentialRow)>> {
+        portal::credentials_of(self, person, kind)
+    }
+    fn touch_credential(
+        &self,
+        hash: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        portal::touch_credential(self, hash, at, expires)
+    }
+    fn delete_credential(&self, hash: &str) -> Result<bool> {
+        portal::delete_credential(self, hash)
+    }
+    fn delete_credentials_of(&self, person: &str, kind: Option<&str>) -> Result<usize> {
+        portal::delete_credentials_of(self, person, kind)
+    }
+    fn set_password(&self, person: &str, hash: &str, at: DateTime<Utc>) -> Result<()> {
+        portal::set_password(self, person, hash, at)
+    }
+    fn password(&self, person: &str) -> Result<Option<String>> {
+        portal::password(self, person)
+    }
+    fn delete_password(&self, person: &str) -> Result<bool> {
+        portal::delete_password(self, person)
+    }
+    fn purge(&self, now: DateTime<Utc>, keys_before: DateTime<Utc>) -> Result<usize> {
+        portal::purge(self, now, keys_before)
+    }
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<(String, i64)>> {
+        portal::idempotency(self, actor, key)
+    }
+    fn remember_idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+        fingerprint: &str,
+        case_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        portal::remember_idempotency(self, actor, key, fingerprint, case_id, at)
+    }
+    fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        savepoint(self, f)
     }
 }

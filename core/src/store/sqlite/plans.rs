@@ -51,7 +51,7 @@ pub(crate) fn assert_indexed(db: &Connection, sql: &str, params: &[SqlValue], in
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store;
+    use crate::store::sqlite as store;
 
     fn db() -> Connection {
         store::open(None, true).unwrap()

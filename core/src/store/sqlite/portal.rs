@@ -8,17 +8,7 @@ use serde_json::Value;
 
 use super::{instant, micros};
 use crate::error::Result;
-
-/// A stored single-use token.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenRow {
-    pub purpose: String,
-    pub person: String,
-    pub payload: Value,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-}
+use crate::store::{CredentialRow, TokenRow};
 
 pub(crate) fn insert_token(
     db: &Connection,
@@ -79,17 +69,6 @@ pub(crate) fn use_token(db: &Connection, hash: &str, at: DateTime<Utc>) -> Resul
         .prepare_cached("UPDATE auth_tokens SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL")?
         .execute(params![hash, micros(at)])?
         == 1)
-}
-
-/// A stored credential (a session or an API token).
-#[derive(Debug, Clone)]
-pub(crate) struct CredentialRow {
-    pub kind: String,
-    pub person: String,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[allow(clippy::too_many_arguments)]
