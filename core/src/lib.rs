@@ -48,6 +48,7 @@
 //! | [`time`] | clocks, durations, business calendars |
 //! | [`directory`] | people and organisations |
 //! | [`hooks`] | plugin traits and outbox delivery |
+//! | [`migrate`] | migration plans: moving running cases to another version |
 //! | [`scenario`] | the scenario runner |
 //! | [`error`] | the one error type |
 //! | [`yaml`] | the one place YAML is parsed |
@@ -60,6 +61,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod hooks;
+pub mod migrate;
 pub mod model;
 pub mod replay;
 pub mod scenario;
@@ -86,6 +88,10 @@ pub use engine::{
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Hook, HookError};
+pub use migrate::{
+    CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
+    RoleChange, TimerChange, TimerFate,
+};
 pub use replay::{CaseReplay, Divergence, DivergenceKind, ReplayOutcome, ReplayReport};
 pub use script::{LimitValue, Limits};
 pub use store::NotificationFilter;

@@ -129,6 +129,16 @@ pub enum Effect {
         /// Timer name.
         name: String,
     },
+    /// The case moved to another version of its workflow (a migration plan, see
+    /// `mentorflow::migrate`). The same event's other effects say what the plan changed.
+    Migrated {
+        /// The version it ran on.
+        from_version: u32,
+        /// The version it runs on now.
+        to_version: u32,
+        /// The plan file that moved it.
+        plan: String,
+    },
 }
 
 /// One entry of a case's history.
@@ -462,6 +472,7 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
         created_at: first.at,
         updated_at: first.at,
         parent: None,
+        version: None,
     };
     for e in events {
         f.state = e.to_state.clone();
@@ -491,6 +502,7 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
                     }
                 }
                 Effect::CopiedFrom { case } => f.parent = Some(*case),
+                Effect::Migrated { to_version, .. } => f.version = Some(*to_version),
                 _ => {}
             }
         }
@@ -515,6 +527,9 @@ pub struct Folded {
     pub updated_at: DateTime<Utc>,
     /// Original of a copy.
     pub parent: Option<i64>,
+    /// The version the last migration moved the case to (`None`: never migrated, so the
+    /// case runs on the version it started on, which the history does not repeat).
+    pub version: Option<u32>,
 }
 
 impl Folded {
@@ -527,6 +542,7 @@ impl Folded {
             && self.created_at == c.created_at
             && self.updated_at == c.updated_at
             && self.parent == c.parent
+            && self.version.is_none_or(|v| v == c.version)
     }
 }
 

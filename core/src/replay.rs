@@ -327,7 +327,26 @@ impl Engine {
                     .iter()
                     .any(|x| matches!(x, Effect::CopiedFrom { .. }))
             });
-            if t.events.is_empty() || copied || t.events[0].actor == "system" {
+            let migrated = t.events.iter().find(|e| {
+                e.effects
+                    .iter()
+                    .any(|x| matches!(x, Effect::Migrated { .. }))
+            });
+            if let Some(m) = migrated {
+                let reason = format!(
+                    "moved to v{} by a migration plan at event {} (its history spans two versions)",
+                    c.version, m.seq
+                );
+                t.done = Some(CaseReplay {
+                    case: c.id,
+                    version: c.version,
+                    outcome: ReplayOutcome::NotReplayable,
+                    events: t.events.len(),
+                    matched: 0,
+                    divergence: None,
+                    reason: Some(reason),
+                });
+            } else if t.events.is_empty() || copied || t.events[0].actor == "system" {
                 t.done = Some(CaseReplay {
                     case: c.id,
                     version: c.version,

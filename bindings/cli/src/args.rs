@@ -141,6 +141,9 @@ pub enum Command {
     /// Re-run recorded cases against a version of their workflow on a scratch engine and
     /// report per case identical or the first divergence (the database is only read).
     Replay(ReplayArgs),
+    /// Move the open cases of a workflow version to another version by a migration plan
+    /// (YAML), each case in its own transaction; `--dry-run` only says what would change.
+    Migrate(MigrateArgs),
     /// Run a worker: tick at an interval and deliver notifications.
     Run(RunArgs),
     /// Check a database: schema version, last committed instant, overdue timers, outbox
@@ -538,6 +541,27 @@ pub struct ReplayArgs {
     pub version: u32,
     /// Only these cases (ids, comma-separated or repeated) [default: every case of the
     /// workflow].
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub cases: Vec<i64>,
+}
+
+/// `migrate`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    mentorflow --db cases.db migrate request-v1-to-v2.yaml --dry-run\n  \
+    mentorflow --db cases.db migrate request-v1-to-v2.yaml\n  \
+    mentorflow --db cases.db --json migrate request-v1-to-v2.yaml --cases 4,7\n\n\
+    The plan's format is in docs/authoring.md. A plan with problems changes nothing; a case\n\
+    that cannot move is listed as refused (with the reason) and stays on its version; the\n\
+    command then exits 1.")]
+pub struct MigrateArgs {
+    /// The migration plan (YAML): workflow, from, to, states, roles, fields, timers, run.
+    pub plan: PathBuf,
+    /// Say per case what would change (state, fields, roles, timers) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only these cases (ids, comma-separated or repeated) [default: every open case of
+    /// the plan's `from` version].
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub cases: Vec<i64>,
 }

@@ -615,6 +615,160 @@ fn replay_reports_identical_cases_and_the_first_divergence_of_a_changed_version(
     assert!(unknown.contains("request v7"), "{unknown}");
 }
 
+#[test]
+fn migrate_dry_run_says_what_would_change_and_the_real_run_moves_the_cases() {
+    let e = Env::new();
+    e.people();
+    e.ok(&["start", "request", "--as", "pat", "--set", "client_name=A"]);
+    e.ok(&["start", "request", "--as", "pat", "--set", "client_name=B"]);
+    e.ok(&[
+        "act",
+        "2",
+        "assign",
+        "--as",
+        "cody",
+        "--set",
+        "mentor=alice",
+    ]);
+    // v2: `pending` is `assigned_pending`, and a required `priority`.
+    let w2 = e.path("w2");
+    std::fs::create_dir(&w2).unwrap();
+    let v1 = std::fs::read_to_string(fixtures().join("workflows/request.yaml")).unwrap();
+    std::fs::write(w2.join("request.yaml"), &v1).unwrap();
+    let v2 = v1
+        .replace("version: 1", "version: 2")
+        .replace("  pending:\n", "  assigned_pending:\n")
+        .replace("to: pending", "to: assigned_pending")
+        .replace("from: pending", "from: assigned_pending")
+        .replace("[pending]", "[assigned_pending]")
+        .replace(
+            "  sessions: { type: int, default: 0, min: 0 }\n",
+            "  sessions: { type: int, default: 0, min: 0 }\n  priority: { type: string, required: true, one_of: [low, high] }\n",
+        );
+    std::fs::write(w2.join("request-v2.yaml"), &v2).unwrap();
+    std::fs::write(
+        e.path("plan.yaml"),
+        "workflow: request\nfrom: 1\nto: 2\nstates:\n  pending: assigned_pending\nfields:\n  set:\n    priority: { expr: 'if fields.client_name == \"B\" { \"high\" } else { \"low\" }' }\ntimers:\n  keep: [back_to_queue]\n",
+    )
+    .unwrap();
+    let migrate = |args: &[&str], code: i32| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows"])
+            .arg(&w2)
+            .args(["--now", "2026-11-20T12:00:00Z"])
+            .args(args);
+        let out = c.assert().code(code).get_output().clone();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let history_before = e.ok(&["history", "2"]);
+    let (dry, _) = migrate(&["migrate", "plan.yaml", "--dry-run"], 0);
+    assert!(
+        dry.starts_with("would migrate  case 1: submitted → submitted\n"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("would migrate  case 2: pending → assigned_pending\n"),
+        "{dry}"
+    );
+    assert!(dry.contains("field priority: (unset) → \"high\""), "{dry}");
+    assert!(
+        dry.contains("timer back_to_queue: kept, due 2026-11-27T10:00:00Z"),
+        "{dry}"
+    );
+    assert!(dry.contains("timer reminder_24h: scheduled again, due 2026-11-21T12:00:00Z (was 2026-11-21T10:00:00Z)"), "{dry}");
+    assert!(
+        dry.ends_with(
+            "request v1 → v2 (dry run): 2 would migrate, 0 refused, 0 closed cases left on v1\n"
+        ),
+        "{dry}"
+    );
+    assert_eq!(
+        e.ok(&["history", "2"]),
+        history_before,
+        "a dry run writes nothing"
+    );
+    // JSON
+    let (json, _) = migrate(
+        &[
+            "--json",
+            "migrate",
+            "plan.yaml",
+            "--dry-run",
+            "--cases",
+            "2",
+        ],
+        0,
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["cases"][0]["outcome"], "would_migrate");
+    assert_eq!(v["cases"][0]["to_state"], "assigned_pending");
+    // A plan with problems: every one, at its line, and nothing changes.
+    std::fs::write(
+        e.path("bad.yaml"),
+        "workflow: request\nfrom: 1\nto: 2\nstates:\n  pendng: assigned_pending\n",
+    )
+    .unwrap();
+    let (_, err) = migrate(&["migrate", "bad.yaml"], 1);
+    assert!(
+        err.contains("bad.yaml:5:3: `pendng` is not a state of v1; did you mean `pending`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:4:1: state `pending` of v1 holds 1 open case"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:3:1: field `priority` is required in v2"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(
+            "error: 3 problems in the migration plan bad.yaml; fix them (nothing was migrated)\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(e.ok(&["history", "2"]), history_before);
+    let (_, err) = migrate(&["migrate", "missing.yaml"], 1);
+    assert!(
+        err.contains("missing.yaml") && err.contains("cannot read the migration plan"),
+        "{err}"
+    );
+    // The real run.
+    let (real, _) = migrate(&["migrate", "plan.yaml"], 0);
+    assert!(
+        real.contains("migrated       case 2: pending → assigned_pending\n"),
+        "{real}"
+    );
+    assert!(
+        real.ends_with("request v1 → v2: 2 migrated, 0 refused, 0 closed cases left on v1\n"),
+        "{real}"
+    );
+    let shown: Value = {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows"]).arg(&w2).args([
+            "--now",
+            "2026-11-20T12:00:00Z",
+            "--json",
+            "show",
+            "2",
+        ]);
+        serde_json::from_slice(&c.assert().success().get_output().stdout).unwrap()
+    };
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["state"], "assigned_pending");
+    assert_eq!(shown["data"]["priority"], "high");
+    // Again: nothing left on v1.
+    let (again, _) = migrate(&["migrate", "plan.yaml"], 0);
+    assert_eq!(
+        again,
+        "request v1 → v2: 0 migrated, 0 refused, 0 closed cases left on v1\n"
+    );
+}
+
 // ---- cases ------------------------------------------------------------------------------------
 
 #[test]

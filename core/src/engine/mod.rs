@@ -2,7 +2,7 @@
 //! SQLite connection. Every command is one transaction: the guard, the effects, the event,
 //! the timers and the notifications commit together or not at all.
 
-mod step;
+pub(crate) mod step;
 mod sweep;
 mod views;
 

@@ -1778,7 +1778,7 @@ pub(crate) fn plan_timers(
 }
 
 /// When a timer entered now is first due (`None` for an `at` timer whose field is empty).
-fn timer_due(
+pub(crate) fn timer_due(
     cal: &BusinessCalendar,
     t: &Timer,
     data: &Map<String, Value>,

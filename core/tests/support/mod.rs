@@ -117,6 +117,57 @@ exports:
       mentor: case.mentor
 "#;
 
+/// Version 2 of [`REQUEST`] (migration tests): `pending` is now `assigned_pending`, `sessions` is
+/// `session_count`, the `team` role is `members`, a required field `priority` and a state
+/// `on_hold` are new.
+pub fn request_v2() -> String {
+    let s = REQUEST
+        .replace("version: 1", "version: 2")
+        .replace("  pending:\n", "  assigned_pending:\n")
+        .replace("to: pending", "to: assigned_pending")
+        .replace("from: pending", "from: assigned_pending")
+        .replace("[pending]", "[assigned_pending]")
+        .replace("sessions", "session_count")
+        .replace("team: { many: true }", "members: { many: true }")
+        .replace("by: [mentor, team]", "by: [mentor, members]")
+        .replace(
+            "  client_name: { type: string, required: true, max_length: 80 }\n",
+            "  client_name: { type: string, required: true, max_length: 80 }\n  priority: { type: string, required: true, one_of: [low, normal, high] }\n",
+        )
+        .replace(
+            "  complete: { label: Complete, final: true }\n",
+            "  complete: { label: Complete, final: true }\n  on_hold: { label: On hold }\n",
+        )
+        .replace(
+            "  complete:\n    from: in_progress",
+            "  hold:\n    from: in_progress\n    to: on_hold\n    by: mentor\n  resume:\n    from: on_hold\n    to: in_progress\n    by: mentor\n  complete:\n    from: in_progress",
+        );
+    assert!(
+        s.contains("assigned_pending:") && s.contains("on_hold"),
+        "{s}"
+    );
+    s
+}
+
+/// A migration plan from [`REQUEST`] to [`request_v2`].
+pub const REQUEST_PLAN: &str = r#"workflow: request
+from: 1
+to: 2
+description: pending becomes assigned_pending; priorities
+states:
+  pending: assigned_pending
+roles:
+  team: members
+fields:
+  rename: { sessions: session_count }
+  set:
+    priority: { expr: 'if fields.client_name == "Urgent" { "high" } else if fields.client_name == "Bad" { "urgent" } else { "normal" }' }
+timers:
+  keep: [back_to_queue, reminder_24h]
+run: |
+  if fields.session_count > 0 { fields.priority = "low" }
+"#;
+
 /// Records what hooks receive.
 #[derive(Default, Clone)]
 pub struct Recorder {

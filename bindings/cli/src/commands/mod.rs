@@ -10,6 +10,7 @@ mod directory;
 mod graph;
 mod health;
 mod import;
+mod migrate;
 mod notifications;
 mod replay;
 mod run;
@@ -161,6 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(&ctx, a),
         Command::Health(a) => health::run(&ctx, a),
         Command::Replay(a) => replay::run(&ctx, a),
+        Command::Migrate(a) => migrate::run(&ctx, &a),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Serve(a) => serve::run(&ctx, &a),
         Command::Completions(a) => completions::run(a),
@@ -264,7 +266,8 @@ pub fn report_step(ctx: &Ctx, engine: &Engine, case: &Case, verb: &str) -> Resul
     Ok(())
 }
 
-/// One readable line per effect worth telling (assignments, notes, notifications, signals, copies).
+/// One readable line per effect worth telling (assignments, notes, notifications, signals,
+/// copies, migrations).
 pub fn effect_lines(
     engine: &Engine,
     case_id: i64,
@@ -293,6 +296,13 @@ pub fn effect_lines(
             }
             Effect::Signal { kind, .. } => lines.push(format!("signal: {kind}")),
             Effect::Spawn { case, state } => lines.push(format!("copy: case {case} in {state}")),
+            Effect::Migrated {
+                from_version,
+                to_version,
+                plan,
+            } => lines.push(format!(
+                "migrated v{from_version} → v{to_version} by the plan {plan}"
+            )),
             _ => {}
         }
     }

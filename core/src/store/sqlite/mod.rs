@@ -250,6 +250,14 @@ pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()
     Ok(())
 }
 
+/// Move a case to another version of its workflow (a migration; the same transaction writes
+/// its new snapshot with [`update_case`]).
+pub(crate) fn set_case_version(db: &Connection, case_id: i64, version: u32) -> Result<()> {
+    db.prepare_cached("UPDATE cases SET version = ?2 WHERE id = ?1")?
+        .execute(params![case_id, version])?;
+    Ok(())
+}
+
 pub(crate) fn add_participant(
     db: &Connection,
     case_id: i64,
