@@ -45,16 +45,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rhai::Dynamic;
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::definition::Definition;
 use crate::engine::step;
 use crate::error::{Error, Problem, Result, ScriptPlace};
-use crate::model::{Case, CaseFilter, Effect, Event};
+use crate::model::{
+    Case, CaseFilter, Decision, Effect, Event, NewTimer, ParticipantChange, TimerPlan,
+};
 use crate::script::{self, bind, Kind, Script, Scripts, CTX};
-use crate::store;
+use crate::store::Tx;
 use crate::suggest;
 use crate::yaml::{self, Spans};
 use crate::Engine;
@@ -612,7 +613,7 @@ fn compile(
 impl Engine {
     fn check_plan<'p>(
         &self,
-        db: &Connection,
+        db: &dyn Tx,
         plan: &'p MigrationPlan,
         open_states: &BTreeMap<String, usize>,
     ) -> Result<Checked<'p>> {
@@ -620,7 +621,8 @@ impl Engine {
         let mut p = Problems::new(&plan.file, &spans);
         let known: Vec<String> = self.definitions().iter().map(|d| d.id.clone()).collect();
         if !known.contains(&plan.workflow)
-            && store::stored_definitions(db)?
+            && db
+                .stored_definitions()?
                 .iter()
                 .all(|s| s.workflow != plan.workflow)
         {
@@ -992,15 +994,16 @@ impl Engine {
     /// transaction). A refusal writes nothing.
     fn migrate_case(
         &self,
-        db: &Connection,
+        db: &dyn Tx,
         c: &Checked<'_>,
         id: i64,
         now: DateTime<Utc>,
         write: bool,
     ) -> Result<CaseMigration> {
         let plan = c.plan;
-        let row =
-            store::load_case(db, id)?.ok_or_else(|| Error::not_found("case", id.to_string()))?;
+        let row = db
+            .load_case(id)?
+            .ok_or_else(|| Error::not_found("case", id.to_string()))?;
         let old_case = step::to_case(&c.old, row);
         let mut report = CaseMigration {
             case: id,
@@ -1312,7 +1315,7 @@ impl Engine {
             }
         }
         // timers
-        let pending = store::case_timers(db, id)?;
+        let pending = db.case_timers(id)?;
         let old_declared: Vec<String> = c
             .old
             .state(&old_case.state)
@@ -1386,39 +1389,64 @@ impl Engine {
         if !write {
             return Ok(report);
         }
-        store::update_case(db, &new_case, old_case.revision)?;
-        store::set_case_version(db, id, plan.to)?;
+        let mut participant_changes = Vec::new();
         for (from, to, people) in &role_moves {
             for p in people {
-                store::remove_participant(db, id, from, p)?;
-                if let Some(to) = to {
-                    store::add_participant(db, id, &new_case.workflow, to, p, now, false)?;
+                participant_changes.push(ParticipantChange {
+                    added: false,
+                    role: from.clone(),
+                    person: p.clone(),
+                    log: false,
+                });
+            }
+            if let Some(to) = to {
+                for p in people {
+                    participant_changes.push(ParticipantChange {
+                        added: true,
+                        role: to.clone(),
+                        person: p.clone(),
+                        log: false,
+                    });
                 }
             }
-        }
-        store::delete_timers(db, id)?;
-        for (name, due, anchor) in &writes {
-            store::insert_timer(db, id, &new_state, name, *due, *anchor)?;
         }
         let mut inputs = Map::new();
         inputs.insert("plan".into(), Value::String(plan.file.clone()));
         inputs.insert("from_version".into(), Value::from(plan.from));
         inputs.insert("to_version".into(), Value::from(plan.to));
-        store::insert_event(
-            db,
-            &Event {
-                id: 0,
-                case_id: id,
-                seq: new_case.revision,
-                at: now,
-                actor: "system".into(),
-                action: MIGRATE_ACTION.into(),
-                from_state: Some(old_case.state.clone()),
-                to_state: new_state,
-                inputs,
-                effects,
+        let event = Event {
+            id: 0,
+            case_id: id,
+            seq: new_case.revision,
+            at: now,
+            actor: "system".into(),
+            action: MIGRATE_ACTION.into(),
+            from_state: Some(old_case.state.clone()),
+            to_state: new_state.clone(),
+            inputs,
+            effects,
+        };
+        db.apply(Decision {
+            case: new_case,
+            expected_revision: Some(old_case.revision),
+            participants: participant_changes,
+            timers: TimerPlan {
+                clear: true,
+                remove: Vec::new(),
+                schedule: writes
+                    .into_iter()
+                    .map(|(name, due, anchor)| NewTimer {
+                        state: new_state.clone(),
+                        name,
+                        due,
+                        anchor,
+                    })
+                    .collect(),
             },
-        )?;
+            outbox: Vec::new(),
+            copies: Vec::new(),
+            event,
+        })?;
         Ok(report)
     }
 }

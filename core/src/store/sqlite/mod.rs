@@ -220,7 +220,7 @@ pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
 pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()> {
     let n = db
         .prepare_cached(
-            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7
+            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7, version = ?9
              WHERE id = ?1 AND revision = ?8",
         )?
         .execute(params![
@@ -231,7 +231,8 @@ pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()
             serde_json::to_string(&c.participants)?,
             c.revision as i64,
             micros(c.updated_at),
-            expected as i64
+            expected as i64,
+            c.version
         ])?;
     if n == 0 {
         let actual: Option<i64> = db
@@ -247,14 +248,6 @@ pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()
             None => Err(Error::not_found("case", c.id.to_string())),
         };
     }
-    Ok(())
-}
-
-/// Move a case to another version of its workflow (a migration; the same transaction writes
-/// its new snapshot with [`update_case`]).
-pub(crate) fn set_case_version(db: &Connection, case_id: i64, version: u32) -> Result<()> {
-    db.prepare_cached("UPDATE cases SET version = ?2 WHERE id = ?1")?
-        .execute(params![case_id, version])?;
     Ok(())
 }
 
