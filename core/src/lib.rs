@@ -87,7 +87,7 @@ pub use engine::{
     ViewPage, ViewQuery,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
-pub use hooks::{Hook, HookError};
+pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};
 pub use migrate::{
     CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
     RoleChange, TimerChange, TimerFate,

@@ -216,12 +216,15 @@ pub struct Health {
     pub outbox_backlog: u64,
     /// Of the backlog, those whose last delivery attempt failed.
     pub failed_deliveries: u64,
+    /// Deliveries to a consumer that failed every attempt and wait for an operator
+    /// (`mentorflow outbox list`).
+    pub dead_letters: u64,
 }
 
 impl Health {
-    /// Healthy: no overdue timer and no failed delivery waiting.
+    /// Healthy: no overdue timer, no failed delivery waiting and no dead letter.
     pub fn healthy(&self) -> bool {
-        self.overdue_timers == 0 && self.failed_deliveries == 0
+        self.overdue_timers == 0 && self.failed_deliveries == 0 && self.dead_letters == 0
     }
 }
 
@@ -338,10 +341,12 @@ pub struct TickReport {
     pub fired: usize,
     /// Timers whose firing failed (rolled back; the timer is consumed and the error listed).
     pub failed: Vec<String>,
-    /// Notifications and signals delivered to hooks.
+    /// Deliveries (of one row to one hook) accepted.
     pub delivered: usize,
-    /// Deliveries that failed and will be retried.
+    /// Deliveries (of one row to one hook) that failed.
     pub delivery_failures: usize,
+    /// Of those, deliveries that failed for the last time allowed: now dead letters.
+    pub dead_letters: usize,
 }
 
 impl TickReport {
@@ -350,6 +355,7 @@ impl TickReport {
         self.failed.extend(other.failed);
         self.delivered += other.delivered;
         self.delivery_failures += other.delivery_failures;
+        self.dead_letters += other.dead_letters;
     }
 }
 

@@ -235,7 +235,12 @@ fn health_reports_overdue_timers_and_the_outbox_backlog() {
     assert_eq!((h.outbox_backlog, h.failed_deliveries), (1, 1));
     assert!(!h.healthy());
     down.store(false, Ordering::SeqCst);
+    // retried once its backoff passed (the clock is manual and stands still: an operator
+    // retries it now)
     e.deliver().unwrap();
+    assert_eq!(e.health(Duration::days(3)).unwrap().failed_deliveries, 1);
+    let id = e.notifications(&Default::default()).unwrap()[0].id;
+    assert_eq!(e.retry_delivery(id, None).unwrap(), 1);
     let h = e.health(Duration::days(3)).unwrap();
     assert_eq!((h.outbox_backlog, h.failed_deliveries), (0, 0));
     assert!(h.healthy());

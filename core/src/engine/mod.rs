@@ -2,6 +2,7 @@
 //! SQLite connection. Every command is one transaction: the guard, the effects, the event,
 //! the timers and the notifications commit together or not at all.
 
+mod outbox;
 pub(crate) mod step;
 mod sweep;
 mod views;
@@ -21,7 +22,7 @@ pub use crate::model::{
 use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
-use crate::hooks::Hook;
+use crate::hooks::{Consumer, DeliveryPolicy, Hook};
 use crate::script::{Limits, Scripts};
 use crate::store::{self, DirectoryReads, NotificationFilter, Store, Tx};
 use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
@@ -36,7 +37,8 @@ pub struct EngineBuilder {
     workflow_texts: Vec<(String, String)>,
     clock: Option<Arc<dyn Clock>>,
     manual: Option<ManualClock>,
-    hooks: Vec<Arc<dyn Hook>>,
+    hooks: Vec<(Option<String>, Arc<dyn Hook>)>,
+    delivery: DeliveryPolicy,
     limits: Limits,
     configure: Vec<Configure>,
 }
@@ -108,15 +110,31 @@ impl EngineBuilder {
         self
     }
 
-    /// Register a hook (a mailer, a scheduler, an audit sink…).
+    /// Register a hook (a mailer, a scheduler, an audit sink…) under its own
+    /// [`Hook::name`] (or a positional name, `hook-1`, `hook-2`…, when it has none).
     pub fn hook(mut self, hook: impl Hook + 'static) -> Self {
-        self.hooks.push(Arc::new(hook));
+        self.hooks.push((None, Arc::new(hook)));
         self
     }
 
-    /// Register a shared hook.
+    /// Register a shared hook (named as [`EngineBuilder::hook`] names it).
     pub fn hook_arc(mut self, hook: Arc<dyn Hook>) -> Self {
-        self.hooks.push(hook);
+        self.hooks.push((None, hook));
+        self
+    }
+
+    /// Register a hook under a consumer name (`"smtp"`, `"webhook:crm"`): the key of its
+    /// delivery state in the database, so keep it the same from run to run. Overrides
+    /// [`Hook::name`]. Two hooks with one name are refused by `build`.
+    pub fn hook_named(mut self, name: impl Into<String>, hook: Arc<dyn Hook>) -> Self {
+        self.hooks.push((Some(name.into()), hook));
+        self
+    }
+
+    /// How failed deliveries are retried and when they become dead letters (see
+    /// [`DeliveryPolicy`]; the defaults retry after 1 min, doubling up to 6 h, 16 attempts).
+    pub fn delivery_policy(mut self, policy: DeliveryPolicy) -> Self {
+        self.delivery = policy;
         self
     }
 
@@ -167,6 +185,13 @@ impl EngineBuilder {
             return Err(Error::Definition { problems });
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let consumers = outbox::name_consumers(self.hooks)?;
+        if self.delivery.max_attempts == 0 {
+            return Err(Error::validation(
+                "delivery_policy.max_attempts",
+                "max_attempts must be at least 1",
+            ));
+        }
         let db: Box<dyn Store> = store::open(&self.location, !self.open_existing)?;
         let now = clock.now();
         // Deploy. A text whose meaning changed under a version that cases run on is not
@@ -212,7 +237,8 @@ impl EngineBuilder {
                 scripts,
                 clock,
                 manual: self.manual,
-                hooks: RwLock::new(self.hooks),
+                hooks: RwLock::new(consumers),
+                delivery: self.delivery,
                 path: self.location.file().map(Path::to_path_buf),
             }),
         })
@@ -295,7 +321,8 @@ pub(crate) struct Inner {
     pub(crate) scripts: Scripts,
     clock: Arc<dyn Clock>,
     manual: Option<ManualClock>,
-    pub(crate) hooks: RwLock<Vec<Arc<dyn Hook>>>,
+    pub(crate) hooks: RwLock<Vec<Consumer>>,
+    delivery: DeliveryPolicy,
     path: Option<PathBuf>,
 }
 
@@ -386,6 +413,7 @@ impl Engine {
             clock: None,
             manual: None,
             hooks: Vec::new(),
+            delivery: DeliveryPolicy::default(),
             limits: Limits::default(),
             configure: Vec::new(),
         }
@@ -494,19 +522,61 @@ impl Engine {
         &self.inner.scripts
     }
 
-    /// Add a hook after building (used by bindings).
-    pub fn add_hook(&self, hook: Arc<dyn Hook>) {
+    /// Add a hook after building (used by bindings), named as [`EngineBuilder::hook`]
+    /// names it; a name already taken gets a suffix (`smtp#2`). Returns the consumer name.
+    pub fn add_hook(&self, hook: Arc<dyn Hook>) -> String {
+        let mut hooks = self.hooks_mut();
+        let name = outbox::free_name(&hooks, hook.name());
+        hooks.push(Consumer {
+            name: name.clone(),
+            hook,
+        });
+        name
+    }
+
+    /// Add a hook after building under a consumer name (see [`EngineBuilder::hook_named`]);
+    /// a name already taken, or not a valid name, is refused.
+    pub fn add_named_hook(&self, name: &str, hook: Arc<dyn Hook>) -> Result<()> {
+        crate::hooks::check_consumer_name(name)?;
+        let mut hooks = self.hooks_mut();
+        if hooks.iter().any(|c| c.name == name) {
+            return Err(Error::validation(
+                "hook",
+                format!("a hook named `{name}` is already registered"),
+            ));
+        }
+        hooks.push(Consumer {
+            name: name.to_owned(),
+            hook,
+        });
+        Ok(())
+    }
+
+    /// The consumer names of the registered hooks, in registration order.
+    pub fn consumers(&self) -> Vec<String> {
+        self.consumer_list().into_iter().map(|c| c.name).collect()
+    }
+
+    fn hooks_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Consumer>> {
         match self.inner.hooks.write() {
-            Ok(mut h) => h.push(hook),
-            Err(poisoned) => poisoned.into_inner().push(hook),
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    pub(crate) fn hooks(&self) -> Vec<Arc<dyn Hook>> {
+    pub(crate) fn consumer_list(&self) -> Vec<Consumer> {
         match self.inner.hooks.read() {
             Ok(h) => h.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    pub(crate) fn hooks(&self) -> Vec<Arc<dyn Hook>> {
+        self.consumer_list().into_iter().map(|c| c.hook).collect()
+    }
+
+    pub(crate) fn delivery_policy(&self) -> DeliveryPolicy {
+        self.inner.delivery
     }
 
     // ---- definitions ------------------------------------------------------------------------
@@ -1033,10 +1103,20 @@ impl Engine {
         Ok(report)
     }
 
-    /// When the earliest pending timer is due (`None` when no timer is pending): a timer
-    /// worker sleeps until then, or until a command schedules an earlier one.
+    /// When the earliest pending timer, or the earliest retry of a failed delivery to one of
+    /// this engine's hooks, is due (`None` when there is neither): a timer worker sleeps until
+    /// then, or until a command schedules an earlier one.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        self.read(|db| db.next_due())
+        let consumers = self.consumers();
+        let names: Vec<&str> = consumers.iter().map(String::as_str).collect();
+        self.read(|db| {
+            let timer = db.next_due()?;
+            let retry = db.next_delivery_retry(&names)?;
+            Ok(match (timer, retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
+        })
     }
 
     /// Move a manual clock forward by a duration such as `"5 business days"` (on the UTC
@@ -1155,6 +1235,7 @@ impl Engine {
                 overdue_timers: n(db.count_due_timers(now - grace)?),
                 outbox_backlog: n(backlog),
                 failed_deliveries: n(failed),
+                dead_letters: n(db.dead_letters()?),
             })
         })
     }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Engine, TickReport};
 use crate::error::{Error, Result};
-use crate::hooks::guarded;
-use crate::store::OutboxItem;
+use crate::hooks::{guarded, Consumer, DeliveryPolicy};
+use crate::store::{OutboxItem, Tx};
 
 /// Firings per transaction.
 pub const BATCH: usize = 500;
@@ -121,76 +121,191 @@ fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<B
     }
 }
 
-/// Deliver pending notifications and signals, then history events, to every hook.
+/// Rows read per page of a delivery pass.
+const PAGE: i64 = 100;
+
+fn item_id(item: &OutboxItem) -> i64 {
+    match item {
+        OutboxItem::Notification(n) => n.id,
+        OutboxItem::Signal(s) => s.id,
+    }
+}
+
+fn offer(c: &Consumer, item: &OutboxItem) -> std::result::Result<(), String> {
+    match item {
+        OutboxItem::Notification(n) => guarded(|| c.hook.on_notification(n)),
+        OutboxItem::Signal(s) => guarded(|| c.hook.on_signal(s)),
+    }
+}
+
+/// Record one consumer's failure on a row: retried after the backoff, or dead at the limit.
+/// Returns whether it is now dead.
+fn failed(
+    policy: &DeliveryPolicy,
+    tx: &dyn Tx,
+    (id, consumer, attempt): (i64, &str, u32),
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let next = (attempt < policy.max_attempts).then(|| now + policy.delay(id, consumer, attempt));
+    tx.record_delivery_failure(id, consumer, attempt, error, now, next)?;
+    Ok(next.is_none())
+}
+
+/// Deliver pending notifications and signals, then history events, to every hook, each
+/// through its own delivery state (see [`crate::hooks`]):
+///
+/// 1. rows after each consumer's cursor, in id order: each offered once to each consumer
+///    that has not seen it; a failure is recorded for that consumer alone and the cursor
+///    moves on, so later rows are never held back;
+/// 2. each consumer's retries that are due, soonest first;
+/// 3. history events after each consumer's event cursor (a failing consumer stops there).
+///
+/// Every row's outcome is committed before the next row is offered.
 pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
-    let hooks = engine.hooks();
+    let consumers = engine.consumer_list();
     let mut report = TickReport::default();
-    if hooks.is_empty() {
+    if consumers.is_empty() {
         return Ok(report);
     }
+    let policy = engine.delivery_policy();
+    let names: Vec<&str> = consumers.iter().map(|c| c.name.as_str()).collect();
+    // rows at least one consumer accepted in this pass (what `TickReport::delivered` counts)
+    let mut accepted = std::collections::HashSet::new();
+    // 1. new rows
     loop {
-        let items = engine.read(|db| db.undelivered(100))?;
+        let (mut positions, items, records) = engine.read(|tx| {
+            let mut positions = Vec::with_capacity(names.len());
+            for c in &names {
+                positions.push(tx.consumer_position(c)?);
+            }
+            let from = positions.iter().copied().min().unwrap_or_default();
+            let items = tx.outbox_after(from, PAGE)?;
+            let mut records = Vec::new();
+            for item in &items {
+                let id = item_id(item);
+                for (i, c) in names.iter().enumerate() {
+                    if positions[i] < id && tx.has_delivery(id, c)? {
+                        records.push((id, i));
+                    }
+                }
+            }
+            Ok((positions, items, records))
+        })?;
         if items.is_empty() {
             break;
         }
-        let mut progressed = false;
         for item in &items {
-            let mut error = None;
-            for h in &hooks {
-                let r = match item {
-                    OutboxItem::Notification(n) => guarded(|| h.on_notification(n)),
-                    OutboxItem::Signal(s) => guarded(|| h.on_signal(s)),
-                };
-                if let Err(e) = r {
-                    error = Some(e);
+            let id = item_id(item);
+            let mut outcomes = Vec::new();
+            for (i, c) in consumers.iter().enumerate() {
+                if positions[i] >= id {
+                    continue;
                 }
+                if records.contains(&(id, i)) {
+                    // dropped before this consumer tried it, or already in its retries
+                    outcomes.push((i, None));
+                    continue;
+                }
+                outcomes.push((i, Some(offer(c, item))));
             }
-            let id = match item {
-                OutboxItem::Notification(n) => n.id,
-                OutboxItem::Signal(s) => s.id,
-            };
+            if outcomes.is_empty() {
+                continue;
+            }
             let now = engine.now();
-            match error {
-                None => {
-                    engine.write(|db| db.mark_delivered(id, now))?;
-                    report.delivered += 1;
-                    progressed = true;
+            let (failures, dead) = engine.write(|tx| {
+                let (mut failures, mut dead) = (0, 0);
+                for (i, outcome) in &outcomes {
+                    let name = names[*i];
+                    match outcome {
+                        Some(Ok(())) => tx.record_delivery_success(id, name, 1, now)?,
+                        Some(Err(e)) => {
+                            failures += 1;
+                            if failed(&policy, tx, (id, name, 1), e, now)? {
+                                dead += 1;
+                            }
+                        }
+                        None => {}
+                    }
+                    tx.advance_consumer(name, id)?;
                 }
-                Some(e) => {
-                    engine.write(|db| db.mark_failed(id, &e))?;
-                    report.delivery_failures += 1;
+                tx.settle_outbox(id, &names, now)?;
+                Ok((failures, dead))
+            })?;
+            report.delivery_failures += failures;
+            report.dead_letters += dead;
+            for (i, outcome) in &outcomes {
+                positions[*i] = id;
+                if matches!(outcome, Some(Ok(()))) {
+                    accepted.insert(id);
                 }
             }
         }
-        if !progressed || items.len() < 100 {
+        if items.len() < PAGE as usize {
             break;
         }
     }
-    // History events, through a stored cursor.
-    loop {
-        let (events, start) = engine.read(|db| {
-            let pos: i64 = db.cursor("events")?.unwrap_or_default();
-            Ok((db.events_after(pos, 200)?, pos))
-        })?;
-        if events.is_empty() {
-            break;
-        }
-        let mut last = start;
-        let mut failed = false;
-        'events: for e in &events {
-            for h in &hooks {
-                if guarded(|| h.on_event(e)).is_err() {
-                    failed = true;
-                    break 'events;
+    // 2. retries that are due
+    let now = engine.now();
+    for c in &consumers {
+        loop {
+            let due = engine.read(|tx| tx.due_retries(&c.name, now, PAGE))?;
+            for (item, attempts) in &due {
+                let id = item_id(item);
+                let outcome = offer(c, item);
+                let attempt = attempts + 1;
+                let at = engine.now();
+                let dead = engine.write(|tx| match &outcome {
+                    Ok(()) => {
+                        tx.record_delivery_success(id, &c.name, attempt, at)?;
+                        tx.settle_outbox(id, &names, at)?;
+                        Ok(false)
+                    }
+                    Err(e) => failed(&policy, tx, (id, &c.name, attempt), e, at),
+                })?;
+                match outcome {
+                    Ok(()) => {
+                        accepted.insert(id);
+                    }
+                    Err(_) => {
+                        report.delivery_failures += 1;
+                        if dead {
+                            report.dead_letters += 1;
+                        }
+                    }
                 }
             }
-            last = e.id;
+            if due.len() < PAGE as usize {
+                break;
+            }
         }
-        if last > start {
-            engine.write(|db| db.set_cursor("events", last))?;
-        }
-        if failed || events.len() < 200 {
-            break;
+    }
+    report.delivered = accepted.len();
+    // 3. history events, through each consumer's cursor
+    for c in &consumers {
+        loop {
+            let (events, start) = engine.read(|tx| {
+                let pos = tx.consumer_event_position(&c.name)?;
+                Ok((tx.events_after(pos, 200)?, pos))
+            })?;
+            if events.is_empty() {
+                break;
+            }
+            let mut last = start;
+            let mut stopped = false;
+            for e in &events {
+                if guarded(|| c.hook.on_event(e)).is_err() {
+                    stopped = true;
+                    break;
+                }
+                last = e.id;
+            }
+            if last > start {
+                engine.write(|tx| tx.advance_consumer_events(&c.name, last))?;
+            }
+            if stopped || events.len() < 200 {
+                break;
+            }
         }
     }
     Ok(report)

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use crate::definition::Definition;
 use crate::directory::{Org, Person};
 use crate::error::{Error, Result};
+use crate::hooks::{Delivery, DeliveryFilter};
 use crate::model::{Case, CaseFilter, Decision, Event, Notification, Participant, Signal};
 
 pub use crate::model::NotificationFilter;
@@ -220,8 +221,6 @@ pub(crate) trait Tx: DirectoryReads {
     fn events(&self, case_id: i64) -> Result<Vec<Event>>;
     fn last_event_at(&self) -> Result<Option<DateTime<Utc>>>;
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>>;
-    fn cursor(&self, name: &str) -> Result<Option<i64>>;
-    fn set_cursor(&self, name: &str, position: i64) -> Result<()>;
 
     // -- timers
     fn insert_timer(
@@ -259,13 +258,65 @@ pub(crate) trait Tx: DirectoryReads {
         data: &Map<String, Value>,
         at: DateTime<Utc>,
     ) -> Result<i64>;
-    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>>;
-    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
-    fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>>;
     fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>>;
     fn outbox_backlog(&self) -> Result<(i64, i64)>;
     fn ack(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+
+    // -- per-consumer delivery (schema 5; see `sqlite::outbox`)
+    /// A consumer's outbox position (a new consumer starts before the oldest waiting row).
+    fn consumer_position(&self, consumer: &str) -> Result<i64>;
+    /// A consumer's history-event position.
+    fn consumer_event_position(&self, consumer: &str) -> Result<i64>;
+    /// Rows after `after`, neither acknowledged nor dropped, by id.
+    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>>;
+    /// Whether a consumer has a delivery record for a row.
+    fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool>;
+    /// Move a consumer's outbox cursor forward (never back).
+    fn advance_consumer(&self, consumer: &str, id: i64) -> Result<()>;
+    /// Move a consumer's event cursor forward (never back).
+    fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()>;
+    /// The consumer accepted the row on its `attempt`-th attempt.
+    fn record_delivery_success(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The consumer failed on the row: retried at `next`, dead when `None`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_delivery_failure(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        error: &str,
+        at: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// Mark a row delivered when every one of `consumers` has it and none still fails.
+    fn settle_outbox(&self, id: i64, consumers: &[&str], at: DateTime<Utc>) -> Result<()>;
+    /// A consumer's retries due at `now`, soonest first, with the failed attempts so far.
+    fn due_retries(
+        &self,
+        consumer: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(OutboxItem, u32)>>;
+    /// The earliest retry due of these consumers.
+    fn next_delivery_retry(&self, consumers: &[&str]) -> Result<Option<DateTime<Utc>>>;
+    /// Delivery records by filter.
+    fn deliveries(&self, f: &DeliveryFilter) -> Result<Vec<Delivery>>;
+    fn outbox_exists(&self, id: i64) -> Result<bool>;
+    /// Every consumer name with an outbox cursor.
+    fn known_consumers(&self) -> Result<Vec<String>>;
+    /// Put a row's failed, dead or dropped deliveries back for retry now; how many.
+    fn retry_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize>;
+    /// Drop a row's deliveries that are not done; how many.
+    fn drop_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize>;
+    /// Dead deliveries.
+    fn dead_letters(&self) -> Result<i64>;
 
     // -- directory
     fn put_person(&self, p: &Person) -> Result<()>;

@@ -5,6 +5,7 @@
 //! writes what the engine decided; it decides nothing.
 
 pub(crate) mod directory;
+pub(crate) mod outbox;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod plans;
@@ -603,33 +604,6 @@ fn finish_outbox((kind, mut n, data): (String, Notification, String)) -> Result<
 
 const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error";
 
-pub(crate) fn undelivered(db: &Connection, limit: i64) -> Result<Vec<OutboxItem>> {
-    let sql = format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL ORDER BY id LIMIT ?1"
-    );
-    let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![limit], outbox_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(finish_outbox(r?)?);
-    }
-    Ok(out)
-}
-
-pub(crate) fn mark_delivered(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<()> {
-    db.prepare_cached(
-        "UPDATE outbox SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-    )?
-    .execute(params![id, micros(at)])?;
-    Ok(())
-}
-
-pub(crate) fn mark_failed(db: &Connection, id: i64, error: &str) -> Result<()> {
-    db.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
-        .execute(params![id, error])?;
-    Ok(())
-}
-
 /// A case's notifications (`outbox_by_case`), optionally to one person and/or pending only.
 pub(crate) const NOTIFICATIONS_OF_CASE: &str = "SELECT id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error
      FROM outbox WHERE case_id = ?1 AND kind = 'notification'
@@ -707,12 +681,13 @@ pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result
         .query_row(params![micros(before)], |r| r.get(0))?)
 }
 
-/// Outbox rows neither delivered nor acknowledged, and how many of them failed their last
+/// Outbox rows neither delivered, acknowledged nor dropped, and how many of them failed their last
 /// delivery attempt (the partial index `outbox_undelivered`).
 pub(crate) fn outbox_backlog(db: &Connection) -> Result<(i64, i64)> {
     Ok(db
         .prepare_cached(
-            "SELECT count(*), count(last_error) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL",
+            "SELECT count(*), count(last_error) FROM outbox
+             WHERE delivered_at IS NULL AND acked_at IS NULL AND dropped_at IS NULL",
         )?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
@@ -921,12 +896,6 @@ impl super::Tx for Connection {
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
         events_after(self, after_id, limit)
     }
-    fn cursor(&self, name: &str) -> Result<Option<i64>> {
-        cursor(self, name)
-    }
-    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
-        set_cursor(self, name, position)
-    }
     fn insert_timer(
         &self,
         case_id: i64,
@@ -979,14 +948,75 @@ impl super::Tx for Connection {
             self, case_id, kind, recipient, template, subject, body, data, at,
         )
     }
-    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>> {
-        undelivered(self, limit)
+    fn consumer_position(&self, consumer: &str) -> Result<i64> {
+        outbox::consumer_position(self, consumer)
     }
-    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        mark_delivered(self, id, at)
+    fn consumer_event_position(&self, consumer: &str) -> Result<i64> {
+        outbox::consumer_event_position(self, consumer)
     }
-    fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
-        mark_failed(self, id, error)
+    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>> {
+        outbox::outbox_after(self, after, limit)
+    }
+    fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
+        outbox::has_delivery(self, id, consumer)
+    }
+    fn advance_consumer(&self, consumer: &str, id: i64) -> Result<()> {
+        outbox::advance(self, consumer, id)
+    }
+    fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()> {
+        outbox::advance_events(self, consumer, id)
+    }
+    fn record_delivery_success(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        outbox::record_success(self, id, consumer, attempt, at)
+    }
+    fn record_delivery_failure(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        error: &str,
+        at: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        outbox::record_failure(self, id, consumer, attempt, error, at, next)
+    }
+    fn settle_outbox(&self, id: i64, consumers: &[&str], at: DateTime<Utc>) -> Result<()> {
+        outbox::settle(self, id, consumers, at)
+    }
+    fn due_retries(
+        &self,
+        consumer: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(OutboxItem, u32)>> {
+        outbox::due_retries(self, consumer, now, limit)
+    }
+    fn next_delivery_retry(&self, consumers: &[&str]) -> Result<Option<DateTime<Utc>>> {
+        outbox::next_retry(self, consumers)
+    }
+    fn deliveries(&self, f: &crate::hooks::DeliveryFilter) -> Result<Vec<crate::hooks::Delivery>> {
+        outbox::deliveries(self, f)
+    }
+    fn outbox_exists(&self, id: i64) -> Result<bool> {
+        outbox::outbox_exists(self, id)
+    }
+    fn known_consumers(&self) -> Result<Vec<String>> {
+        outbox::known_consumers(self)
+    }
+    fn retry_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        outbox::retry(self, id, consumer, now)
+    }
+    fn drop_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        outbox::drop_row(self, id, consumer, now)
+    }
+    fn dead_letters(&self) -> Result<i64> {
+        outbox::dead_letters(self)
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         notifications(self, f)

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -111,7 +111,8 @@ CREATE TABLE outbox (
     delivered_at INTEGER,
     acked_at     INTEGER,
     attempts     INTEGER NOT NULL DEFAULT 0,
-    last_error   TEXT
+    last_error   TEXT,
+    dropped_at   INTEGER
 );
 CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_by_case ON outbox (case_id, id);
@@ -172,6 +173,24 @@ CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_
 CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
 CREATE INDEX participants_by_case ON participants (case_id, role, since);
 CREATE INDEX outbox_by_recipient ON outbox (recipient, id);
+
+-- Per-consumer delivery (issue 15): each registered hook ("consumer") reads the outbox through
+-- its own cursor, and a row it failed on gets a delivery row with its own attempts, error and
+-- next attempt time; a row an operator dropped is left out of the backlog.
+CREATE TABLE deliveries (
+    outbox_id       INTEGER NOT NULL REFERENCES outbox (id),
+    consumer        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    first_failed_at INTEGER,
+    last_attempt_at INTEGER,
+    next_attempt_at INTEGER,
+    delivered_at    INTEGER,
+    PRIMARY KEY (outbox_id, consumer)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
+CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -355,6 +374,27 @@ CREATE INDEX people_by_email ON people (email COLLATE NOCASE);
     r#"
 CREATE INDEX participants_by_case ON participants (case_id, role, since);
 CREATE INDEX outbox_by_recipient ON outbox (recipient, id);
+    "#,
+    // 4 → 5: per-consumer outbox delivery (see the current schema).
+    r#"
+-- Per-consumer delivery (issue 15): each registered hook ("consumer") reads the outbox through
+-- its own cursor, and a row it failed on gets a delivery row with its own attempts, error and
+-- next attempt time; a row an operator dropped is left out of the backlog.
+ALTER TABLE outbox ADD COLUMN dropped_at INTEGER;
+CREATE TABLE deliveries (
+    outbox_id       INTEGER NOT NULL REFERENCES outbox (id),
+    consumer        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    first_failed_at INTEGER,
+    last_attempt_at INTEGER,
+    next_attempt_at INTEGER,
+    delivered_at    INTEGER,
+    PRIMARY KEY (outbox_id, consumer)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
+CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     "#,
 ];
 
