@@ -341,7 +341,7 @@ pub struct TickReport {
     pub fired: usize,
     /// Timers whose firing failed (rolled back; the timer is consumed and the error listed).
     pub failed: Vec<String>,
-    /// Deliveries (of one row to one hook) accepted.
+    /// Notifications and signals accepted by at least one hook.
     pub delivered: usize,
     /// Deliveries (of one row to one hook) that failed.
     pub delivery_failures: usize,

@@ -3,8 +3,9 @@
 The engine never sends e-mail itself. It writes each notification to its outbox in the same
 transaction as the change that caused it, then hands it to the registered callbacks. If a
 callback raises (the mail server is down), the error is logged on the `mentorflow` logger, the
-notification stays undelivered, and the next `engine.tick()` delivers it again: nothing is
-lost. Because a retry may repeat a delivery, the mailer drops duplicates by notification id.
+notification stays undelivered for this callback, and it is retried after a backoff (1 min,
+doubling up to 6 h; `engine.deliveries()` lists what waits): nothing is lost. Because a retry
+may repeat a delivery, the mailer drops duplicates by notification id.
 
     python examples/python/mailer_hook.py --outbox outbox.txt
 """
@@ -59,7 +60,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         ":memory:", workflows=a.workflows, now=datetime(2026, 11, 20, 14, tzinfo=timezone.utc)
     )
     mailer = FileMailer(engine, a.outbox)
-    engine.on_notification(mailer)
+    engine.on_notification(mailer, name="mailer")  # its delivery state is kept under this name
 
     engine.orgs.put("ch12", timezone="America/New_York")
     engine.people.put("cody", org="ch12", roles=["coordinator"], name="Cody",
@@ -80,9 +81,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     pending = [n for n in engine.notifications(case.id) if n.delivered_at is None]
     print(f"undelivered: {[(n.template, n.attempts, n.last_error) for n in pending]}")
 
-    # ...and comes back: the next tick delivers what was left.
+    [waiting] = engine.deliveries(consumer="mailer")
+    print(f"retried at: {waiting['next_attempt_at'].isoformat()}")
+
+    # ...and comes back: the retry, once due, delivers what was left.
     mailer.server_down = False
-    report = engine.tick()
+    report = engine.advance("1h")
     print(f"after the server is back: delivered={report.delivered}")
     engine.act(case.id, "accept", actor="alice", inputs={"note": "Happy to help, Pat!"})
 

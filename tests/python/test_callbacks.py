@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,17 @@ def test_raising_callback_is_logged_and_retried(
     assert n.attempts == 1
     assert n.last_error is not None and "SMTP server down" in n.last_error
 
-    # Still failing: the next tick retries and records another attempt.
+    # Not retried before its backoff (30 to 60 s)...
     report = engine.tick()
+    assert report.delivery_failures == 0 and report.delivered == 0
+    # ...still failing once it is due: another attempt is recorded.
+    report = engine.advance(timedelta(seconds=60))
     assert report.delivery_failures == 1 and report.delivered == 0
     assert engine.notifications(case.id)[0].attempts == 2
 
-    # The mail server is back: the next tick delivers, nothing is lost.
+    # The mail server is back: the next retry delivers, nothing is lost.
     failing[0] = False
-    report = engine.tick()
+    report = engine.advance(timedelta(seconds=120))
     assert report.delivered == 1
     n = engine.notifications(case.id)[0]
     assert n.delivered_at is not None and n.attempts == 3
@@ -248,3 +251,69 @@ def test_register_function_checks(typed: mentorflow.Engine) -> None:
         typed.register_function("two words", len)
     with pytest.raises(TypeError, match="keyword-only"):
         typed.register_function("f", lambda *, x: x)
+
+
+def test_a_failing_callback_never_holds_back_or_repeats_another(
+    engine: mentorflow.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailed: list[int] = []
+    logged: list[int] = []
+
+    def down(n: mentorflow.Notification) -> None:
+        raise RuntimeError("SMTP server down")
+
+    engine.on_notification(down, name="smtp")
+    engine.on_notification(lambda n: logged.append(n.id))
+    assert engine.consumers() == ["smtp", "hook-2"]
+    with pytest.raises(mentorflow.ValidationError, match="already registered"):
+        engine.on_notification(mailed.append, name="smtp")
+    with caplog.at_level(logging.CRITICAL, logger="mentorflow"):
+        cases = [assigned(engine, f"Client {i}") for i in range(3)]
+        for _ in range(3):
+            engine.advance(timedelta(minutes=10))
+    ids = [n.id for n in engine.notifications()]
+    assert len(ids) == 3 and len(cases) == 3
+    assert logged == ids  # each once, at once, whatever smtp does
+    records = engine.deliveries(consumer="smtp")
+    assert [d["outbox_id"] for d in records] == ids
+    d = records[0]
+    assert d["status"] == "retry" and d["attempts"] >= 2
+    assert "SMTP server down" in d["last_error"]
+    assert d["next_attempt_at"] > d["last_attempt_at"] >= d["first_failed_at"]
+    assert engine.deliveries(consumer="hook-2", all=True) == []
+    # an operator gives up one and retries another
+    assert engine.drop_delivery(ids[0], "smtp") == 1
+    assert [d["outbox_id"] for d in engine.deliveries("dropped")] == [ids[0]]
+    with pytest.raises(mentorflow.ValidationError, match="no delivery left to drop"):
+        engine.drop_delivery(ids[0])
+    with pytest.raises(mentorflow.NotFound):
+        engine.retry_delivery(9999)
+    with pytest.raises(mentorflow.ValidationError, match="unknown delivery status"):
+        engine.deliveries("lost")  # type: ignore[arg-type]
+    assert engine.retry_delivery(ids[0]) == 1
+    assert logged == ids, "retrying smtp does not re-send to the other callback"
+
+
+def test_a_delivery_failing_every_attempt_becomes_a_dead_letter(
+    engine: mentorflow.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = [False]
+
+    def mailer(n: mentorflow.Notification) -> None:
+        if not ok[0]:
+            raise RuntimeError("mailbox full")
+
+    engine.on_notification(mailer, name="mailer")
+    dead = 0
+    with caplog.at_level(logging.CRITICAL, logger="mentorflow"):
+        case = assigned(engine)
+        for _ in range(60):  # 16 attempts take about 45 hours
+            dead += engine.advance(timedelta(hours=1)).dead_letters
+    first = engine.notifications(case.id)[0]
+    [d] = [d for d in engine.deliveries("dead") if d["outbox_id"] == first.id]
+    assert d["attempts"] == 16 and d["next_attempt_at"] is None
+    assert dead >= 1
+    ok[0] = True
+    assert engine.retry_delivery(first.id, "mailer") == 1
+    assert engine.notifications(case.id)[0].delivered_at is not None
+    assert engine.deliveries("delivered", outbox_id=first.id)[0]["consumer"] == "mailer"

@@ -304,7 +304,13 @@ def test_advance_by_timedelta_and_to_datetime(engine: mentorflow.Engine) -> None
 def test_tick(engine: mentorflow.Engine) -> None:
     report = engine.tick()
     assert report == engine.tick()
-    assert report.to_dict() == {"fired": 0, "failed": [], "delivered": 0, "delivery_failures": 0}
+    assert report.to_dict() == {
+        "fired": 0,
+        "failed": [],
+        "delivered": 0,
+        "delivery_failures": 0,
+        "dead_letters": 0,
+    }
     assert "TickReport(fired=0" in repr(report)
 
 

@@ -118,6 +118,13 @@ pub enum Command {
     Tick,
     /// List notifications (pending ones by default) or acknowledge them.
     Notifications(NotificationsArgs),
+    /// Deliveries that failed: list them, retry them, or drop them (per consumer).
+    #[command(after_help = "Examples:\n  \
+        mentorflow outbox                          # deliveries being retried, and dead letters\n  \
+        mentorflow outbox list --status dead --consumer smtp\n  \
+        mentorflow outbox retry 42                 # every failed delivery of outbox row 42, now\n  \
+        mentorflow outbox drop 42 --consumer smtp  # give up row 42 for smtp only")]
+    Outbox(OutboxArgs),
     /// Manage people in the directory.
     #[command(subcommand)]
     People(PeopleCommand),
@@ -321,6 +328,54 @@ pub struct NotificationsArgs {
     /// Acknowledge these notifications (a host that handled them marks them done).
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub ack: Vec<i64>,
+}
+
+/// `outbox [list|retry|drop]`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub command: Option<OutboxCommand>,
+}
+
+/// `outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List delivery records (default: being retried, and dead letters).
+    List(OutboxList),
+    /// Retry an outbox row's failed, dead or dropped deliveries now, with a fresh budget.
+    Retry(OutboxTarget),
+    /// Give up an outbox row's deliveries that are not done (it leaves the backlog).
+    Drop(OutboxTarget),
+}
+
+/// `outbox list`.
+#[derive(Debug, Args, Default)]
+pub struct OutboxList {
+    /// Only this status: retry, dead, dropped or delivered.
+    #[arg(long, value_parser = ["retry", "dead", "dropped", "delivered"])]
+    pub status: Option<String>,
+    /// Every status (delivered and dropped ones too).
+    #[arg(long)]
+    pub all: bool,
+    /// Only this consumer (hook name, e.g. smtp).
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
+    /// Only rows of this case.
+    #[arg(long = "case", value_name = "ID")]
+    pub case: Option<i64>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+/// `outbox retry|drop ID [--consumer NAME]`.
+#[derive(Debug, Args)]
+pub struct OutboxTarget {
+    /// The outbox row (the notification's or signal's id).
+    pub id: i64,
+    /// Only this consumer's delivery (default: every consumer's).
+    #[arg(long, value_name = "NAME")]
+    pub consumer: Option<String>,
 }
 
 /// `people ...`.

@@ -1373,11 +1373,102 @@ fn run_exec_feeds_a_command_and_retries_failures() {
             .contains("exit status: 3"),
         "{n}"
     );
+    // not retried before its backoff (30 to 60 s)
+    e.ok(&["run", "--once", "--exec", "cat >> delivered.jsonl"]);
+    assert!(!e.path("delivered.jsonl").exists());
+    e.move_clock("2026-11-20T10:01:00Z");
     e.ok(&["run", "--once", "--exec", "cat >> delivered.jsonl"]);
     let text = std::fs::read_to_string(e.path("delivered.jsonl")).unwrap();
     let v: Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(v["subject"], "New request from Pat's Bakery");
     assert!(e.json(&["notifications"])[0]["delivered_at"].is_string());
+}
+
+#[cfg(unix)]
+#[test]
+fn outbox_lists_retries_and_drops_failed_deliveries() {
+    let e = Env::new();
+    e.assigned();
+    assert_eq!(
+        e.ok(&["outbox"]),
+        "no failed deliveries (--all lists delivered and dropped ones too)\n"
+    );
+    e.ok(&["run", "--once", "--exec", "cat > /dev/null; exit 3"]);
+    let list = e.json(&["outbox", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let d = &list[0];
+    assert_eq!(
+        (
+            &d["outbox_id"],
+            &d["consumer"],
+            &d["status"],
+            &d["attempts"],
+            &d["to"]
+        ),
+        (
+            &1.into(),
+            &"run".into(),
+            &"retry".into(),
+            &1.into(),
+            &"alice".into()
+        )
+    );
+    assert!(
+        d["last_error"].as_str().unwrap().contains("exit status: 3"),
+        "{d}"
+    );
+    let next = d["next_attempt_at"].as_str().unwrap();
+    assert!(
+        next > "2026-11-20T10:00:30" && next <= "2026-11-20T10:01:00Z",
+        "{next}"
+    );
+    let text = e.ok(&["outbox"]);
+    assert!(
+        text.contains("run") && text.contains("retry") && text.contains("exit status: 3"),
+        "{text}"
+    );
+    assert!(e
+        .json(&["outbox", "list", "--status", "dead"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // unhealthy while it fails
+    let out = e.run(&["health"]).assert().code(1).get_output().clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("failed delivery (`mentorflow outbox list`)"),
+        "{err}"
+    );
+    // bad input: a clear error, nothing changed
+    let missing = e.fails(&["outbox", "retry", "99"]);
+    assert!(missing.contains("outbox row `99` not found"), "{missing}");
+    let consumer = e.fails(&["outbox", "drop", "1", "--consumer", "smtp"]);
+    assert!(
+        consumer.contains("smtp") && consumer.contains("run"),
+        "{consumer}"
+    );
+    assert_eq!(e.json(&["outbox", "list"]), list);
+    // dropped: out of the backlog, healthy again; retry undoes it
+    assert_eq!(
+        e.json(&["outbox", "drop", "1"]),
+        serde_json::json!({"id": 1, "dropped": 1})
+    );
+    assert_eq!(
+        e.json(&["outbox", "list", "--status", "dropped"])[0]["outbox_id"],
+        1
+    );
+    assert_eq!(e.json(&["health"])["outbox_backlog"], 0);
+    let again = e.fails(&["outbox", "drop", "1"]);
+    assert!(again.contains("no delivery left to drop"), "{again}");
+    let text = e.ok(&["outbox", "retry", "1"]);
+    assert!(text.contains("1 delivery put back for retry now"), "{text}");
+    e.ok(&["run", "--once", "--exec", "cat >> delivered.jsonl"]);
+    assert!(e.path("delivered.jsonl").exists());
+    assert_eq!(
+        e.json(&["outbox", "list", "--all"])[0]["status"],
+        "delivered"
+    );
+    e.ok(&["health"]);
 }
 
 #[cfg(unix)]

@@ -171,7 +171,13 @@ impl PyEngine {
         result_list(py, "CaseList", items)
     }
 
-    fn add_hook(&self, py: Python<'_>, kind: Kind, callback: Bound<'_, PyAny>) -> PyResult<()> {
+    fn add_hook(
+        &self,
+        py: Python<'_>,
+        kind: Kind,
+        callback: Bound<'_, PyAny>,
+        name: Option<String>,
+    ) -> PyResult<()> {
         if !callback.is_callable() {
             return Err(PyTypeError::new_err(format!(
                 "{} needs a callable, got {}",
@@ -189,8 +195,13 @@ impl PyEngine {
             types: Arc::clone(&self.types),
         });
         let core = &self.core(py)?;
-        py.detach(|| core.add_hook(hook));
-        Ok(())
+        match name {
+            Some(name) => detached(py, || core.add_named_hook(&name, hook)),
+            None => {
+                py.detach(|| core.add_hook(hook));
+                Ok(())
+            }
+        }
     }
 }
 
@@ -613,6 +624,98 @@ impl PyEngine {
         detached(py, || core.ack(notification_id))
     }
 
+    /// Delivery records of consumers that failed (one outbox row to one consumer): by
+    /// default those being retried and the dead letters, as plain dicts.
+    #[pyo3(signature = (status = None, *, consumer = None, case_id = None, outbox_id = None, all = false, limit = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn deliveries<'py>(
+        &self,
+        py: Python<'py>,
+        status: Option<String>,
+        consumer: Option<String>,
+        case_id: Option<i64>,
+        outbox_id: Option<i64>,
+        all: bool,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let status = match status {
+            Some(s) => Some(mentorflow::DeliveryStatus::parse(&s).map_err(|e| to_py_err(py, e))?),
+            None => None,
+        };
+        let filter = mentorflow::DeliveryFilter {
+            status,
+            all,
+            consumer,
+            outbox_id,
+            case_id,
+            limit,
+        };
+        let core = &self.core(py)?;
+        let list = detached(py, || core.deliveries(&filter))?;
+        let out = PyList::empty(py);
+        for d in list {
+            let m = PyDict::new(py);
+            m.set_item("outbox_id", d.outbox_id)?;
+            m.set_item("consumer", &d.consumer)?;
+            m.set_item("kind", &d.kind)?;
+            m.set_item("case_id", d.case_id)?;
+            m.set_item("to", &d.to)?;
+            m.set_item("template", &d.template)?;
+            m.set_item("status", d.status.as_str())?;
+            m.set_item("attempts", d.attempts)?;
+            m.set_item("last_error", &d.last_error)?;
+            m.set_item(
+                "first_failed_at",
+                convert::py_opt_instant(py, &d.first_failed_at)?,
+            )?;
+            m.set_item(
+                "last_attempt_at",
+                convert::py_opt_instant(py, &d.last_attempt_at)?,
+            )?;
+            m.set_item(
+                "next_attempt_at",
+                convert::py_opt_instant(py, &d.next_attempt_at)?,
+            )?;
+            m.set_item(
+                "delivered_at",
+                convert::py_opt_instant(py, &d.delivered_at)?,
+            )?;
+            out.append(m)?;
+        }
+        Ok(out)
+    }
+
+    /// Retry an outbox row's failed, dead or dropped deliveries now (of one consumer or
+    /// all); returns how many were put back.
+    #[pyo3(signature = (outbox_id, consumer = None))]
+    fn retry_delivery(
+        &self,
+        py: Python<'_>,
+        outbox_id: i64,
+        consumer: Option<String>,
+    ) -> PyResult<usize> {
+        let core = &self.writable(py, "retry_delivery()")?;
+        detached(py, || core.retry_delivery(outbox_id, consumer.as_deref()))
+    }
+
+    /// Give up an outbox row's deliveries that are not done (of one consumer or all);
+    /// returns how many were dropped.
+    #[pyo3(signature = (outbox_id, consumer = None))]
+    fn drop_delivery(
+        &self,
+        py: Python<'_>,
+        outbox_id: i64,
+        consumer: Option<String>,
+    ) -> PyResult<usize> {
+        let core = &self.writable(py, "drop_delivery()")?;
+        detached(py, || core.drop_delivery(outbox_id, consumer.as_deref()))
+    }
+
+    /// The consumer names of the registered callbacks, in registration order.
+    fn consumers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        Ok(self.core(py)?.consumers())
+    }
+
     /// Cases, newest first (administrative: no access check).
     #[pyo3(signature = (workflow = None, state = None, org = None, *, limit = None))]
     fn cases<'py>(
@@ -723,32 +826,38 @@ impl PyEngine {
     }
 
     /// Call `callback(notification)` for every notification after it commits.
+    #[pyo3(signature = (callback, *, name = None))]
     fn on_notification<'py>(
         &self,
         py: Python<'py>,
         callback: Bound<'py, PyAny>,
+        name: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.add_hook(py, Kind::Notification, callback.clone())?;
+        self.add_hook(py, Kind::Notification, callback.clone(), name)?;
         Ok(callback)
     }
 
     /// Call `callback(signal)` for every signal after it commits.
+    #[pyo3(signature = (callback, *, name = None))]
     fn on_signal<'py>(
         &self,
         py: Python<'py>,
         callback: Bound<'py, PyAny>,
+        name: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.add_hook(py, Kind::Signal, callback.clone())?;
+        self.add_hook(py, Kind::Signal, callback.clone(), name)?;
         Ok(callback)
     }
 
     /// Call `callback(event)` for every history event, in commit order.
+    #[pyo3(signature = (callback, *, name = None))]
     fn on_event<'py>(
         &self,
         py: Python<'py>,
         callback: Bound<'py, PyAny>,
+        name: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.add_hook(py, Kind::Event, callback.clone())?;
+        self.add_hook(py, Kind::Event, callback.clone(), name)?;
         Ok(callback)
     }
 

@@ -693,17 +693,28 @@ impl PyTickReport {
     fn delivered(&self) -> usize {
         self.r.delivered
     }
-    /// Deliveries that failed and will be retried on the next tick.
+    /// Deliveries (of one row to one callback) that failed.
     #[getter]
     fn delivery_failures(&self) -> usize {
         self.r.delivery_failures
+    }
+    /// Of those, deliveries that failed for the last time allowed (now dead letters).
+    #[getter]
+    fn dead_letters(&self) -> usize {
+        self.r.dead_letters
     }
 
     /// Every attribute as a plain dict.
     fn to_dict<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         dict_of(
             slf.as_any(),
-            &["fired", "failed", "delivered", "delivery_failures"],
+            &[
+                "fired",
+                "failed",
+                "delivered",
+                "delivery_failures",
+                "dead_letters",
+            ],
         )
     }
 

@@ -23,8 +23,14 @@ pub fn run(ctx: &Ctx, a: HealthArgs) -> Result<(), CliError> {
     }
     if h.failed_deliveries > 0 {
         problems.push(format!(
-            "{} notification(s) or signal(s) failed delivery (`mentorflow notifications`)",
+            "{} notification(s) or signal(s) failed delivery (`mentorflow outbox list`)",
             h.failed_deliveries
+        ));
+    }
+    if h.dead_letters > 0 {
+        problems.push(format!(
+            "{} dead letter(s): deliveries that failed every attempt (`mentorflow outbox list --status dead`, then `outbox retry ID` or `outbox drop ID`)",
+            h.dead_letters
         ));
     }
     let out = &ctx.out;
@@ -60,6 +66,7 @@ pub fn run(ctx: &Ctx, a: HealthArgs) -> Result<(), CliError> {
                     h.outbox_backlog, h.failed_deliveries
                 ),
             ),
+            ("dead letters".into(), h.dead_letters.to_string()),
         ]);
         output::print(&text);
         if problems.is_empty() {

@@ -12,6 +12,7 @@ mod health;
 mod import;
 mod migrate;
 mod notifications;
+mod outbox;
 mod replay;
 mod run;
 mod schema;
@@ -152,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export(a) => cases::export(&ctx, a),
         Command::Tick => tick::run(&ctx),
         Command::Notifications(a) => notifications::run(&ctx, a),
+        Command::Outbox(a) => outbox::run(&ctx, a),
         Command::People(c) => directory::people(&ctx, c),
         Command::Orgs(c) => directory::orgs(&ctx, c),
         Command::Import(a) => import::run(&ctx, a),

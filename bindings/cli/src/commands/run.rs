@@ -5,8 +5,9 @@
 //! Delivery is the engine's: a hook registered on the engine receives every undelivered
 //! item after each tick. With `--exec`, the command is started once per item (through
 //! `sh -c`) and the item counts as delivered when it exits with 0; otherwise the engine
-//! records the failure and offers the item again on the next tick (at least once; the
-//! `id` of each line is the key to drop duplicates).
+//! records the failure for the consumer `run` and offers the item again once its backoff
+//! has passed (at least once; the `id` of each line is the key to drop duplicates; see
+//! `mentorflow outbox`).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -67,6 +68,10 @@ impl Deliver {
 }
 
 impl Hook for Deliver {
+    /// The consumer name of the worker's delivery (`mentorflow outbox list` shows it).
+    fn name(&self) -> &str {
+        "run"
+    }
     fn on_notification(&self, n: &Notification) -> Result<(), HookError> {
         self.send("notification", n)
     }

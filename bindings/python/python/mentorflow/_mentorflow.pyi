@@ -218,19 +218,52 @@ class Engine:
         """
     def advance_to(self, when: datetime.datetime) -> "TickReport":
         """Move the manual clock to an aware datetime, firing what falls due on the way."""
-    def on_notification(self, callback: _F) -> _F:
+    def on_notification(self, callback: _F, *, name: Optional[str] = None) -> _F:
         """Call ``callback(notification)`` for every notification, after the change that
         caused it commits. Returns ``callback`` (usable as a decorator).
 
+        Each callback is a delivery *consumer* with its own state in the database, under
+        ``name`` (keep it the same from run to run, e.g. ``"mailer"``) or, without one, a
+        positional name (``hook-1``, ``hook-2``… in registration order). A name already
+        taken raises ValidationError.
+
         A callback that raises is logged on the ``mentorflow`` logger; the notification stays
-        undelivered and the next :meth:`tick` retries it. The engine is not affected.
+        undelivered for that callback alone and is retried after a backoff (1 min, doubling,
+        up to 6 h; a dead letter after 16 attempts, see :meth:`deliveries`). Other callbacks
+        are not offered it again. The engine is not affected.
         """
-    def on_signal(self, callback: _F) -> _F:
+    def on_signal(self, callback: _F, *, name: Optional[str] = None) -> _F:
         """Call ``callback(signal)`` for every signal after it commits (same rules as
         :meth:`on_notification`)."""
-    def on_event(self, callback: _F) -> _F:
+    def on_event(self, callback: _F, *, name: Optional[str] = None) -> _F:
         """Call ``callback(event)`` for every history event, in commit order. A callback that
-        raises is logged and the same events are offered again later."""
+        raises is logged and the same events are offered to it again later (other callbacks
+        go on)."""
+    def consumers(self) -> list[str]:
+        """The consumer names of the registered callbacks, in registration order."""
+    def deliveries(
+        self,
+        status: Optional[Literal["retry", "dead", "dropped", "delivered"]] = None,
+        *,
+        consumer: Optional[str] = None,
+        case_id: Optional[int] = None,
+        outbox_id: Optional[int] = None,
+        all: bool = False,
+        limit: Optional[int] = None,
+    ) -> list[dict[str, Any]]:
+        """Delivery records (one outbox row to one consumer, written when the consumer first
+        failed on it), oldest row first: by default those being retried and the dead letters.
+        Each is a dict with ``outbox_id``, ``consumer``, ``kind``, ``case_id``, ``to``,
+        ``template``, ``status``, ``attempts``, ``last_error``, ``first_failed_at``,
+        ``last_attempt_at``, ``next_attempt_at`` and ``delivered_at``."""
+    def retry_delivery(self, outbox_id: int, consumer: Optional[str] = None) -> int:
+        """Retry an outbox row's failed, dead or dropped deliveries now (of one consumer, or
+        all), each with a fresh budget of attempts; returns how many were put back. Raises
+        NotFound for an unknown row or consumer, ValidationError when there is nothing to
+        retry."""
+    def drop_delivery(self, outbox_id: int, consumer: Optional[str] = None) -> int:
+        """Give up an outbox row's deliveries that are not done (of one consumer, or all);
+        the row is kept and leaves the backlog. Returns how many were dropped."""
     def register_function(self, name: str, callable: Callable[..., Any]) -> None:
         """Make ``callable`` available to the workflows' scripts as ``name(...)``.
 
@@ -533,7 +566,10 @@ class TickReport:
         """Notifications and signals delivered to callbacks and hooks."""
     @property
     def delivery_failures(self) -> int:
-        """Deliveries that failed and will be retried on the next tick."""
+        """Deliveries (of one row to one callback) that failed."""
+    @property
+    def dead_letters(self) -> int:
+        """Of those, deliveries that failed for the last time allowed (now dead letters)."""
     def to_dict(self) -> dict[str, Any]:
         """Every attribute as a plain dict."""
     def __eq__(self, value: object, /) -> bool: ...
