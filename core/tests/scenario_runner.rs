@@ -838,3 +838,36 @@ fn act_at_a_stale_revision_is_a_conflict_and_error_has_a_short_form() {
     ));
     assert_eq!(f.actual, "`guard_rejectd`; did you mean `guard_rejected`?");
 }
+
+#[test]
+fn a_view_order_is_checked_and_a_wrong_one_shows_the_order_listed() {
+    let three = "  - advance: 1h\n  - start: request\n    as: pat\n    data: { client_name: B }\n    save: second\n  - advance: 1h\n  - start: request\n    as: pat\n    data: { client_name: C }\n    save: third\n";
+    // the intake queue is sorted by creation, oldest first
+    let ok = run(&story(&format!(
+        "{three}    expect: {{ view: {{ name: queue, as: cody, order: [req, second, third] }} }}\n  - expect: {{ view: {{ name: queue, as: cody, order: [req, third] }} }}\n"
+    )));
+    assert!(ok.passed, "{:?}", ok.failure);
+    let text = story(&format!(
+        "{three}    expect: {{ view: {{ name: queue, as: cody, order: [third, req] }} }}\n"
+    ));
+    let f = failure(&text);
+    assert_eq!(
+        f.expected,
+        "view `queue` for cody to list third (#3), req (#1) in that order"
+    );
+    assert_eq!(
+        f.actual,
+        "req (#1), third (#3); it lists [req (#1), second (#2), third (#3)]"
+    );
+    assert_eq!(f.line, line_of(&text, "    expect: { view: { name: queue, as: cody, order: [third"));
+    // a case the view does not list
+    let f = failure(&story(
+        "    expect: { view: { name: need_action, as: alice, order: [req] } }\n",
+    ));
+    assert_eq!(f.expected, "view `need_action` for alice to include req (#1)");
+    // `order` is a known key; a typo next to it is reported
+    let f = failure(&story(
+        "    expect: { view: { name: queue, as: cody, ordr: [req] } }\n",
+    ));
+    assert!(f.actual.contains("did you mean `order`"), "{f:?}");
+}

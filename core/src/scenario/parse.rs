@@ -216,6 +216,8 @@ pub(crate) struct ViewCheck {
     pub viewer: String,
     pub includes: Vec<CaseRef>,
     pub excludes: Vec<CaseRef>,
+    /// Cases the view must list in this order (others may come between them).
+    pub order: Vec<CaseRef>,
     pub count: Option<usize>,
     /// Cases the view must list with this status (`labels: { req: To-Do }`).
     pub labels: Vec<(CaseRef, String)>,
@@ -328,7 +330,9 @@ const NOTIFICATION_KEYS: &[&str] = &[
 ];
 const SIGNAL_KEYS: &[&str] = &["kind", "case", "data"];
 const ACTIONS_KEYS: &[&str] = &["as", "include", "exclude", "exactly"];
-const VIEW_KEYS: &[&str] = &["name", "as", "includes", "excludes", "count", "labels"];
+const VIEW_KEYS: &[&str] = &[
+    "name", "as", "includes", "excludes", "order", "count", "labels",
+];
 const VIEW_COUNT_KEYS: &[&str] = &["name", "as", "count"];
 const VISIBLE_KEYS: &[&str] = &["as", "visible"];
 const HISTORY_KEYS: &[&str] = &["count", "last", "contains"];
@@ -1510,6 +1514,11 @@ fn expect(r: &Reader<'_>, v: &Value, path: &str) -> PResult<Expect> {
                         excludes: vm
                             .get("excludes")
                             .map(|v| r.case_refs(v, &vp("excludes")))
+                            .transpose()?
+                            .unwrap_or_default(),
+                        order: vm
+                            .get("order")
+                            .map(|v| r.case_refs(v, &vp("order")))
                             .transpose()?
                             .unwrap_or_default(),
                         count: r.opt_count(vm, &vp, "count")?,

@@ -1373,6 +1373,36 @@ impl Runner {
                 ));
             }
         }
+        if !v.order.is_empty() {
+            let mut ids = Vec::with_capacity(v.order.len());
+            for r in &v.order {
+                let id = self.resolve(Some(r))?;
+                if !cases.iter().any(|c| c.id == id) {
+                    return Err(fail(
+                        format!("{head} to include {}", self.case_name(id)),
+                        self.case_list(&cases),
+                    ));
+                }
+                ids.push(id);
+            }
+            let listed: Vec<i64> = cases
+                .iter()
+                .map(|c| c.id)
+                .filter(|id| ids.contains(id))
+                .collect();
+            if listed != ids {
+                let names = |v: &[i64]| {
+                    v.iter()
+                        .map(|id| self.case_name(*id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                return Err(fail(
+                    format!("{head} to list {} in that order", names(&ids)),
+                    format!("{}; {}", names(&listed), self.case_list(&cases)),
+                ));
+            }
+        }
         if let Some(n) = v.count {
             if cases.len() != n {
                 return Err(fail(
