@@ -54,8 +54,14 @@ fn the_timer_sweep_section_matches_the_sweep() {
         );
     }
     // The code does what the document says.
-    assert!(sweep.contains("fire_batch(engine, now, false)"), "the optimistic pass");
-    assert!(sweep.contains("fire_batch(engine, now, true)"), "the savepoint pass");
+    assert!(
+        sweep.contains("fire_batch(engine, now, false)"),
+        "the optimistic pass"
+    );
+    assert!(
+        sweep.contains("fire_batch(engine, now, true)"),
+        "the savepoint pass"
+    );
     assert!(
         read("core/src/store/sqlite/mod.rs").contains("WHERE due_at <= ?1 ORDER BY due_at, id"),
         "the due timers' query"

@@ -859,12 +859,21 @@ fn a_view_order_is_checked_and_a_wrong_one_shows_the_order_listed() {
         f.actual,
         "req (#1), third (#3); it lists [req (#1), second (#2), third (#3)]"
     );
-    assert_eq!(f.line, line_of(&text, "    expect: { view: { name: queue, as: cody, order: [third"));
+    assert_eq!(
+        f.line,
+        line_of(
+            &text,
+            "    expect: { view: { name: queue, as: cody, order: [third"
+        )
+    );
     // a case the view does not list
     let f = failure(&story(
         "    expect: { view: { name: need_action, as: alice, order: [req] } }\n",
     ));
-    assert_eq!(f.expected, "view `need_action` for alice to include req (#1)");
+    assert_eq!(
+        f.expected,
+        "view `need_action` for alice to include req (#1)"
+    );
     // `order` is a known key; a typo next to it is reported
     let f = failure(&story(
         "    expect: { view: { name: queue, as: cody, ordr: [req] } }\n",
