@@ -41,6 +41,7 @@ pub struct EngineBuilder {
     delivery: DeliveryPolicy,
     limits: Limits,
     configure: Vec<Configure>,
+    setting_defaults: Map<String, Value>,
 }
 
 /// A host's change to the script engine.
@@ -138,6 +139,15 @@ impl EngineBuilder {
         self
     }
 
+    /// The host's default for a setting, in place of the definitions' own default: every
+    /// loaded definition that declares a setting of this name uses this value where an
+    /// organisation has not set it (`mentorflow serve` gives `portal_url` its public address
+    /// this way). The definitions' texts and versions are not changed.
+    pub fn setting_default(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.setting_defaults.insert(name.into(), value);
+        self
+    }
+
     /// Sandbox limits for scripts.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -197,7 +207,10 @@ impl EngineBuilder {
         // Deploy. A text whose meaning changed under a version that cases run on is not
         // loaded: those cases keep running on the stored text, and only starting a new case
         // of that version is refused, with the problem.
-        let mut registry = Registry::default();
+        let mut registry = Registry {
+            setting_defaults: self.setting_defaults,
+            ..Registry::default()
+        };
         let mut refused = HashMap::new();
         let manual = self.manual.is_some();
         let path = self.location.file().map(Path::to_path_buf);
@@ -251,10 +264,23 @@ pub(crate) struct Registry {
     latest: HashMap<String, u32>,
     /// Workflow ids in load order.
     order: Vec<String>,
+    /// The host's defaults for settings (see [`EngineBuilder::setting_default`]).
+    setting_defaults: Map<String, Value>,
 }
 
 impl Registry {
+    /// A loaded definition with the host's setting defaults.
+    fn adjust(&self, mut d: Definition) -> Definition {
+        for s in &mut d.settings {
+            if let Some(v) = self.setting_defaults.get(&s.name) {
+                s.default = v.clone();
+            }
+        }
+        d
+    }
+
     fn insert(&mut self, d: Definition) {
+        let d = self.adjust(d);
         let id = d.id.clone();
         let v = d.version;
         if !self.order.contains(&id) {
@@ -416,6 +442,7 @@ impl Engine {
             delivery: DeliveryPolicy::default(),
             limits: Limits::default(),
             configure: Vec::new(),
+            setting_defaults: Map::new(),
         }
     }
 
@@ -671,11 +698,11 @@ impl Engine {
             .find(|s| s.workflow == workflow && s.version == version)
             .ok_or_else(|| Error::not_found("workflow", format!("{workflow} v{version}")))?;
         let d = definition::load_str(&stored.source, &stored.file, &self.inner.scripts)?;
-        let d = Arc::new(d);
         let mut reg = match self.inner.registry.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
+        let d = Arc::new(reg.adjust(d));
         reg.defs
             .insert((workflow.to_owned(), version), Arc::clone(&d));
         Ok(d)
