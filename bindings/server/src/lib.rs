@@ -20,6 +20,7 @@ use mentorflow::Engine;
 
 mod api;
 mod auth;
+pub mod config_file;
 mod error;
 mod forms;
 pub mod mail;
@@ -39,6 +40,9 @@ pub fn new_secret() -> String {
     auth::secret()
 }
 
+/// The sender when none is configured.
+pub const DEFAULT_FROM: &str = "mentorflow <noreply@localhost>";
+
 /// How the portal is configured (`mentorflow serve` fills it from flags and the config file).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -52,10 +56,13 @@ pub struct Config {
     pub session_ttl: chrono::Duration,
     /// How long an e-mailed sign-in link works.
     pub sign_in_ttl: chrono::Duration,
-    /// Where sign-in e-mails go.
+    /// Where e-mail goes: sign-in links, and the outbox's notifications when
+    /// [`mail::NotificationMailer`] is attached.
     pub mail: mail::Transport,
-    /// The sender of the portal's own e-mails (sign-in links).
+    /// The sender of the portal's e-mails (`Name <address>`).
     pub mail_from: String,
+    /// Organisations' own senders, by organisation id.
+    pub mail_from_org: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -67,7 +74,8 @@ impl Default for Config {
             session_ttl: chrono::Duration::hours(12),
             sign_in_ttl: chrono::Duration::minutes(30),
             mail: mail::Transport::Log,
-            mail_from: "mentorflow <noreply@localhost>".into(),
+            mail_from: DEFAULT_FROM.into(),
+            mail_from_org: Default::default(),
         }
     }
 }
@@ -82,20 +90,58 @@ pub struct App {
 struct Inner {
     engine: Arc<Engine>,
     config: Config,
+    mailer: mail::Mailer,
     /// Poked after every command through the portal: the timer worker looks again.
     wake: tokio::sync::Notify,
 }
 
 impl App {
-    /// A portal over an engine.
-    pub fn new(engine: Arc<Engine>, config: Config) -> Self {
-        App {
+    /// A portal over an engine. A mail configuration that does not hold (a sender that is
+    /// not an address) is an error naming the setting.
+    pub fn try_new(engine: Arc<Engine>, config: Config) -> Result<Self, String> {
+        let mailer = mail::Mailer::new(
+            config.mail.clone(),
+            &config.mail_from,
+            &config.mail_from_org,
+        )?;
+        Ok(App {
             inner: Arc::new(Inner {
                 engine,
                 config,
+                mailer,
                 wake: tokio::sync::Notify::new(),
             }),
+        })
+    }
+
+    /// A portal over an engine; a mail configuration that does not hold is logged and mail
+    /// is printed instead (see [`App::try_new`]).
+    pub fn new(engine: Arc<Engine>, mut config: Config) -> Self {
+        match App::try_new(engine.clone(), config.clone()) {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!("mail: {e}; printing mail instead");
+                config.mail = mail::Transport::Log;
+                config.mail_from = DEFAULT_FROM.into();
+                config.mail_from_org.clear();
+                let mailer =
+                    mail::Mailer::new(mail::Transport::Log, DEFAULT_FROM, &config.mail_from_org)
+                        .expect("the default sender is an address");
+                App {
+                    inner: Arc::new(Inner {
+                        engine,
+                        config,
+                        mailer,
+                        wake: tokio::sync::Notify::new(),
+                    }),
+                }
+            }
         }
+    }
+
+    /// The mailer (sign-in links, notifications).
+    pub fn mailer(&self) -> &mail::Mailer {
+        &self.inner.mailer
     }
 
     /// The engine.

@@ -1,12 +1,57 @@
-//! E-mail: where the portal's own messages (sign-in links) and the outbox's notifications
-//! go. Transports: `log` (printed on standard output: the demo and development), `file`
-//! (one `.eml` file per message in a folder).
+//! E-mail: the portal's own messages (sign-in links) and the outbox's notifications.
+//!
+//! Transports: `log` (printed on standard output: the demo and development), `file` (one
+//! `.eml` file per message in a folder, named by the message's stable id, so a retried
+//! delivery rewrites the same file), and `smtp` (lettre; plain, STARTTLS or TLS, optional
+//! credentials). Messages are built with lettre in every transport (encoded headers, a
+//! `Message-ID` from the stable id).
+//!
+//! Notifications reach the mail through [`NotificationMailer`], a [`mentorflow::Hook`]:
+//! the engine's outbox hands it every notification after commit; when the mail server
+//! refuses or cannot be reached it returns an error, the outbox keeps the notification and
+//! the next sweep retries it (at least once; the `Message-ID` lets receivers drop a repeat).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
-use mentorflow::Person;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{SmtpTransport, Transport as _};
+use mentorflow::{Engine, Hook, HookError, Notification, Person};
 
 use crate::App;
+
+/// The name the portal's notification mailer is known by (per-consumer delivery state).
+pub const HOOK_NAME: &str = "portal-mail";
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain SMTP (a relay on the same machine or network).
+    None,
+    /// STARTTLS on a plain connection (port 587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+}
+
+/// An SMTP server.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// User name and password, when the server wants them.
+    pub credentials: Option<(String, String)>,
+    /// How long to wait for the server before a delivery fails (and is retried later).
+    pub timeout: Duration,
+}
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -15,6 +60,8 @@ pub enum Transport {
     Log,
     /// One `.eml` file per message in this folder.
     File(PathBuf),
+    /// An SMTP server.
+    Smtp(Smtp),
 }
 
 /// One message.
@@ -24,33 +71,138 @@ pub struct Message {
     pub to: String,
     pub subject: String,
     pub body: String,
-    /// Stable id (the outbox id for notifications): the Message-ID and the file name.
+    /// Stable id (`notification-ID` for the outbox's): the Message-ID and the file name.
     pub id: String,
 }
 
-/// Deliver one message (blocking).
-pub fn deliver(transport: &Transport, from: &str, m: &Message) -> Result<(), String> {
-    match transport {
-        Transport::Log => {
-            println!(
-                "mail to {} <{}>: {}\n{}\n",
-                m.to_name, m.to, m.subject, m.body
-            );
-            Ok(())
+/// Sends messages over one transport, from the configured sender (or an organisation's).
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Transport,
+    smtp: Option<SmtpTransport>,
+    from: Mailbox,
+    from_org: BTreeMap<String, Mailbox>,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("transport", &self.transport)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+/// A sender address, checked (`Name <addr@host>` or `addr@host`).
+pub fn mailbox(text: &str, what: &str) -> Result<Mailbox, String> {
+    text.parse::<Mailbox>()
+        .map_err(|e| format!("{what}: `{text}` is not an e-mail address ({e})"))
+}
+
+impl Mailer {
+    /// A mailer. `from` is the default sender; `from_org` gives organisations their own.
+    pub fn new(
+        transport: Transport,
+        from: &str,
+        from_org: &BTreeMap<String, String>,
+    ) -> Result<Mailer, String> {
+        let smtp = match &transport {
+            Transport::Smtp(s) => Some(smtp_transport(s)?),
+            _ => None,
+        };
+        let mut orgs = BTreeMap::new();
+        for (org, text) in from_org {
+            orgs.insert(org.clone(), mailbox(text, &format!("mail.from_org.{org}"))?);
         }
-        Transport::File(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let file = dir.join(format!(
-                "{}.eml",
-                m.id.replace(['/', '\\', '@', '<', '>'], "_")
-            ));
-            let text = format!(
-                "From: {from}\r\nTo: {} <{}>\r\nSubject: {}\r\nMessage-ID: <{}@mentorflow>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
-                m.to_name, m.to, m.subject, m.id, m.body.replace('\n', "\r\n")
-            );
-            std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))
+        Ok(Mailer {
+            transport,
+            smtp,
+            from: mailbox(from, "mail.from")?,
+            from_org: orgs,
+        })
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Deliver one message (blocking). `org` picks the organisation's sender, if it has one.
+    pub fn send(&self, m: &Message, org: Option<&str>) -> Result<(), String> {
+        let from = org
+            .and_then(|o| self.from_org.get(o))
+            .unwrap_or(&self.from)
+            .clone();
+        let to = Mailbox::new(
+            Some(m.to_name.clone()),
+            m.to.parse()
+                .map_err(|e| format!("`{}` is not an e-mail address ({e})", m.to))?,
+        );
+        let email = lettre::Message::builder()
+            .from(from)
+            .to(to)
+            .subject(m.subject.clone())
+            .message_id(Some(format!("<{}@mentorflow>", m.id)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(m.body.clone())
+            .map_err(|e| format!("message {}: {e}", m.id))?;
+        match &self.transport {
+            Transport::Log => {
+                println!(
+                    "mail to {} <{}>: {}\n{}\n",
+                    m.to_name, m.to, m.subject, m.body
+                );
+                Ok(())
+            }
+            Transport::File(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let name: String =
+                    m.id.chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                                c
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect();
+                let file = dir.join(format!("{name}.eml"));
+                // written whole, then renamed: a reader never sees half a message
+                let tmp = dir.join(format!(".{name}.eml.tmp"));
+                std::fs::write(&tmp, email.formatted())
+                    .and_then(|()| std::fs::rename(&tmp, &file))
+                    .map_err(|e| format!("{}: {e}", file.display()))
+            }
+            Transport::Smtp(s) => {
+                let Some(t) = &self.smtp else {
+                    return Err("SMTP transport not set up".into());
+                };
+                t.send(&email)
+                    .map(|_| ())
+                    .map_err(|e| format!("SMTP server {}:{}: {e}", s.host, s.port))
+            }
         }
     }
+}
+
+fn smtp_transport(s: &Smtp) -> Result<SmtpTransport, String> {
+    let tls = |what: fn(TlsParameters) -> Tls| -> Result<Tls, String> {
+        TlsParameters::new(s.host.clone())
+            .map(what)
+            .map_err(|e| format!("mail.host `{}`: TLS: {e}", s.host))
+    };
+    let mut b = SmtpTransport::builder_dangerous(&s.host)
+        .port(s.port)
+        .timeout(Some(s.timeout))
+        .tls(match s.security {
+            Security::None => Tls::None,
+            Security::Starttls => tls(Tls::Required)?,
+            Security::Tls => tls(Tls::Wrapper)?,
+        });
+    if let Some((user, password)) = &s.credentials {
+        b = b.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(b.build())
 }
 
 /// Send a sign-in link to a person (failures are logged: the page says the same either way).
@@ -58,22 +210,79 @@ pub async fn send_sign_in(app: &App, person: &Person, url: &str) {
     let Some(to) = person.email.clone() else {
         return;
     };
+    let name = person.name.clone().unwrap_or_else(|| person.id.clone());
     let m = Message {
-        to_name: person.name.clone().unwrap_or_else(|| person.id.clone()),
+        to_name: name.clone(),
         to,
         subject: "Your sign-in link".into(),
         body: format!(
-            "Hello {},\n\nFollow this link to sign in to the mentoring portal:\n\n{url}\n\nIt works once, for {} minutes. If you did not ask for it, ignore this e-mail.\n",
-            person.name.clone().unwrap_or_else(|| person.id.clone()),
+            "Hello {name},\n\nFollow this link to sign in to the mentoring portal:\n\n{url}\n\nIt works once, for {} minutes. If you did not ask for it, ignore this e-mail.\n",
             app.config().sign_in_ttl.num_minutes()
         ),
         id: format!("sign-in-{}", crate::auth::secret()),
     };
-    let transport = app.config().mail.clone();
-    let from = app.config().mail_from.clone();
-    match tokio::task::spawn_blocking(move || deliver(&transport, &from, &m)).await {
+    let mailer = app.mailer().clone();
+    let org = person.org.clone();
+    match tokio::task::spawn_blocking(move || mailer.send(&m, org.as_deref())).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!("sign-in mail to {}: {e}", person.id),
         Err(e) => tracing::error!("sign-in mail task: {e}"),
+    }
+}
+
+/// The outbox's notifications as e-mail: a hook for the engine. Register it with
+/// [`NotificationMailer::attach`] (it needs the engine to find the recipient's address).
+#[derive(Debug)]
+pub struct NotificationMailer {
+    mailer: Mailer,
+    engine: OnceLock<Weak<Engine>>,
+}
+
+impl NotificationMailer {
+    /// Register a mailer for the engine's notifications.
+    pub fn attach(engine: &Arc<Engine>, mailer: Mailer) -> Arc<NotificationMailer> {
+        let hook = Arc::new(NotificationMailer {
+            mailer,
+            engine: OnceLock::new(),
+        });
+        let _ = hook.engine.set(Arc::downgrade(engine));
+        engine.add_hook(hook.clone());
+        hook
+    }
+
+    /// The consumer name (see [`HOOK_NAME`]).
+    pub fn name(&self) -> &str {
+        HOOK_NAME
+    }
+}
+
+impl Hook for NotificationMailer {
+    fn on_notification(&self, n: &Notification) -> Result<(), HookError> {
+        let engine = self
+            .engine
+            .get()
+            .and_then(Weak::upgrade)
+            .ok_or("the portal's engine is gone")?;
+        let person = engine.person(&n.to)?;
+        let Some(to) = person.email.clone().filter(|e| !e.trim().is_empty()) else {
+            // nothing to retry: the directory has no address for this person
+            tracing::warn!(
+                "notification {} to {}: the directory has no e-mail address for them; not sent",
+                n.id,
+                n.to
+            );
+            return Ok(());
+        };
+        let m = Message {
+            to_name: person.name.clone().unwrap_or_else(|| person.id.clone()),
+            to,
+            subject: n.subject.clone(),
+            body: n.body.clone(),
+            id: format!("notification-{}", n.id),
+        };
+        self.mailer.send(&m, person.org.as_deref()).map_err(|e| {
+            tracing::warn!("notification {} to {}: {e} (retried later)", n.id, n.to);
+            HookError::from(e)
+        })
     }
 }

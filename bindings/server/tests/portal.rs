@@ -229,7 +229,7 @@ async fn sign_in_by_emailed_link() {
     assert_eq!(mails.len(), 1, "one mail, to Alice");
     let text = std::fs::read_to_string(&mails[0]).unwrap();
     assert!(
-        text.contains("To: Alice Moreau <alice@ch12.example.org>"),
+        text.contains("To: \"Alice Moreau\" <alice@ch12.example.org>"),
         "{text}"
     );
     let link = text

@@ -1,0 +1,213 @@
+//! `mentorflow serve --config FILE`: the portal's configuration file, in TOML.
+//!
+//! ```toml
+//! addr = "127.0.0.1:8080"
+//! public_url = "https://mentors.example.org"
+//! db = "cases.db"                 # relative paths are read from the file's folder
+//! workflows = "workflows"
+//! secure_cookies = true
+//!
+//! [mail]
+//! transport = "smtp"              # "log" (default), "file" or "smtp"
+//! from = "Mentoring programme <noreply@example.org>"
+//! host = "smtp.example.org"
+//! port = 587                      # default: 587 (starttls), 465 (tls), 25 (none)
+//! security = "starttls"           # "starttls" (default), "tls" or "none"
+//! username = "portal"
+//! password_env = "MENTORFLOW_SMTP_PASSWORD"   # the password is read from this variable
+//! timeout_seconds = 10
+//!
+//! [mail.from_org]                 # organisations' own senders
+//! ch12 = "SCORE Chapter 12 <chapter12@example.org>"
+//! ```
+//!
+//! Unknown keys are refused (a misspelt key is not silently ignored); every error names the
+//! file and the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::mail::{Security, Smtp, Transport};
+
+/// The file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<String>,
+    pub public_url: Option<String>,
+    pub db: Option<PathBuf>,
+    pub workflows: Option<PathBuf>,
+    pub secure_cookies: Option<bool>,
+    #[serde(default)]
+    pub mail: MailConfig,
+}
+
+/// `[mail]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: Option<TransportKind>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub from_org: BTreeMap<String, String>,
+    /// The folder of the `file` transport.
+    pub dir: Option<PathBuf>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub security: Option<Security>,
+    pub username: Option<String>,
+    /// The environment variable holding the SMTP password (never the password itself).
+    pub password_env: Option<String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Log,
+    File,
+    Smtp,
+}
+
+impl FileConfig {
+    /// Read and check a configuration file. Relative paths are made relative to its folder.
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        let mut c = FileConfig::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let under = |p: &mut Option<PathBuf>| {
+            if let Some(x) = p {
+                if x.is_relative() && x.as_os_str() != ":memory:" {
+                    *x = base.join(&*x);
+                }
+            }
+        };
+        under(&mut c.db);
+        under(&mut c.workflows);
+        under(&mut c.mail.dir);
+        c.mail_transport()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(c)
+    }
+
+    /// Parse the text of a configuration file.
+    pub fn parse(text: &str) -> Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_owned();
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: {msg}")
+                }
+                None => msg,
+            }
+        })
+    }
+
+    /// The mail transport the file asks for (`None`: the file says nothing about it).
+    pub fn mail_transport(&self) -> Result<Option<Transport>, String> {
+        let m = &self.mail;
+        let kind = match m.transport {
+            Some(k) => k,
+            None if m.host.is_some() => TransportKind::Smtp,
+            None if m.dir.is_some() => TransportKind::File,
+            None => return Ok(None),
+        };
+        Ok(Some(match kind {
+            TransportKind::Log => Transport::Log,
+            TransportKind::File => Transport::File(
+                m.dir
+                    .clone()
+                    .ok_or("mail.dir: the file transport needs a folder (dir = \"mail\")")?,
+            ),
+            TransportKind::Smtp => {
+                let host = m.host.clone().filter(|h| !h.trim().is_empty()).ok_or(
+                    "mail.host: the smtp transport needs a server (host = \"smtp.example.org\")",
+                )?;
+                let security = m.security.unwrap_or_default();
+                let port = m.port.unwrap_or(match security {
+                    Security::Starttls => 587,
+                    Security::Tls => 465,
+                    Security::None => 25,
+                });
+                let credentials = match (&m.username, &m.password_env) {
+                    (None, None) => None,
+                    (Some(u), Some(var)) => {
+                        let password = std::env::var(var).map_err(|_| {
+                            format!("mail.password_env: the environment variable {var} is not set")
+                        })?;
+                        Some((u.clone(), password))
+                    }
+                    (Some(_), None) => {
+                        return Err("mail.password_env: a username needs the name of the variable holding its password".into())
+                    }
+                    (None, Some(_)) => {
+                        return Err("mail.username: password_env is given without a username".into())
+                    }
+                };
+                Transport::Smtp(Smtp {
+                    host,
+                    port,
+                    security,
+                    credentials,
+                    timeout: Duration::from_secs(m.timeout_seconds.unwrap_or(10).max(1)),
+                })
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_reads() {
+        let c = FileConfig::parse(
+            "addr = \"127.0.0.1:9000\"\npublic_url = \"https://m.example.org\"\n[mail]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nfrom = \"P <p@example.org>\"\n[mail.from_org]\nch12 = \"C <c@example.org>\"\n",
+        )
+        .expect("parses");
+        assert_eq!(c.addr.as_deref(), Some("127.0.0.1:9000"));
+        match c.mail_transport().expect("transport") {
+            Some(Transport::Smtp(s)) => {
+                assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 2525));
+                assert_eq!(s.security, Security::None);
+                assert!(s.credentials.is_none());
+            }
+            other => panic!("smtp expected, got {other:?}"),
+        }
+        assert_eq!(c.mail.from_org["ch12"], "C <c@example.org>");
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_line() {
+        let e = FileConfig::parse("addr = \"x\"\nadr = \"y\"\n").expect_err("unknown key");
+        assert!(e.starts_with("line 2:") && e.contains("adr"), "{e}");
+        let e = FileConfig::parse("[mail]\nport = \"many\"\n").expect_err("bad type");
+        assert!(e.starts_with("line 2:"), "{e}");
+        let e = FileConfig::parse("[mail]\ntransport = \"pigeon\"\n").expect_err("bad transport");
+        assert!(e.contains("pigeon") || e.contains("variant"), "{e}");
+        let c = FileConfig::parse("[mail]\ntransport = \"smtp\"\n").expect("parses");
+        assert!(c
+            .mail_transport()
+            .expect_err("no host")
+            .starts_with("mail.host"));
+        let c = FileConfig::parse("[mail]\nhost = \"h\"\nusername = \"u\"\n").expect("parses");
+        assert!(c
+            .mail_transport()
+            .expect_err("no password")
+            .starts_with("mail.password_env"));
+        let c = FileConfig::parse(
+            "[mail]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"MF_SURELY_UNSET_VAR\"\n",
+        )
+        .expect("parses");
+        assert!(c
+            .mail_transport()
+            .expect_err("unset")
+            .contains("MF_SURELY_UNSET_VAR"));
+    }
+}
