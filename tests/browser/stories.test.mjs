@@ -210,6 +210,20 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   await page.waitForURL(`${URL}/`);
   await page.getByRole('heading', { name: 'Welcome, Dan Okafor' }).waitFor();
 
+  // the assignment's notification came by mail too, linking to the request in this portal
+  const caseId = requestUrl.match(/\/cases\/(\d+)/)[1];
+  const assigned = fs
+    .readdirSync(MAIL)
+    .filter((f) => f.startsWith('notification-'))
+    .map((f) => fs.readFileSync(path.join(MAIL, f), 'utf8').replace(/=\r\n/g, '').replace(/=3D/g, '='))
+    .find((t) => t.includes('<dan@ch12.example.org>') && t.includes(`/requests/${caseId}`));
+  assert.ok(assigned, 'a notification mail to Dan links to the request');
+  const notified = assigned.match(/https?:\/\/\S+\/requests\/\d+/)[0];
+  assert.equal(notified, `${URL}/requests/${caseId}`);
+  await page.goto(notified);
+  await page.waitForURL(requestUrl);
+  await page.goto(`${URL}/`);
+
   const needAction = page.getByRole('link', { name: /Need Action/ });
   assert.match(await needAction.innerText(), /^\s*[1-9]\d*\s/, 'Need Action counts the request');
   await look(page, '12-home-mentor');

@@ -563,9 +563,13 @@ pub struct RunArgs {
 /// `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
-    pub addr: String,
+    /// The address to listen on [default: the config file's addr, else 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// The portal's configuration file (TOML: addr, public_url, db, workflows,
+    /// secure_cookies, [mail]; see docs/serve.md). Flags given win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The address people reach the portal at (links in e-mails) [default: http://ADDR].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
@@ -575,7 +579,8 @@ pub struct ServeArgs {
     /// Replace the demo database even if it holds data the demo did not write (with --demo).
     #[arg(long, requires = "demo")]
     pub force: bool,
-    /// Write e-mails as .eml files into this folder instead of printing them.
+    /// Write e-mails (sign-in links and notifications) as .eml files into this folder
+    /// instead of the configured transport.
     #[arg(long, value_name = "DIR")]
     pub mail_dir: Option<PathBuf>,
     /// Mark cookies Secure (served over TLS, or behind a TLS-terminating proxy).

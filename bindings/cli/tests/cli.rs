@@ -2260,3 +2260,29 @@ fn colours_follow_the_terminal_conventions() {
     assert!(refused.contains("\u{1b}["), "{refused:?}");
     assert!(refused.contains("error:"), "{refused:?}");
 }
+
+#[test]
+fn serve_config_mistakes_are_named_with_file_and_line_and_nothing_starts() {
+    let env = Env::new();
+    std::fs::write(
+        env.path("portal.toml"),
+        "addr = \"127.0.0.1:0\"\nadr = \"x\"\n",
+    )
+    .unwrap();
+    let err = env.fails(&["serve", "--config", "portal.toml"]);
+    assert!(
+        err.contains("portal.toml: line 2:") && err.contains("adr"),
+        "{err}"
+    );
+    std::fs::write(
+        env.path("mail.toml"),
+        "[mail]\nhost = \"127.0.0.1\"\nfrom = \"not an address\"\n",
+    )
+    .unwrap();
+    let err = env.fails(&["serve", "--config", "mail.toml"]);
+    assert!(err.contains("mail.from:"), "{err}");
+    let err = env.fails(&["serve", "--config", "missing.toml"]);
+    assert!(err.contains("missing.toml"), "{err}");
+    // nothing was created
+    assert!(!env.path("t.db").exists());
+}

@@ -744,14 +744,26 @@ pub fn builder(path: &Path, workflows: Option<&Path>) -> mentorflow::EngineBuild
 /// Fill a fresh database with the demo's organisations, people and story (quietly), on a
 /// manual clock that ends at the story's last step: `serve --demo` then opens it on the
 /// system clock. Returns the people (id, name, organisation, roles).
+/// The demo's story mails were sent in the story (as `mentorflow demo` prints them): a hook
+/// that takes them, so that only mail from what people do in the portal is delivered.
+#[derive(Debug)]
+struct StoryMail;
+
+impl mentorflow::Hook for StoryMail {}
+
 pub fn seed(
     path: &Path,
     workflows: Option<&Path>,
+    settings: &[(&str, serde_json::Value)],
 ) -> Result<Vec<(String, String, String, String)>, CliError> {
     let start = local(START, tz(START_TZ)?)?;
-    let engine = builder(path, workflows)
+    let mut b = builder(path, workflows)
         .clock(ManualClock::at(start))
-        .build()?;
+        .hook(StoryMail);
+    for (name, value) in settings {
+        b = b.setting_default(*name, value.clone());
+    }
+    let engine = b.build()?;
     let names = setup(&engine)?;
     let mut zones = HashMap::new();
     for (id, _, zone, _, _) in ORGS {

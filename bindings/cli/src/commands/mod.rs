@@ -88,7 +88,24 @@ impl Ctx {
         self.open(hooks, true)
     }
 
+    /// Open the engine (creating the database when missing) with the builder adjusted.
+    pub fn engine_configured(
+        &self,
+        configure: impl FnOnce(mentorflow::EngineBuilder) -> mentorflow::EngineBuilder,
+    ) -> Result<Engine, CliError> {
+        self.open_with(Vec::new(), true, configure)
+    }
+
     fn open(&self, hooks: Vec<Arc<dyn Hook>>, create: bool) -> Result<Engine, CliError> {
+        self.open_with(hooks, create, |b| b)
+    }
+
+    fn open_with(
+        &self,
+        hooks: Vec<Arc<dyn Hook>>,
+        create: bool,
+        configure: impl FnOnce(mentorflow::EngineBuilder) -> mentorflow::EngineBuilder,
+    ) -> Result<Engine, CliError> {
         let mut b = Engine::builder()
             .database(self.db_path())
             .limits(self.limits);
@@ -116,7 +133,7 @@ impl Ctx {
         for h in hooks {
             b = b.hook_arc(h);
         }
-        let engine = b.build()?;
+        let engine = configure(b).build()?;
         for p in engine.refused_definitions() {
             output::warn(&p, self.out.json);
         }

@@ -2,13 +2,79 @@
 
 use std::sync::Arc;
 
-use mentorflow_server::{mail, App, Config};
+use mentorflow_server::config_file::FileConfig;
+use mentorflow_server::mail::{self, Mailer, NotificationMailer};
+use mentorflow_server::{App, Config};
 
 use super::{demo, Ctx};
 use crate::args::ServeArgs;
 use crate::output::{self, CliError};
 
 pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
+    let file = match &a.config {
+        Some(path) => FileConfig::load(path).map_err(|e| CliError::coded("config", e))?,
+        None => FileConfig::default(),
+    };
+    // flags win over the file; the file over the defaults
+    let ctx = Ctx {
+        db: ctx.db.clone().or_else(|| file.db.clone()),
+        workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
+        now: ctx.now,
+        limits: ctx.limits,
+        out: ctx.out,
+    };
+    let ctx = &ctx;
+    let addr = a
+        .addr
+        .clone()
+        .or_else(|| file.addr.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let mut config = Config {
+        demo: a.demo,
+        secure_cookies: a.secure_cookies || file.secure_cookies.unwrap_or(false),
+        ..Config::default()
+    };
+    if let Some(t) = file
+        .mail_transport()
+        .map_err(|e| CliError::coded("config", e))?
+    {
+        config.mail = t;
+    }
+    if let Some(dir) = &a.mail_dir {
+        config.mail = mail::Transport::File(dir.clone());
+    }
+    if let Some(from) = &file.mail.from {
+        config.mail_from = from.clone();
+    }
+    config.mail_from_org = file.mail.from_org.clone();
+    // check the mail settings before anything is written
+    let mailer = Mailer::new(
+        config.mail.clone(),
+        &config.mail_from,
+        &config.mail_from_org,
+    )
+    .map_err(|e| CliError::coded("config", e))?;
+
+    // the public URL is known once the address is bound (port 0 picks a free one)
+    let bound = std::net::TcpListener::bind(&addr)
+        .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
+    let local = bound
+        .local_addr()
+        .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
+    drop(bound);
+    let local_addr = local.to_string();
+    config.public_url = a
+        .public_url
+        .clone()
+        .or_else(|| file.public_url.clone())
+        .unwrap_or_else(|| format!("http://{local}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let url = config.public_url.clone();
+    // links in the workflows' e-mails (`settings.portal_url`) point here unless an
+    // organisation set its own
+    let portal_url = serde_json::Value::String(url.clone());
+
     let (engine, people) = if a.demo {
         if ctx
             .db
@@ -20,43 +86,31 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             ));
         }
         let path = demo::fresh_db(ctx, a.force)?;
-        let people = demo::seed(&path, ctx.workflows.as_deref())?;
+        let people = demo::seed(
+            &path,
+            ctx.workflows.as_deref(),
+            &[("portal_url", portal_url.clone())],
+        )?;
         let engine = demo::builder(&path, ctx.workflows.as_deref())
             .limits(ctx.limits)
+            .setting_default("portal_url", portal_url)
             .build()?;
         (engine, people)
     } else {
-        (ctx.engine()?, Vec::new())
+        (
+            ctx.engine_configured(|b| b.setting_default("portal_url", portal_url))?,
+            Vec::new(),
+        )
     };
     let engine = Arc::new(engine);
-    let mut config = Config {
-        demo: a.demo,
-        secure_cookies: a.secure_cookies,
-        ..Config::default()
-    };
-    if let Some(dir) = &a.mail_dir {
-        config.mail = mail::Transport::File(dir.clone());
-    }
-    let public = a.public_url.clone();
-    let addr = a.addr.clone();
-    // the public URL is known once the address is bound (port 0 picks a free one)
-    let bound = std::net::TcpListener::bind(&addr)
-        .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
-    let local = bound
-        .local_addr()
-        .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
-    drop(bound);
-    let local_addr = local.to_string();
-    config.public_url = public
-        .unwrap_or_else(|| format!("http://{local}"))
-        .trim_end_matches('/')
-        .to_owned();
-    let url = config.public_url.clone();
-    let app = App::new(engine.clone(), config);
+    NotificationMailer::attach(&engine, mailer);
+    let transport = describe(&config.mail);
+    let app = App::try_new(engine.clone(), config).map_err(|e| CliError::coded("config", e))?;
     mentorflow_server::serve_blocking(app, &local_addr, |at| {
         output::line(&format!(
             "mentorflow serve: listening on http://{at} (public address {url})"
         ));
+        output::line(&format!("Mail: {transport}"));
         if a.demo {
             output::line(&format!(
                 "Demo: sign in as anyone at {url}/demo, or follow a person's link:"
@@ -84,4 +138,22 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         output::line("Stop with Ctrl-C.");
     })
     .map_err(|e| CliError::msg(format!("serve: {e}")))
+}
+
+fn describe(t: &mail::Transport) -> String {
+    match t {
+        mail::Transport::Log => "printed here (no mail transport configured)".into(),
+        mail::Transport::File(dir) => format!("written as .eml files to {}", dir.display()),
+        mail::Transport::Smtp(s) => format!(
+            "SMTP {}:{} ({:?}{})",
+            s.host,
+            s.port,
+            s.security,
+            if s.credentials.is_some() {
+                ", with credentials"
+            } else {
+                ""
+            }
+        ),
+    }
 }
