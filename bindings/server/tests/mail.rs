@@ -294,22 +294,30 @@ fn the_file_transport_writes_one_eml_per_notification() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine_with(Transport::File(dir.path().to_owned()));
     let id = submit(&engine);
-    let n = engine
+    engine
+        .act(id, "assign", "cody", json!({"mentor": "dan"}))
+        .unwrap();
+    let outbox = engine
         .notifications(&NotificationFilter {
             case_id: Some(id),
             ..Default::default()
         })
-        .unwrap()
-        .remove(0);
+        .unwrap();
+    assert_eq!(outbox.len(), 2);
+    let n = outbox.iter().find(|n| n.to == "dan").unwrap();
     let file = dir.path().join(format!("notification-{}.eml", n.id));
     let text = unpacked(&std::fs::read_to_string(&file).unwrap());
-    assert!(text.contains("cody@ch12.example.org"), "{text}");
+    assert!(text.contains("dan@ch12.example.org"), "{text}");
     assert!(
         text.contains(&format!("http://portal.test/requests/{id}")),
         "{text}"
     );
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert_eq!(files.len(), 1, "one file, no temporary left behind");
+    assert_eq!(
+        files.len(),
+        2,
+        "one file a notification, no temporary left behind"
+    );
 }
 
 #[test]
@@ -335,13 +343,18 @@ fn an_organisations_own_portal_url_wins_over_the_portals_default() {
         )
         .unwrap();
     let id = submit(&engine);
+    engine
+        .act(id, "assign", "cody", json!({"mentor": "dan"}))
+        .unwrap();
     let n = engine
         .notifications(&NotificationFilter {
             case_id: Some(id),
             ..Default::default()
         })
         .unwrap()
-        .remove(0);
+        .into_iter()
+        .find(|n| n.to == "dan")
+        .unwrap();
     let text = unpacked(
         &std::fs::read_to_string(dir.path().join(format!("notification-{}.eml", n.id))).unwrap(),
     );
