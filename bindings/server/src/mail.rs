@@ -6,10 +6,11 @@
 //! credentials). Messages are built with lettre in every transport (encoded headers, a
 //! `Message-ID` from the stable id).
 //!
-//! Notifications reach the mail through [`NotificationMailer`], a [`mentorflow::Hook`]:
-//! the engine's outbox hands it every notification after commit; when the mail server
-//! refuses or cannot be reached it returns an error, the outbox keeps the notification and
-//! the next sweep retries it (at least once; the `Message-ID` lets receivers drop a repeat).
+//! Notifications reach the mail through [`NotificationMailer`], a [`mentorflow::Hook`]
+//! named [`HOOK_NAME`]: the engine's outbox hands it every notification after commit; when
+//! the mail server refuses or cannot be reached it returns an error, and the engine keeps a
+//! delivery record for this consumer and retries with backoff, then keeps a dead letter for
+//! an operator (at least once; the `Message-ID` lets receivers drop a repeat).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -249,14 +250,14 @@ impl NotificationMailer {
         engine.add_hook(hook.clone());
         hook
     }
-
-    /// The consumer name (see [`HOOK_NAME`]).
-    pub fn name(&self) -> &str {
-        HOOK_NAME
-    }
 }
 
 impl Hook for NotificationMailer {
+    /// Its delivery state (attempts, backoff, dead letters) is kept under this name.
+    fn name(&self) -> &str {
+        HOOK_NAME
+    }
+
     fn on_notification(&self, n: &Notification) -> Result<(), HookError> {
         let engine = self
             .engine

@@ -9,8 +9,10 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mentorflow::{Engine, ManualClock, NotificationFilter, Org, Person};
-use mentorflow_server::mail::{Mailer, NotificationMailer, Security, Smtp, Transport};
+use mentorflow::{
+    DeliveryFilter, DeliveryStatus, Engine, ManualClock, NotificationFilter, Org, Person,
+};
+use mentorflow_server::mail::{Mailer, NotificationMailer, Security, Smtp, Transport, HOOK_NAME};
 use serde_json::json;
 
 /// One message the sink received: the envelope and the data.
@@ -245,46 +247,62 @@ fn a_mail_server_that_is_down_keeps_the_notification_until_it_is_back() {
     let port = spare.local_addr().unwrap().port();
     drop(spare);
     let engine = engine_with(smtp(port));
-    let id = submit(&engine);
-    let pending = engine
-        .notifications(&NotificationFilter {
-            case_id: Some(id),
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(pending.len(), 1);
-    let n = &pending[0];
     assert!(
-        n.delivered_at.is_none(),
-        "not delivered while the server is down"
+        engine.consumers().contains(&HOOK_NAME.to_owned()),
+        "{:?}",
+        engine.consumers()
     );
-    assert!(n.attempts >= 1, "the attempt is counted");
-    let err = n.last_error.clone().unwrap_or_default();
+    let id = submit(&engine);
+    // the case itself went on
+    assert_eq!(engine.get(id, None).unwrap().state, "submitted");
+    let mine = DeliveryFilter {
+        consumer: Some(HOOK_NAME.into()),
+        case_id: Some(id),
+        ..Default::default()
+    };
+    let failed = engine.deliveries(&mine).unwrap();
+    assert_eq!(
+        failed.len(),
+        1,
+        "one failed delivery for the portal's mailer: {failed:?}"
+    );
+    let d = &failed[0];
+    assert_eq!(d.status, DeliveryStatus::Retry);
+    assert_eq!(d.attempts, 1);
+    let err = d.last_error.clone().unwrap_or_default();
     assert!(
         err.contains(&format!("127.0.0.1:{port}")),
         "the error names the server: {err}"
     );
-    // the case itself went on
-    assert_eq!(engine.get(id, None).unwrap().state, "submitted");
+    let next = d.next_attempt_at.expect("a retry is planned");
 
-    // the server comes back on the same port; the next sweep delivers
+    // the server comes back on the same port; nothing is sent before the retry is due
     let sink = Sink::on(TcpListener::bind(("127.0.0.1", port)).unwrap());
-    let report = engine.tick().unwrap();
-    assert_eq!(report.delivered, 1, "{report:?}");
+    engine.tick().unwrap();
+    assert!(sink.messages().is_empty(), "backing off: not yet");
+    // the timer worker sleeps until then (next_due includes retries)
+    let due = engine.next_due().unwrap().expect("something is due");
+    assert!(due <= next, "{due} after the retry at {next}");
+    let mut delivered = engine
+        .advance_to(next + chrono::Duration::seconds(1))
+        .unwrap()
+        .delivered;
+    delivered += engine.tick().unwrap().delivered;
+    assert_eq!(delivered, 1);
     let got = sink.messages();
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].to[0].contains("cody@ch12.example.org"));
-    assert!(
-        unpacked(&got[0].data).contains(&format!("Message-ID: <notification-{}@mentorflow>", n.id))
+    assert!(unpacked(&got[0].data).contains(&format!(
+        "Message-ID: <notification-{}@mentorflow>",
+        d.outbox_id
+    )));
+    let all = DeliveryFilter { all: true, ..mine };
+    assert_eq!(
+        engine.deliveries(&all).unwrap()[0].status,
+        DeliveryStatus::Delivered
     );
-    let after = engine
-        .notifications(&NotificationFilter {
-            case_id: Some(id),
-            ..Default::default()
-        })
-        .unwrap();
-    assert!(after[0].delivered_at.is_some());
     // and it is not sent again
+    engine.advance_by(chrono::Duration::hours(1)).unwrap();
     engine.tick().unwrap();
     assert_eq!(sink.messages().len(), 1);
 }
