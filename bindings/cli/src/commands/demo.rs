@@ -749,7 +749,12 @@ pub fn builder(path: &Path, workflows: Option<&Path>) -> mentorflow::EngineBuild
 #[derive(Debug)]
 struct StoryMail;
 
-impl mentorflow::Hook for StoryMail {}
+impl mentorflow::Hook for StoryMail {
+    /// The portal's mailer's name: its delivery state starts after the story.
+    fn name(&self) -> &str {
+        mentorflow_server::mail::HOOK_NAME
+    }
+}
 
 pub fn seed(
     path: &Path,
