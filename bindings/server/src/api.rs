@@ -95,7 +95,21 @@ async fn view(
     }
     let me = c.person.id;
     let page = app
-        .run(move |e| e.view_page(&format!("{workflow}.{view}"), &me, &q))
+        .run(move |e| {
+            // only the views the engine offers this person
+            if !e
+                .views_for(&me)?
+                .iter()
+                .any(|x| x.workflow == workflow && x.name == view)
+            {
+                return Err(mentorflow::Error::NotFound {
+                    kind: "view",
+                    id: format!("{workflow}.{view}"),
+                    hint: None,
+                });
+            }
+            e.view_page(&format!("{workflow}.{view}"), &me, &q)
+        })
         .await?;
     Ok(Json(json!(page)))
 }

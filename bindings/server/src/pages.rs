@@ -402,6 +402,10 @@ async fn view_list(
                 .view(&view)
                 .ok_or_else(|| Error::NotFound { kind: "view", id: format!("{workflow}.{view}"), hint: None })?
                 .clone();
+            // only the views the engine offers this person (their home's boxes)
+            if !e.views_for(&me)?.iter().any(|x| x.workflow == workflow && x.name == view) {
+                return Err(Error::NotFound { kind: "view", id: format!("{workflow}.{view}"), hint: None });
+            }
             let result = e.view_page(&format!("{workflow}.{view}"), &me, &query)?;
             let columns = list_columns(&def);
             let zones = org_zones(e)?;
