@@ -34,7 +34,7 @@ pub struct Cli {
     pub json: bool,
 
     /// Run this invocation on a fixed (manual) clock at this instant, e.g. 2026-11-20T10:00:00Z.
-    #[arg(long, global = true, value_name = "INSTANT", value_parser = parse_now, help_heading = GLOBAL)]
+    #[arg(long, global = true, value_name = "INSTANT", value_parser = parse_now, env = "MENTORFLOW_NOW", help_heading = GLOBAL)]
     pub now: Option<DateTime<Utc>>,
 
     /// Change a script sandbox limit, e.g. `--script-limit max_operations=50000

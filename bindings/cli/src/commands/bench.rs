@@ -1,9 +1,16 @@
 //! `mentorflow bench`: the engine against the SQLite floor (the workloads live in the
 //! `mentorflow-bench` crate).
 
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use super::Ctx;
 use crate::args::BenchArgs;
 use crate::output::{self, CliError};
+
+/// Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+const INTERRUPTED: i32 = 130;
 
 pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
     let options = mentorflow_bench::Options {
@@ -14,13 +21,60 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
         samples: a.samples.max(1),
         dir: a.dir.clone().unwrap_or_else(std::env::temp_dir),
     };
+    // Ctrl-C (or SIGTERM) removes the databases written so far before the process ends.
+    let dir = options.dir.clone();
+    ctrlc::set_handler(move || {
+        let removed = mentorflow_bench::remove_files(&dir);
+        eprintln!(
+            "\nmentorflow bench: interrupted; removed {removed} file{} from {}",
+            if removed == 1 { "" } else { "s" },
+            dir.display()
+        );
+        std::process::exit(INTERRUPTED);
+    })
+    .map_err(|e| CliError::msg(format!("cannot watch for Ctrl-C: {e}")))?;
     let quiet = ctx.out.json;
+    if !quiet {
+        eprintln!(
+            "mentorflow bench: {} steps; needs about {} of free disk in {} at most (this run's \
+             largest database); the default run takes about 5 minutes. Ctrl-C stops and cleans up.",
+            mentorflow_bench::steps(&options),
+            megabytes(mentorflow_bench::estimated_disk_mb(&options)),
+            options.dir.display()
+        );
+    }
+    // A bar on a terminal; plain progress lines on a pipe or in a log; nothing with --json.
+    let bar = ProgressBar::with_draw_target(
+        Some(mentorflow_bench::steps(&options) as u64),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let on_terminal = !quiet && !bar.is_hidden();
+    if on_terminal {
+        bar.enable_steady_tick(Duration::from_millis(200));
+    }
+    let mut started = false;
     let report = mentorflow_bench::run(&options, |step| {
-        if !quiet {
+        if started {
+            bar.inc(1);
+        }
+        started = true;
+        if on_terminal {
+            bar.set_message(step.to_owned());
+        } else if !quiet {
             eprintln!("  {step}");
         }
-    })
-    .map_err(|e| CliError::coded("storage", format!("the benchmark failed: {e}")))?;
+    });
+    bar.finish_and_clear();
+    let report =
+        report.map_err(|e| CliError::coded("storage", format!("the benchmark failed: {e}")))?;
     if ctx.out.json {
         return ctx.out.print_json(&report);
     }
@@ -79,10 +133,26 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
             format!("loaded in {:.1} s", s.load_secs),
         ]);
     }
+    rows.push(vec![
+        "disk: largest database".to_owned(),
+        megabytes(report.peak_disk_mb),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
     output::print(&output::table(
         &["part", "throughput", "p50", "p99", "ratio"],
         &rows,
         &ctx.out,
     ));
     Ok(())
+}
+
+/// `12 MB`, `1.3 GB`.
+fn megabytes(mb: f64) -> String {
+    if mb >= 1000.0 {
+        format!("{:.1} GB", mb / 1000.0)
+    } else {
+        format!("{mb:.0} MB")
+    }
 }
