@@ -121,10 +121,44 @@ impl FromRequestParts<App> for Session {
     type Rejection = crate::PageError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        // a page asked for without a session (a link in an e-mail): back there after sign-in
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .filter(|_| parts.method == axum::http::Method::GET)
+            .and_then(|p| safe_next(&p));
         session_of(parts, app)
             .await?
-            .ok_or(crate::PageError(Failure::NotSignedIn))
+            .ok_or(crate::PageError(match next {
+                Some(n) if n != "/" => Failure::SignInFor(n),
+                _ => Failure::NotSignedIn,
+            }))
     }
+}
+
+/// A path to go to after sign-in: only a path of this site (`/cases/7`), never another
+/// site (`//evil.example`, `https://…`, `/\\evil`).
+pub fn safe_next(next: &str) -> Option<String> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2000;
+    ok.then(|| next.to_owned())
+}
+
+/// Percent-encode a path for a query value.
+pub fn encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A signed-in console request or nobody (pages that work either way).

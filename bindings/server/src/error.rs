@@ -14,6 +14,8 @@ pub enum Failure {
     Engine(mentorflow::Error),
     /// No valid session or token.
     NotSignedIn,
+    /// No valid session on a page: sign in, then come back to this path.
+    SignInFor(String),
     /// A form without the right CSRF token.
     Csrf,
     /// A request the portal could not read (a bad query or header), naming what.
@@ -54,7 +56,7 @@ impl Failure {
     pub fn status(&self) -> StatusCode {
         match self {
             Failure::Engine(e) => status_of(e),
-            Failure::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Failure::NotSignedIn | Failure::SignInFor(_) => StatusCode::UNAUTHORIZED,
             Failure::Csrf => StatusCode::FORBIDDEN,
             Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -64,7 +66,7 @@ impl Failure {
     pub fn code(&self) -> &'static str {
         match self {
             Failure::Engine(e) => e.code(),
-            Failure::NotSignedIn => "not_signed_in",
+            Failure::NotSignedIn | Failure::SignInFor(_) => "not_signed_in",
             Failure::Csrf => "csrf",
             Failure::BadRequest { .. } => "validation",
             Failure::Internal => "internal",
@@ -83,7 +85,7 @@ impl Failure {
                 mentorflow::Error::NotFound { kind, id, .. } => format!("{kind} `{id}` not found"),
                 other => other.to_string(),
             },
-            Failure::NotSignedIn => "sign in first".into(),
+            Failure::NotSignedIn | Failure::SignInFor(_) => "sign in first".into(),
             Failure::Csrf => {
                 "this form has expired or did not come from this site; reload the page and try again"
                     .into()
@@ -168,8 +170,15 @@ impl<E: Into<Failure>> From<E> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if matches!(self.0, Failure::NotSignedIn) {
-            return axum::response::Redirect::to("/sign-in").into_response();
+        match &self.0 {
+            Failure::NotSignedIn => {
+                return axum::response::Redirect::to("/sign-in").into_response()
+            }
+            Failure::SignInFor(next) => {
+                let to = format!("/sign-in?next={}", crate::auth::encode_path(next));
+                return axum::response::Redirect::to(&to).into_response();
+            }
+            _ => {}
         }
         let status = self.0.status();
         let title = match status {

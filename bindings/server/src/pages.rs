@@ -127,14 +127,16 @@ async fn sign_in_form(
     State(app): State<App>,
     MaybeSession(s): MaybeSession,
     headers: axum::http::HeaderMap,
+    Query(params): Query<Fields>,
 ) -> Response {
+    let next = FormFields(&params).opt("next").and_then(auth::safe_next);
     if s.is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(next.as_deref().unwrap_or("/")).into_response();
     }
     let (pre, set) = pre_cookie(&app, &headers);
     let html = render::page(
         "sign_in.html",
-        json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo}),
+        json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo, "next": next}),
     );
     page_with_cookie(StatusCode::OK, html, set)
 }
@@ -147,11 +149,12 @@ async fn sign_in_request(
     let f = FormFields(&form);
     auth::check_pre(pre_of(&headers).as_deref(), f.get("_csrf"))?;
     let email = f.get("email").trim().to_owned();
+    let next = f.opt("next").and_then(auth::safe_next);
     if !email.contains('@') || email.len() > 320 {
         let (pre, set) = pre_cookie(&app, &headers);
         let html = render::page(
             "sign_in.html",
-            json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo,
+            json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo, "next": next,
                    "email": email, "error": "enter the e-mail address the programme knows you by"}),
         );
         return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
@@ -164,7 +167,7 @@ async fn sign_in_request(
             let mut links = Vec::new();
             for p in e.people_by_email(&addr)? {
                 let secret = auth::secret();
-                e.issue_token(&secret, "sign_in", &p.id, json!({}), ttl)?;
+                e.issue_token(&secret, "sign_in", &p.id, json!({"next": next}), ttl)?;
                 links.push((p, secret));
             }
             Ok(links)
@@ -216,10 +219,19 @@ async fn sign_in_redeem(
 ) -> Result<Response, PageError> {
     auth::check_pre(pre_of(&headers).as_deref(), FormFields(&form).get("_csrf"))?;
     let person = app
-        .run(move |e| Ok(e.redeem_token(&token, "sign_in")?.map(|t| t.person)))
+        .run(move |e| Ok(e.redeem_token(&token, "sign_in")?))
         .await?;
     match person {
-        Some(p) => start_session(&app, p, "/").await,
+        Some(t) => {
+            // back to the page that asked for the sign-in (checked again: a path of this site)
+            let next = t
+                .payload
+                .get("next")
+                .and_then(Value::as_str)
+                .and_then(auth::safe_next)
+                .unwrap_or_else(|| "/".to_owned());
+            start_session(&app, t.person, &next).await
+        }
         None => Ok((
             StatusCode::NOT_FOUND,
             render::page("sign_in_link.html", json!({"expired": true})),

@@ -600,3 +600,74 @@ async fn start_form_and_view_paging() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_link_followed_before_signing_in_comes_back_after_it() {
+    let t = setup();
+    let id = new_request(&t, "pat", "Pat's Bakery");
+    // the e-mail's link, without a session: to sign-in, remembering where to come back
+    let r = send(
+        &t.app,
+        Request::get(format!("/cases/{id}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), format!("/sign-in?next=/cases/{id}"));
+    let r = send(
+        &t.app,
+        Request::get(r.location()).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .contains(&format!("name=\"next\" value=\"&#x2f;cases&#x2f;{id}\""))
+            || r.body
+                .contains(&format!("name=\"next\" value=\"/cases/{id}\"")),
+        "{}",
+        r.body
+    );
+    let pre = r.cookie("mf_pre").unwrap();
+    let csrf = csrf_token(&pre);
+    let next = format!("/cases/{id}");
+    for (asked, lands) in [(next.as_str(), next.as_str()), ("//evil.example/x", "/")] {
+        for f in std::fs::read_dir(t.mail.path()).into_iter().flatten() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        let r = send(
+            &t.app,
+            form(
+                "/sign-in",
+                &format!("mf_pre={pre}"),
+                &[
+                    ("_csrf", &csrf),
+                    ("email", "pat@ch12.example.org"),
+                    ("next", asked),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let mail = std::fs::read_dir(t.mail.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(mail).unwrap();
+        let link = text
+            .split_whitespace()
+            .find(|w| w.starts_with("http://portal.test/sign-in/"))
+            .unwrap();
+        let path = link.strip_prefix("http://portal.test").unwrap();
+        let r = send(
+            &t.app,
+            form(path, &format!("mf_pre={pre}"), &[("_csrf", &csrf)]),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location(), lands, "asked {asked}");
+    }
+}
