@@ -218,9 +218,7 @@ async fn sign_in_redeem(
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
     auth::check_pre(pre_of(&headers).as_deref(), FormFields(&form).get("_csrf"))?;
-    let person = app
-        .run(move |e| Ok(e.redeem_token(&token, "sign_in")?))
-        .await?;
+    let person = app.run(move |e| e.redeem_token(&token, "sign_in")).await?;
     match person {
         Some(t) => {
             // back to the page that asked for the sign-in (checked again: a path of this site)
