@@ -554,6 +554,48 @@ impl PyEngine {
         self.case(py, case)
     }
 
+    /// Replay the recorded history of the workflow's cases (or of `cases`) against its
+    /// definition `version` on a scratch engine; a dict shaped like `mentorflow --json
+    /// replay`. Nothing in the database changes.
+    #[pyo3(signature = (workflow, version, *, cases = None))]
+    fn replay<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: String,
+        version: u32,
+        cases: Option<Vec<i64>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.core(py)?;
+        let r = detached(py, || core.replay(&workflow, version, cases.as_deref()))?;
+        crate::authoring::report(py, serde_json::to_value(&r))
+    }
+
+    /// Migrate the open cases of a plan's `from` version to its `to` version by the
+    /// migration plan file `plan`, each case in its own transaction (or, with `dry_run`,
+    /// only say what would change); a dict shaped like `mentorflow --json migrate`. A plan
+    /// with problems raises DefinitionError (every problem with file, line and column) and
+    /// changes nothing; a case that cannot move is `refused` in the report.
+    #[pyo3(signature = (plan, *, dry_run = false, cases = None))]
+    fn migrate<'py>(
+        &self,
+        py: Python<'py>,
+        plan: PathBuf,
+        dry_run: bool,
+        cases: Option<Vec<i64>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &if dry_run {
+            self.core(py)?
+        } else {
+            self.writable(py, "migrate()")?
+        };
+        let options = mentorflow::MigrateOptions { dry_run, cases };
+        let r = detached(py, || {
+            let plan = mentorflow::MigrationPlan::load(&plan)?;
+            core.migrate(&plan, &options)
+        })?;
+        crate::authoring::report(py, serde_json::to_value(&r))
+    }
+
     /// A case's history, oldest first.
     #[pyo3(signature = (case_id, *, actor = None))]
     fn history<'py>(

@@ -12,7 +12,9 @@
 //! | `errors` | the one mapping from `mentorflow::Error` to the Python exceptions |
 //! | `hooks` | Python callbacks as engine hooks, Python functions as script functions |
 //! | `scenario` | `run_scenario`: the core's scenario runner |
+//! | `authoring` | `coverage`, and the reports of `Engine.replay` and `Engine.migrate` |
 
+mod authoring;
 mod convert;
 mod engine;
 mod errors;
@@ -29,5 +31,6 @@ fn _mentorflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     engine::register(m)?;
     values::register(m)?;
     scenario::register(m)?;
+    authoring::register(m)?;
     Ok(())
 }

@@ -44,8 +44,10 @@ from ._mentorflow import (
     Signal,
     TickReport,
     __version__,
+    coverage,
     run_scenario,
 )
+from ._reports import CoverageReport, MigrationReport, ReplayReport
 from ._results import CaseList, EventList, NotificationList, Rows
 
 __all__ = [
@@ -63,6 +65,10 @@ __all__ = [
     "Participant",
     "ScenarioReport",
     "run_scenario",
+    "coverage",
+    "ReplayReport",
+    "MigrationReport",
+    "CoverageReport",
     "CaseList",
     "EventList",
     "NotificationList",

@@ -16,6 +16,7 @@ from typing import (
     overload,
 )
 
+from mentorflow._reports import CoverageReport, MigrationReport, ReplayReport
 from mentorflow._results import CaseList, EventList, NotificationList, Rows
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Participant",
     "ScenarioReport",
     "run_scenario",
+    "coverage",
 ]
 
 __version__: str
@@ -172,6 +174,34 @@ class Engine:
         not depend on inputs are checked)."""
     def get(self, case_id: int, *, actor: Optional[str] = None) -> "Case":
         """A case. With ``actor``, only if that person may see it (else NotFound)."""
+    def replay(
+        self, workflow: str, version: int, *, cases: Optional[Sequence[int]] = None
+    ) -> ReplayReport:
+        """Re-run the recorded history of the workflow's cases (or of ``cases``) against its
+        definition ``version`` (a loaded file or a stored version) on a scratch in-memory
+        engine, and report per case ``identical`` or the first divergence (``refused``,
+        ``state``, ``notifications``, ``effects``, ``action``, ``extra_event``). The shape is
+        ``mentorflow --json replay``'s. Nothing in the database changes.
+
+        Raises NotFound for an unknown workflow, version or case.
+        """
+    def migrate(
+        self,
+        plan: _PathLike,
+        *,
+        dry_run: bool = False,
+        cases: Optional[Sequence[int]] = None,
+    ) -> MigrationReport:
+        """Move the open cases of a migration plan's ``from`` version to its ``to`` version
+        (the plan file's format is in docs/authoring.md), each case in its own transaction
+        with a ``migrate`` history event; with ``dry_run=True`` only report what would change
+        (states, fields, roles, timers dropped, kept or scheduled) and write nothing. The
+        shape is ``mentorflow --json migrate``'s; a case that cannot move is ``refused`` with
+        its ``reason`` and stays untouched.
+
+        Raises DefinitionError when the plan has problems (each with file, line, column;
+        nothing changes), ValidationError when ``cases`` names a case of another version.
+        """
     def history(self, case_id: int, *, actor: Optional[str] = None) -> EventList:
         """The case's history, oldest first. With ``actor``, only if that person may see it."""
     def notifications(
@@ -656,6 +686,23 @@ class ScenarioReport:
         ``actual``; ``None`` when the scenario passed."""
     def __bool__(self) -> bool: ...
 
+def coverage(
+    paths: Union[_PathLike, Sequence[_PathLike]],
+    *,
+    workflows: Optional[_PathLike] = None,
+    min_coverage: Optional[float] = None,
+) -> CoverageReport:
+    """Run scenario files (files or folders of ``*.yaml``) and measure the transition
+    coverage of the workflows in ``workflows`` (a folder or a file; default ``workflows``):
+    per workflow the transitions taken (``transitions_covered`` of ``transitions_total``,
+    ``percent``) and those no scenario took. With ``min_coverage`` (0–100),
+    ``below_min_coverage`` names each workflow below it, as ``mentorflow test
+    --min-coverage`` does. ``ok`` is whether every scenario passed and no workflow is below
+    the minimum; a failing scenario or a low coverage never raises.
+
+    Raises ValueError for a ``min_coverage`` outside 0–100, DefinitionError when the
+    workflows do not load.
+    """
 def run_scenario(path: _PathLike, *, workflows: Optional[_PathLike] = None) -> ScenarioReport:
     """Run one scenario file (see tests/scenarios/README.md for the format) on a fresh
     database and a manual clock, and report the outcome. Relative ``workflows:`` paths in the
