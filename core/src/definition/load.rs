@@ -830,6 +830,10 @@ impl Loader<'_> {
                     .run
                     .as_deref()
                     .and_then(|s| self.compile(s, Kind::Effect, &child_path(&tpath, "run")));
+                let when = rt
+                    .when
+                    .as_deref()
+                    .and_then(|s| self.compile(s, Kind::Expr, &child_path(&tpath, "when")));
                 // A timer whose schedule is broken (reported above) is kept with a
                 // stand-in, so that its action and `cancel_timer` are still checked; the
                 // definition is refused anyway.
@@ -839,6 +843,7 @@ impl Loader<'_> {
                     schedule,
                     run,
                     action: rt.action,
+                    when,
                     description: rt.description,
                 });
             }
@@ -1290,6 +1295,10 @@ impl Loader<'_> {
                 if let Some(run) = &t.run {
                     let p = run.place.path.clone();
                     self.check_refs(d, run, None, None, &p);
+                }
+                if let Some(when) = &t.when {
+                    let p = when.place.path.clone();
+                    self.check_refs(d, when, None, None, &p);
                 }
             }
         }

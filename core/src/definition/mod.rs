@@ -107,6 +107,8 @@ pub struct Timer {
     pub run: Option<Script>,
     /// A system action to fire.
     pub action: Option<String>,
+    /// A condition checked when the timer is due; a false one skips the firing.
+    pub when: Option<Script>,
     /// Description.
     pub description: Option<String>,
 }

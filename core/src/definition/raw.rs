@@ -165,6 +165,10 @@ pub(crate) struct RawTimer {
     pub run: Option<String>,
     /// A system action (`by: system`) to fire.
     pub action: Option<String>,
+    /// A condition checked when the timer is due: when false, the firing is skipped (no
+    /// history event; an `every` timer asks again at its next period).
+    #[schemars(with = "Option<shape::Script>")]
+    pub when: Option<String>,
     pub description: Option<String>,
 }
 

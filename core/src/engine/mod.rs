@@ -1179,7 +1179,11 @@ impl Engine {
                         clock.set(t);
                     }
                     let r = sweep::sweep(self, clock.now())?;
-                    let progressed = r.fired > 0 || !r.failed.is_empty();
+                    // A sweep that fired nothing may still have moved on: stale timers
+                    // dropped, firings skipped by a timer's `when`.
+                    let progressed = r.fired > 0
+                        || !r.failed.is_empty()
+                        || self.read(|db| db.next_due())? != Some(t);
                     report.add(r);
                     if !progressed {
                         break;

@@ -706,7 +706,8 @@ pub(crate) fn fire_timer(
         .clone()
         .unwrap_or_else(|| format!("timer:{}", timer.name));
     let cell = context(&case, &def.id, now, &cal);
-    let state_changed = CTX.set(&cell, || -> Result<bool> {
+    // `None`: the timer's `when` was false, so the firing is skipped (no event).
+    let fired = CTX.set(&cell, || -> Result<Option<bool>> {
         let mut run = Run::new(
             engine,
             db,
@@ -733,10 +734,16 @@ pub(crate) fn fire_timer(
                 true,
             )?;
         }
+        if let Some(when) = &timer.when {
+            if !run.holds(when)? {
+                return Ok(None);
+            }
+        }
         let decision = run.execute(action, timer.run.as_ref())?;
         db.apply(decision)?;
-        Ok(run.state_changed)
+        Ok(Some(run.state_changed))
     })?;
+    let state_changed = fired.unwrap_or(false);
     match &timer.schedule {
         Schedule::Every(span) if !state_changed => {
             // A recurring timer that missed several periods fires once, then resumes at its
@@ -755,7 +762,7 @@ pub(crate) fn fire_timer(
             db.consume_timer(t)?;
         }
     }
-    Ok(true)
+    Ok(fired.is_some())
 }
 
 struct Spawn {
@@ -1042,6 +1049,13 @@ impl<'a> Run<'a> {
             c.fail = None;
             c.case_id = (self.case.id > 0).then_some(self.case.id);
         });
+    }
+
+    /// Evaluate a condition (a timer's `when`) in the read scope.
+    fn holds(&self, s: &Script) -> Result<bool> {
+        self.set_mode(Mode::Read);
+        let mut scope = self.base_scope(s.uses, false)?;
+        self.scripts().test(s, &mut scope)
     }
 
     /// Evaluate a guard or check; when false, its message (rendered in the scope the
