@@ -17,6 +17,10 @@
 //! `allow` line of the diff.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/backend.rs"]
+mod backend;
+use backend::Fresh;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -112,7 +116,7 @@ fn people() -> Vec<Person> {
 
 fn engine() -> Engine {
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflows_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows"))
         .clock(ManualClock::at(t0()))
         .build()

@@ -2,6 +2,7 @@
 //! acting on the same cases and sweeping the same timers.
 #![allow(clippy::unwrap_used)]
 mod support;
+use support::Fresh;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,7 +51,7 @@ fn workers() -> Vec<Person> {
 
 fn engine() -> Engine {
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("counter.yaml", COUNTER)
         .clock(ManualClock::at(t0()))
         .build()

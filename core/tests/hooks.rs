@@ -3,6 +3,7 @@
 //! private fields kept out of notifications.
 #![allow(clippy::unwrap_used)]
 mod support;
+use support::Fresh;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +32,7 @@ fn request(e: &Engine) -> i64 {
 fn build(hooks: Vec<Arc<dyn Hook>>) -> (Engine, ManualClock) {
     let clock = ManualClock::at(t0());
     let mut b = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone());
     for h in hooks {

@@ -2,6 +2,7 @@
 //! directory, visibility across organisations, and people supplied by a host hook.
 #![allow(clippy::unwrap_used)]
 mod support;
+use support::Fresh;
 
 use std::sync::Arc;
 
@@ -72,7 +73,7 @@ fn directory() -> Vec<Person> {
 
 fn build(hook: Option<Arc<dyn Hook>>) -> Engine {
     let mut b = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("programme.yaml", PROGRAMME)
         .clock(ManualClock::at(t0()));
     if let Some(h) = hook {

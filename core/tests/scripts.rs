@@ -2,6 +2,7 @@
 //! `fail`, host functions and configurable limits.
 #![allow(clippy::unwrap_used)]
 mod support;
+use support::Fresh;
 
 use std::sync::Arc;
 
@@ -139,7 +140,7 @@ actions:
 
 fn engine_with(limits: Limits) -> Engine {
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("sandbox.yaml", SANDBOX)
         .clock(ManualClock::at(t0()))
         .limits(limits)

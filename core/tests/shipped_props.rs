@@ -12,6 +12,10 @@
 //! `MF_LONG=1` runs many more sequences (`scripts/long-tests.sh`).
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/backend.rs"]
+mod backend;
+use backend::Fresh;
+
 use std::path::Path;
 
 use mentorflow::definition::FieldType;
@@ -87,7 +91,7 @@ const ACTORS: &[&str] = &[
 
 fn engine() -> Engine {
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflows_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows"))
         .clock(ManualClock::at(t0()))
         .build()

@@ -1,6 +1,10 @@
 //! The shipped workflows in `workflows/` load, and their trickiest rules hold.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/backend.rs"]
+mod backend;
+use backend::Fresh;
+
 use std::path::PathBuf;
 
 use mentorflow::{Engine, ManualClock};
@@ -12,7 +16,7 @@ fn workflows_dir() -> PathBuf {
 fn engine() -> (Engine, ManualClock) {
     let clock = ManualClock::at("2026-11-20T10:00:00Z".parse().unwrap());
     let engine = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflows_dir(workflows_dir())
         .clock(clock.clone())
         .build()

@@ -2,6 +2,7 @@
 //! organisation), filter scripts, sorting, and names shared by several workflows.
 #![allow(clippy::unwrap_used)]
 mod support;
+use support::Fresh;
 
 use chrono::Duration;
 use mentorflow::{Case, Engine, Error, ManualClock, Person};
@@ -57,7 +58,7 @@ views:
 fn board() -> (Engine, ManualClock) {
     let clock = ManualClock::at(t0());
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("board.yaml", BOARD)
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone())

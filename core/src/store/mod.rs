@@ -13,6 +13,7 @@
 //! Scripts' directory functions (`person`, `people`, `open_cases`, `assignments_since`) read
 //! through `DirectoryReads`, never through a backend's handle.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -482,18 +483,21 @@ pub(crate) fn people_matching(
 /// Run `f` with the directory reads of the command running on this thread (`None` outside
 /// a command).
 pub(crate) fn with_directory<T>(f: impl FnOnce(&dyn DirectoryReads) -> T) -> Option<T> {
-    sqlite::current_reads(f)
+    // a thread runs at most one command at a time, on one backend
+    let mut f = Some(f);
+    if let Some(out) = sqlite::current_reads(|r| f.take().map(|f| f(r))).flatten() {
+        return Some(out);
+    }
+    f.and_then(|f| postgres::current_reads(f))
 }
 
 /// Open the store a location names (creating an SQLite file when missing if `create`), with
 /// its schema brought up to date.
 pub(crate) fn open(location: &Location, create: bool) -> Result<Box<dyn Store>> {
-    location.check_supported()?;
     Ok(match location {
         Location::SqliteFile(p) => Box::new(sqlite::SqliteStore::open(Some(p), create)?),
-        Location::SqliteMemory | Location::Postgres(_) => {
-            Box::new(sqlite::SqliteStore::open(None, true)?)
-        }
+        Location::SqliteMemory => Box::new(sqlite::SqliteStore::open(None, true)?),
+        Location::Postgres(url) => Box::new(postgres::PgStore::open(url)?),
     })
 }
 
@@ -530,21 +534,10 @@ impl Location {
             _ => None,
         }
     }
-
-    /// Refuse what this build cannot open, with a message saying so (nothing is created).
-    pub(crate) fn check_supported(&self) -> Result<()> {
-        match self {
-            Location::Postgres(url) => Err(Error::storage(format!(
-                "cannot open {}: this build of mentorflow has no PostgreSQL backend yet; use an SQLite file or :memory:",
-                redact(url)
-            ))),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// A URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

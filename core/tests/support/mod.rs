@@ -3,6 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
+mod backend;
+#[allow(unused_imports)]
+pub use backend::{fresh_database, fresh_postgres, postgres_url, Fresh};
+
 use chrono::{DateTime, Utc};
 use mentorflow::{Engine, Hook, HookError, ManualClock, Notification, Person, Signal};
 
@@ -219,7 +223,7 @@ pub fn people() -> Vec<Person> {
 pub fn engine() -> (Engine, ManualClock) {
     let clock = ManualClock::at(t0());
     let engine = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone())
         .build()
@@ -233,7 +237,7 @@ pub fn engine_with_hook() -> (Engine, ManualClock, Recorder) {
     let clock = ManualClock::at(t0());
     let rec = Recorder::default();
     let engine = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone())
         .hook(rec.clone())
@@ -249,7 +253,7 @@ pub fn engine_with_hook() -> (Engine, ManualClock, Recorder) {
 pub fn engine_for(file: &str, yaml: &str) -> (Engine, ManualClock) {
     let clock = ManualClock::at(t0());
     let engine = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str(file, yaml)
         .clock(clock.clone())
         .build()
@@ -263,7 +267,7 @@ pub fn engine_for_with_hook(file: &str, yaml: &str) -> (Engine, ManualClock, Rec
     let clock = ManualClock::at(t0());
     let rec = Recorder::default();
     let engine = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str(file, yaml)
         .clock(clock.clone())
         .hook(rec.clone())
@@ -275,11 +279,7 @@ pub fn engine_for_with_hook(file: &str, yaml: &str) -> (Engine, ManualClock, Rec
 
 /// The problems of a definition text that must fail to load.
 pub fn problems_of(file: &str, yaml: &str) -> Vec<mentorflow::Problem> {
-    match Engine::builder()
-        .in_memory()
-        .workflow_str(file, yaml)
-        .build()
-    {
+    match Engine::builder().fresh().workflow_str(file, yaml).build() {
         Ok(_) => panic!("{file} should not load"),
         Err(mentorflow::Error::Definition { problems }) => problems,
         Err(other) => panic!("{file}: expected a definition error, got {other:?}"),

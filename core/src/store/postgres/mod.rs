@@ -1,0 +1,1260 @@
+//! The PostgreSQL backend, for several engine processes on several machines sharing one
+//! database server: the `postgres` crate (synchronous, like the rest of the core) with an
+//! `r2d2` connection pool, and every statement of the store in this one module.
+//!
+//! **Isolation.** Every command runs in one `SERIALIZABLE` transaction. PostgreSQL then
+//! guarantees that concurrent commands have the effect of some serial order: no lost update
+//! on a case (the revision check holds too), and count-based guards (`open_cases`,
+//! `assignments_since`) cannot both pass for the last free slot of a person, because the
+//! second transaction's read of the count conflicts with the first one's write. A command
+//! that fails with a serialization failure (`40001`) or a deadlock (`40P01`) is rolled back
+//! and run again from the start on a fresh transaction, up to [`RETRIES`] times with a short
+//! random backoff, so it is never half-applied. Reads run in `REPEATABLE READ READ ONLY`
+//! transactions: one consistent snapshot, never a serialization failure.
+//!
+//! **Timers.** The sweep claims due timers with `FOR UPDATE SKIP LOCKED`: several processes
+//! sweeping at once take disjoint batches; a batch of a process that dies is unlocked when
+//! its connection drops and fired by the next sweep.
+
+pub mod schema;
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+use r2d2_postgres::PostgresConnectionManager;
+use serde_json::{Map, Value};
+
+use super::{
+    Access, CaseQuery, CaseRow, CredentialRow, OutboxItem, SortKey, StoredDefinition, TimerRow,
+    TokenRow, Tx,
+};
+use crate::directory::{check_id, Org, Person};
+use crate::error::{Error, Result};
+use crate::model::{
+    Case, CaseFilter, Effect, Event, Notification, NotificationFilter, Participant, Signal,
+};
+
+/// How many times a command is run again after a serialization failure or a deadlock.
+pub const RETRIES: u32 = 30;
+
+/// Connections per engine process (the pool's maximum).
+pub const POOL_SIZE: u32 = 8;
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn instant(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// A storage error from a PostgreSQL error (the server's message and code when it sent one).
+pub(crate) fn pg_error(e: postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::storage(format!(
+            "PostgreSQL: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => Error::storage(format!("PostgreSQL: {e}")),
+    }
+}
+
+/// Whether an error means "run the whole transaction again".
+fn retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// A pooled connection with its prepared statements (prepared once per connection).
+pub(crate) struct Conn {
+    client: Client,
+    statements: std::collections::HashMap<String, Statement>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("statements", &self.statements.len())
+            .finish()
+    }
+}
+
+/// The pool's connection manager: `r2d2_postgres`'s, with a statement cache per connection.
+#[derive(Debug)]
+pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Conn, postgres::Error> {
+        Ok(Conn {
+            client: self.0.connect()?,
+            statements: std::collections::HashMap::new(),
+        })
+    }
+    fn is_valid(&self, conn: &mut Conn) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+type Pooled = r2d2::PooledConnection<Manager>;
+
+/// The PostgreSQL store: a pool of connections to one database (or one schema of it, named
+/// by `options=-csearch_path=…` in the URL).
+pub(crate) struct PgStore {
+    pool: r2d2::Pool<Manager>,
+}
+
+impl PgStore {
+    /// Connect, and create or upgrade the schema (refusing a newer one).
+    pub(crate) fn open(url: &str) -> Result<PgStore> {
+        let shown = super::redact(url);
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::storage(format!("cannot read {shown}: {e}")))?;
+        // One direct connection first: a server that is down or refuses us is reported at
+        // once with its own reason, and the schema is made ready before the pool opens.
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| Error::storage(format!("cannot connect to {shown}: {e}")))?;
+        schema::migrate(&mut client)?;
+        drop(client);
+        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(30))
+            .build_unchecked(manager);
+        Ok(PgStore { pool })
+    }
+
+    fn conn(&self) -> Result<Pooled> {
+        self.pool
+            .get()
+            .map_err(|e| Error::storage(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// Run `f` in a transaction begun with `begin`, committing on `Ok`; run it again on a
+    /// serialization failure or deadlock (rolled back first), up to [`RETRIES`] times.
+    fn run(&self, begin: &str, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let conn = self.conn()?;
+            let tx = PgTx {
+                conn: RefCell::new(conn),
+                retry: Cell::new(false),
+            };
+            let outcome = tx
+                .batch(begin)
+                .and_then(|()| with_tx(&tx, || f(&tx)))
+                .and_then(|()| tx.batch("COMMIT"));
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    // A failed COMMIT has already ended the transaction; ROLLBACK then only
+                    // warns. A broken connection is dropped from the pool by r2d2.
+                    let _ = tx.conn.borrow_mut().client.batch_execute("ROLLBACK");
+                    if tx.retry.get() && attempt < RETRIES {
+                        attempt += 1;
+                        backoff(attempt);
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// A short random pause before running a command again (grows with the attempt).
+fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let cap = 2u64.saturating_pow(attempt.min(7)); // up to 128 ms
+    std::thread::sleep(Duration::from_micros(h.finish() % (cap * 1000) + 100));
+}
+
+impl super::Store for PgStore {
+    fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        self.run("BEGIN ISOLATION LEVEL SERIALIZABLE", f)
+    }
+    fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
+        self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f)
+    }
+}
+
+/// One open transaction on a pooled connection. `retry` is set when a statement failed with
+/// a serialization failure or deadlock, whatever the error became on its way up.
+pub(crate) struct PgTx {
+    conn: RefCell<Pooled>,
+    retry: Cell<bool>,
+}
+
+scoped_tls::scoped_thread_local!(static CURRENT: PgTx);
+
+/// Run `f` with `tx` as the transaction the scripts' directory functions read.
+fn with_tx<T>(tx: &PgTx, f: impl FnOnce() -> T) -> T {
+    CURRENT.set(tx, f)
+}
+
+/// The PostgreSQL transaction of the command running on this thread, as directory reads.
+pub(crate) fn current_reads<T>(f: impl FnOnce(&dyn super::DirectoryReads) -> T) -> Option<T> {
+    if !CURRENT.is_set() {
+        return None;
+    }
+    Some(CURRENT.with(|tx| f(tx)))
+}
+
+impl PgTx {
+    fn fail(&self, e: postgres::Error) -> Error {
+        if retryable(&e) {
+            self.retry.set(true);
+        }
+        pg_error(e)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        let mut c = self.conn.borrow_mut();
+        c.client.batch_execute(sql).map_err(|e| self.fail(e))
+    }
+
+    fn statement(&self, c: &mut Conn, sql: &str) -> Result<Statement> {
+        if let Some(s) = c.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = c.client.prepare(sql).map_err(|e| self.fail(e))?;
+        if c.statements.len() > 512 {
+            c.statements.clear();
+        }
+        c.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let mut c = self.conn.borrow_mut();
+        let st = self.statement(&mut c, sql)?;
+        c.client.query(&st, params).map_err(|e| self.fail(e))
+    }
+
+    fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| Error::storage("PostgreSQL returned no row"))
+    }
+
+    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let mut c = self.conn.borrow_mut();
+        let st = self.statement(&mut c, sql)?;
+        c.client.execute(&st, params).map_err(|e| self.fail(e))
+    }
+
+    fn count(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
+        Ok(self.query_one(sql, params)?.get(0))
+    }
+
+    /// The directory changed: cached people and organisations of every engine go stale.
+    fn bump_directory(&self) -> Result<()> {
+        self.execute(
+            "UPDATE mentorflow_meta SET dir_version = dir_version + 1",
+            &[],
+        )?;
+        Ok(())
+    }
+}
+
+// ---- rows -----------------------------------------------------------------------------------
+
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+
+fn case_row(r: &Row) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.get(0),
+        workflow: r.get(1),
+        version: r.get::<_, i64>(2) as u32,
+        org: r.get(3),
+        state: r.get(4),
+        data: serde_json::from_str(r.get::<_, &str>(5))?,
+        participants: serde_json::from_str(r.get::<_, &str>(6))?,
+        revision: r.get::<_, i64>(7) as u64,
+        created_at: instant(r.get(8)),
+        updated_at: instant(r.get(9)),
+        parent: r.get(10),
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects";
+
+fn event_row(r: &Row) -> Result<Event> {
+    Ok(Event {
+        id: r.get(0),
+        case_id: r.get(1),
+        seq: r.get::<_, i64>(2) as u64,
+        at: instant(r.get(3)),
+        actor: r.get(4),
+        action: r.get(5),
+        from_state: r.get(6),
+        to_state: r.get(7),
+        inputs: serde_json::from_str(r.get::<_, &str>(8))?,
+        effects: serde_json::from_str::<Vec<Effect>>(r.get::<_, &str>(9))?,
+    })
+}
+
+const TIMER_COLUMNS: &str = "id, case_id, state, name, due_at, anchor, fired";
+
+fn timer_row(r: &Row) -> TimerRow {
+    TimerRow {
+        id: r.get(0),
+        case_id: r.get(1),
+        state: r.get(2),
+        name: r.get(3),
+        due_at: instant(r.get(4)),
+        anchor: instant(r.get(5)),
+        fired: r.get::<_, i64>(6) as u32,
+    }
+}
+
+const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error";
+
+fn outbox_row(r: &Row) -> Result<OutboxItem> {
+    let kind: &str = r.get(1);
+    let n = Notification {
+        id: r.get(0),
+        case_id: r.get(2),
+        to: r.get::<_, Option<String>>(3).unwrap_or_default(),
+        template: r.get(4),
+        subject: r.get(5),
+        body: r.get(6),
+        data: serde_json::from_str(r.get::<_, &str>(7))?,
+        at: instant(r.get(8)),
+        delivered_at: r.get::<_, Option<i64>>(9).map(instant),
+        acked_at: r.get::<_, Option<i64>>(10).map(instant),
+        attempts: r.get::<_, i64>(11) as u32,
+        last_error: r.get(12),
+    };
+    Ok(if kind == "signal" {
+        OutboxItem::Signal(Signal {
+            id: n.id,
+            case_id: n.case_id,
+            kind: n.template,
+            data: n.data,
+            at: n.at,
+        })
+    } else {
+        OutboxItem::Notification(n)
+    })
+}
+
+const PERSON_COLUMNS: &str = "id, name, email, org, roles, attributes";
+
+fn person_row(r: &Row) -> Result<Person> {
+    Ok(Person {
+        id: r.get(0),
+        name: r.get(1),
+        email: r.get(2),
+        org: r.get(3),
+        roles: serde_json::from_str(r.get::<_, &str>(4))?,
+        attributes: serde_json::from_str(r.get::<_, &str>(5))?,
+    })
+}
+
+fn org_row(r: &Row) -> Result<Org> {
+    Ok(Org {
+        id: r.get(0),
+        name: r.get(1),
+        timezone: r.get(2),
+        weekend: serde_json::from_str(r.get::<_, &str>(3))?,
+        holidays: serde_json::from_str(r.get::<_, &str>(4))?,
+        settings: serde_json::from_str(r.get::<_, &str>(5))?,
+    })
+}
+
+fn credential_row(r: &Row) -> (String, CredentialRow) {
+    (
+        r.get(6),
+        CredentialRow {
+            kind: r.get(0),
+            person: r.get(1),
+            name: r.get(2),
+            created_at: instant(r.get(3)),
+            expires_at: r.get::<_, Option<i64>>(4).map(instant),
+            last_used_at: r.get::<_, Option<i64>>(5).map(instant),
+        },
+    )
+}
+
+// ---- case queries ---------------------------------------------------------------------------
+
+/// A parameter of a built query.
+enum Param {
+    Text(String),
+    Json(Value),
+}
+
+impl Param {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Text(s) => s,
+            Param::Json(v) => v,
+        }
+    }
+}
+
+/// The FROM and WHERE of a case query, with its parameters. Fields are compared as `jsonb`
+/// (`c.data::jsonb -> 'field'`), so numbers, booleans and strings compare by type as on
+/// SQLite.
+fn query_from(q: &CaseQuery) -> (String, Vec<Param>) {
+    let mut params: Vec<Param> = Vec::new();
+    let push = |v: Param, params: &mut Vec<Param>| {
+        let cast = matches!(v, Param::Json(_));
+        params.push(v);
+        if cast {
+            format!("${}::jsonb", params.len())
+        } else {
+            format!("${}", params.len())
+        }
+    };
+    let mine = |person: &str, roles: &[String], params: &mut Vec<Param>| {
+        let me = push(Param::Text(person.to_owned()), params);
+        let roles: Vec<String> = roles
+            .iter()
+            .map(|r| push(Param::Text(r.clone()), params))
+            .collect();
+        format!(
+            "c.id IN (SELECT p.case_id FROM participants p WHERE p.person = {me} AND p.role IN ({}))",
+            roles.join(", ")
+        )
+    };
+    let wf = push(Param::Text(q.workflow.clone()), &mut params);
+    let mut sql = format!("FROM cases c WHERE c.workflow = {wf}");
+    if !q.states.is_empty() {
+        let ps: Vec<String> = q
+            .states
+            .iter()
+            .map(|st| push(Param::Text(st.clone()), &mut params))
+            .collect();
+        sql.push_str(&format!(" AND c.state IN ({})", ps.join(", ")));
+    }
+    match &q.access {
+        None => {}
+        Some(Access::Roles { person, roles }) => {
+            let m = mine(person, roles, &mut params);
+            sql.push_str(&format!(" AND {m}"));
+        }
+        Some(Access::Org(org)) => {
+            let org = push(Param::Text(org.clone()), &mut params);
+            sql.push_str(&format!(" AND c.org = {org}"));
+        }
+        Some(Access::RolesOrOrg { person, roles, org }) => {
+            let m = mine(person, roles, &mut params);
+            let org = push(Param::Text(org.clone()), &mut params);
+            sql.push_str(&format!(" AND ({m} OR c.org = {org})"));
+        }
+    }
+    for (f, v) in &q.fields {
+        let key = push(Param::Text(f.clone()), &mut params);
+        if v.is_null() {
+            sql.push_str(&format!(
+                " AND coalesce(c.data::jsonb -> {key}, 'null'::jsonb) = 'null'::jsonb"
+            ));
+        } else {
+            let val = push(Param::Json(v.clone()), &mut params);
+            sql.push_str(&format!(" AND c.data::jsonb -> {key} = {val}"));
+        }
+    }
+    if let Some(text) = &q.search {
+        let t = push(Param::Text(text.to_lowercase()), &mut params);
+        sql.push_str(&format!(" AND strpos(lower(c.data), {t}) > 0"));
+    }
+    (sql, params)
+}
+
+/// The ORDER BY of a case query. A field sorts as `jsonb` (numbers as numbers, strings as
+/// strings); unset fields last in ascending order, first in descending.
+fn order_by(q: &CaseQuery, params: &mut Vec<Param>) -> String {
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    match &q.sort {
+        SortKey::Created => format!("c.created_at {dir}, c.id {dir}"),
+        SortKey::Updated => format!("c.updated_at {dir}, c.id {dir}"),
+        SortKey::Id => format!("c.id {dir}"),
+        SortKey::State => format!("c.state {dir}, c.id {dir}"),
+        SortKey::Field(field) => {
+            params.push(Param::Text(field.clone()));
+            let n = params.len();
+            format!(
+                "(c.data::jsonb -> ${n} IS NULL) {dir}, c.data::jsonb -> ${n} {dir}, c.id {dir}"
+            )
+        }
+    }
+}
+
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(Param::as_sql).collect()
+}
+
+// ---- the transaction ------------------------------------------------------------------------
+
+impl super::DirectoryReads for PgTx {
+    fn person(&self, id: &str) -> Result<Option<Person>> {
+        self.get_person(id)
+    }
+    fn people_of_org(&self, org: &str) -> Result<Vec<Person>> {
+        self.list_people(Some(org))
+    }
+    fn people_with_role(&self, org: &str, role: &str) -> Result<Vec<Person>> {
+        self.query(
+            "SELECT p.id, p.name, p.email, p.org, p.roles, p.attributes
+             FROM person_roles r JOIN people p ON p.id = r.person
+             WHERE r.org = $1 AND r.role = $2 ORDER BY p.id",
+            &[&org, &role],
+        )?
+        .iter()
+        .map(person_row)
+        .collect()
+    }
+    fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64> {
+        self.count(
+            "SELECT count(DISTINCT c.id) FROM participants p JOIN cases c ON c.id = p.case_id
+             WHERE p.person = $1 AND ($2::text IS NULL OR p.role = $2) AND c.workflow = $3 AND c.open",
+            &[&person, &role, &workflow],
+        )
+    }
+    fn assignments_since(
+        &self,
+        workflow: &str,
+        person: &str,
+        role: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.count(
+            "SELECT count(*) FROM assignments WHERE person = $1 AND role = $2 AND workflow = $3 AND at >= $4",
+            &[&person, &role, &workflow, &micros(since)],
+        )
+    }
+}
+
+impl Tx for PgTx {
+    fn schema_version(&self) -> Result<i64> {
+        self.count("SELECT schema_version FROM mentorflow_meta", &[])
+    }
+    fn data_version(&self) -> Result<i64> {
+        self.count("SELECT dir_version FROM mentorflow_meta", &[])
+    }
+    fn stored_definitions(&self) -> Result<Vec<StoredDefinition>> {
+        Ok(self
+            .query(
+                "SELECT workflow, version, hash, file, source FROM definitions ORDER BY workflow, version",
+                &[],
+            )?
+            .iter()
+            .map(|r| StoredDefinition {
+                workflow: r.get(0),
+                version: r.get::<_, i64>(1) as u32,
+                hash: r.get(2),
+                file: r.get(3),
+                source: r.get(4),
+            })
+            .collect())
+    }
+    fn count_cases_of(&self, workflow: &str, version: u32) -> Result<i64> {
+        self.count(
+            "SELECT count(*) FROM cases WHERE workflow = $1 AND version = $2",
+            &[&workflow, &i64::from(version)],
+        )
+    }
+    fn put_definition(&self, d: &crate::definition::Definition, at: DateTime<Utc>) -> Result<()> {
+        self.execute(
+            "INSERT INTO definitions (workflow, version, hash, file, source, deployed_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (workflow, version) DO UPDATE SET hash = $3, file = $4, source = $5, deployed_at = $6",
+            &[&d.id, &i64::from(d.version), &d.hash, &d.file, &d.source, &micros(at)],
+        )?;
+        Ok(())
+    }
+    fn load_case(&self, id: i64) -> Result<Option<CaseRow>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = $1");
+        self.query_opt(&sql, &[&id])?
+            .as_ref()
+            .map(case_row)
+            .transpose()
+    }
+    fn insert_case(&self, c: &Case) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                &[
+                    &c.workflow,
+                    &i64::from(c.version),
+                    &c.org,
+                    &c.state,
+                    &c.open,
+                    &serde_json::to_string(&c.data)?,
+                    &serde_json::to_string(&c.participants)?,
+                    &(c.revision as i64),
+                    &micros(c.created_at),
+                    &micros(c.updated_at),
+                    &c.parent,
+                ],
+            )?
+            .get(0))
+    }
+    fn update_case(&self, c: &Case, expected: u64) -> Result<()> {
+        let n = self.execute(
+            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7
+             WHERE id = $1 AND revision = $8",
+            &[
+                &c.id,
+                &c.state,
+                &c.open,
+                &serde_json::to_string(&c.data)?,
+                &serde_json::to_string(&c.participants)?,
+                &(c.revision as i64),
+                &micros(c.updated_at),
+                &(expected as i64),
+            ],
+        )?;
+        if n == 0 {
+            let actual = self.query_opt("SELECT revision FROM cases WHERE id = $1", &[&c.id])?;
+            return match actual {
+                Some(r) => Err(Error::Conflict {
+                    case_id: c.id,
+                    expected,
+                    actual: r.get::<_, i64>(0) as u64,
+                }),
+                None => Err(Error::not_found("case", c.id.to_string())),
+            };
+        }
+        Ok(())
+    }
+    fn add_participant(
+        &self,
+        case_id: i64,
+        workflow: &str,
+        role: &str,
+        person: &str,
+        at: DateTime<Utc>,
+        log: bool,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO participants (person, role, case_id, since) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&person, &role, &case_id, &micros(at)],
+        )?;
+        if log {
+            self.execute(
+                "INSERT INTO assignments (person, role, workflow, case_id, at) VALUES ($1, $2, $3, $4, $5)",
+                &[&person, &role, &workflow, &case_id, &micros(at)],
+            )?;
+        }
+        Ok(())
+    }
+    fn remove_participant(&self, case_id: i64, role: &str, person: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM participants WHERE person = $1 AND role = $2 AND case_id = $3",
+            &[&person, &role, &case_id],
+        )?;
+        Ok(())
+    }
+    fn case_participants(&self, case_id: i64) -> Result<Vec<Participant>> {
+        Ok(self
+            .query(
+                "SELECT role, person, since FROM participants WHERE case_id = $1 ORDER BY role, since, person",
+                &[&case_id],
+            )?
+            .iter()
+            .map(|r| Participant {
+                role: r.get(0),
+                person: r.get(1),
+                since: instant(r.get(2)),
+            })
+            .collect())
+    }
+    fn holds_role_in(&self, workflow: &str, person: &str, roles: &[String]) -> Result<bool> {
+        for role in roles {
+            let found: bool = self
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM participants p JOIN cases c ON c.id = p.case_id
+                     WHERE p.person = $1 AND p.role = $2 AND c.workflow = $3)",
+                    &[&person, role, &workflow],
+                )?
+                .get(0);
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    fn list_cases(&self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM cases c WHERE ($1::text IS NULL OR c.workflow = $1)
+             AND ($2::text IS NULL OR c.state = $2) AND ($3::text IS NULL OR c.org = $3)
+             ORDER BY c.id DESC LIMIT $4"
+        );
+        let limit: Option<i64> = f.limit.map(|l| l as i64);
+        self.query(&sql, &[&f.workflow, &f.state, &f.org, &limit])?
+            .iter()
+            .map(case_row)
+            .collect()
+    }
+    fn count_cases(&self, q: &CaseQuery) -> Result<i64> {
+        let (from, params) = query_from(q);
+        self.count(&format!("SELECT count(*) {from}"), &refs(&params))
+    }
+    fn find_cases(&self, q: &CaseQuery, offset: usize, limit: usize) -> Result<Vec<CaseRow>> {
+        let (from, mut params) = query_from(q);
+        let order = order_by(q, &mut params);
+        let limit = if limit == usize::MAX {
+            "ALL".to_owned()
+        } else {
+            limit.to_string()
+        };
+        let sql =
+            format!("SELECT {CASE_COLUMNS} {from} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+        self.query(&sql, &refs(&params))?
+            .iter()
+            .map(case_row)
+            .collect()
+    }
+    fn each_case(&self, q: &CaseQuery, f: &mut dyn FnMut(CaseRow) -> Result<()>) -> Result<()> {
+        // Read in pages of 500, so `f` may use the transaction between pages.
+        let mut offset = 0;
+        loop {
+            let page = self.find_cases(q, offset, 500)?;
+            let n = page.len();
+            for row in page {
+                f(row)?;
+            }
+            if n < 500 {
+                return Ok(());
+            }
+            offset += n;
+        }
+    }
+    fn insert_event(&self, e: &Event) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                &[
+                    &e.case_id,
+                    &(e.seq as i64),
+                    &micros(e.at),
+                    &e.actor,
+                    &e.action,
+                    &e.from_state,
+                    &e.to_state,
+                    &serde_json::to_string(&e.inputs)?,
+                    &serde_json::to_string(&e.effects)?,
+                ],
+            )?
+            .get(0))
+    }
+    fn events(&self, case_id: i64) -> Result<Vec<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE case_id = $1 ORDER BY seq");
+        self.query(&sql, &[&case_id])?
+            .iter()
+            .map(event_row)
+            .collect()
+    }
+    fn last_event_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .query_opt("SELECT at FROM events ORDER BY id DESC LIMIT 1", &[])?
+            .map(|r| instant(r.get(0))))
+    }
+    fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+        self.query(&sql, &[&after_id, &limit])?
+            .iter()
+            .map(event_row)
+            .collect()
+    }
+    fn cursor(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .query_opt("SELECT position FROM cursors WHERE name = $1", &[&name])?
+            .map(|r| r.get(0)))
+    }
+    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
+        self.execute(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = greatest(cursors.position, $2)",
+            &[&name, &position],
+        )?;
+        Ok(())
+    }
+    fn insert_timer(
+        &self,
+        case_id: i64,
+        state: &str,
+        name: &str,
+        due: DateTime<Utc>,
+        anchor: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO timers (case_id, state, name, due_at, anchor, fired) VALUES ($1, $2, $3, $4, $5, 0)
+             ON CONFLICT (case_id, name) DO UPDATE SET state = $2, due_at = $4, anchor = $5, fired = 0",
+            &[&case_id, &state, &name, &micros(due), &micros(anchor)],
+        )?;
+        Ok(())
+    }
+    fn delete_timers(&self, case_id: i64) -> Result<usize> {
+        Ok(self.execute("DELETE FROM timers WHERE case_id = $1", &[&case_id])? as usize)
+    }
+    fn delete_timer(&self, case_id: i64, name: &str) -> Result<usize> {
+        Ok(self.execute(
+            "DELETE FROM timers WHERE case_id = $1 AND name = $2",
+            &[&case_id, &name],
+        )? as usize)
+    }
+    fn delete_timer_id(&self, id: i64) -> Result<usize> {
+        Ok(self.execute("DELETE FROM timers WHERE id = $1", &[&id])? as usize)
+    }
+    fn consume_timer(&self, t: &TimerRow) -> Result<usize> {
+        Ok(self.execute(
+            "DELETE FROM timers WHERE id = $1 AND name = $2 AND due_at = $3",
+            &[&t.id, &t.name, &micros(t.due_at)],
+        )? as usize)
+    }
+    fn reschedule_timer(&self, t: &TimerRow, due: DateTime<Utc>, fired: u32) -> Result<()> {
+        self.execute(
+            "UPDATE timers SET due_at = $2, fired = $3 WHERE id = $1 AND name = $4 AND due_at = $5",
+            &[
+                &t.id,
+                &micros(due),
+                &i64::from(fired),
+                &t.name,
+                &micros(t.due_at),
+            ],
+        )?;
+        Ok(())
+    }
+    fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
+        // Claimed: another sweeper skips these rows until this transaction ends.
+        let sql = format!(
+            "SELECT {TIMER_COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
+             FOR UPDATE SKIP LOCKED"
+        );
+        Ok(self
+            .query(&sql, &[&micros(now), &limit])?
+            .iter()
+            .map(timer_row)
+            .collect())
+    }
+    fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .query_one("SELECT min(due_at) FROM timers", &[])?
+            .get::<_, Option<i64>>(0)
+            .map(instant))
+    }
+    fn case_timers(&self, case_id: i64) -> Result<Vec<TimerRow>> {
+        let sql =
+            format!("SELECT {TIMER_COLUMNS} FROM timers WHERE case_id = $1 ORDER BY due_at, id");
+        Ok(self
+            .query(&sql, &[&case_id])?
+            .iter()
+            .map(timer_row)
+            .collect())
+    }
+    fn count_due_timers(&self, before: DateTime<Utc>) -> Result<i64> {
+        self.count(
+            "SELECT count(*) FROM timers WHERE due_at <= $1",
+            &[&micros(before)],
+        )
+    }
+    fn insert_outbox(
+        &self,
+        case_id: Option<i64>,
+        kind: &str,
+        recipient: Option<&str>,
+        template: &str,
+        subject: &str,
+        body: &str,
+        data: &Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO outbox (case_id, kind, recipient, template, subject, body, data, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[
+                    &case_id,
+                    &kind,
+                    &recipient,
+                    &template,
+                    &subject,
+                    &body,
+                    &serde_json::to_string(data)?,
+                    &micros(at),
+                ],
+            )?
+            .get(0))
+    }
+    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL ORDER BY id LIMIT $1"
+        );
+        self.query(&sql, &[&limit])?
+            .iter()
+            .map(outbox_row)
+            .collect()
+    }
+    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.execute(
+            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            &[&id, &micros(at)],
+        )?;
+        Ok(())
+    }
+    fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+            &[&id, &error],
+        )?;
+        Ok(())
+    }
+    fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
+        let rows = match (f.case_id, f.to.as_deref()) {
+            (Some(case_id), to) => self.query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_id = $1 AND kind = 'notification'
+                     AND ($2::text IS NULL OR recipient = $2) AND (NOT $3 OR acked_at IS NULL) ORDER BY id"
+                ),
+                &[&case_id, &to, &f.pending],
+            )?,
+            (None, Some(to)) => self.query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient = $1 AND kind = 'notification'
+                     AND (NOT $2 OR acked_at IS NULL) ORDER BY id"
+                ),
+                &[&to, &f.pending],
+            )?,
+            (None, None) => self.query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'notification'
+                     AND (NOT $1 OR acked_at IS NULL) ORDER BY id"
+                ),
+                &[&f.pending],
+            )?,
+        };
+        let mut out = Vec::new();
+        for r in &rows {
+            if let OutboxItem::Notification(n) = outbox_row(r)? {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+    fn signals(&self, case_id: Option<i64>) -> Result<Vec<Signal>> {
+        let rows = match case_id {
+            Some(id) => self.query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_id = $1 AND kind = 'signal' ORDER BY id"
+                ),
+                &[&id],
+            )?,
+            None => self.query(
+                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE kind = 'signal' ORDER BY id"),
+                &[],
+            )?,
+        };
+        let mut out = Vec::new();
+        for r in &rows {
+            if let OutboxItem::Signal(s) = outbox_row(r)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+    fn outbox_backlog(&self) -> Result<(i64, i64)> {
+        let r = self.query_one(
+            "SELECT count(*), count(last_error) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL",
+            &[],
+        )?;
+        Ok((r.get(0), r.get(1)))
+    }
+    fn ack(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        Ok(self.execute(
+            "UPDATE outbox SET acked_at = coalesce(acked_at, $2) WHERE id = $1",
+            &[&id, &micros(at)],
+        )? > 0)
+    }
+    fn put_person(&self, p: &Person) -> Result<()> {
+        p.validate()?;
+        self.execute(
+            "INSERT INTO people (id, name, email, org, roles, attributes) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET name = $2, email = $3, org = $4, roles = $5, attributes = $6",
+            &[
+                &p.id,
+                &p.name,
+                &p.email,
+                &p.org,
+                &serde_json::to_string(&p.roles)?,
+                &serde_json::to_string(&p.attributes)?,
+            ],
+        )?;
+        self.execute("DELETE FROM person_roles WHERE person = $1", &[&p.id])?;
+        let org = p.org.clone().unwrap_or_default();
+        for r in &p.roles {
+            self.execute(
+                "INSERT INTO person_roles (org, role, person) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&org, r, &p.id],
+            )?;
+        }
+        self.bump_directory()
+    }
+    fn get_person(&self, id: &str) -> Result<Option<Person>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .as_ref()
+            .map(person_row)
+            .transpose()
+    }
+    fn people_by_email(&self, email: &str) -> Result<Vec<Person>> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE lower(email) = lower($1) ORDER BY id"
+        );
+        self.query(&sql, &[&email.trim()])?
+            .iter()
+            .map(person_row)
+            .collect()
+    }
+    fn list_people(&self, org: Option<&str>) -> Result<Vec<Person>> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE ($1::text IS NULL OR org = $1) ORDER BY id"
+        );
+        self.query(&sql, &[&org])?.iter().map(person_row).collect()
+    }
+    fn remove_person(&self, id: &str) -> Result<bool> {
+        self.execute("DELETE FROM person_roles WHERE person = $1", &[&id])?;
+        let n = self.execute("DELETE FROM people WHERE id = $1", &[&id])?;
+        self.bump_directory()?;
+        Ok(n > 0)
+    }
+    fn put_org(&self, o: &Org) -> Result<()> {
+        check_id("organisation", &o.id)?;
+        o.calendar()?;
+        self.execute(
+            "INSERT INTO orgs (id, name, timezone, weekend, holidays, settings) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET name = $2, timezone = $3, weekend = $4, holidays = $5, settings = $6",
+            &[
+                &o.id,
+                &o.name,
+                &o.timezone,
+                &serde_json::to_string(&o.weekend)?,
+                &serde_json::to_string(&o.holidays)?,
+                &serde_json::to_string(&o.settings)?,
+            ],
+        )?;
+        self.bump_directory()
+    }
+    fn get_org(&self, id: &str) -> Result<Option<Org>> {
+        self.query_opt(
+            "SELECT id, name, timezone, weekend, holidays, settings FROM orgs WHERE id = $1",
+            &[&id],
+        )?
+        .as_ref()
+        .map(org_row)
+        .transpose()
+    }
+    fn list_orgs(&self) -> Result<Vec<Org>> {
+        self.query(
+            "SELECT id, name, timezone, weekend, holidays, settings FROM orgs ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(org_row)
+        .collect()
+    }
+    fn remove_org(&self, id: &str) -> Result<bool> {
+        let n = self.execute("DELETE FROM orgs WHERE id = $1", &[&id])?;
+        self.bump_directory()?;
+        Ok(n > 0)
+    }
+    fn insert_token(
+        &self,
+        hash: &str,
+        purpose: &str,
+        person: &str,
+        payload: &Value,
+        at: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO auth_tokens (hash, purpose, person, payload, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &hash,
+                &purpose,
+                &person,
+                &serde_json::to_string(payload)?,
+                &micros(at),
+                &micros(expires),
+            ],
+        )?;
+        Ok(())
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
+        self.query_opt(
+            "SELECT purpose, person, payload, created_at, expires_at, used_at FROM auth_tokens WHERE hash = $1",
+            &[&hash],
+        )?
+        .map(|r| {
+            Ok(TokenRow {
+                purpose: r.get(0),
+                person: r.get(1),
+                payload: serde_json::from_str(r.get::<_, &str>(2))?,
+                created_at: instant(r.get(3)),
+                expires_at: instant(r.get(4)),
+                used_at: r.get::<_, Option<i64>>(5).map(instant),
+            })
+        })
+        .transpose()
+    }
+    fn use_token(&self, hash: &str, at: DateTime<Utc>) -> Result<bool> {
+        Ok(self.execute(
+            "UPDATE auth_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL",
+            &[&hash, &micros(at)],
+        )? == 1)
+    }
+    fn insert_credential(
+        &self,
+        hash: &str,
+        kind: &str,
+        person: &str,
+        name: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO credentials (hash, kind, person, name, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &hash,
+                &kind,
+                &person,
+                &name,
+                &micros(at),
+                &expires.map(micros),
+            ],
+        )?;
+        Ok(())
+    }
+    fn credential(&self, hash: &str) -> Result<Option<CredentialRow>> {
+        Ok(self
+            .query_opt(
+                "SELECT kind, person, name, created_at, expires_at, last_used_at, hash FROM credentials WHERE hash = $1",
+                &[&hash],
+            )?
+            .map(|r| credential_row(&r).1))
+    }
+    fn credentials_of(&self, person: &str, kind: &str) -> Result<Vec<(String, CredentialRow)>> {
+        Ok(self
+            .query(
+                "SELECT kind, person, name, created_at, expires_at, last_used_at, hash FROM credentials
+                 WHERE person = $1 AND kind = $2 ORDER BY created_at DESC, hash",
+                &[&person, &kind],
+            )?
+            .iter()
+            .map(credential_row)
+            .collect())
+    }
+    fn touch_credential(
+        &self,
+        hash: &str,
+        at: DateTime<Utc>,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE credentials SET last_used_at = $2, expires_at = coalesce($3, expires_at) WHERE hash = $1",
+            &[&hash, &micros(at), &expires.map(micros)],
+        )?;
+        Ok(())
+    }
+    fn delete_credential(&self, hash: &str) -> Result<bool> {
+        Ok(self.execute("DELETE FROM credentials WHERE hash = $1", &[&hash])? > 0)
+    }
+    fn delete_credentials_of(&self, person: &str, kind: Option<&str>) -> Result<usize> {
+        Ok(self.execute(
+            "DELETE FROM credentials WHERE person = $1 AND ($2::text IS NULL OR kind = $2)",
+            &[&person, &kind],
+        )? as usize)
+    }
+    fn set_password(&self, person: &str, hash: &str, at: DateTime<Utc>) -> Result<()> {
+        self.execute(
+            "INSERT INTO passwords (person, hash, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (person) DO UPDATE SET hash = $2, updated_at = $3",
+            &[&person, &hash, &micros(at)],
+        )?;
+        Ok(())
+    }
+    fn password(&self, person: &str) -> Result<Option<String>> {
+        Ok(self
+            .query_opt("SELECT hash FROM passwords WHERE person = $1", &[&person])?
+            .map(|r| r.get(0)))
+    }
+    fn delete_password(&self, person: &str) -> Result<bool> {
+        Ok(self.execute("DELETE FROM passwords WHERE person = $1", &[&person])? > 0)
+    }
+    fn purge(&self, now: DateTime<Utc>, keys_before: DateTime<Utc>) -> Result<usize> {
+        let now = micros(now);
+        let mut n = self.execute(
+            "DELETE FROM auth_tokens WHERE expires_at <= $1 OR used_at IS NOT NULL",
+            &[&now],
+        )?;
+        n += self.execute(
+            "DELETE FROM credentials WHERE expires_at IS NOT NULL AND expires_at <= $1",
+            &[&now],
+        )?;
+        n += self.execute(
+            "DELETE FROM idempotency WHERE at < $1",
+            &[&micros(keys_before)],
+        )?;
+        Ok(n as usize)
+    }
+    fn idempotency(&self, actor: &str, key: &str) -> Result<Option<(String, i64)>> {
+        Ok(self
+            .query_opt(
+                "SELECT fingerprint, case_id FROM idempotency WHERE actor = $1 AND key = $2",
+                &[&actor, &key],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+    fn remember_idempotency(
+        &self,
+        actor: &str,
+        key: &str,
+        fingerprint: &str,
+        case_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO idempotency (actor, key, fingerprint, case_id, at) VALUES ($1, $2, $3, $4, $5)",
+            &[&actor, &key, &fingerprint, &case_id, &micros(at)],
+        )?;
+        Ok(())
+    }
+    fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        self.batch("SAVEPOINT firing")?;
+        match f() {
+            Ok(()) => self.batch("RELEASE SAVEPOINT firing"),
+            Err(e) => {
+                self.batch("ROLLBACK TO SAVEPOINT firing; RELEASE SAVEPOINT firing")?;
+                Err(e)
+            }
+        }
+    }
+}

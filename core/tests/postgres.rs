@@ -1,0 +1,250 @@
+//! The PostgreSQL backend's own guarantees, across engines that share one database the way
+//! processes on several machines do (each engine has its own connection pool): the schema
+//! version and the refusal of a newer one, no lost update under concurrent commands, a
+//! capacity guard (`open_cases`) that holds when several engines take the last slot at once,
+//! and timers swept by several engines at once firing exactly once.
+//!
+//! These need a server: tests/pg.sh starts a throwaway PostgreSQL 15, sets
+//! `MENTORFLOW_TEST_POSTGRES` and runs them with `--include-ignored` (tests/run calls it), so
+//! they are never skipped there. Without the variable they fail with a message saying so.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use chrono::Duration;
+use mentorflow::{Engine, Error, ManualClock, Person};
+use serde_json::json;
+use support::{assert_folds, fresh_postgres, postgres_url, t0};
+
+const FLOW: &str = r#"
+workflow: cap
+version: 1
+roles:
+  owner: {}
+  mentor: {}
+fields:
+  n: { type: int, default: 0 }
+  pings: { type: int, default: 0 }
+states:
+  open:
+    timers:
+      - name: ping
+        after: 1h
+        run: fields.pings = fields.pings + 1
+  taken: {}
+  closed: { final: true }
+actions:
+  create: { to: open, by: owner }
+  take:
+    from: open
+    to: taken
+    by: owner
+    inputs:
+      mentor: { type: person, required: true }
+    guard:
+      - when: 'open_cases(inputs.mentor, "mentor") < 1'
+        message: the mentor has no free slot
+    run: assign("mentor", inputs.mentor)
+  bump:
+    from: [open, taken]
+    by: owner
+    run: fields.n = fields.n + 1
+  close: { from: [open, taken], to: closed, by: owner }
+"#;
+
+fn server() -> String {
+    postgres_url().expect(
+        "MENTORFLOW_TEST_POSTGRES is not set: run these through tests/pg.sh, which starts a server",
+    )
+}
+
+fn engine_on(url: &str, clock: &ManualClock) -> Engine {
+    Engine::builder()
+        .database(url)
+        .workflow_str("cap.yaml", FLOW)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+fn people(e: &Engine) {
+    e.put_people(&[
+        Person::new("pat").org("o1"),
+        Person::new("mia").org("o1").role("mentor"),
+    ])
+    .unwrap();
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL server: tests/pg.sh runs it"]
+fn a_new_database_gets_the_schema_and_a_newer_one_is_refused() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let e = engine_on(&url, &clock);
+    assert_eq!(
+        e.health(Duration::minutes(5)).unwrap().schema_version,
+        mentorflow::store::schema::SCHEMA_VERSION
+    );
+    drop(e);
+    // opening again changes nothing
+    engine_on(&url, &clock);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE mentorflow_meta SET schema_version = schema_version + 1")
+        .unwrap();
+    let err = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", FLOW)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Storage { message } if message.contains("newer than this mentorflow")),
+        "{err:?}"
+    );
+    // a schema holding other tables is not taken over
+    let other = fresh_postgres(&server());
+    let mut c = postgres::Client::connect(&other, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE TABLE invoices (id int)").unwrap();
+    let err = Engine::builder()
+        .database(&other)
+        .workflow_str("cap.yaml", FLOW)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Storage { message } if message.contains("no mentorflow schema version")),
+        "{err:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL server: tests/pg.sh runs it"]
+fn concurrent_commands_on_one_case_lose_no_update() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let first = engine_on(&url, &clock);
+    people(&first);
+    let case = first.start("cap", "create", "pat", json!({})).unwrap();
+    // four engines (four pools, as four processes) × four threads, 10 bumps each
+    let engines: Vec<Engine> = (0..4).map(|_| engine_on(&url, &clock)).collect();
+    let barrier = Arc::new(Barrier::new(16));
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let e = engines[i % 4].clone();
+        let b = Arc::clone(&barrier);
+        handles.push(thread::spawn(move || {
+            b.wait();
+            for _ in 0..10 {
+                e.act(case.id, "bump", "pat", json!({})).unwrap();
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    let c = first.get(case.id, None).unwrap();
+    assert_eq!(c.data["n"], json!(160), "every bump counted once");
+    assert_eq!(c.revision, 161);
+    assert_eq!(first.history(case.id, None).unwrap().len(), 161);
+    assert_folds(&first, case.id);
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL server: tests/pg.sh runs it"]
+fn the_last_free_slot_is_taken_once_across_engines() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let first = engine_on(&url, &clock);
+    people(&first);
+    for round in 0..5 {
+        let cases: Vec<i64> = (0..8)
+            .map(|_| first.start("cap", "create", "pat", json!({})).unwrap().id)
+            .collect();
+        let engines: Vec<Engine> = (0..4).map(|_| engine_on(&url, &clock)).collect();
+        let barrier = Arc::new(Barrier::new(cases.len()));
+        let handles: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let e = engines[i % 4].clone();
+                let b = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    b.wait();
+                    e.act(id, "take", "pat", json!({ "mentor": "mia" }))
+                })
+            })
+            .collect();
+        let mut taken = 0;
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(_) => taken += 1,
+                Err(Error::GuardRejected { message, .. }) => {
+                    assert!(message.contains("no free slot"), "{message}")
+                }
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(taken, 1, "round {round}: exactly one case got the slot");
+        let mine = first
+            .cases(&mentorflow::CaseFilter {
+                workflow: Some("cap".into()),
+                state: Some("taken".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(mine.len(), 1, "round {round}");
+        // free the slot for the next round
+        first.act(mine[0].id, "close", "pat", json!({})).unwrap();
+        for id in cases {
+            if id != mine[0].id {
+                first.act(id, "close", "pat", json!({})).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a PostgreSQL server: tests/pg.sh runs it"]
+fn timers_swept_by_several_engines_fire_exactly_once() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let first = engine_on(&url, &clock);
+    people(&first);
+    let ids: Vec<i64> = (0..300)
+        .map(|_| first.start("cap", "create", "pat", json!({})).unwrap().id)
+        .collect();
+    clock.advance(Duration::minutes(61));
+    let engines: Vec<Engine> = (0..4).map(|_| engine_on(&url, &clock)).collect();
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let e = engines[i % 4].clone();
+            let b = Arc::clone(&barrier);
+            thread::spawn(move || {
+                b.wait();
+                let mut fired = 0;
+                for _ in 0..3 {
+                    fired += e.tick().unwrap().fired;
+                }
+                fired
+            })
+        })
+        .collect();
+    let fired: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(fired, ids.len(), "each timer fired once in all");
+    for id in ids {
+        let c = first.get(id, None).unwrap();
+        assert_eq!(c.data["pings"], json!(1), "case {id}");
+        let timer_events = first
+            .history(id, None)
+            .unwrap()
+            .iter()
+            .filter(|e| e.actor == "system")
+            .count();
+        assert_eq!(timer_events, 1, "case {id}");
+        assert!(first.timers(id).unwrap().is_empty());
+    }
+    assert_eq!(first.tick().unwrap().fired, 0);
+}
