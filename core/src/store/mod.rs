@@ -497,7 +497,7 @@ pub(crate) fn open(location: &Location, create: bool) -> Result<Box<dyn Store>> 
     Ok(match location {
         Location::SqliteFile(p) => Box::new(sqlite::SqliteStore::open(Some(p), create)?),
         Location::SqliteMemory => Box::new(sqlite::SqliteStore::open(None, true)?),
-        Location::Postgres(url) => Box::new(postgres::PgStore::open(url)?),
+        Location::Postgres(url) => Box::new(postgres::PgStore::open(url, create)?),
     })
 }
 

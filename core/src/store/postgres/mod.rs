@@ -116,8 +116,10 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    /// Connect, and create or upgrade the schema (refusing a newer one).
-    pub(crate) fn open(url: &str) -> Result<PgStore> {
+    /// Connect, and create (if `create`) or upgrade the schema, refusing a newer one.
+    /// Without `create`, a database (or schema) holding no mentorflow tables is `not_found`
+    /// and nothing is created.
+    pub(crate) fn open(url: &str, create: bool) -> Result<PgStore> {
         let shown = super::redact(url);
         let config: postgres::Config = url
             .parse()
@@ -127,6 +129,13 @@ impl PgStore {
         let mut client = config
             .connect(NoTls)
             .map_err(|e| Error::storage(format!("cannot connect to {shown}: {e}")))?;
+        if !create && schema::version(&mut client)?.is_none() {
+            return Err(Error::NotFound {
+                kind: "database",
+                id: shown,
+                hint: Some("it holds no mentorflow tables yet; a command that writes creates them".into()),
+            });
+        }
         schema::migrate(&mut client)?;
         drop(client);
         let manager = Manager(PostgresConnectionManager::new(config, NoTls));
