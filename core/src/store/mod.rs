@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::Definition;
 use crate::directory::{Org, Person};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks::{Delivery, DeliveryFilter};
 use crate::model::{Case, CaseFilter, Decision, Event, Notification, Participant, Signal};
 

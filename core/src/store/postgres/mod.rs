@@ -33,6 +33,7 @@ use super::{
 };
 use crate::directory::{check_id, Org, Person};
 use crate::error::{Error, Result};
+use crate::hooks::{Delivery, DeliveryFilter, DeliveryStatus};
 use crate::model::{
     Case, CaseFilter, Effect, Event, Notification, NotificationFilter, Participant, Signal,
 };
@@ -133,7 +134,9 @@ impl PgStore {
             return Err(Error::NotFound {
                 kind: "database",
                 id: shown,
-                hint: Some("it holds no mentorflow tables yet; a command that writes creates them".into()),
+                hint: Some(
+                    "it holds no mentorflow tables yet; a command that writes creates them".into(),
+                ),
             });
         }
         schema::migrate(&mut client)?;
@@ -273,6 +276,21 @@ impl PgTx {
 
     fn count(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<i64> {
         Ok(self.query_one(sql, params)?.get(0))
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .query_opt("SELECT position FROM cursors WHERE name = $1", &[&name])?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
+        self.execute(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = greatest(cursors.position, $2)",
+            &[&name, &position],
+        )?;
+        Ok(())
     }
 
     /// The directory changed: cached people and organisations of every engine go stale.
@@ -624,7 +642,7 @@ impl Tx for PgTx {
     }
     fn update_case(&self, c: &Case, expected: u64) -> Result<()> {
         let n = self.execute(
-            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7
+            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7, version = $9
              WHERE id = $1 AND revision = $8",
             &[
                 &c.id,
@@ -635,6 +653,7 @@ impl Tx for PgTx {
                 &(c.revision as i64),
                 &micros(c.updated_at),
                 &(expected as i64),
+                &i64::from(c.version),
             ],
         )?;
         if n == 0 {
@@ -792,19 +811,6 @@ impl Tx for PgTx {
             .map(event_row)
             .collect()
     }
-    fn cursor(&self, name: &str) -> Result<Option<i64>> {
-        Ok(self
-            .query_opt("SELECT position FROM cursors WHERE name = $1", &[&name])?
-            .map(|r| r.get(0)))
-    }
-    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
-        self.execute(
-            "INSERT INTO cursors (name, position) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET position = greatest(cursors.position, $2)",
-            &[&name, &position],
-        )?;
-        Ok(())
-    }
     fn insert_timer(
         &self,
         case_id: i64,
@@ -912,28 +918,245 @@ impl Tx for PgTx {
             )?
             .get(0))
     }
-    fn undelivered(&self, limit: i64) -> Result<Vec<OutboxItem>> {
+    fn consumer_position(&self, consumer: &str) -> Result<i64> {
+        if let Some(p) = self.cursor(&format!("outbox:{consumer}"))? {
+            return Ok(p);
+        }
+        let oldest: Option<i64> = self
+            .query_one(
+                "SELECT min(id) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL AND dropped_at IS NULL",
+                &[],
+            )?
+            .get(0);
+        match oldest {
+            Some(id) => Ok(id - 1),
+            None => self.count("SELECT coalesce(max(id), 0) FROM outbox", &[]),
+        }
+    }
+    fn consumer_event_position(&self, consumer: &str) -> Result<i64> {
+        Ok(match self.cursor(&format!("events:{consumer}"))? {
+            Some(p) => p,
+            None => self.cursor("events")?.unwrap_or_default(),
+        })
+    }
+    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>> {
         let sql = format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL ORDER BY id LIMIT $1"
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id > $1 AND acked_at IS NULL AND dropped_at IS NULL ORDER BY id LIMIT $2"
         );
-        self.query(&sql, &[&limit])?
+        self.query(&sql, &[&after, &limit])?
             .iter()
             .map(outbox_row)
             .collect()
     }
-    fn mark_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+    fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM deliveries WHERE outbox_id = $1 AND consumer = $2",
+                &[&id, &consumer],
+            )?
+            .is_some())
+    }
+    fn advance_consumer(&self, consumer: &str, id: i64) -> Result<()> {
+        self.set_cursor(&format!("outbox:{consumer}"), id)
+    }
+    fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()> {
+        self.set_cursor(&format!("events:{consumer}"), id)
+    }
+    fn record_delivery_success(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         self.execute(
-            "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            "UPDATE deliveries SET status = 'delivered', delivered_at = $3, last_attempt_at = $3,
+             next_attempt_at = NULL WHERE outbox_id = $1 AND consumer = $2",
+            &[&id, &consumer, &micros(at)],
+        )?;
+        self.execute(
+            "UPDATE outbox SET attempts = greatest(attempts, $2) WHERE id = $1",
+            &[&id, &i64::from(attempt)],
+        )?;
+        Ok(())
+    }
+    fn record_delivery_failure(
+        &self,
+        id: i64,
+        consumer: &str,
+        attempt: u32,
+        error: &str,
+        at: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let status = if next.is_some() { "retry" } else { "dead" };
+        self.execute(
+            "INSERT INTO deliveries (outbox_id, consumer, status, attempts, last_error, first_failed_at, last_attempt_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+             ON CONFLICT (outbox_id, consumer) DO UPDATE SET status = $3, attempts = $4, last_error = $5,
+                 first_failed_at = coalesce(deliveries.first_failed_at, $6), last_attempt_at = $6, next_attempt_at = $7",
+            &[&id, &consumer, &status, &i64::from(attempt), &error, &micros(at), &next.map(micros)],
+        )?;
+        self.execute(
+            "UPDATE outbox SET attempts = greatest(attempts, $2), last_error = $3 WHERE id = $1",
+            &[&id, &i64::from(attempt), &error],
+        )?;
+        Ok(())
+    }
+    fn settle_outbox(&self, id: i64, consumers: &[&str], at: DateTime<Utc>) -> Result<()> {
+        for c in consumers {
+            if self.consumer_position(c)? < id {
+                return Ok(());
+            }
+        }
+        let open = self.count(
+            "SELECT count(*) FROM deliveries WHERE outbox_id = $1 AND status IN ('retry', 'dead', 'dropped')",
+            &[&id],
+        )?;
+        if open > 0 {
+            return Ok(());
+        }
+        self.execute(
+            "UPDATE outbox SET delivered_at = coalesce(delivered_at, $2), last_error = NULL WHERE id = $1",
             &[&id, &micros(at)],
         )?;
         Ok(())
     }
-    fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
-        self.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-            &[&id, &error],
+    fn due_retries(
+        &self,
+        consumer: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(OutboxItem, u32)>> {
+        let cols: Vec<String> = OUTBOX_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect();
+        let sql = format!(
+            "SELECT {}, d.attempts FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.consumer = $1 AND d.status = 'retry' AND d.next_attempt_at <= $2
+               AND o.acked_at IS NULL
+             ORDER BY d.next_attempt_at, d.outbox_id LIMIT $3",
+            cols.join(", ")
+        );
+        self.query(&sql, &[&consumer, &micros(now), &limit])?
+            .iter()
+            .map(|r| Ok((outbox_row(r)?, r.get::<_, i64>(13) as u32)))
+            .collect()
+    }
+    fn next_delivery_retry(&self, consumers: &[&str]) -> Result<Option<DateTime<Utc>>> {
+        let names: Vec<String> = consumers.iter().map(|c| (*c).to_owned()).collect();
+        Ok(self
+            .query_one(
+                "SELECT min(next_attempt_at) FROM deliveries WHERE consumer = ANY($1) AND status = 'retry'",
+                &[&names],
+            )?
+            .get::<_, Option<i64>>(0)
+            .map(instant))
+    }
+    fn deliveries(&self, f: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        let statuses: Vec<String> = match (f.status, f.all) {
+            (Some(s), _) => vec![s.as_str().to_owned()],
+            (None, true) => ["retry", "dead", "dropped", "delivered"]
+                .map(String::from)
+                .to_vec(),
+            (None, false) => ["retry", "dead"].map(String::from).to_vec(),
+        };
+        let limit = i64::try_from(f.limit.unwrap_or(1000)).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "SELECT d.outbox_id, d.consumer, o.kind, o.case_id, o.recipient, o.template, d.status, d.attempts,
+                    d.last_error, d.first_failed_at, d.last_attempt_at, d.next_attempt_at, d.delivered_at
+             FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+             WHERE d.status = ANY($1)
+               AND ($2::text IS NULL OR d.consumer = $2) AND ($3::bigint IS NULL OR d.outbox_id = $3)
+               AND ($4::bigint IS NULL OR o.case_id = $4)
+             ORDER BY d.outbox_id, d.consumer LIMIT $5",
+            &[&statuses, &f.consumer, &f.outbox_id, &f.case_id, &limit],
         )?;
-        Ok(())
+        let t = |r: &Row, i: usize| r.get::<_, Option<i64>>(i).map(instant);
+        rows.iter()
+            .map(|r| {
+                Ok(Delivery {
+                    outbox_id: r.get(0),
+                    consumer: r.get(1),
+                    kind: r.get(2),
+                    case_id: r.get(3),
+                    to: r.get(4),
+                    template: r.get(5),
+                    status: DeliveryStatus::parse(r.get::<_, &str>(6))?,
+                    attempts: r.get::<_, i64>(7) as u32,
+                    last_error: r.get(8),
+                    first_failed_at: t(r, 9),
+                    last_attempt_at: t(r, 10),
+                    next_attempt_at: t(r, 11),
+                    delivered_at: t(r, 12),
+                })
+            })
+            .collect()
+    }
+    fn outbox_exists(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .query_opt("SELECT 1 FROM outbox WHERE id = $1", &[&id])?
+            .is_some())
+    }
+    fn known_consumers(&self) -> Result<Vec<String>> {
+        Ok(self
+            .query(
+                "SELECT substr(name, 8) FROM cursors WHERE name LIKE 'outbox:%' ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+    fn retry_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        let n = self.execute(
+            "UPDATE deliveries SET status = 'retry', attempts = 0, next_attempt_at = $3
+             WHERE outbox_id = $1 AND ($2::text IS NULL OR consumer = $2) AND status IN ('retry', 'dead', 'dropped')",
+            &[&id, &consumer, &micros(now)],
+        )?;
+        if n > 0 {
+            self.execute(
+                "UPDATE outbox SET dropped_at = NULL, delivered_at = NULL WHERE id = $1",
+                &[&id],
+            )?;
+        }
+        Ok(n as usize)
+    }
+    fn drop_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize> {
+        let mut n = self.execute(
+            "UPDATE deliveries SET status = 'dropped', next_attempt_at = NULL, last_attempt_at = coalesce(last_attempt_at, $3)
+             WHERE outbox_id = $1 AND ($2::text IS NULL OR consumer = $2) AND status IN ('retry', 'dead')",
+            &[&id, &consumer, &micros(now)],
+        )? as usize;
+        let consumers = match consumer {
+            Some(c) => vec![c.to_owned()],
+            None => self.known_consumers()?,
+        };
+        for c in &consumers {
+            if self.consumer_position(c)? < id && !self.has_delivery(id, c)? {
+                self.execute(
+                    "INSERT INTO deliveries (outbox_id, consumer, status, attempts, last_attempt_at)
+                     VALUES ($1, $2, 'dropped', 0, $3)",
+                    &[&id, c, &micros(now)],
+                )?;
+                n += 1;
+            }
+        }
+        let open = self.count(
+            "SELECT count(*) FROM deliveries WHERE outbox_id = $1 AND status IN ('retry', 'dead')",
+            &[&id],
+        )?;
+        if n > 0 && open == 0 {
+            self.execute(
+                "UPDATE outbox SET dropped_at = coalesce(dropped_at, $2) WHERE id = $1 AND delivered_at IS NULL",
+                &[&id, &micros(now)],
+            )?;
+        }
+        Ok(n)
+    }
+    fn dead_letters(&self) -> Result<i64> {
+        self.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", &[])
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         let rows = match (f.case_id, f.to.as_deref()) {
@@ -990,7 +1213,8 @@ impl Tx for PgTx {
     }
     fn outbox_backlog(&self) -> Result<(i64, i64)> {
         let r = self.query_one(
-            "SELECT count(*), count(last_error) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL",
+            "SELECT count(*), count(last_error) FROM outbox
+             WHERE delivered_at IS NULL AND acked_at IS NULL AND dropped_at IS NULL",
             &[],
         )?;
         Ok((r.get(0), r.get(1)))

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use super::pg_error;
 
 /// The schema version this build writes (equal to SQLite's [`crate::store::schema::SCHEMA_VERSION`]).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// A lock key for schema changes (`pg_advisory_xact_lock`): two processes opening a new
 /// database at once create it once.
@@ -130,7 +130,8 @@ CREATE TABLE outbox (
     delivered_at BIGINT,
     acked_at     BIGINT,
     attempts     BIGINT NOT NULL DEFAULT 0,
-    last_error   TEXT
+    last_error   TEXT,
+    dropped_at   BIGINT
 );
 CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_by_case ON outbox (case_id, id);
@@ -187,11 +188,45 @@ CREATE TABLE idempotency (
     PRIMARY KEY (actor, key)
 );
 CREATE INDEX idempotency_by_age ON idempotency (at);
+
+CREATE TABLE deliveries (
+    outbox_id       BIGINT NOT NULL REFERENCES outbox (id),
+    consumer        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    first_failed_at BIGINT,
+    last_attempt_at BIGINT,
+    next_attempt_at BIGINT,
+    delivered_at    BIGINT,
+    PRIMARY KEY (outbox_id, consumer)
+);
+CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
+CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
 "#;
 
-/// Upgrade steps: `UPGRADES[n - 4]` brings version `n` to `n + 1` (PostgreSQL support starts
-/// at version 4, so there are none yet; each later SQLite step gets its PostgreSQL twin here).
-pub(crate) const UPGRADES: &[&str] = &[];
+/// Upgrade steps: `UPGRADES[n - 4]` brings version `n` to `n + 1`, each the twin of SQLite's
+/// step of the same number (PostgreSQL support starts at version 4).
+pub(crate) const UPGRADES: &[&str] = &[
+    // 4 → 5: per-consumer outbox delivery (issue 15).
+    r#"
+ALTER TABLE outbox ADD COLUMN dropped_at BIGINT;
+CREATE TABLE deliveries (
+    outbox_id       BIGINT NOT NULL REFERENCES outbox (id),
+    consumer        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    first_failed_at BIGINT,
+    last_attempt_at BIGINT,
+    next_attempt_at BIGINT,
+    delivered_at    BIGINT,
+    PRIMARY KEY (outbox_id, consumer)
+);
+CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
+CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
+    "#,
+];
 
 /// The schema version of a database, `None` when it has no mentorflow tables.
 pub(crate) fn version(db: &mut Client) -> Result<Option<i64>> {
