@@ -849,3 +849,49 @@ fn state_hooks_and_templates_see_what_the_run_changed() {
     assert_eq!(n[0].body, "state matched");
     assert_folds(&e, c.id);
 }
+
+/// A start's scripts and notifications know the new case's id (it is taken before the row is
+/// written), and so does a case started in the same engine next.
+#[test]
+fn a_start_knows_its_case_id_in_scripts_and_notifications() {
+    let (e, _clock) = support::engine_for(
+        "hello.yaml",
+        r#"
+workflow: hello
+version: 1
+roles:
+  client: {}
+fields:
+  seen_id: { type: int }
+templates:
+  welcome:
+    subject: "Case ${case.id}"
+    body: "Open /requests/${case.id}"
+states:
+  open: {}
+  done: { final: true }
+actions:
+  submit:
+    to: open
+    by: client
+    run: |
+      fields.seen_id = case.id;
+      notify(actor.id, "welcome");
+  finish: { from: open, to: done, by: client }
+"#,
+    );
+    for _ in 0..3 {
+        let c = e.start("hello", "submit", "pat", json!({})).unwrap();
+        assert_eq!(c.data["seen_id"], json!(c.id));
+        let n = e
+            .notifications(&mentorflow::NotificationFilter {
+                case_id: Some(c.id),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].subject, format!("Case {}", c.id));
+        assert_eq!(n[0].body, format!("Open /requests/{}", c.id));
+        assert_folds(&e, c.id);
+    }
+}

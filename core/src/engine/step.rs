@@ -508,7 +508,8 @@ pub(crate) fn start(
     within_limits(engine, &inputs, "inputs", &def.id)?;
     let now = engine.now();
     let case = Case {
-        id: 0,
+        // known before the row is written: the start's scripts and notifications use it
+        id: db.new_case_id()?,
         workflow: def.id.clone(),
         version: def.version,
         org: org_id,

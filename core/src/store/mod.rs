@@ -191,7 +191,10 @@ pub(crate) trait Tx: DirectoryReads {
 
     // -- cases
     fn load_case(&self, id: i64) -> Result<Option<CaseRow>>;
-    /// Write a new case; returns its id.
+    /// An id for a case this transaction will write (so a start's scripts and notifications
+    /// know it before the row exists).
+    fn new_case_id(&self) -> Result<i64>;
+    /// Write a new case (with its id when not 0, else a new one); returns its id.
     fn insert_case(&self, c: &Case) -> Result<i64>;
     /// Write a case's new snapshot if its revision is still `expected` (else a conflict).
     fn update_case(&self, c: &Case, expected: u64) -> Result<()>;

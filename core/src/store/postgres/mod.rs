@@ -619,11 +619,15 @@ impl Tx for PgTx {
             .map(case_row)
             .transpose()
     }
+    fn new_case_id(&self) -> Result<i64> {
+        self.count("SELECT nextval(pg_get_serial_sequence('cases', 'id'))", &[])
+    }
     fn insert_case(&self, c: &Case) -> Result<i64> {
         Ok(self
             .query_one(
-                "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+                 VALUES (coalesce(nullif($12::bigint, 0), nextval(pg_get_serial_sequence('cases', 'id'))),
+                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                 &[
                     &c.workflow,
                     &i64::from(c.version),
@@ -636,6 +640,7 @@ impl Tx for PgTx {
                     &micros(c.created_at),
                     &micros(c.updated_at),
                     &c.parent,
+                    &c.id,
                 ],
             )?
             .get(0))

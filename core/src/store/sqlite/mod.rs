@@ -198,8 +198,8 @@ pub(crate) fn case_columns() -> &'static str {
 
 pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
     db.prepare_cached(
-        "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+         VALUES (nullif(?12, 0), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         c.workflow,
@@ -212,7 +212,8 @@ pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
         c.revision as i64,
         micros(c.created_at),
         micros(c.updated_at),
-        c.parent
+        c.parent,
+        c.id
     ])?;
     Ok(db.last_insert_rowid())
 }
@@ -831,6 +832,12 @@ impl super::Tx for Connection {
     }
     fn load_case(&self, id: i64) -> Result<Option<CaseRow>> {
         load_case(self, id)
+    }
+    fn new_case_id(&self) -> Result<i64> {
+        // inside the write transaction: no other writer can take it meanwhile
+        Ok(self
+            .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM cases")?
+            .query_row([], |r| r.get(0))?)
     }
     fn insert_case(&self, c: &Case) -> Result<i64> {
         insert_case(self, c)
