@@ -2286,3 +2286,44 @@ fn serve_config_mistakes_are_named_with_file_and_line_and_nothing_starts() {
     // nothing was created
     assert!(!env.path("t.db").exists());
 }
+
+/// The JSON contract: each command's `--json` output, snapshotted (a change to a shape shows
+/// up as a snapshot diff to review, not as a silent break for scripts).
+#[test]
+fn json_outputs_are_snapshotted() {
+    let e = Env::new();
+    e.people();
+    e.assigned();
+    let json_snap = |name: &str, v: Value| {
+        insta::with_settings!({ prepend_module_to_snapshot => false }, {
+            insta::assert_json_snapshot!(name, v);
+        });
+    };
+    json_snap("json_show", e.json(&["show", "1", "--as", "alice"]));
+    json_snap("json_history", e.json(&["history", "1"]));
+    json_snap("json_actions", e.json(&["actions", "1", "--as", "alice"]));
+    json_snap("json_list", e.json(&["list"]));
+    json_snap("json_view", e.json(&["view", "queue", "--as", "cody"]));
+    json_snap("json_notifications", e.json(&["notifications"]));
+    json_snap("json_graph", e.json(&["graph", "request"]));
+    json_snap("json_people", e.json(&["people", "list"]));
+    json_snap("json_tick", e.json(&["tick"]));
+    let mut health = e.json(&["health"]);
+    health["database"] = Value::String("[DB]".into());
+    // The schema number moves with every schema step; its type is the contract.
+    assert!(
+        health["schema_version"].as_u64().is_some_and(|v| v >= 5),
+        "{health}"
+    );
+    health["schema_version"] = Value::String("[N]".into());
+    json_snap("json_health", health);
+    let refused = e
+        .run(&["--json", "act", "1", "complete", "--as", "alice"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let refused: Value = serde_json::from_slice(&refused).unwrap();
+    json_snap("json_error_refused", refused);
+}
