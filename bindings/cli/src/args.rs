@@ -567,7 +567,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
     /// The portal's configuration file (TOML: addr, public_url, db, workflows,
-    /// secure_cookies, [mail]; see docs/serve.md). Flags given win over it.
+    /// secure_cookies, `[mail]`; see docs/serve.md). Flags given win over it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The address people reach the portal at (links in e-mails) [default: http://ADDR].

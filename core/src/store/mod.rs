@@ -1,5 +1,5 @@
 //! The storage boundary. The engine decides what a command does (checks, guards, effects, the
-//! new state, the event, timers, notifications: a [`Decision`](crate::model::Decision)) without
+//! new state, the event, timers, notifications: a [`Decision`]) without
 //! SQL; a store applies the decision inside the command's transaction and answers the queries
 //! (cases, participants, history, timers, outbox, directory, views, exports, definitions,
 //! schema version). The store decides nothing and never imports the engine.
