@@ -105,6 +105,24 @@ pub(crate) enum OutboxItem {
     Signal(Signal),
 }
 
+impl OutboxItem {
+    /// A row as both backends read it: the columns of a notification, and its `kind`. A
+    /// signal keeps its kind in `template` and has no recipient, subject or body.
+    pub(crate) fn from_row(kind: &str, n: Notification) -> OutboxItem {
+        if kind == "signal" {
+            OutboxItem::Signal(Signal {
+                id: n.id,
+                case_id: n.case_id,
+                kind: n.template,
+                data: n.data,
+                at: n.at,
+            })
+        } else {
+            OutboxItem::Notification(n)
+        }
+    }
+}
+
 /// A stored single-use token.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRow {

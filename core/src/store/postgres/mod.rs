@@ -373,17 +373,7 @@ fn outbox_row(r: &Row) -> Result<OutboxItem> {
         attempts: r.get::<_, i64>(11) as u32,
         last_error: r.get(12),
     };
-    Ok(if kind == "signal" {
-        OutboxItem::Signal(Signal {
-            id: n.id,
-            case_id: n.case_id,
-            kind: n.template,
-            data: n.data,
-            at: n.at,
-        })
-    } else {
-        OutboxItem::Notification(n)
-    })
+    Ok(OutboxItem::from_row(kind, n))
 }
 
 const PERSON_COLUMNS: &str = "id, name, email, org, roles, attributes";

@@ -590,17 +590,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Notification, 
 
 fn finish_outbox((kind, mut n, data): (String, Notification, String)) -> Result<OutboxItem> {
     n.data = serde_json::from_str(&data)?;
-    Ok(if kind == "signal" {
-        OutboxItem::Signal(Signal {
-            id: n.id,
-            case_id: n.case_id,
-            kind: n.template,
-            data: n.data,
-            at: n.at,
-        })
-    } else {
-        OutboxItem::Notification(n)
-    })
+    Ok(OutboxItem::from_row(&kind, n))
 }
 
 const OUTBOX_COLUMNS: &str = "id, kind, case_id, recipient, template, subject, body, data, created_at, delivered_at, acked_at, attempts, last_error";
