@@ -663,22 +663,10 @@ impl Engine {
         for (from, to) in &plan.states {
             let at = yaml::child_path("states", from);
             if old.state(from).is_none() {
-                p.at_key(
-                    &at,
-                    format!(
-                        "`{from}` is not a state of v{a}{}",
-                        suggest::did_you_mean(from, old_states.iter().map(String::as_str))
-                    ),
-                );
+                p.at_key(&at, not_in(from, "state", a, &old_states));
             }
             if new.state(to).is_none() {
-                p.at(
-                    &at,
-                    format!(
-                        "`{to}` is not a state of v{b}{}",
-                        suggest::did_you_mean(to, new_states.iter().map(String::as_str))
-                    ),
-                );
+                p.at(&at, not_in(to, "state", b, &new_states));
             }
         }
         for (state, n) in open_states {
@@ -710,23 +698,11 @@ impl Engine {
         for (from, to) in &plan.roles {
             let at = yaml::child_path("roles", from);
             if !old_roles.contains(from) {
-                p.at_key(
-                    &at,
-                    format!(
-                        "`{from}` is not a case role of v{a}{}",
-                        suggest::did_you_mean(from, old_roles.iter().map(String::as_str))
-                    ),
-                );
+                p.at_key(&at, not_in(from, "case role", a, &old_roles));
             }
             if let Some(to) = to {
                 if !new_roles.contains(to) {
-                    p.at(
-                        &at,
-                        format!(
-                            "`{to}` is not a case role of v{b}{}",
-                            suggest::did_you_mean(to, new_roles.iter().map(String::as_str))
-                        ),
-                    );
+                    p.at(&at, not_in(to, "case role", b, &new_roles));
                 }
             }
         }
@@ -752,22 +728,10 @@ impl Engine {
         for (from, to) in &plan.rename {
             let at = yaml::child_path("fields.rename", from);
             if !old_fields.contains(from) {
-                p.at_key(
-                    &at,
-                    format!(
-                        "`{from}` is not a field of v{a}{}",
-                        suggest::did_you_mean(from, old_fields.iter().map(String::as_str))
-                    ),
-                );
+                p.at_key(&at, not_in(from, "field", a, &old_fields));
             }
             if !new_fields.contains(to) {
-                p.at(
-                    &at,
-                    format!(
-                        "`{to}` is not a field of v{b}{}",
-                        suggest::did_you_mean(to, new_fields.iter().map(String::as_str))
-                    ),
-                );
+                p.at(&at, not_in(to, "field", b, &new_fields));
             }
         }
         let mut targets: BTreeMap<&str, &str> = BTreeMap::new();
@@ -782,13 +746,7 @@ impl Engine {
         for (i, d) in plan.drop.iter().enumerate() {
             let at = yaml::index_path("fields.drop", i);
             if !old_fields.contains(d) {
-                p.at(
-                    &at,
-                    format!(
-                        "`{d}` is not a field of v{a}{}",
-                        suggest::did_you_mean(d, old_fields.iter().map(String::as_str))
-                    ),
-                );
+                p.at(&at, not_in(d, "field", a, &old_fields));
             } else if plan.rename.contains_key(d) {
                 p.at(&at, format!("`{d}` is both renamed and dropped"));
             }
@@ -814,13 +772,7 @@ impl Engine {
         for (name, value) in &plan.set {
             let at = yaml::child_path("fields.set", name);
             let Some(field) = new.field(name) else {
-                p.at_key(
-                    &at,
-                    format!(
-                        "`{name}` is not a field of v{b}{}",
-                        suggest::did_you_mean(name, new_fields.iter().map(String::as_str))
-                    ),
-                );
+                p.at_key(&at, not_in(name, "field", b, &new_fields));
                 continue;
             };
             match value {
@@ -1483,4 +1435,12 @@ fn case_map(c: &Case, def: &Definition) -> Result<Dynamic> {
         m.insert(r.name.as_str().into(), first);
     }
     Ok(Dynamic::from_map(m))
+}
+
+/// "`name` is not a WHAT of vN", with a "did you mean" among the names that version has.
+fn not_in(name: &str, what: &str, version: u32, known: &[String]) -> String {
+    format!(
+        "`{name}` is not a {what} of v{version}{}",
+        suggest::did_you_mean(name, known.iter().map(String::as_str))
+    )
 }
