@@ -2230,22 +2230,7 @@ fn colours_follow_the_terminal_conventions() {
         forced.contains("\u{1b}["),
         "CLICOLOR_FORCE colours: {forced:?}"
     );
-    let stripped: String = {
-        let mut s = String::new();
-        let mut chars = forced.chars();
-        while let Some(c) = chars.next() {
-            if c == '\u{1b}' {
-                for c in chars.by_ref() {
-                    if c == 'm' {
-                        break;
-                    }
-                }
-            } else {
-                s.push(c);
-            }
-        }
-        s
-    };
+    let stripped = anstream::adapter::strip_str(&forced).to_string();
     assert_eq!(stripped, plain, "colour codes do not move the columns");
     let refused = e
         .run(&["show", "99"])

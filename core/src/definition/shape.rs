@@ -132,7 +132,7 @@ impl JsonSchema for Roles {
 /// An id: letters, digits and `_`, not starting with a digit.
 #[derive(JsonSchema)]
 #[schemars(rename = "ident", inline)]
-struct Ident(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))] String);
+struct Ident(#[schemars(regex(pattern = IDENT))] String);
 
 /// A rhai script. It sees `case`, `fields`, `actor`, `inputs`, `settings` and `now`, and
 /// calls host functions such as assign, unassign, notify, notify_role, add_note, goto, fail,
