@@ -82,9 +82,10 @@ pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, OrgPatch, Person, PersonPatch};
 pub use engine::{
-    fold, Act, ActOptions, Case, CaseFilter, Effect, Engine, EngineBuilder, Event, Health,
-    Notification, Participant, PendingTimer, Signal, Start, StartInfo, Table, TickReport, ViewInfo,
-    ViewPage, ViewQuery,
+    fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, Effect, Engine, EngineBuilder,
+    Event, ExportInfo, Health, Notification, Participant, PendingTimer, Signal, Start, StartInfo,
+    Table, TickReport, Unavailable, UnavailableReason, ViewInfo, ViewPage, ViewQuery,
+    WORKFLOWS_SETTING,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};

@@ -608,6 +608,13 @@ impl Loader<'_> {
         let mut settings = Vec::new();
         for (name, v) in self.entries(section("settings"), "settings", "setting") {
             let path = child_path("settings", &name);
+            if name == crate::engine::WORKFLOWS_SETTING {
+                self.problem(
+                    &path,
+                    format!("`{name}` is the engine's own organisation setting (the workflows an organisation uses); give this setting another name"),
+                );
+                continue;
+            }
             // the long form has `default` (a map setting without one is its own default; a
             // misspelt `default` still means the long form)
             let is_full = matches!(v, Value::Object(m)
@@ -729,6 +736,7 @@ impl Loader<'_> {
                     subject,
                     body,
                     description: raw.description,
+                    actions: raw.actions,
                 });
             }
         }
@@ -1064,6 +1072,26 @@ impl Loader<'_> {
 
         if d.states.is_empty() {
             self.problem("states", "a workflow needs at least one state");
+        }
+        // the actions a message invites: actions on a case that people do
+        for t in &d.templates {
+            for (i, id) in t.actions.iter().enumerate() {
+                let path = format!("templates.{}.actions[{i}]", t.name);
+                match d.action(id) {
+                    None => {
+                        let h = hint(id, &action_ids);
+                        self.problem(&path, format!("unknown action `{id}` in `actions` of template `{}`{h}", t.name));
+                    }
+                    Some(a) if a.is_start() || a.system_only() => self.problem(
+                        &path,
+                        format!(
+                            "template `{}` cannot invite `{id}`: only actions that people do on a case can be linked from a message",
+                            t.name
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
         }
         // fields
         for f in &d.fields {

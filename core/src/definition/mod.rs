@@ -214,6 +214,10 @@ pub struct Template {
     pub body: Script,
     /// Description.
     pub description: Option<String>,
+    /// Actions the message invites its recipient to take (`actions:`): the portal's mailer
+    /// adds a signed, expiring link to each one's form that the recipient may do when the
+    /// message is sent.
+    pub actions: Vec<String>,
 }
 
 /// How a view is sorted.

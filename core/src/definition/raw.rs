@@ -208,6 +208,10 @@ pub(crate) struct RawTemplate {
     /// Body; `${expr}` interpolates.
     pub body: String,
     pub description: Option<String>,
+    /// Actions the message invites its recipient to take (ids of actions on the case): a
+    /// front end that delivers it may add a signed link to each one's form.
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 /// What people (or the system) do to a case.

@@ -2,6 +2,7 @@
 //! SQLite connection. Every command is one transaction: the guard, the effects, the event,
 //! the timers and the notifications commit together or not at all.
 
+mod availability;
 mod outbox;
 pub(crate) mod step;
 mod sweep;
@@ -17,6 +18,9 @@ use serde_json::{Map, Value};
 pub use crate::model::{
     fold, Case, CaseFilter, Effect, Event, Folded, Health, Notification, Participant, PendingTimer,
     Signal, StartInfo, Table, TickReport, ViewInfo, ViewPage, ViewQuery,
+};
+pub use availability::{
+    ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
 
 use crate::definition::{self, Definition};
@@ -791,6 +795,10 @@ impl Engine {
     fn check_settings(&self, settings: &Map<String, Value>) -> Result<()> {
         let defs = self.definitions();
         for (name, value) in settings {
+            if name == WORKFLOWS_SETTING {
+                check_workflows_setting(&defs, value)?;
+                continue;
+            }
             let declared: Vec<_> = defs.iter().filter_map(|d| d.setting(name)).collect();
             if declared.is_empty() {
                 let mut known: Vec<String> = defs
@@ -1111,9 +1119,32 @@ impl Engine {
         self.read(|db| views::views_for(self, db, viewer, true))
     }
 
-    /// The start actions a person may use, in load order.
+    /// The start actions offered to a person, in load order: only those they could really
+    /// use — their organisation uses the workflow, they hold a role the start is done by, and
+    /// no guard of it that does not read inputs refuses them (see
+    /// [`WORKFLOWS_SETTING`] and the `availability` rules in docs/serve.md).
     pub fn start_actions_for(&self, viewer: &str) -> Result<Vec<StartInfo>> {
-        self.read(|db| views::start_actions_for(self, db, viewer))
+        self.read(|db| availability::start_actions_for(self, db, viewer))
+    }
+
+    /// Every action of a case that a person holds a role for, in definition order, each
+    /// possible now ([`ActionAvailability::available`], the same as [`Engine::actions`]) or
+    /// with why not: the case's state (the action's `unavailable:` message) or a guard that
+    /// does not read inputs (its message). A case the person may not see is
+    /// [`Error::NotFound`].
+    pub fn action_availability(
+        &self,
+        case_id: i64,
+        actor: &str,
+    ) -> Result<Vec<ActionAvailability>> {
+        self.read(|db| availability::action_availability(self, db, case_id, actor))
+    }
+
+    /// The exports offered to a person: those of the workflows whose views they are offered
+    /// ([`Engine::views_for`]). Reading one with [`Engine::export`] and the person gives only
+    /// the cases they may see.
+    pub fn exports_for(&self, viewer: &str) -> Result<Vec<ExportInfo>> {
+        self.read(|db| availability::exports_for(self, db, viewer))
     }
 
     /// A named export over every organisation (administrative), or over what `actor` may see.
@@ -1441,4 +1472,39 @@ fn refuse_clock_before_last_event(
         }
         _ => Ok(()),
     }
+}
+
+/// The engine's own organisation setting [`WORKFLOWS_SETTING`]: a list of loaded workflow
+/// ids (or `null` to remove it).
+fn check_workflows_setting(defs: &[Arc<Definition>], value: &Value) -> Result<()> {
+    let field = format!("settings.{WORKFLOWS_SETTING}");
+    if value.is_null() {
+        return Ok(());
+    }
+    let Some(list) = value.as_array() else {
+        return Err(Error::validation(
+            field,
+            format!("setting `{WORKFLOWS_SETTING}` must be a list of workflow ids"),
+        ));
+    };
+    for v in list {
+        let Some(id) = v.as_str() else {
+            return Err(Error::validation(
+                field,
+                format!("setting `{WORKFLOWS_SETTING}` must be a list of workflow ids, not {v}"),
+            ));
+        };
+        if !defs.iter().any(|d| d.id == id) {
+            let known: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
+            return Err(Error::validation(
+                field,
+                format!(
+                    "setting `{WORKFLOWS_SETTING}`: no loaded workflow `{id}`{} (loaded: {})",
+                    crate::suggest::did_you_mean(id, known.iter().copied()),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -135,7 +135,7 @@ pub(crate) fn can_see(def: &Definition, case: &Case, person: Option<&Person>) ->
 }
 
 /// Whether a person holds a role the action names.
-fn holds(def: &Definition, action: &Action, case: &Case, person: &Person) -> bool {
+pub(crate) fn holds(def: &Definition, action: &Action, case: &Case, person: &Person) -> bool {
     action.by.iter().any(|r| {
         r == "anyone"
             || (r != "system"
@@ -144,7 +144,7 @@ fn holds(def: &Definition, action: &Action, case: &Case, person: &Person) -> boo
     })
 }
 
-fn not_visible(case_id: i64) -> Error {
+pub(crate) fn not_visible(case_id: i64) -> Error {
     Error::NotFound {
         kind: "case",
         id: case_id.to_string(),
@@ -387,8 +387,70 @@ pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> R
     })
 }
 
+/// Why an action cannot be done in the case's state: its `unavailable:` text, or one naming
+/// the action and the state.
+pub(crate) fn state_refusal(action: &Action, case: &Case) -> String {
+    let declared = action.unavailable.as_deref().map(str::trim);
+    declared.map(str::to_owned).unwrap_or_else(|| {
+        format!(
+            "{} is not possible while the case is {}",
+            action.label.as_deref().unwrap_or(&action.id),
+            case.state_label
+        )
+    })
+}
+
+/// What [`probe_guards`] hands its caller: judge an action's guards that do not read
+/// `inputs` for the probed person; `Some((index, message, suggestions))` for the first that
+/// refuses. A guard that errors without inputs is left for the command to judge.
+pub(crate) type GuardJudge<'r> = dyn Fn(&Action) -> Option<(usize, String, Vec<String>)> + 'r;
+
+/// Judge guards without inputs for one person on one case (for a start: a blank case of the
+/// organisation it would be in), as `actions()` does: the availability lists use it.
+pub(crate) fn probe_guards<T>(
+    engine: &Engine,
+    db: &dyn Tx,
+    def: &Definition,
+    case: &Case,
+    actor: &Actor,
+    is_new: bool,
+    f: impl FnOnce(&GuardJudge<'_>) -> Result<T>,
+) -> Result<T> {
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(def);
+    let now = engine.now();
+    let cell = context(case, &def.id, now, &cal);
+    CTX.set(&cell, || {
+        let run = Run::new(
+            engine,
+            db,
+            def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            actor.clone(),
+            case.clone(),
+            is_new,
+            "",
+        );
+        let judge = |a: &Action| {
+            run.set_mode(Mode::Read);
+            a.guards
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| !g.uses_inputs)
+                .find_map(|(i, g)| match run.refusal(g) {
+                    Ok(Some(message)) => Some((i, message, g.suggest.clone())),
+                    _ => None,
+                })
+        };
+        f(&judge)
+    })
+}
+
 /// Actions leading out of the current state that the person may do: suggestions.
-fn suggestions(def: &Definition, case: &Case, person: Option<&Person>) -> Vec<String> {
+pub(crate) fn suggestions(def: &Definition, case: &Case, person: Option<&Person>) -> Vec<String> {
     let Some(person) = person else {
         return Vec::new();
     };
@@ -479,6 +541,7 @@ pub(crate) fn start(
         });
     }
     let info = engine.org_info(db, &org_id)?;
+    super::availability::check_org_uses(def, action, &info.org, &person.id)?;
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(def);
     let data = validate_values(
@@ -616,17 +679,11 @@ pub(crate) fn act(
         }
     }
     if !action.starts_from(&case.state) {
-        let label = action.label.as_deref().unwrap_or(&action.id);
         return Err(Error::GuardRejected {
             workflow: def.id.clone(),
             action: action.id.clone(),
             state: case.state.clone(),
-            message: action.unavailable.clone().unwrap_or_else(|| {
-                format!(
-                    "`{label}` is not possible while the case is {}",
-                    case.state_label
-                )
-            }),
+            message: state_refusal(action, &case),
             suggest: suggestions(&def, &case, person.as_ref()),
             rule: "state".into(),
         });
@@ -1707,7 +1764,7 @@ impl<'a> Run<'a> {
 }
 
 /// A placeholder left in a finished command.
-fn empty_case() -> Case {
+pub(crate) fn empty_case() -> Case {
     Case {
         id: 0,
         workflow: String::new(),

@@ -7,7 +7,7 @@ use rhai::Dynamic;
 use serde_json::{Map, Value};
 
 use super::step::{can_see, resolve_actor, to_case};
-use super::{Case, CaseFilter, Engine, StartInfo, Table, ViewInfo, ViewPage, ViewQuery};
+use super::{Case, CaseFilter, Engine, Table, ViewInfo, ViewPage, ViewQuery};
 use crate::definition::{Definition, Export, View};
 use crate::directory::Person;
 use crate::error::{Error, Result};
@@ -296,7 +296,26 @@ pub(crate) fn views_for(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
+    let org = match person.org.as_deref() {
+        Some(o) => Some(engine.org_info(db, o)?),
+        None => None,
+    };
     for def in engine.definitions() {
+        // a workflow the person's organisation does not take part in: only if they hold a
+        // case role in one of its cases (a mentor on another chapter's case team)
+        if let Some(info) = &org {
+            if !super::availability::takes_part(db, &def, &info.org, person)? {
+                let case_roles: Vec<String> = def
+                    .roles
+                    .iter()
+                    .filter(|r| r.is_case_role())
+                    .map(|r| r.name.clone())
+                    .collect();
+                if !db.holds_role_in(&def.id, &person.id, &case_roles)? {
+                    continue;
+                }
+            }
+        }
         for view in &def.views {
             if !offered(db, &def, view, person)? {
                 continue;
@@ -318,43 +337,6 @@ pub(crate) fn views_for(
                 description: view.description.clone(),
                 count,
             });
-        }
-    }
-    Ok(out)
-}
-
-/// The start actions a person may use, in load order: those done by `anyone`, by a case role
-/// (the starter takes it), or by a directory role the person holds.
-pub(crate) fn start_actions_for(
-    engine: &Engine,
-    db: &dyn Tx,
-    viewer: &str,
-) -> Result<Vec<StartInfo>> {
-    let actor = resolve_actor(engine, db, viewer)?;
-    let Some(person) = actor.person.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for def in engine.definitions() {
-        for a in def.start_actions() {
-            let may = a.by.iter().any(|r| {
-                r == "anyone"
-                    || def.role(r).is_some_and(|role| {
-                        role.is_case_role()
-                            || (person.org.is_some()
-                                && role.directory.iter().any(|d| person.has_role(d)))
-                    })
-            });
-            if may {
-                out.push(StartInfo {
-                    workflow: def.id.clone(),
-                    workflow_title: def.title.clone(),
-                    action: a.id.clone(),
-                    label: a.label.clone().unwrap_or_else(|| a.id.clone()),
-                    description: a.description.clone(),
-                    default: def.default_start().is_some_and(|d| d.id == a.id),
-                });
-            }
         }
     }
     Ok(out)
