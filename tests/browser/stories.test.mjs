@@ -233,6 +233,15 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   await page.getByRole('link', { name: 'Rosa’s Plant Shop <b>&</b>' }).click();
   await page.waitForURL(requestUrl);
 
+  // seed 001: a session cannot be added before accepting; the page says so, greyed, no form
+  const notNow = page.getByRole('region', { name: 'Not possible now' });
+  const session = notNow.locator('#unavailable-log_session');
+  assert.match(await session.innerText(), /Add a mentoring session/);
+  assert.match(await session.innerText(), /You must accept or decline this mentoring request before adding a session/);
+  assert.match(await notNow.innerText(), /once the case moves on \(Accept Assignment or Decline Assignment\)/);
+  assert.equal(await page.locator('form[action$="/act/log_session"]').count(), 0);
+  await look(page, '13b-case-not-possible-now');
+
   // a blank note is refused at the field, nothing changes
   await page.locator('summary', { hasText: 'Accept Assignment' }).click();
   await page.getByRole('button', { name: 'Accept Assignment' }).click();
@@ -247,16 +256,78 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   await page.waitForURL(/done=accept/);
   await page.getByText('In Progress', { exact: true }).first().waitFor();
   await page.getByText('Hi Rosa, I am Dan. Let us meet on Thursday at 10:00.').first().waitFor();
+  // accepted: adding a session is now a form, no longer "not possible"
+  await page.locator('summary', { hasText: 'Add a mentoring session' }).waitFor();
+  assert.equal(await page.locator('#unavailable-log_session').count(), 0);
   await look(page, '15-case-accepted');
   // the request no longer needs action
   await page.goto(`${URL}/`);
   await look(page, '16-home-mentor-after');
 });
 
+test('a mentor accepts from the signed link in the e-mail; the used link says so', async () => {
+  // Pat submits another request and the coordinator assigns Erin
+  const pat = (await open('pat-2')).page;
+  await demoSignIn(pat, 'Pat Rivera');
+  await pat.getByRole('link', { name: 'Submit a mentoring request' }).click();
+  await pat.getByLabel('Client name').fill('Link Street Bakery');
+  await pat.getByRole('button', { name: 'Submit a mentoring request' }).click();
+  await pat.waitForURL(/\/cases\/\d+/);
+  const caseUrl = pat.url().replace(/\?.*$/, '');
+  const cody = (await open('cody-2')).page;
+  await demoSignIn(cody, 'Cody Nguyen');
+  await cody.goto(caseUrl);
+  await cody.locator('summary', { hasText: 'Assign a mentor' }).click();
+  await cody.getByLabel('Mentor').selectOption({ label: 'Erin Walsh' });
+  const since = Date.now() - 1000;
+  await cody.getByRole('button', { name: 'Assign a mentor' }).click();
+  await cody.waitForURL(/done=assign/);
+
+  // the mail to Erin carries signed Accept / Decline links
+  const mail = (await mailTo('erin@ch12.example.org', since)).replace(/=\r\n/g, '').replace(/=3D/g, '=');
+  assert.match(mail, /Act directly from this e-mail/);
+  const accept = mail.match(/Accept Assignment: (https?:\/\/\S+\/l\/[A-Za-z0-9_.-]+)/)?.[1];
+  const decline = mail.match(/Decline Assignment: (https?:\/\/\S+\/l\/[A-Za-z0-9_.-]+)/)?.[1];
+  assert.ok(accept && decline, `action links in the mail:\n${mail}`);
+  assert.ok(accept.startsWith(URL), accept);
+
+  // not signed in: the link asks for sign-in first, and keeps where it was going
+  const { page } = await open('erin');
+  await page.goto(accept);
+  await page.waitForURL(/\/sign-in\?next=%2Fl%2F|\/sign-in\?next=\/l\//);
+  await demoSignIn(page, 'Erin Walsh');
+  await page.goto(accept);
+  await page.getByRole('status').getByText(/From your e-mail/).waitFor();
+  assert.match(await page.getByRole('status').innerText(), /Accept Assignment/);
+  // the form is open, nothing was done yet
+  await page.getByText('Assigned – Pending', { exact: true }).first().waitFor();
+  await look(page, '16b-link-form');
+  await page.getByLabel('Note to the client').fill('Hello from Erin: let us talk on Monday.');
+  await page.getByRole('button', { name: 'Accept Assignment' }).click();
+  await page.waitForURL(/done=accept/);
+  await page.getByText('In Progress', { exact: true }).first().waitFor();
+
+  // used: the link and its sibling are refused with a page that says so
+  for (const link of [accept, decline]) {
+    const r = await page.goto(link);
+    assert.equal(r.status(), 410);
+    await page.getByRole('heading', { name: 'This link was already used' }).waitFor();
+    await page.getByRole('link', { name: 'Open the case as it is now' }).waitFor();
+  }
+  await look(page, '16c-link-used');
+  // a changed link is refused too
+  const r = await page.goto(accept.replace(/\/l\/(.)/, (m, c) => `/l/${c === 'A' ? 'B' : 'A'}`));
+  assert.equal(r.status(), 400);
+  await page.getByRole('heading', { name: 'This link is not valid' }).waitFor();
+});
+
 test('an agent sees the Outbox, Inbox and Public Box; the supervisor the To-Do Box', async () => {
   const { page } = await open('ana');
   await demoSignIn(page, 'Ana Souza');
   await look(page, '17-home-agent');
+  // her start buttons are the contact centre's own, none of the other organisations' flows
+  const starts = await page.locator('ul.starts .button').allInnerTexts();
+  assert.deepEqual(starts, ['New Request - Mentoring Request']);
   for (const box of ['Outbox', 'Inbox', 'Public Box']) {
     await page.getByRole('link', { name: new RegExp(`^\\s*\\d+\\s+${box}\\b`) }).waitFor();
   }

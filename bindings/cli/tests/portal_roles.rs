@@ -1,7 +1,9 @@
 //! Route × role over the demo database (all four shipped workflows, every demo person, every
 //! case and view): the portal shows each person exactly what the engine's own checks give
 //! them. A case page is 200 iff `Engine::get` as that person succeeds (else 404, like a
-//! missing case); its action forms are exactly `Engine::actions`; each home box is a view of
+//! missing case); its action forms are exactly `Engine::actions` and its greyed "not possible
+//! now" list the rest of `Engine::action_availability`; the start buttons are exactly
+//! `Engine::start_actions_for` (other start forms 404); each home box is a view of
 //! `Engine::view_counts` with its count; a view list is 200 iff the view is offered to the
 //! person; and an action the engine does not offer, posted anyway, changes nothing.
 #![allow(clippy::unwrap_used)]
@@ -52,6 +54,16 @@ fn action_forms(html: &str, id: i64) -> BTreeSet<String> {
         .collect()
 }
 
+/// What follows each `prefix` up to the next `"` (hrefs, ids).
+fn links(html: &str, prefix: &str) -> BTreeSet<String> {
+    html.match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = &html[at + prefix.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_person_sees_and_may_do_exactly_what_the_engine_allows() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,7 +99,7 @@ async fn every_demo_person_sees_and_may_do_exactly_what_the_engine_allows() {
         4,
         "the demo has cases of every shipped workflow: {workflows_seen:?}"
     );
-    let mut checked = (0, 0, 0, 0);
+    let mut checked = (0, 0, 0, 0, 0, 0);
     for p in &people {
         let secret = mentorflow_server::new_secret();
         engine
@@ -125,6 +137,90 @@ async fn every_demo_person_sees_and_may_do_exactly_what_the_engine_allows() {
             "{}: no other boxes",
             p.id
         );
+        // start buttons: exactly the start actions the engine offers (organisation, role,
+        // input-free guards); any other start form is 404
+        let starts: BTreeSet<String> = engine
+            .start_actions_for(&p.id)
+            .unwrap()
+            .into_iter()
+            .map(|s| format!("{}/{}", s.workflow, s.action))
+            .collect();
+        assert_eq!(
+            links(&home, "href=\"/start/"),
+            starts,
+            "{}: start buttons",
+            p.id
+        );
+        for def in engine.definitions() {
+            for a in def.start_actions() {
+                let key = format!("{}/{}", def.id, a.id);
+                let (status, _) = send(&app, get(&format!("/start/{key}"), &secret)).await;
+                let want = if starts.contains(&key) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                };
+                assert_eq!(status, want, "{} opens /start/{key}", p.id);
+            }
+        }
+        // each organisation's people are offered its own workflows only (the demo names them)
+        let org_workflow = match p.org.as_deref() {
+            Some("ch12") => "score_request",
+            Some("guild") => "engagement",
+            Some("acme") => "company_initiative",
+            _ => "agent_exception",
+        };
+        assert!(
+            starts
+                .iter()
+                .all(|s| s.starts_with(&format!("{org_workflow}/"))),
+            "{}: {starts:?}",
+            p.id
+        );
+        // reports: exactly the exports the engine offers; each opens with the rows of the
+        // cases this person may see, and downloads as that CSV; every other export is 404
+        let exports = engine.exports_for(&p.id).unwrap();
+        let offered_exports: BTreeSet<String> = exports
+            .iter()
+            .map(|x| format!("{}/{}", x.workflow, x.name))
+            .collect();
+        assert_eq!(
+            links(&home, "href=\"/exports/"),
+            offered_exports,
+            "{}: reports",
+            p.id
+        );
+        for def in engine.definitions() {
+            for x in &def.exports {
+                let key = format!("{}/{}", def.id, x.name);
+                let (status, page) = send(&app, get(&format!("/exports/{key}"), &secret)).await;
+                if !offered_exports.contains(&key) {
+                    assert_eq!(
+                        status,
+                        StatusCode::NOT_FOUND,
+                        "{} opens /exports/{key}",
+                        p.id
+                    );
+                    continue;
+                }
+                assert_eq!(status, StatusCode::OK, "{} opens /exports/{key}", p.id);
+                let table = engine
+                    .export(&format!("{}.{}", def.id, x.name), Some(&p.id))
+                    .unwrap();
+                assert_eq!(
+                    page.matches("<tr><td>").count(),
+                    table.rows.len(),
+                    "{} /exports/{key}: one row per row of Engine::export as them: {}",
+                    p.id,
+                    &page[page.find("<main").unwrap_or(0)..]
+                );
+                let (status, csv) =
+                    send(&app, get(&format!("/exports/{key}?format=csv"), &secret)).await;
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(csv, table.to_csv(), "{} /exports/{key} as CSV", p.id);
+                checked.4 += 1;
+            }
+        }
         // a view not offered to this person is not shown to them
         for def in engine.definitions() {
             for v in &def.views {
@@ -159,6 +255,29 @@ async fn every_demo_person_sees_and_may_do_exactly_what_the_engine_allows() {
                     assert_eq!(status, StatusCode::OK, "{} sees {path}", p.id);
                     let offered: BTreeSet<String> =
                         engine.actions(c.id, &p.id).unwrap().into_iter().collect();
+                    // their other actions are listed greyed, each with its message: every
+                    // one a guard refuses, and none the engine does not list as unavailable
+                    let list = engine.action_availability(c.id, &p.id).unwrap();
+                    let not_now: BTreeSet<String> = list
+                        .iter()
+                        .filter(|a| !a.available())
+                        .map(|a| a.action.clone())
+                        .collect();
+                    let shown = links(&page, "id=\"unavailable-");
+                    assert!(shown.is_subset(&not_now), "{} on {path}: {shown:?}", p.id);
+                    for a in &list {
+                        if let Some(why) = &a.unavailable {
+                            if why.reason == mentorflow::UnavailableReason::Guard {
+                                assert!(
+                                    shown.contains(&a.action),
+                                    "{} on {path}: {}",
+                                    p.id,
+                                    a.action
+                                );
+                            }
+                        }
+                    }
+                    checked.5 += shown.len();
                     assert_eq!(
                         action_forms(&page, c.id),
                         offered,
@@ -202,7 +321,12 @@ async fn every_demo_person_sees_and_may_do_exactly_what_the_engine_allows() {
     }
     // the demo gives each kind of answer many times
     assert!(
-        checked.0 >= 20 && checked.1 > 50 && checked.2 > 20 && checked.3 >= 10,
+        checked.0 >= 20
+            && checked.1 > 50
+            && checked.2 > 20
+            && checked.3 >= 10
+            && checked.4 >= 5
+            && checked.5 >= 5,
         "{checked:?}"
     );
 }

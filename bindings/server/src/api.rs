@@ -171,13 +171,24 @@ async fn actions(
         .run(move |e| {
             let case = e.get(id, Some(&me))?;
             let def = e.definition_of(&case)?;
-            Ok(e.actions(id, &me)?
+            let (now, not_now): (Vec<_>, Vec<_>) = e
+                .action_availability(id, &me)?
                 .into_iter()
-                .filter_map(|a| def.action(&a).map(|a| json!({"id": a.id, "label": a.label, "description": a.description, "inputs": a.inputs})))
-                .collect::<Vec<_>>())
+                .partition(|a| a.available());
+            let actions: Vec<Value> = now
+                .iter()
+                .filter_map(|a| def.action(&a.action).map(|a| json!({"id": a.id, "label": a.label, "description": a.description, "inputs": a.inputs})))
+                .collect();
+            let unavailable: Vec<Value> = not_now
+                .into_iter()
+                .map(|a| json!({"id": a.action, "label": a.label, "description": a.description, "unavailable": a.unavailable}))
+                .collect();
+            Ok((actions, unavailable))
         })
         .await?;
-    Ok(Json(json!({ "actions": list })))
+    // `actions`: what the caller may do now; `unavailable`: their other actions, each with
+    // why not (`reason` state|guard, `message`, `suggest`, `possible_in`)
+    Ok(Json(json!({ "actions": list.0, "unavailable": list.1 })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,10 @@
 //!
 //! [mail.from_org]                 # organisations' own senders
 //! ch12 = "SCORE Chapter 12 <chapter12@example.org>"
+//!
+//! [links]                         # e-mail action links (Accept/Decline from the mail)
+//! secret_env = "MENTORFLOW_LINK_SECRET"   # at least 32 characters, read from this variable
+//! ttl_days = 14                   # how long a link works (default 14)
 //! ```
 //!
 //! Unknown keys are refused (a misspelt key is not silently ignored); every error names the
@@ -43,6 +47,42 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     #[serde(default)]
     pub mail: MailConfig,
+    #[serde(default)]
+    pub links: LinksConfig,
+}
+
+/// `[links]`: e-mail action links.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// The environment variable holding the signing secret (never the secret itself).
+    /// Without it the server signs with a random secret: links die with the process.
+    pub secret_env: Option<String>,
+    /// How long a link works, in days (default 14).
+    pub ttl_days: Option<u32>,
+}
+
+impl LinksConfig {
+    /// The configured key (`None`: none configured), read from its variable.
+    pub fn key(&self) -> Result<Option<crate::links::LinkKey>, String> {
+        let Some(var) = &self.secret_env else {
+            return Ok(None);
+        };
+        let secret = std::env::var(var)
+            .map_err(|_| format!("links.secret_env: the environment variable {var} is not set"))?;
+        crate::links::LinkKey::from_secret(&secret)
+            .map(Some)
+            .map_err(|e| format!("links.secret_env ({var}): {e}"))
+    }
+
+    /// How long a link works.
+    pub fn ttl(&self) -> Result<chrono::Duration, String> {
+        match self.ttl_days {
+            None => Ok(chrono::Duration::days(14)),
+            Some(0) => Err("links.ttl_days: a link must work for at least one day".into()),
+            Some(d) => Ok(chrono::Duration::days(i64::from(d.min(366)))),
+        }
+    }
 }
 
 /// `[mail]`.
@@ -90,6 +130,12 @@ impl FileConfig {
         under(&mut c.workflows);
         under(&mut c.mail.dir);
         c.mail_transport()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.links
+            .key()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.links
+            .ttl()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(c)
     }
@@ -209,5 +255,19 @@ mod tests {
             .mail_transport()
             .expect_err("unset")
             .contains("MF_SURELY_UNSET_VAR"));
+        let c = FileConfig::parse("[links]\nsecret_env = \"MF_SURELY_UNSET_VAR\"\nttl_days = 0\n")
+            .expect("parses");
+        assert!(c
+            .links
+            .key()
+            .expect_err("unset")
+            .starts_with("links.secret_env"));
+        assert!(c
+            .links
+            .ttl()
+            .expect_err("zero")
+            .starts_with("links.ttl_days"));
+        let e = FileConfig::parse("[links]\nsecret = \"x\"\n").expect_err("the secret itself");
+        assert!(e.starts_with("line 2:"), "{e}");
     }
 }

@@ -23,6 +23,14 @@ pub enum Failure {
         field: Option<String>,
         message: String,
     },
+    /// An e-mail action link that cannot be used (see `links`): a page saying why, with the
+    /// case's address when it is safe to give.
+    Link {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+        case: Option<i64>,
+    },
     /// Something that is not the caller's fault (logged).
     Internal,
 }
@@ -59,6 +67,7 @@ impl Failure {
             Failure::NotSignedIn | Failure::SignInFor(_) => StatusCode::UNAUTHORIZED,
             Failure::Csrf => StatusCode::FORBIDDEN,
             Failure::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Failure::Link { status, .. } => *status,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,6 +78,7 @@ impl Failure {
             Failure::NotSignedIn | Failure::SignInFor(_) => "not_signed_in",
             Failure::Csrf => "csrf",
             Failure::BadRequest { .. } => "validation",
+            Failure::Link { .. } => "link",
             Failure::Internal => "internal",
         }
     }
@@ -90,7 +100,7 @@ impl Failure {
                 "this form has expired or did not come from this site; reload the page and try again"
                     .into()
             }
-            Failure::BadRequest { message, .. } => message.clone(),
+            Failure::BadRequest { message, .. } | Failure::Link { message, .. } => message.clone(),
             Failure::Internal => "the server could not do this; the problem was logged".into(),
         }
     }
@@ -179,6 +189,20 @@ impl IntoResponse for PageError {
                 return axum::response::Redirect::to(&to).into_response();
             }
             _ => {}
+        }
+        if let Failure::Link {
+            status,
+            title,
+            message,
+            case,
+        } = &self.0
+        {
+            let html = crate::render::page(
+                "error.html",
+                json!({"title": title, "message": message, "status": status.as_u16(),
+                       "case_href": case.map(|id| format!("/cases/{id}"))}),
+            );
+            return (*status, html).into_response();
         }
         let status = self.0.status();
         let title = match status {

@@ -3,7 +3,7 @@
 //! `mentorflow serve` runs this: a web console generated from the loaded workflow
 //! definitions (home with the person's views, view lists, case pages with the actions the
 //! person may take now as forms, start forms), a JSON API under `/api`, sign-in by e-mailed
-//! link, the timer worker and outbox delivery.
+//! link, the timer worker and outbox delivery (with signed action links, [`links`]).
 //!
 //! The portal decides no access itself: every page and API call acts as the signed-in person
 //! through the engine ([`mentorflow::Engine::get`] with the person, `view_page`, `act_with`…),
@@ -23,6 +23,7 @@ mod auth;
 pub mod config_file;
 mod error;
 mod forms;
+pub mod links;
 pub mod mail;
 mod pages;
 mod render;
@@ -63,6 +64,11 @@ pub struct Config {
     pub mail_from: String,
     /// Organisations' own senders, by organisation id.
     pub mail_from_org: std::collections::BTreeMap<String, String>,
+    /// The secret e-mail action links are signed with ([`links`]); random by default, so
+    /// links stop working when the server restarts unless the configuration gives one.
+    pub link_key: links::LinkKey,
+    /// How long an e-mail action link works.
+    pub link_ttl: chrono::Duration,
 }
 
 impl Default for Config {
@@ -76,6 +82,8 @@ impl Default for Config {
             mail: mail::Transport::Log,
             mail_from: DEFAULT_FROM.into(),
             mail_from_org: Default::default(),
+            link_key: links::LinkKey::random(),
+            link_ttl: chrono::Duration::days(14),
         }
     }
 }

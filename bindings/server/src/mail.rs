@@ -24,6 +24,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport as _};
 use mentorflow::{Engine, Hook, HookError, Notification, Person};
 
+use crate::links::LinkSigner;
 use crate::App;
 
 /// The name the portal's notification mailer is known by (per-consumer delivery state).
@@ -237,19 +238,56 @@ pub async fn send_sign_in(app: &App, person: &Person, url: &str) {
 pub struct NotificationMailer {
     mailer: Mailer,
     engine: OnceLock<Weak<Engine>>,
+    links: Option<LinkSigner>,
 }
 
 impl NotificationMailer {
     /// Register a mailer for the engine's notifications.
     pub fn attach(engine: &Arc<Engine>, mailer: Mailer) -> Arc<NotificationMailer> {
+        NotificationMailer::attach_inner(engine, mailer, None)
+    }
+
+    /// Register a mailer that also signs action links into the notifications whose template
+    /// names `actions:` ([`crate::links`]); `links` must use the portal's own key.
+    pub fn attach_with_links(
+        engine: &Arc<Engine>,
+        mailer: Mailer,
+        links: LinkSigner,
+    ) -> Arc<NotificationMailer> {
+        NotificationMailer::attach_inner(engine, mailer, Some(links))
+    }
+
+    fn attach_inner(
+        engine: &Arc<Engine>,
+        mailer: Mailer,
+        links: Option<LinkSigner>,
+    ) -> Arc<NotificationMailer> {
         let hook = Arc::new(NotificationMailer {
             mailer,
             engine: OnceLock::new(),
+            links,
         });
         let _ = hook.engine.set(Arc::downgrade(engine));
         engine.add_hook(hook.clone());
         hook
     }
+}
+
+/// A notification's body with its action links, if any.
+fn with_links(body: &str, links: &[(String, String)], until: Option<String>) -> String {
+    if links.is_empty() {
+        return body.to_owned();
+    }
+    let mut out = body.trim_end().to_owned();
+    out.push_str("\n\nAct directly from this e-mail (you will be asked to sign in and to confirm");
+    match until {
+        Some(u) => out.push_str(&format!("; each link works once, until {u}):\n")),
+        None => out.push_str("; each link works once):\n"),
+    }
+    for (label, url) in links {
+        out.push_str(&format!("  {label}: {url}\n"));
+    }
+    out
 }
 
 impl Hook for NotificationMailer {
@@ -274,11 +312,24 @@ impl Hook for NotificationMailer {
             );
             return Ok(());
         };
+        let body = match &self.links {
+            Some(signer) => {
+                let links = signer.lines(&engine, n)?;
+                let zone = person
+                    .org
+                    .as_deref()
+                    .and_then(|o| engine.org(o).ok())
+                    .map_or(chrono_tz::Tz::UTC, |o| crate::render::zone(&o.timezone));
+                let until = crate::render::when(engine.now() + signer.ttl, zone);
+                with_links(&n.body, &links, Some(until))
+            }
+            None => n.body.clone(),
+        };
         let m = Message {
             to_name: person.name.clone().unwrap_or_else(|| person.id.clone()),
             to,
             subject: n.subject.clone(),
-            body: n.body.clone(),
+            body,
             id: format!("notification-{}", n.id),
         };
         self.mailer.send(&m, person.org.as_deref()).map_err(|e| {

@@ -30,8 +30,11 @@ pub fn routes() -> Router<App> {
         .route("/demo", get(demo_people))
         .route("/demo/{person}", post(demo_sign_in))
         .route("/views/{workflow}/{view}", get(view_list))
+        .route("/exports/{workflow}/{name}", get(export_page))
         .route("/cases/{id}", get(case_page))
         .route("/requests/{id}", get(legacy_case_link))
+        .route("/registrations/{id}", get(legacy_case_link))
+        .route("/l/{token}", get(action_link))
         .route("/cases/{id}/act/{action}", post(act))
         .route("/start/{workflow}/{action}", get(start_form).post(start))
         .route("/static/style.css", get(style))
@@ -340,6 +343,7 @@ async fn home(State(app): State<App>, s: Session) -> Result<Response, PageError>
         .run(move |e| {
             let views = e.view_counts(&me)?;
             let starts = e.start_actions_for(&me)?;
+            let exports = e.exports_for(&me)?;
             let mut groups: Vec<(String, String, Vec<Value>)> = Vec::new();
             for v in views {
                 let title = e.definition(&v.workflow).map(|d| d.title.clone()).unwrap_or_default();
@@ -357,6 +361,10 @@ async fn home(State(app): State<App>, s: Session) -> Result<Response, PageError>
                 "starts": starts.iter().map(|s| json!({
                     "label": s.label, "workflow": s.workflow_title, "description": s.description,
                     "href": format!("/start/{}/{}", s.workflow, s.action),
+                })).collect::<Vec<_>>(),
+                "exports": exports.iter().map(|x| json!({
+                    "title": x.title, "description": x.description,
+                    "href": format!("/exports/{}/{}", x.workflow, x.name),
                 })).collect::<Vec<_>>(),
             }))
         })
@@ -473,6 +481,119 @@ async fn view_list(
         })
         .await?;
     Ok(render::page("view.html", with(layout(&s), ctx)).into_response())
+}
+
+/// Whether a cell's value is a date in `from..=to` (ISO dates compare as text).
+fn in_period(v: Option<&Value>, from: Option<&str>, to: Option<&str>) -> bool {
+    let Some(d) = v.and_then(Value::as_str).map(|d| d.get(..10).unwrap_or(d)) else {
+        return from.is_none() && to.is_none();
+    };
+    from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t)
+}
+
+/// An export the person is offered (`Engine::exports_for`), as a table of the rows of the
+/// cases they may see (`Engine::export` with them), filtered by period (`from`, `to` on its
+/// `date` column) and chapter (`chapter` column); `format=csv` downloads the same rows.
+async fn export_page(
+    State(app): State<App>,
+    s: Session,
+    Path((workflow, name)): Path<(String, String)>,
+    Query(params): Query<Fields>,
+) -> Result<Response, PageError> {
+    let me = s.person.id.clone();
+    let q = FormFields(&params);
+    let date = |k: &str| -> Result<Option<String>, Failure> {
+        match q.opt(k).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map(|d| Some(d.to_string()))
+                .map_err(|_| Failure::bad(k, format!("`{v}` is not a date (YYYY-MM-DD)"))),
+        }
+    };
+    let (from, to) = (date("from")?, date("to")?);
+    let chapter = q
+        .opt("chapter")
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let csv = q.opt("format") == Some("csv");
+    let (w, n) = (workflow.clone(), name.clone());
+    let (info, mut table, names) = app
+        .run(move |e| {
+            let not_found = || Error::NotFound {
+                kind: "export",
+                id: format!("{w}.{n}"),
+                hint: None,
+            };
+            let info = e
+                .exports_for(&me)?
+                .into_iter()
+                .find(|x| x.workflow == w && x.name == n)
+                .ok_or_else(not_found)?;
+            let table = e.export(&format!("{w}.{n}"), Some(&me))?;
+            // person ids in cells are shown by name (the CSV keeps the ids)
+            let org = e.person(&me)?.org;
+            let names: BTreeMap<String, String> = e
+                .people(org.as_deref())?
+                .iter()
+                .map(|p| (p.id.clone(), name_of(p)))
+                .collect();
+            Ok((info, table, names))
+        })
+        .await?;
+    let chapters: std::collections::BTreeSet<String> = table
+        .rows
+        .iter()
+        .filter_map(|r| r.get("chapter").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let has_date = table.columns.iter().any(|c| c == "date");
+    table.rows.retain(|r| {
+        (!has_date || in_period(r.get("date"), from.as_deref(), to.as_deref()))
+            && chapter
+                .as_deref()
+                .is_none_or(|c| r.get("chapter").and_then(Value::as_str) == Some(c))
+    });
+    if csv {
+        let file = format!("{}.csv", info.name);
+        return Ok((
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}\""),
+                ),
+            ],
+            table.to_csv(),
+        )
+            .into_response());
+    }
+    let mut query: Vec<(String, String)> = Vec::new();
+    for (k, v) in [("from", &from), ("to", &to), ("chapter", &chapter)] {
+        if let Some(v) = v {
+            query.push((k.to_owned(), v.clone()));
+        }
+    }
+    query.push(("format".into(), "csv".into()));
+    let csv_href = format!(
+        "/exports/{workflow}/{name}?{}",
+        query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", auth::encode_path(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    let ctx = json!({
+        "title": info.title, "description": info.description,
+        "columns": table.columns.iter().map(|c| humanize(c)).collect::<Vec<_>>(),
+        "rows": table.rows.iter().map(|r| table.columns.iter().map(|c| {
+            let text = r.get(c).map(show_value).unwrap_or_default();
+            names.get(&text).cloned().unwrap_or(text)
+        }).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "total": table.rows.len(),
+        "has_date": has_date, "date_from": from, "date_to": to,
+        "chapters": chapters, "chapter": chapter,
+        "base": format!("/exports/{workflow}/{name}"), "csv": csv_href,
+    });
+    Ok(render::page("export.html", with(layout(&s), ctx)).into_response())
 }
 
 /// The columns of a list: the first few text fields of the workflow (title, client…).
@@ -673,7 +794,45 @@ fn case_context(
         people: &people,
         zone: z,
     };
-    let available = e.actions(case.id, me)?;
+    let availability = e.action_availability(case.id, me)?;
+    let available: Vec<String> = availability
+        .iter()
+        .filter(|a| a.available())
+        .map(|a| a.action.clone())
+        .collect();
+    // what a guard refuses this person now, and what they could do once the case takes its
+    // next step (an action from a state one action away): shown greyed with the engine's
+    // message, never as a form. Actions further away would only be clutter.
+    let next: Vec<&str> = def
+        .actions
+        .iter()
+        .filter(|a| a.starts_from(&case.state))
+        .flat_map(|a| a.to.states())
+        .filter(|s| *s != case.state)
+        .collect();
+    let mut moves_on: Vec<String> = Vec::new();
+    let unavailable: Vec<Value> = availability
+        .iter()
+        .filter_map(|a| {
+            let why = a.unavailable.as_ref()?;
+            let guard = why.reason == mentorflow::UnavailableReason::Guard;
+            let soon = def
+                .action(&a.action)
+                .and_then(|x| x.from.as_ref())
+                .is_some_and(|from| from.iter().any(|f| next.contains(&f.as_str())));
+            if !guard && !soon {
+                return None;
+            }
+            let suggest: Vec<String> = why.suggest.iter().map(|s| action_label(s)).collect();
+            if !guard && moves_on.is_empty() {
+                moves_on = suggest.clone();
+            }
+            Some(json!({
+                "id": a.action, "label": action_label(&a.action), "message": why.message,
+                "guard": guard, "suggest": if guard { suggest } else { Vec::new() },
+            }))
+        })
+        .collect();
     let actions: Vec<Value> = available
         .iter()
         .filter_map(|id| def.action(id))
@@ -713,10 +872,104 @@ fn case_context(
             "workflow": def.title, "zone": org.timezone,
         },
         "fields": fields, "participants": participants, "events": events, "notes": notes,
-        "timers": timers, "actions": actions, "states": graph,
+        "timers": timers, "actions": actions, "unavailable": unavailable, "moves_on": moves_on,
+        "states": graph,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
     }))
+}
+
+/// An e-mail action link (see `links`): the case page with that action's form open, for the
+/// person it was sent to, while the case is where the mail left it. Following it never acts.
+async fn action_link(
+    State(app): State<App>,
+    s: Session,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    use crate::links::{ActionLink, LinkRefusal};
+    let key = app.config().link_key.clone();
+    let me = s.person.clone();
+    let gone = |message: String, case: i64| Failure::Link {
+        status: StatusCode::GONE,
+        title: "This link was already used",
+        message,
+        case: Some(case),
+    };
+    let outcome = app
+        .run(move |e| {
+            let link = match ActionLink::verify(&token, &key, e.now()) {
+                Ok(l) => l,
+                Err(LinkRefusal::Invalid) => {
+                    return Ok(Err(Failure::Link {
+                        status: StatusCode::BAD_REQUEST,
+                        title: "This link is not valid",
+                        message: "The link was changed or cut short on the way. Open the e-mail again and use the whole link, or find the case from your home page.".into(),
+                        case: None,
+                    }))
+                }
+                Err(LinkRefusal::Expired(l)) => {
+                    let zone = me
+                        .org
+                        .as_deref()
+                        .and_then(|o| e.org(o).ok())
+                        .map_or(chrono_tz::Tz::UTC, |o| zone(&o.timezone));
+                    return Ok(Err(Failure::Link {
+                        status: StatusCode::GONE,
+                        title: "This link has expired",
+                        message: format!(
+                            "It worked until {}. You can still act on the case itself.",
+                            when(l.expires_at(), zone)
+                        ),
+                        case: (l.person == me.id).then_some(l.case_id),
+                    }));
+                }
+            };
+            if link.person != me.id {
+                return Ok(Err(Failure::Link {
+                    status: StatusCode::FORBIDDEN,
+                    title: "This link is for someone else",
+                    message: format!(
+                        "It was sent to another person, and you are signed in as {}. If it was sent to you, sign out and follow it again.",
+                        name_of(&me)
+                    ),
+                    case: None,
+                }));
+            }
+            let case = e.get(link.case_id, Some(&me.id))?;
+            if case.revision != link.revision {
+                return Ok(Err(gone(
+                    "The case changed since the e-mail was sent (it was acted on, perhaps with this link), so the link no longer works.".into(),
+                    case.id,
+                )));
+            }
+            let def = e.definition_of(&case)?;
+            let label = def
+                .action(&link.action)
+                .and_then(|a| a.label.clone())
+                .unwrap_or_else(|| humanize(&link.action));
+            if !e.actions(case.id, &me.id)?.contains(&link.action) {
+                let why = e
+                    .action_availability(case.id, &me.id)?
+                    .into_iter()
+                    .find(|a| a.action == link.action)
+                    .and_then(|a| a.unavailable)
+                    .map_or_else(|| "it is no longer yours to do".to_owned(), |u| u.message);
+                return Ok(Err(gone(format!("{label} is not possible now: {why}"), case.id)));
+            }
+            let open = Refusal {
+                action: link.action.clone(),
+                form: Vec::new(),
+                errors: BTreeMap::new(),
+                message: None,
+                suggest: Vec::new(),
+            };
+            let mut ctx = case_context(e, &case, &me.id, Some(&open), None)?;
+            ctx["from_link"] = json!(label);
+            Ok(Ok(ctx))
+        })
+        .await?;
+    let ctx = outcome?;
+    Ok(render::page("case.html", with(layout(&s), ctx)).into_response())
 }
 
 async fn legacy_case_link(Path(id): Path<String>) -> Redirect {

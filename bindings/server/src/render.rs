@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("demo.html", include_str!("../templates/demo.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("view.html", include_str!("../templates/view.html")),
+    ("export.html", include_str!("../templates/export.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("start.html", include_str!("../templates/start.html")),
 ];

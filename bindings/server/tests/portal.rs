@@ -16,14 +16,16 @@ struct T {
     app: App,
     engine: Arc<Engine>,
     mail: tempfile::TempDir,
+    clock: ManualClock,
 }
 
 fn setup() -> T {
     let t0 = "2026-11-20T14:00:00Z".parse().unwrap();
+    let clock = ManualClock::at(t0);
     let engine = Engine::builder()
         .in_memory()
         .workflows_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../workflows"))
-        .clock(ManualClock::at(t0))
+        .clock(clock.clone())
         .build()
         .unwrap();
     engine
@@ -57,10 +59,27 @@ fn setup() -> T {
         mail: mail::Transport::File(mail.path().to_owned()),
         ..Config::default()
     };
+    // the outbox's notifications go to the same folder, with action links signed under the
+    // portal's own key
+    mail::NotificationMailer::attach_with_links(
+        &engine,
+        mail::Mailer::new(
+            config.mail.clone(),
+            mentorflow_server::DEFAULT_FROM,
+            &Default::default(),
+        )
+        .unwrap(),
+        mentorflow_server::links::LinkSigner {
+            key: config.link_key.clone(),
+            public_url: config.public_url.clone(),
+            ttl: chrono::Duration::days(14),
+        },
+    );
     T {
         app: App::new(engine.clone(), config),
         engine,
         mail,
+        clock,
     }
 }
 
@@ -670,4 +689,144 @@ async fn a_link_followed_before_signing_in_comes_back_after_it() {
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(r.location(), lands, "asked {asked}");
     }
+}
+
+// ---- e-mail action links (issue 17) ---------------------------------------------------------
+
+/// The action links ("LABEL: URL/l/TOKEN") of the newest mail to `to` whose subject has `about`.
+fn action_links(t: &T, to: &str, about: &str) -> Vec<(String, String)> {
+    let mut mails: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(t.mail.path())
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (
+                p.metadata().unwrap().modified().unwrap(),
+                text.replace("=\r\n", "").replace("=3D", "="),
+            )
+        })
+        .filter(|(_, text)| text.contains(&format!("<{to}>")) && text.contains(about))
+        .collect();
+    mails.sort();
+    let (_, text) = mails
+        .pop()
+        .unwrap_or_else(|| panic!("no mail to {to} about {about}"));
+    text.lines()
+        .filter_map(|l| {
+            let (label, url) = l.trim().split_once(": http://portal.test/l/")?;
+            Some((label.to_owned(), format!("/l/{url}")))
+        })
+        .collect()
+}
+
+fn assigned_to_dan(t: &T, name: &str) -> i64 {
+    let id = new_request(t, "pat", name);
+    t.engine
+        .act(id, "assign", "cody", json!({"mentor": "dan"}))
+        .unwrap();
+    t.engine.tick().unwrap();
+    id
+}
+
+#[tokio::test]
+async fn an_emailed_action_link_opens_its_form_for_its_person_and_works_once() {
+    let t = setup();
+    let id = assigned_to_dan(&t, "Rosa Plants");
+    let links = action_links(&t, "dan@ch12.example.org", "assigned to you");
+    let labels: Vec<&str> = links.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["Accept Assignment", "Decline Assignment"]);
+    let accept = links[0].1.clone();
+    let decline = links[1].1.clone();
+    // the coordinator's mail invites no action: no links
+    let n = t.engine.notifications(&Default::default()).unwrap();
+    assert!(n.iter().any(|n| n.to == "cody"));
+    let dan = session(&t, "dan");
+
+    // not signed in: sign in first, then back to the link
+    let r = send(&t.app, Request::get(&accept).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        r.location().starts_with("/sign-in?next=/l/"),
+        "{}",
+        r.location()
+    );
+    // someone else signed in: refused, nothing shown of the case
+    let alice = session(&t, "alice");
+    let r = send(&t.app, get(&accept, &alice)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body.contains("This link is for someone else"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("Rosa"));
+    // a changed token: refused
+    let mut bytes = accept.clone().into_bytes();
+    let at = "/l/".len() + 5;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let r = send(&t.app, get(&tampered, &dan)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("This link is not valid"), "{}", r.body);
+    let r = send(&t.app, get("/l/nonsense", &dan)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Dan: the case page with the accept form open; following the link did not act
+    let r = send(&t.app, get(&accept, &dan)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("From your e-mail"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("action=\"/cases/{id}/act/accept\"").replace('/', "&#x2f;"))
+            || r.body
+                .contains(&format!("action=\"/cases/{id}/act/accept\""))
+    );
+    assert_eq!(t.engine.get(id, None).unwrap().state, "assigned_pending");
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &dan,
+            &[
+                ("_revision", &rev),
+                ("_key", "from-mail"),
+                ("note", "Hello Rosa"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(t.engine.get(id, None).unwrap().state, "in_progress");
+
+    // used: the link (and its sibling) no longer work, and say where the case is
+    for link in [&accept, &decline] {
+        let r = send(&t.app, get(link, &dan)).await;
+        assert_eq!(r.status, StatusCode::GONE);
+        assert!(r.body.contains("This link was already used"), "{}", r.body);
+        assert!(
+            r.body.contains(&format!("/cases/{id}"))
+                || r.body.contains(&format!("&#x2f;cases&#x2f;{id}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expired_action_link_is_refused_with_a_clear_page() {
+    let t = setup();
+    let id = assigned_to_dan(&t, "Old Mill");
+    let (_, accept) = action_links(&t, "dan@ch12.example.org", "assigned to you")
+        .into_iter()
+        .next()
+        .unwrap();
+    let dan = session(&t, "dan");
+    t.clock.advance(chrono::Duration::days(15));
+    let dan_later = session(&t, "dan");
+    let _ = dan;
+    let r = send(&t.app, get(&accept, &dan_later)).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(r.body.contains("This link has expired"), "{}", r.body);
+    assert!(r.body.contains("It worked until"), "{}", r.body);
+    assert_eq!(t.engine.get(id, None).unwrap().state, "assigned_pending");
 }

@@ -45,29 +45,36 @@ const SHIPPED: [(&str, &str); 4] = [
 const START: &str = "2026-11-20 09:00";
 const START_TZ: &str = "America/New_York";
 
-/// Organisations: id, name, time zone, holidays, settings (JSON).
+/// Organisations: id, name, time zone, holidays, settings (JSON). Each names the workflows it
+/// uses (the engine's `workflows` setting), so its people are offered only those start actions.
 const ORGS: &[(&str, &str, &str, &[&str], &str)] = &[
     (
         "ch12",
         "SCORE Chapter 12",
         "America/New_York",
         &["2026-11-26", "2026-12-25"],
-        "{}",
+        r#"{"workflows": ["score_request"]}"#,
     ),
-    ("guild", "Mentor Guild", "America/New_York", &[], "{}"),
+    (
+        "guild",
+        "Mentor Guild",
+        "America/New_York",
+        &[],
+        r#"{"workflows": ["engagement"]}"#,
+    ),
     (
         "acme",
         "Acme Corp",
         "Europe/Paris",
         &[],
-        r#"{"manager_validation": true, "initiative_name": "Acme Mentors"}"#,
+        r#"{"workflows": ["company_initiative"], "manager_validation": true, "initiative_name": "Acme Mentors"}"#,
     ),
     (
         "northwind",
         "Northwind Contact Center",
         "America/Chicago",
         &[],
-        "{}",
+        r#"{"workflows": ["agent_exception"]}"#,
     ),
 ];
 

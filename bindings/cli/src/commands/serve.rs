@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mentorflow_server::config_file::FileConfig;
+use mentorflow_server::links::LinkSigner;
 use mentorflow_server::mail::{self, Mailer, NotificationMailer};
 use mentorflow_server::{App, Config};
 
@@ -47,6 +48,12 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         config.mail_from = from.clone();
     }
     config.mail_from_org = file.mail.from_org.clone();
+    let configured_key = file.links.key().map_err(|e| CliError::coded("config", e))?;
+    let keyed = configured_key.is_some();
+    if let Some(key) = configured_key {
+        config.link_key = key;
+    }
+    config.link_ttl = file.links.ttl().map_err(|e| CliError::coded("config", e))?;
     // check the mail settings before anything is written
     let mailer = Mailer::new(
         config.mail.clone(),
@@ -103,7 +110,15 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         )
     };
     let engine = Arc::new(engine);
-    NotificationMailer::attach(&engine, mailer);
+    NotificationMailer::attach_with_links(
+        &engine,
+        mailer,
+        LinkSigner {
+            key: config.link_key.clone(),
+            public_url: url.clone(),
+            ttl: config.link_ttl,
+        },
+    );
     let transport = describe(&config.mail);
     let app = App::try_new(engine.clone(), config).map_err(|e| CliError::coded("config", e))?;
     mentorflow_server::serve_blocking(app, &local_addr, |at| {
@@ -111,6 +126,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             "mentorflow serve: listening on http://{at} (public address {url})"
         ));
         output::line(&format!("Mail: {transport}"));
+        if !keyed && !a.demo {
+            output::line("Action links in e-mails are signed with a random secret: they stop working when the server restarts (set [links] secret_env in the config file).");
+        }
         if a.demo {
             output::line(&format!(
                 "Demo: sign in as anyone at {url}/demo, or follow a person's link:"
