@@ -321,6 +321,39 @@ test('a mentor accepts from the signed link in the e-mail; the used link says so
   await page.getByRole('heading', { name: 'This link is not valid' }).waitFor();
 });
 
+test('a coordinator reads the Session Activity Report and downloads it as CSV', async () => {
+  const { page } = await open('cody-report');
+  await demoSignIn(page, 'Cody Nguyen');
+  await page.getByRole('region', { name: 'Reports' }).getByRole('link', { name: 'Session Activity Report' }).click();
+  await page.getByRole('heading', { name: /Session Activity Report/ }).waitFor();
+  const headers = await page.locator('table.list thead th').allInnerTexts();
+  for (const h of ['Case', 'Client', 'Mentor', 'Date', 'Duration', 'Kind']) {
+    assert.ok(headers.includes(h), `column ${h} in ${headers}`);
+  }
+  const rows = await page.locator('table.list tbody tr').count();
+  assert.ok(rows >= 1, 'the demo logged sessions');
+  // person ids are shown by name
+  assert.match(await page.locator('table.list tbody').innerText(), /Dan Okafor/);
+  await look(page, '23-session-activity-report');
+  // a period with no sessions: no rows, and the filter is kept
+  await page.getByLabel('From').fill('2030-01-01');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.getByText(/No rows for these filters/).waitFor();
+  assert.equal(await page.getByLabel('From').inputValue(), '2030-01-01');
+  // the CSV: the same columns, one line per session (as the signed-in coordinator)
+  const csv = await page.request.get(`${URL}/exports/score_request/session_activity?format=csv`);
+  assert.equal(csv.status(), 200);
+  assert.match(csv.headers()['content-disposition'], /attachment; filename="session_activity.csv"/);
+  const lines = (await csv.text()).trim().split(/\r\n/);
+  assert.match(lines[0], /^case,chapter,client,mentor,lead_mentor,date,duration,kind/);
+  assert.equal(lines.length - 1, rows);
+  // an agent of the contact centre is not offered it, and cannot open it
+  const ana = (await open('ana-report')).page;
+  await demoSignIn(ana, 'Ana Souza');
+  const r = await ana.goto(`${URL}/exports/score_request/session_activity`);
+  assert.equal(r.status(), 404);
+});
+
 test('an agent sees the Outbox, Inbox and Public Box; the supervisor the To-Do Box', async () => {
   const { page } = await open('ana');
   await demoSignIn(page, 'Ana Souza');
