@@ -46,6 +46,67 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The global options that do nothing for a command, by their argument ids (`db`, `workflows`,
+/// `now`, `limits` = `--script-limit`). [`command`] hides them from that command's help, and
+/// [`ignored_globals`] names the ones given on its command line anyway.
+pub const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
+    ("bench", &["db", "workflows", "now", "limits"]),
+    ("completions", &["db", "workflows", "now", "limits"]),
+    ("demo", &["now", "limits"]),
+    ("schema", &["db", "workflows", "now", "limits"]),
+    ("test", &["db", "now"]),
+    ("validate", &["now"]),
+    ("version", &["db", "workflows", "now", "limits"]),
+];
+
+/// The command line as clap parses and prints it: [`Cli`], with each command's help offering
+/// only the global options that do something for it.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    UNUSED_GLOBALS.iter().fold(cmd, |cmd, (name, ids)| {
+        cmd.mut_subcommand(*name, |sub| {
+            // A command's own (hidden) copy of a global option: clap propagates the global one
+            // only to commands that lack an option of that id, and parses the copy's value
+            // into the same place.
+            globals
+                .iter()
+                .filter(|a| ids.contains(&a.get_id().as_str()))
+                .fold(sub, |sub, a| sub.arg(a.clone().global(false).hide(true)))
+        })
+    })
+}
+
+/// A warning for each option of [`UNUSED_GLOBALS`] given on the command line of a command that
+/// does not use it ("--db does nothing for `schema`; it was ignored"); an environment variable
+/// does not count.
+pub fn ignored_globals(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let Some((_, ids)) = UNUSED_GLOBALS.iter().find(|(n, _)| *n == name) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter(|id| {
+            [matches, sub]
+                .iter()
+                .any(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        })
+        .map(|id| {
+            let option = match *id {
+                "limits" => "--script-limit".to_owned(),
+                other => format!("--{other}"),
+            };
+            format!("{option} does nothing for `{name}`; it was ignored")
+        })
+        .collect()
+}
+
 /// One `--script-limit NAME=VALUE`: a limit's name and its new value.
 pub type LimitSetting = (String, LimitValue);
 

@@ -6,14 +6,22 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error ({info}); please report it with the command you ran");
     }));
-    match args::Cli::try_parse() {
-        Ok(cli) => commands::run(cli),
+    let parsed = args::command()
+        .try_get_matches()
+        .and_then(|m| Ok((args::Cli::from_arg_matches(&m)?, args::ignored_globals(&m))));
+    match parsed {
+        Ok((cli, ignored)) => {
+            for warning in ignored {
+                output::warn_text(&warning, cli.json);
+            }
+            commands::run(cli)
+        }
         Err(e) => usage_error(&e),
     }
 }

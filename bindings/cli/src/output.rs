@@ -195,6 +195,17 @@ pub fn warn(p: &Problem, json: bool) {
     }
 }
 
+/// A warning that is not about a definition: `warning: TEXT`, or with `--json` the line
+/// `{"warning": {"message": TEXT}}` on stderr.
+pub fn warn_text(text: &str, json: bool) {
+    let mut err = std::io::stderr().lock();
+    if json {
+        let _ = writeln!(err, "{}", json!({ "warning": { "message": text } }));
+    } else {
+        let _ = writeln!(err, "warning: {text}");
+    }
+}
+
 /// Exit code of a refused or invalid request.
 pub const EXIT_FAILED: u8 = 1;
 

@@ -58,13 +58,16 @@ impl Env {
 
     fn at(&self, now: &str, args: &[&str]) -> Command {
         let mut c = self.bare();
-        c.arg("--db")
-            .arg("t.db")
-            .arg("--workflows")
-            .arg(fixtures().join("workflows"))
-            .arg("--now")
-            .arg(now)
-            .args(args);
+        // only the options the command takes (the others are ignored with a warning)
+        let command = args.first().copied().unwrap_or_default();
+        if command != "test" {
+            c.arg("--db").arg("t.db");
+        }
+        c.arg("--workflows").arg(fixtures().join("workflows"));
+        if !matches!(command, "test" | "validate") {
+            c.arg("--now").arg(now);
+        }
+        c.args(args);
         c
     }
 
@@ -2078,6 +2081,98 @@ fn json_is_everywhere_usage_conflicts_and_version() {
         help.contains("Examples:") && help.contains("attr.classification"),
         "{help}"
     );
+}
+
+/// The global options under a command's "Global options" heading.
+fn globals_offered(help: &str) -> Vec<&'static str> {
+    let global = help.split_once("Global options:").map_or("", |(_, g)| g);
+    ["--db", "--workflows", "--json", "--now", "--script-limit"]
+        .into_iter()
+        .filter(|o| global.contains(o))
+        .collect()
+}
+
+#[test]
+fn a_command_offers_only_the_global_options_that_do_something_for_it() {
+    let e = Env::new();
+    let help = |args: &[&str]| {
+        let out = e.bare().args(args).assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = ["--db", "--workflows", "--json", "--now", "--script-limit"];
+    for cmd in ["list", "act", "tick", "serve", "people"] {
+        assert_eq!(globals_offered(&help(&[cmd, "--help"])), all, "{cmd}");
+    }
+    for cmd in ["schema", "version", "completions", "bench"] {
+        assert_eq!(
+            globals_offered(&help(&[cmd, "--help"])),
+            ["--json"],
+            "{cmd}"
+        );
+    }
+    assert_eq!(
+        globals_offered(&help(&["test", "--help"])),
+        ["--workflows", "--json", "--script-limit"]
+    );
+    assert_eq!(
+        globals_offered(&help(&["demo", "--help"])),
+        ["--db", "--workflows", "--json"]
+    );
+    assert_eq!(
+        globals_offered(&help(&["validate", "--help"])),
+        ["--db", "--workflows", "--json", "--script-limit"]
+    );
+    // Given anyway (before or after the command), such an option is named in a warning and
+    // the command runs as without it: the database it names is not created.
+    for args in [
+        &["--db", "nothere.db", "schema"][..],
+        &["schema", "--db", "nothere.db"][..],
+    ] {
+        let out = e.bare().args(args).assert().success().get_output().clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err.trim(),
+            "warning: --db does nothing for `schema`; it was ignored",
+            "{args:?}"
+        );
+        assert!(!out.stdout.is_empty());
+        assert!(!e.dir.path().join("nothere.db").exists());
+    }
+    let out = e
+        .bare()
+        .args([
+            "--json",
+            "test",
+            "--now",
+            "2026-01-01T00:00:00Z",
+            "--db",
+            "x.db",
+            "nothing.yaml",
+        ])
+        .assert()
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let warnings: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("warning").cloned())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            serde_json::json!({"message": "--db does nothing for `test`; it was ignored"}),
+            serde_json::json!({"message": "--now does nothing for `test`; it was ignored"}),
+        ],
+        "{err}"
+    );
+    // an environment variable is not a thing the user typed for this command
+    e.bare()
+        .env("MENTORFLOW_NOW", "2026-01-01T00:00:00Z")
+        .args(["version"])
+        .assert()
+        .success()
+        .stderr("");
 }
 
 #[test]
