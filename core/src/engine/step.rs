@@ -330,7 +330,8 @@ fn within_limits(
     }
 }
 
-/// Actions a person may do now.
+/// Actions a person may do now: those of the case's state that they hold a role for and that
+/// no input-free guard refuses (the same judge as the availability lists).
 pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> Result<Vec<String>> {
     let row = db
         .load_case(id)?
@@ -341,49 +342,17 @@ pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> R
     if !can_see(&def, &case, actor.person.as_ref()) {
         return Err(not_visible(id));
     }
-    let info = engine.org_info(db, &case.org)?;
-    let cal = Arc::clone(&info.cal);
-    let settings = info.settings(&def);
-    let now = engine.now();
-    let cell = context(&case, &def.id, now, &cal);
-    CTX.set(&cell, || {
-        let mut out = Vec::new();
-        let run = Run::new(
-            engine,
-            db,
-            &def,
-            now,
-            cal.clone(),
-            settings.clone(),
-            actor.clone(),
-            case.clone(),
-            false,
-            "",
-        );
-        for a in &def.actions {
-            if a.is_start() || a.system_only() || !a.starts_from(&case.state) {
-                continue;
-            }
-            let Some(p) = actor.person.as_ref() else {
-                continue;
-            };
-            if !holds(&def, a, &case, p) {
-                continue;
-            }
-            let mut ok = true;
-            for g in a.guards.iter().filter(|g| !g.uses_inputs) {
-                let mut scope = run.scope(&g.when)?;
-                // A guard that errors without inputs is left for `act` to judge.
-                if let Ok(false) = engine.inner.scripts.test(&g.when, &mut scope) {
-                    ok = false;
-                    break;
-                }
-            }
-            if ok {
-                out.push(a.id.clone());
-            }
-        }
-        Ok(out)
+    let Some(person) = actor.person.clone() else {
+        return Ok(Vec::new());
+    };
+    probe_guards(engine, db, &def, &case, &actor, false, |judge| {
+        Ok(def
+            .actions
+            .iter()
+            .filter(|a| !a.is_start() && !a.system_only() && a.starts_from(&case.state))
+            .filter(|a| holds(&def, a, &case, &person) && judge(a).is_none())
+            .map(|a| a.id.clone())
+            .collect())
     })
 }
 
@@ -1093,10 +1062,6 @@ impl<'a> Run<'a> {
             );
         }
         Ok(s)
-    }
-
-    fn scope(&self, script: &Script) -> Result<Scope<'static>> {
-        self.base_scope(script.uses, false)
     }
 
     fn set_mode(&self, mode: Mode) {
