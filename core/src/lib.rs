@@ -85,7 +85,7 @@ pub use engine::{
     fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, Effect, Engine, EngineBuilder,
     Event, ExportInfo, Health, Notification, Participant, PendingTimer, Signal, Start, StartInfo,
     Table, TickReport, Unavailable, UnavailableReason, ViewInfo, ViewPage, ViewQuery,
-    WORKFLOWS_SETTING,
+    DEFAULT_OPERATOR_ROLE, WORKFLOWS_SETTING,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};

@@ -466,3 +466,42 @@ fn open_existing_refuses_a_missing_database_and_creates_nothing() {
         .build()
         .unwrap();
 }
+
+#[test]
+fn operators_are_the_holders_of_the_named_directory_roles() {
+    let e = build(None);
+    e.put_person(&Person::new("olga").org("acme").role("admin"))
+        .unwrap();
+    e.put_person(&Person::new("ivan").org("acme").role("it-ops"))
+        .unwrap();
+    assert_eq!(e.operator_roles(), [mentorflow::DEFAULT_OPERATOR_ROLE]);
+    assert!(e.is_operator("olga").unwrap());
+    assert!(!e.is_operator("ivan").unwrap());
+    assert!(
+        !e.is_operator("ann").unwrap(),
+        "a member is not an operator"
+    );
+    assert!(
+        !e.is_operator("nobody").unwrap(),
+        "an unknown person is not"
+    );
+
+    let named = Engine::builder()
+        .fresh()
+        .workflow_str("programme.yaml", PROGRAMME)
+        .clock(ManualClock::at(t0()))
+        .operator_roles(["it-ops"])
+        .build()
+        .unwrap();
+    named
+        .put_people(&[
+            Person::new("olga").org("acme").role("admin"),
+            Person::new("ivan").org("acme").role("it-ops"),
+        ])
+        .unwrap();
+    assert!(named.is_operator("ivan").unwrap());
+    assert!(
+        !named.is_operator("olga").unwrap(),
+        "admin is not named here"
+    );
+}

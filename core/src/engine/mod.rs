@@ -46,7 +46,12 @@ pub struct EngineBuilder {
     limits: Limits,
     configure: Vec<Configure>,
     setting_defaults: Map<String, Value>,
+    operator_roles: Vec<String>,
 }
+
+/// The directory role that makes a person an operator when the host names none
+/// ([`EngineBuilder::operator_roles`]).
+pub const DEFAULT_OPERATOR_ROLE: &str = "admin";
 
 /// A host's change to the script engine.
 type Configure = Box<dyn FnOnce(&mut rhai::Engine)>;
@@ -149,6 +154,19 @@ impl EngineBuilder {
     /// this way). The definitions' texts and versions are not changed.
     pub fn setting_default(mut self, name: impl Into<String>, value: Value) -> Self {
         self.setting_defaults.insert(name.into(), value);
+        self
+    }
+
+    /// The directory roles whose holders are operators: the people who may use the
+    /// administrative pages of a front end and the operator controls (incidents, outbox,
+    /// suspend, repair, …). Default: [`DEFAULT_OPERATOR_ROLE`]. Operators act through the
+    /// same commands as everyone; this only names who may reach those commands.
+    pub fn operator_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.operator_roles = roles.into_iter().map(Into::into).collect();
         self
     }
 
@@ -257,6 +275,7 @@ impl EngineBuilder {
                 hooks: RwLock::new(consumers),
                 delivery: self.delivery,
                 path: self.location.file().map(Path::to_path_buf),
+                operator_roles: self.operator_roles,
             }),
         })
     }
@@ -354,6 +373,7 @@ pub(crate) struct Inner {
     pub(crate) hooks: RwLock<Vec<Consumer>>,
     delivery: DeliveryPolicy,
     path: Option<PathBuf>,
+    operator_roles: Vec<String>,
 }
 
 /// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
@@ -447,6 +467,7 @@ impl Engine {
             limits: Limits::default(),
             configure: Vec::new(),
             setting_defaults: Map::new(),
+            operator_roles: vec![DEFAULT_OPERATOR_ROLE.to_owned()],
         }
     }
 
@@ -755,6 +776,24 @@ impl Engine {
                 .iter()
                 .find_map(|h| h.person(id))
                 .ok_or_else(|| Error::not_found("person", id)),
+        }
+    }
+
+    /// The directory roles whose holders are operators ([`EngineBuilder::operator_roles`]).
+    pub fn operator_roles(&self) -> &[String] {
+        &self.inner.operator_roles
+    }
+
+    /// Whether this person holds one of the operator roles. An unknown person is not an
+    /// operator (never an error, so a front end can ask for anyone it has signed in).
+    pub fn is_operator(&self, person: &str) -> Result<bool> {
+        match self.person(person) {
+            Ok(p) => Ok(p
+                .roles
+                .iter()
+                .any(|r| self.inner.operator_roles.iter().any(|o| o == r))),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
