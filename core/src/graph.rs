@@ -77,8 +77,9 @@ impl Trace {
 /// A definition as data, for programs (`mentorflow graph --json`): its `nodes` (states with
 /// label, `final` and tags), its `edges` (one per action and state it leads from, `from`
 /// `null` for a start action and `to` the target states — `[from]` when the action stays —
-/// with the roles `by`; one per timer that fires an action, with `timer` and `schedule`),
-/// the timers that only run a script (`notes`), and with a trace the case's `current` state
+/// with the roles `by`; one per timer that fires an action, with `timer`, `schedule` — which
+/// ends with `if CONDITION` for a timer with `when:` — and `when`, the condition or `null`),
+/// the timers that only run a script (`notes`, with the same keys), and with a trace the case's `current` state
 /// and `path` (its steps).
 pub fn to_json(def: &Definition, trace: Option<&Trace>) -> serde_json::Value {
     use serde_json::json;
@@ -118,11 +119,12 @@ pub fn to_json(def: &Definition, trace: Option<&Trace>) -> serde_json::Value {
                         .unwrap_or_default();
                     edges.push(json!({
                         "from": st.id, "to": to, "action": aid, "label": aid, "by": ["system"],
-                        "timer": t.name, "schedule": schedule_text(t),
+                        "timer": t.name, "schedule": schedule_text(t), "when": when_text(t),
                     }));
                 }
                 None => notes.push(json!({
                     "state": st.id, "timer": t.name, "schedule": schedule_text(t),
+                    "when": when_text(t),
                 })),
             }
         }
@@ -200,15 +202,28 @@ struct Model {
 }
 
 /// "after 24h", "every 1 month", "at mentoring_date - 1 day".
+/// When a timer fires, with its `when:` condition: `after 24h if fields.sessions == 0`.
 fn schedule_text(t: &Timer) -> String {
-    match &t.schedule {
+    let mut text = match &t.schedule {
         Schedule::After(s) => format!("after {s}"),
         Schedule::Every(s) => format!("every {s}"),
         Schedule::At { field, offset } => match offset {
             None => format!("at {field}"),
             Some((neg, s)) => format!("at {field} {} {s}", if *neg { "-" } else { "+" }),
         },
+    };
+    if let Some(cond) = when_text(t) {
+        text.push_str(" if ");
+        text.push_str(&cond);
     }
+    text
+}
+
+/// A timer's `when:` condition on one line (a multi-line script's whitespace collapsed).
+fn when_text(t: &Timer) -> Option<String> {
+    t.when
+        .as_ref()
+        .map(|w| w.source().split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn who(by: &[String]) -> String {
@@ -628,11 +643,14 @@ workflow: w
 version: 1
 title: "A \"quoted\" flow"
 roles: { a: {}, b: { directory: boss } }
+fields:
+  n: { type: int }
+  x: { type: bool }
 states:
   open:
     label: Open
     timers:
-      - { name: nudge, after: 24h, run: 'add_note("x")' }
+      - { name: nudge, after: 24h, run: 'add_note("x")', when: 'fields.n < 3 && !(fields.x ?? false)' }
       - { name: expire, after: 5 business days, action: close_auto }
   done: { label: Done, final: true }
 actions:
@@ -659,7 +677,10 @@ actions:
             "{text}"
         );
         assert!(!text.contains("close_auto · system"), "{text}");
-        assert!(text.contains("⏱ after 24h: nudge"), "{text}");
+        assert!(
+            text.contains("⏱ after 24h if fields.n #lt; 3 && !(fields.x ?? false): nudge"),
+            "{text}"
+        );
         assert!(text.contains("s_done([\"Done"), "{text}");
         assert!(text.contains("#quot;quoted#quot;"), "{text}");
     }
@@ -726,6 +747,19 @@ actions:
             "{text}"
         );
         assert!(text.contains("peripheries=2"), "{text}");
+        assert!(
+            text.contains("timer: after 24h if fields.n < 3 && !(fields.x ?? false): nudge"),
+            "{text}"
+        );
+        let json = to_json(&def(), None);
+        assert_eq!(
+            json["notes"][0]["when"],
+            "fields.n < 3 && !(fields.x ?? false)"
+        );
+        assert_eq!(
+            json["edges"].as_array().unwrap().last().unwrap()["when"],
+            serde_json::Value::Null
+        );
         assert!(text.contains("fillcolor=\"#ffb300\""), "{text}");
         let m = render(&def(), Format::Mermaid, Some(&trace));
         assert!(m.contains("class s_done current"), "{m}");
