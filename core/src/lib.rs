@@ -93,7 +93,9 @@ pub use migrate::{
     CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
     RoleChange, TimerChange, TimerFate,
 };
-pub use replay::{CaseReplay, Divergence, DivergenceKind, ReplayOutcome, ReplayReport};
+pub use replay::{
+    CaseReplay, Divergence, DivergenceKind, RecordedCase, ReplayOutcome, ReplayReport,
+};
 pub use script::{LimitValue, Limits};
 pub use store::NotificationFilter;
 pub use time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};

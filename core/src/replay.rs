@@ -210,11 +210,16 @@ fn compare(recorded: &Event, replayed: &Event) -> Option<(DivergenceKind, String
 }
 
 /// The fields a start set, as recorded: its `set` effects (the start's own data and what its
-/// script set; both are given again as the start's data).
-fn start_data(first: &Event) -> Map<String, Value> {
+/// script set; both are given again as the start's data), except the fields the workflow
+/// keeps itself (`computed`: nobody may give them, the version sets them on its own and the
+/// comparison of effects sees any difference).
+fn start_data(first: &Event, computed: &[String]) -> Map<String, Value> {
     let mut data = Map::new();
     for e in &first.effects {
         if let Effect::Set { field, value } = e {
+            if computed.contains(field) {
+                continue;
+            }
             if value.is_null() {
                 data.remove(field);
             } else {
@@ -272,6 +277,113 @@ fn refusal(e: &Error) -> String {
     format!("refused ({}): {e}", e.code())
 }
 
+/// A case's recorded history brought from elsewhere (a scenario file keeps one, exported by
+/// `mentorflow history CASE --json`), for [`Engine::replay_recorded`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedCase {
+    /// Its id where it was recorded (reports name it).
+    pub case: i64,
+    /// The version it ran on there.
+    pub version: u32,
+    /// Its organisation (a person's start is repeated in it).
+    pub org: String,
+    /// Its events, oldest first.
+    pub events: Vec<Event>,
+}
+
+/// One event as `mentorflow history --json` (and `Engine::history`) writes it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventIn {
+    #[serde(default)]
+    id: i64,
+    #[serde(default)]
+    case_id: i64,
+    seq: u64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    #[serde(default)]
+    from_state: Option<String>,
+    to_state: String,
+    #[serde(default)]
+    inputs: Map<String, Value>,
+    #[serde(default)]
+    effects: Vec<Effect>,
+}
+
+/// Read a recorded history — a list of events as `mentorflow history CASE --json` prints it —
+/// checking that it is one case's, complete and in order: numbered 1, 2, 3… (`seq`), never
+/// going back in time, the first one a start (no `from_state`) and each next one starting
+/// where the previous one ended. `what` names the history in messages.
+pub fn read_history(history: &Value, what: &str) -> Result<Vec<Event>> {
+    let bad = |msg: String| Error::validation(what, msg);
+    let Value::Array(items) = history else {
+        return Err(bad(
+            "a recorded history is a list of events (as `mentorflow history CASE --json` prints it)"
+                .to_owned(),
+        ));
+    };
+    if items.is_empty() {
+        return Err(bad("the recorded history has no events".to_owned()));
+    }
+    let mut out: Vec<Event> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let e: EventIn = serde_path_to_error::deserialize(item)
+            .map_err(|err| bad(format!("event {}: {err}", i + 1)))?;
+        let n = i as u64 + 1;
+        if e.seq != n {
+            return Err(bad(format!(
+                "event {n} has seq {}; a history is numbered 1, 2, 3… without gaps",
+                e.seq
+            )));
+        }
+        if let Some(prev) = out.last() {
+            if e.case_id != prev.case_id {
+                return Err(bad(format!(
+                    "event {n} is of case {}, the ones before of case {}; one history is one case's",
+                    e.case_id, prev.case_id
+                )));
+            }
+            if e.at < prev.at {
+                return Err(bad(format!(
+                    "event {n} ({}) is earlier than event {} ({})",
+                    e.at.to_rfc3339(),
+                    n - 1,
+                    prev.at.to_rfc3339()
+                )));
+            }
+            if e.from_state.as_deref() != Some(prev.to_state.as_str()) {
+                return Err(bad(format!(
+                    "event {n} starts from {}, but event {} ended in `{}`",
+                    e.from_state
+                        .as_deref()
+                        .map_or_else(|| "nothing (a start)".to_owned(), |s| format!("`{s}`")),
+                    n - 1,
+                    prev.to_state
+                )));
+            }
+        } else if let Some(f) = &e.from_state {
+            return Err(bad(format!(
+                "event 1 starts from `{f}`; the first event of a history is the case's start"
+            )));
+        }
+        out.push(Event {
+            id: e.id,
+            case_id: e.case_id,
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            from_state: e.from_state,
+            to_state: e.to_state,
+            inputs: e.inputs,
+            effects: e.effects,
+        });
+    }
+    Ok(out)
+}
+
 impl Engine {
     /// Replay the recorded history of cases of `workflow` against its definition `version`
     /// (a loaded file or a stored text) on a scratch in-memory engine, and report per case
@@ -283,7 +395,6 @@ impl Engine {
         version: u32,
         cases: Option<&[i64]>,
     ) -> Result<ReplayReport> {
-        let def = self.read(|db| self.definition_at(db, workflow, version))?;
         let mut chosen = match cases {
             Some(ids) => {
                 let mut out = Vec::new();
@@ -309,14 +420,37 @@ impl Engine {
         };
         chosen.sort_by_key(|c| c.id);
         chosen.dedup_by_key(|c| c.id);
-        let mut tracks = Vec::with_capacity(chosen.len());
+        let mut recorded = Vec::with_capacity(chosen.len());
         for c in &chosen {
-            let events = self.history(c.id, None)?;
-            let mut t = Track {
+            recorded.push(RecordedCase {
                 case: c.id,
                 version: c.version,
                 org: c.org.clone(),
-                events,
+                events: self.history(c.id, None)?,
+            });
+        }
+        self.replay_recorded(workflow, version, recorded)
+    }
+
+    /// Replay histories recorded elsewhere (see [`read_history`]) against version `version`
+    /// of `workflow` as this engine knows it, exactly as [`Engine::replay`] does with its own
+    /// cases: on a scratch in-memory engine with a copy of this engine's directory, the cases
+    /// together in the order their events were recorded. Nothing in this engine's store
+    /// changes. Scenario files' `replay:` steps use it.
+    pub fn replay_recorded(
+        &self,
+        workflow: &str,
+        version: u32,
+        cases: Vec<RecordedCase>,
+    ) -> Result<ReplayReport> {
+        let def = self.read(|db| self.definition_at(db, workflow, version))?;
+        let mut tracks = Vec::with_capacity(cases.len());
+        for c in cases {
+            let mut t = Track {
+                case: c.case,
+                version: c.version,
+                org: c.org,
+                events: c.events,
                 scratch: None,
                 matched: 0,
                 consumed: 0,
@@ -335,11 +469,11 @@ impl Engine {
             if let Some(m) = migrated {
                 let reason = format!(
                     "moved to v{} by a migration plan at event {} (its history spans two versions)",
-                    c.version, m.seq
+                    t.version, m.seq
                 );
                 t.done = Some(CaseReplay {
-                    case: c.id,
-                    version: c.version,
+                    case: t.case,
+                    version: t.version,
                     outcome: ReplayOutcome::NotReplayable,
                     events: t.events.len(),
                     matched: 0,
@@ -348,8 +482,8 @@ impl Engine {
                 });
             } else if t.events.is_empty() || copied || t.events[0].actor == "system" {
                 t.done = Some(CaseReplay {
-                    case: c.id,
-                    version: c.version,
+                    case: t.case,
+                    version: t.version,
                     outcome: ReplayOutcome::NotReplayable,
                     events: t.events.len(),
                     matched: 0,
@@ -357,6 +491,8 @@ impl Engine {
                     reason: Some(if copied {
                         "a copy made by another case's `spawn_copy` (checked with that case)"
                             .to_owned()
+                    } else if t.events.is_empty() {
+                        "it has no history".to_owned()
                     } else {
                         "it was not started by a person".to_owned()
                     }),
@@ -373,7 +509,7 @@ impl Engine {
         }
         order.sort_by_key(|(ti, ei)| {
             let e = &tracks[*ti].events[*ei];
-            (e.at, e.id)
+            (e.at, e.id, *ti, *ei)
         });
         if let Some(&(ti, ei)) = order.first() {
             let clock = ManualClock::at(tracks[ti].events[ei].at);
@@ -389,8 +525,14 @@ impl Engine {
             for p in self.people(None)? {
                 scratch.replace_person(&p)?;
             }
+            let computed: Vec<String> = def
+                .fields
+                .iter()
+                .filter(|f| f.computed)
+                .map(|f| f.name.clone())
+                .collect();
             for (ti, ei) in order {
-                step(&scratch, workflow, &mut tracks, ti, ei)?;
+                step(&scratch, workflow, &computed, &mut tracks, ti, ei)?;
             }
             // Timers the version fired after a case's last recorded event but before the
             // last instant replayed are extra.
@@ -452,6 +594,7 @@ fn check_extra(scratch: &Engine, t: &mut Track) -> Result<()> {
 fn step(
     scratch: &Engine,
     workflow: &str,
+    computed: &[String],
     tracks: &mut [Track],
     ti: usize,
     ei: usize,
@@ -502,7 +645,7 @@ fn step(
                 action: Some(e.action.clone()),
                 actor: e.actor.clone(),
                 org: Some(t.org.clone()),
-                data: start_data(&e),
+                data: start_data(&e, computed),
                 inputs: e.inputs.clone(),
                 idempotency_key: None,
             })

@@ -880,3 +880,164 @@ fn a_view_order_is_checked_and_a_wrong_one_shows_the_order_listed() {
     ));
     assert!(f.actual.contains("did you mean `order`"), "{f:?}");
 }
+
+/// The history of a case recorded on the fixture workflow (submit, assign, the 24h reminder,
+/// accept), as `mentorflow history CASE --json` prints it.
+fn recorded_history() -> serde_json::Value {
+    use mentorflow::{Engine, ManualClock};
+    let clock = ManualClock::at("2026-11-20T10:00:00Z".parse().unwrap());
+    let e = Engine::builder()
+        .in_memory()
+        .workflows_dir(workflows())
+        .clock(clock)
+        .build()
+        .unwrap();
+    e.put_org(&mentorflow::OrgPatch {
+        id: "ch1".into(),
+        name: Some(Some("Chapter One".into())),
+        ..Default::default()
+    })
+    .unwrap();
+    for (id, roles, class) in [
+        ("pat", vec![], None),
+        ("cody", vec!["coordinator".to_owned()], None),
+        ("alice", vec!["mentor".to_owned()], Some("active")),
+    ] {
+        let mut attributes = serde_json::Map::new();
+        if let Some(c) = class {
+            attributes.insert("classification".into(), c.into());
+        }
+        e.put_person(&mentorflow::PersonPatch {
+            id: id.into(),
+            org: Some(Some("ch1".into())),
+            roles: Some(roles),
+            attributes,
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let c = e
+        .start(
+            "request",
+            "submit",
+            "pat",
+            serde_json::json!({ "client_name": "Pat's Bakery" }),
+        )
+        .unwrap();
+    e.act(
+        c.id,
+        "assign",
+        "cody",
+        serde_json::json!({ "mentor": "alice" }),
+    )
+    .unwrap();
+    e.advance("25h").unwrap();
+    e.act(
+        c.id,
+        "accept",
+        "alice",
+        serde_json::json!({ "note": "Hi Pat" }),
+    )
+    .unwrap();
+    serde_json::to_value(e.history(c.id, None).unwrap()).unwrap()
+}
+
+/// A scenario whose one step replays `history` (written inline, as JSON: it is YAML too).
+fn replay_story(history: &serde_json::Value, extra: &str) -> String {
+    let head = HEADER.split("steps:\n").next().unwrap();
+    format!("{head}steps:\n  - replay: request\n    history: {history}\n{extra}")
+}
+
+#[test]
+fn a_replay_step_passes_on_the_same_flow_and_fails_at_the_first_event_that_differs() {
+    let h = recorded_history();
+    assert_eq!(h.as_array().unwrap().len(), 4, "{h:#}");
+    let ok = run(&replay_story(&h, ""));
+    assert!(ok.passed, "{:?}", ok.failure);
+    // the recorded accept led elsewhere: the replay stops there, as a failure of the step
+    let mut changed = h.clone();
+    changed[3]["to_state"] = "complete".into();
+    let text = replay_story(&changed, "");
+    let f = failure(&text);
+    assert_eq!(f.step, 1, "{f:?}");
+    assert_eq!(f.line, line_of(&text, "  - replay: request"));
+    assert_eq!(f.expected, "the recorded history reproduced on v1");
+    assert!(
+        f.actual
+            .starts_with("a divergence at event 4 (accept by alice")
+            && f.actual.ends_with(
+                "another state: recorded state `complete`, replayed state `in_progress`"
+            ),
+        "{f:?}"
+    );
+    // ... which `diverges:` may expect
+    let want = "    diverges: { event: 4, kind: state, message: complete }\n";
+    assert!(run(&replay_story(&changed, want)).passed);
+    // a divergence expected where there is none fails at `diverges:`
+    let text = replay_story(&h, want);
+    let f = failure(&text);
+    assert_eq!(f.line, line_of(&text, "    diverges:"));
+    assert_eq!(
+        f.expected,
+        "a divergence at event 4 of kind `state` mentioning \"complete\""
+    );
+    assert_eq!(f.actual, "identical (4 events reproduced on v1)");
+    // a recorded notification the flow no longer sends
+    let mut other = h.clone();
+    other[1]["effects"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|x| x["type"] != "notify");
+    let f = failure(&replay_story(&other, ""));
+    assert!(
+        f.actual.contains("event 2 (assign by cody")
+            && f.actual
+                .contains("other notifications: recorded none, replayed assigned to alice"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn a_replay_step_refuses_a_broken_history_and_bad_keys_with_their_place() {
+    let h = recorded_history();
+    // a gap in the numbering
+    let mut gap = h.clone();
+    gap.as_array_mut().unwrap().remove(1);
+    let text = replay_story(&gap, "");
+    let f = failure(&text);
+    assert_eq!(f.expected, "a recorded history");
+    assert!(
+        f.actual.contains("event 2 has seq 3") && f.actual.contains("without gaps"),
+        "{f:?}"
+    );
+    assert_eq!(f.line, line_of(&text, "    history:"));
+    // an event with an unknown key
+    let mut typo = h.clone();
+    typo[0]["actr"] = "pat".into();
+    let f = failure(&replay_story(&typo, ""));
+    assert!(
+        f.actual.contains("event 1") && f.actual.contains("unknown field `actr`"),
+        "{f:?}"
+    );
+    // a missing file, relative to the scenario
+    let head = HEADER.split("steps:\n").next().unwrap();
+    let f = failure(&format!(
+        "{head}steps:\n  - replay: request\n    file: recorded/none.json\n"
+    ));
+    assert!(
+        f.actual.contains("cannot read") && f.actual.contains("recorded/none.json"),
+        "{f:?}"
+    );
+    // both `history` and `file`; neither; an unknown kind of divergence
+    let f = failure(&replay_story(&h, "    file: x.json\n"));
+    assert_eq!(
+        f.expected,
+        "either `history` (the events) or `file` (a JSON file of them)"
+    );
+    let f = failure(&format!("{head}steps:\n  - replay: request\n"));
+    assert!(f.expected.contains("`history`"), "{f:?}");
+    let f = failure(&replay_story(&h, "    diverges: { kind: refuse }\n"));
+    assert!(f.actual.contains("did you mean `refused`"), "{f:?}");
+    let f = failure(&replay_story(&h, "    diverge: { kind: refused }\n"));
+    assert!(f.actual.contains("did you mean `diverges`"), "{f:?}");
+}

@@ -100,7 +100,37 @@ pub(crate) enum StepKind {
     PutPerson(PersonPatch),
     PutOrg(OrgPatch),
     RemovePerson(String),
+    /// Replay a recorded history against the loaded definition.
+    Replay(ReplayStep),
     Expect,
+}
+
+/// A `replay:` step: one recorded case, replayed against a version of its workflow.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayStep {
+    pub workflow: String,
+    pub version: Option<u32>,
+    pub org: Option<String>,
+    pub history: RecordedHistory,
+    pub diverges: Option<ExpectDivergence>,
+}
+
+/// Where the recorded events are.
+#[derive(Debug, Clone)]
+pub(crate) enum RecordedHistory {
+    /// Written in the scenario file (`history:`), at this line.
+    Inline(Value, usize),
+    /// A JSON file, relative to the scenario file (`file:`).
+    File(String, usize),
+}
+
+/// `diverges:`: the replay must stop at this divergence.
+#[derive(Debug, Clone)]
+pub(crate) struct ExpectDivergence {
+    pub event: Option<u64>,
+    pub kind: Option<String>,
+    pub message: Option<String>,
+    pub line: usize,
 }
 
 /// A case named in a step: a saved name or a numeric id.
@@ -271,6 +301,20 @@ const STEP_VERBS: &[&str] = &[
     "put_person",
     "put_org",
     "remove_person",
+    "replay",
+];
+const REPLAY_KEYS: &[&str] = &[
+    "replay", "version", "org", "history", "file", "diverges", "note",
+];
+const DIVERGES_KEYS: &[&str] = &["event", "kind", "message"];
+/// The kinds of [`crate::DivergenceKind`], as written.
+pub(crate) const DIVERGENCE_KINDS: &[&str] = &[
+    "refused",
+    "state",
+    "notifications",
+    "effects",
+    "action",
+    "extra_event",
 ];
 const START_KEYS: &[&str] = &[
     "start", "as", "action", "org", "data", "inputs", "save", "expect", "error", "note",
@@ -1085,6 +1129,7 @@ fn step(r: &Reader<'_>, v: &Value, path: &str, number: usize, label: String) -> 
         "start" => START_KEYS,
         "act" => ACT_KEYS,
         "put_person" | "put_org" | "remove_person" => DIRECTORY_KEYS,
+        "replay" => REPLAY_KEYS,
         _ => CLOCK_KEYS,
     };
     let what = format!("a `{verb}` step");
@@ -1222,6 +1267,7 @@ fn step(r: &Reader<'_>, v: &Value, path: &str, number: usize, label: String) -> 
             &p("remove_person"),
             "`remove_person` (a person id)",
         )?),
+        "replay" => StepKind::Replay(replay_step(r, m, path, verb_value)?),
         _ => StepKind::Expect,
     };
     let error = match m.get("error") {
@@ -1239,6 +1285,106 @@ fn step(r: &Reader<'_>, v: &Value, path: &str, number: usize, label: String) -> 
         kind,
         expect,
         error,
+    })
+}
+
+fn replay_step(
+    r: &Reader<'_>,
+    m: &Map<String, Value>,
+    path: &str,
+    verb_value: &Value,
+) -> PResult<ReplayStep> {
+    let p = |k: &str| child_path(path, k);
+    let workflow = r.id(verb_value, &p("replay"), "`replay` (a workflow id)")?;
+    let version = match m.get("version") {
+        Some(v) => {
+            let n = r.count(v, &p("version"), "`version` (a version number)")?;
+            Some(
+                u32::try_from(n)
+                    .map_err(|_| r.err(&p("version"), "a version number", n.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let org = match m.get("org") {
+        Some(Value::Null) | None => None,
+        Some(v) => Some(r.id(v, &p("org"), "`org` (an organisation id)")?),
+    };
+    let history = match (m.get("history"), m.get("file")) {
+        (Some(h), None) => {
+            if !h.is_array() {
+                return Err(r.err(
+                    &p("history"),
+                    "`history` to be the list of events `mentorflow history CASE --json` prints",
+                    describe(h),
+                ));
+            }
+            RecordedHistory::Inline(h.clone(), r.line(&p("history")))
+        }
+        (None, Some(f)) => RecordedHistory::File(
+            r.text(f, &p("file"), "`file` (a JSON file of events, relative to this file)")?,
+            r.line(&p("file")),
+        ),
+        (Some(_), Some(_)) => {
+            return Err(r.key_err(
+                &p("file"),
+                "either `history` (the events) or `file` (a JSON file of them)",
+                "both",
+            ))
+        }
+        (None, None) => {
+            return Err(r.err(
+                path,
+                "`history` (the events, as `mentorflow history CASE --json` prints them) or `file` (a JSON file of them)",
+                "neither",
+            ))
+        }
+    };
+    let diverges = match m.get("diverges") {
+        Some(v) => {
+            let dp = p("diverges");
+            let dm = r.map(v, &dp, "`diverges` ({ event, kind, message })")?;
+            r.keys(dm, &dp, DIVERGES_KEYS, "`diverges`")?;
+            let event = match dm.get("event") {
+                Some(v) => {
+                    Some(r.count(v, &child_path(&dp, "event"), "`event` (an event number)")? as u64)
+                }
+                None => None,
+            };
+            let kind = match dm.get("kind") {
+                Some(v) => {
+                    let kp = child_path(&dp, "kind");
+                    let k = r.id(v, &kp, "`kind`")?;
+                    if !DIVERGENCE_KINDS.contains(&k.as_str()) {
+                        return Err(r.err(
+                            &kp,
+                            format!("a kind of divergence: {}", list_keys(DIVERGENCE_KINDS)),
+                            format!("`{k}`{}", hint(&k, DIVERGENCE_KINDS)),
+                        ));
+                    }
+                    Some(k)
+                }
+                None => None,
+            };
+            let message = match dm.get("message") {
+                Some(v) => Some(r.text(v, &child_path(&dp, "message"), "`message`")?),
+                None => None,
+            };
+            Some(ExpectDivergence {
+                event,
+                kind,
+                message,
+                line: r.key_line(&dp),
+            })
+        }
+        None => None,
+    };
+    Ok(ReplayStep {
+        workflow,
+        version,
+        org,
+        history,
+        diverges,
     })
 }
 

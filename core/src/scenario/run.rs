@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::parse::{
     self, ActionsCheck, Body, CaseRef, Check, CheckKind, EventMatch, ExpectError, ExportCheck,
-    HistoryCheck, InvalidDefinition, NotificationMatch, SignalMatch, Step, StepKind, Story,
-    ViewCheck,
+    HistoryCheck, InvalidDefinition, NotificationMatch, RecordedHistory, ReplayStep, SignalMatch,
+    Step, StepKind, Story, ViewCheck,
 };
 use super::{stem, Coverage, Failure, Report};
 use crate::engine::{Case, CaseFilter, Engine, Event, Notification, Signal, Start};
@@ -357,6 +357,10 @@ fn run_story(
     };
     let mut runner = Runner {
         db: db.path.clone(),
+        base: Path::new(file)
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .to_path_buf(),
         workflows: workflows.to_path_buf(),
         clock: ManualClock::at(story.start),
         engine: None,
@@ -413,6 +417,8 @@ struct Snapshot {
 
 struct Runner {
     db: PathBuf,
+    /// The scenario file's folder (`file:` of a `replay` step is relative to it).
+    base: PathBuf,
     workflows: PathBuf,
     clock: ManualClock,
     engine: Option<Engine>,
@@ -719,8 +725,137 @@ impl Runner {
                 }),
                 Err(e) => Err(e),
             },
+            StepKind::Replay(r) => {
+                self.replay(&engine, r)?;
+                Ok(None)
+            }
             StepKind::Expect => Ok(None),
         })
+    }
+
+    /// A `replay` step: the recorded case replayed against the version (default: the loaded
+    /// one); identical passes, unless `diverges:` wants the replay to stop at a difference.
+    fn replay(&self, engine: &Engine, step: &ReplayStep) -> Checked {
+        let (value, line, what) = match &step.history {
+            RecordedHistory::Inline(v, line) => (v.clone(), *line, "history".to_owned()),
+            RecordedHistory::File(f, line) => {
+                let path = self.base.join(f);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    fail(
+                        "a recorded history (a JSON file of events)",
+                        format!("cannot read `{}`: {e}", path.display()),
+                    )
+                    .at(*line)
+                })?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    fail(
+                        "a recorded history (a JSON file of events)",
+                        format!("`{}` is not JSON: {e}", path.display()),
+                    )
+                    .at(*line)
+                })?;
+                (v, *line, f.clone())
+            }
+        };
+        let events = crate::replay::read_history(&value, &what)
+            .map_err(|e| fail("a recorded history", e.to_string()).at(line))?;
+        let version = match step.version {
+            Some(v) => v,
+            None => {
+                engine
+                    .definition(&step.workflow)
+                    .map_err(|e| {
+                        engine_error(&format!("workflow `{}` to be loaded", step.workflow), &e)
+                    })?
+                    .version
+            }
+        };
+        let first = &events[0];
+        let org = match &step.org {
+            Some(o) => o.clone(),
+            None => engine
+                .person(&first.actor)
+                .map_err(|e| {
+                    engine_error(
+                        &format!(
+                            "the case's starter `{}` in the directory (or `org:` on the step)",
+                            first.actor
+                        ),
+                        &e,
+                    )
+                })?
+                .org
+                .ok_or_else(|| {
+                    fail(
+                        "`org:` on the step",
+                        format!(
+                            "the case's starter `{}` belongs to no organisation",
+                            first.actor
+                        ),
+                    )
+                })?,
+        };
+        let recorded = crate::replay::RecordedCase {
+            case: first.case_id,
+            version,
+            org,
+            events,
+        };
+        let report = engine
+            .replay_recorded(&step.workflow, version, vec![recorded])
+            .map_err(|e| engine_error("the history to replay", &e))?;
+        let Some(case) = report.cases.first() else {
+            return Err(fail("one replayed case", "none"));
+        };
+        let got = match (&case.divergence, &case.reason) {
+            (Some(d), _) => format!("a divergence at {d}"),
+            (None, Some(reason)) => format!("no replay: {reason}"),
+            (None, None) => format!(
+                "identical ({} events reproduced on v{version})",
+                case.matched
+            ),
+        };
+        match &step.diverges {
+            None => {
+                if case.outcome == crate::ReplayOutcome::Identical {
+                    Ok(())
+                } else {
+                    Err(fail(
+                        format!("the recorded history reproduced on v{version}"),
+                        got,
+                    ))
+                }
+            }
+            Some(want) => {
+                let mut expected = "a divergence".to_owned();
+                if let Some(n) = want.event {
+                    let _ = write!(expected, " at event {n}");
+                }
+                if let Some(k) = &want.kind {
+                    let _ = write!(expected, " of kind `{k}`");
+                }
+                if let Some(m) = &want.message {
+                    let _ = write!(expected, " mentioning {}", quote(m));
+                }
+                let ok = case.divergence.as_ref().is_some_and(|d| {
+                    let kind = serde_json::to_value(d.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    want.event.is_none_or(|n| n == d.seq)
+                        && want.kind.as_ref().is_none_or(|k| *k == kind)
+                        && want
+                            .message
+                            .as_ref()
+                            .is_none_or(|m| contains_ci(&d.to_string(), m))
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(fail(expected, got).at(want.line))
+                }
+            }
+        }
     }
 
     fn snapshot(&self, engine: &Engine, target: Option<i64>) -> Checked<Snapshot> {
