@@ -845,9 +845,22 @@ fn case_context(
                 mine.map(|r| r.form.as_slice()).unwrap_or(&[]),
                 mine.map(|r| &r.errors).unwrap_or(&empty),
             );
+            // `shows:` the case fields the form needs in view (none private: the loader refuses them)
+            let shows: Vec<Value> = a
+                .shows
+                .iter()
+                .filter_map(|name| {
+                    let f = def.field(name)?;
+                    let v = case.data.get(name).filter(|v| !v.is_null())?;
+                    Some(json!({"label": f.label.clone().unwrap_or_else(|| humanize(&f.name)), "value": match (&f.kind, v) {
+                        (mentorflow::definition::FieldType::Person, Value::String(id)) => who(id),
+                        _ => show_field(&f.kind, v),
+                    }}))
+                })
+                .collect();
             json!({
                 "id": a.id, "label": a.label.clone().unwrap_or_else(|| humanize(&a.id)),
-                "description": a.description, "controls": controls,
+                "description": a.description, "controls": controls, "shows": shows,
                 "href": format!("/cases/{}/act/{}", case.id, a.id),
                 "key": auth::secret(),
                 "open": mine.is_some(),

@@ -830,3 +830,53 @@ async fn an_expired_action_link_is_refused_with_a_clear_page() {
     assert!(r.body.contains("It worked until"), "{}", r.body);
     assert_eq!(t.engine.get(id, None).unwrap().state, "assigned_pending");
 }
+
+/// An action's `shows:` fields are shown with its form: engagement's "Log a session" form
+/// lists the open action items (seed 000: "review … the action items you set").
+#[tokio::test]
+async fn a_form_shows_the_case_fields_its_action_names() {
+    let t = setup();
+    let mut alice = t.engine.person("alice").unwrap();
+    alice
+        .attributes
+        .insert("focus_areas".into(), json!(["marketing"]));
+    t.engine.replace_person(&alice).unwrap();
+    let id = t
+        .engine
+        .start_with(mentorflow::Start {
+            workflow: "engagement".into(),
+            actor: "pat".into(),
+            data: json!({"client_name": "Pat's Shop", "focus_areas": ["marketing"]})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..mentorflow::Start::default()
+        })
+        .unwrap()
+        .id;
+    t.engine.act(id, "accept", "alice", json!({})).unwrap();
+    let s = session(&t, "alice");
+    // nothing open yet: the form shows no list
+    let r = send(&t.app, get(&format!("/cases/{id}"), &s)).await;
+    assert!(r.body.contains("Log a session"), "{}", r.body);
+    assert!(!r.body.contains("class=\"fields shows\""), "{}", r.body);
+    t.engine
+        .act(
+            id,
+            "log_session",
+            "alice",
+            json!({"action_item": "Draft the plan <now>", "owner": "pat", "due": "2026-11-25"}),
+        )
+        .unwrap();
+    let r = send(&t.app, get(&format!("/cases/{id}"), &s)).await;
+    let form = r
+        .body
+        .split("<summary>Log a session</summary>")
+        .nth(1)
+        .unwrap();
+    let form = form.split("</details>").next().unwrap();
+    assert!(
+        form.contains("<dl class=\"fields shows\"><dt>Open action items</dt><dd class=\"long\">1. Draft the plan &lt;now&gt; (Pat Rivera, due 2026-11-25)</dd></dl>"),
+        "{form}"
+    );
+}

@@ -921,6 +921,12 @@ impl Loader<'_> {
                 .run
                 .as_deref()
                 .and_then(|s| self.compile(s, Kind::Effect, &child_path(&path, "run")));
+            let shows = match &raw.shows {
+                None | Some(Value::Null) => Vec::new(),
+                Some(v) => self
+                    .strings(v, &child_path(&path, "shows"), "field name")
+                    .unwrap_or_default(),
+            };
             actions.push(Action {
                 id: aid,
                 label: raw.label,
@@ -933,6 +939,7 @@ impl Loader<'_> {
                 guards,
                 run,
                 unavailable: raw.unavailable,
+                shows,
             });
         }
 
@@ -1105,6 +1112,40 @@ impl Loader<'_> {
         let mut defaults = 0;
         for a in &d.actions {
             let path = format!("actions.{}", a.id);
+            if a.is_start() && !a.shows.is_empty() {
+                self.problem(
+                    &format!("{path}.shows"),
+                    format!(
+                        "start action `{}` has no case whose fields `shows` could show",
+                        a.id
+                    ),
+                );
+            }
+            for (i, name) in a.shows.iter().enumerate() {
+                if a.is_start() {
+                    break;
+                }
+                // `nearest` falls back to `shows` itself when it is one name, not a list
+                let p = format!("{path}.shows[{i}]");
+                match d.field(name) {
+                    Some(f) if f.private => self.problem(
+                        &p,
+                        format!(
+                            "field `{name}` is private; `shows` would put it in front of everyone who may do action `{}`",
+                            a.id
+                        ),
+                    ),
+                    Some(_) => {}
+                    None if self.declared("fields", name) => {}
+                    None => {
+                        let h = hint(name, d.fields.iter().map(|f| f.name.as_str()));
+                        self.problem(
+                            &p,
+                            format!("unknown field `{name}` in `shows` of action `{}`{h}", a.id),
+                        );
+                    }
+                }
+            }
             if let Some(from) = &a.from {
                 if from.is_empty() && a.from.is_some() {
                     self.problem(&format!("{path}.from"), "`from` lists no state");

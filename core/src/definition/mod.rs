@@ -182,6 +182,8 @@ pub struct Action {
     pub run: Option<Script>,
     /// Message when the action is tried in a state it does not start from.
     pub unavailable: Option<String>,
+    /// Fields of the case shown with the action's form (`shows:`), in order.
+    pub shows: Vec<String>,
 }
 
 impl Action {

@@ -248,6 +248,10 @@ pub(crate) struct RawAction {
     pub run: Option<String>,
     /// The message when the action is tried in a state it does not start from.
     pub unavailable: Option<String>,
+    /// Fields of the case shown with the action's form, so that the person acting sees
+    /// them while filling it in (the open action items next to "Log a session").
+    #[schemars(with = "Option<shape::Names>")]
+    pub shows: Option<Value>,
 }
 
 /// A named, per-viewer list of cases.
