@@ -18,6 +18,14 @@ const NAMED: &[(&str, &str, &str, &str, &str)] = &[
         "My Client Requests",
         "001",
     ),
+    // 001: "click My Client Requests (Need Action)"
+    (
+        "score_request",
+        "view",
+        "need_action",
+        "My Client Requests (Need Action)",
+        "001",
+    ),
     // 001: "My Client Request (Assigned/Not Counseled)" (the guide's singular is a slip: the
     // Home Page list it names is the one of "My Client Requests")
     (
