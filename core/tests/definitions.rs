@@ -494,7 +494,7 @@ exports:
         (30, 38, "actions.ask.guard[0].mesage", "unknown key `mesage` in guard 1 of action `ask`; did you mean `message`?"),
         (33, 13, "actions.finish.form", "unknown key `form` in action `finish`; did you mean `from`?"),
         (33, 50, "actions.finish.gaurd", "unknown key `gaurd` in action `finish`; did you mean `guard`?"),
-        (34, 47, "actions.drop.suggest", "unknown key `suggest` in action `drop` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable)"),
+        (34, 47, "actions.drop.suggest", "unknown key `suggest` in action `drop` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable, shows)"),
         (36, 30, "views.mine.veiwer", "unknown key `veiwer` in view `mine`; did you mean `viewer`?"),
         (38, 35, "exports.all.column", "unknown key `column` in export `all`; did you mean `columns`?"),
     ];
@@ -521,7 +521,7 @@ fn every_unknown_key_of_one_item_is_reported_and_the_item_kept() {
         [
             "unknown key `lable` in action `ask`; did you mean `label`?",
             "unknown key `descripion` in action `ask`; did you mean `description`?",
-            "unknown key `rn` in action `ask` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable)",
+            "unknown key `rn` in action `ask` (known keys: label, description, from, to, by, default, inputs, guard, run, unavailable, shows)",
         ]
     );
     let line = line_of(&text, "lable: Ask");
