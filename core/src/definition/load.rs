@@ -385,13 +385,16 @@ impl Loader<'_> {
             self.unknown_type(&child_path(path, "type"), &raw.kind);
             return None;
         };
+        let mut item_fields = Vec::new();
         let of = match &raw.of {
             None => None,
-            Some(t) => match FieldType::parse(t) {
+            Some(Value::String(t)) => match FieldType::parse(t) {
                 Some(FieldType::List) | None => {
                     self.problem(
                         &child_path(path, "of"),
-                        format!("`of` must be a simple type or `map`, not `{t}`"),
+                        format!(
+                            "`of` must be a simple type, `map` or `{{ fields: … }}`, not `{t}`"
+                        ),
                     );
                     None
                 }
@@ -401,6 +404,48 @@ impl Loader<'_> {
                     None
                 }
             },
+            Some(Value::Object(m)) => {
+                let op = child_path(path, "of");
+                for k in m.keys().filter(|k| *k != "fields") {
+                    self.key_problem(
+                        &child_path(&op, k),
+                        format!("unknown key `{k}` in `of`{}", hint(k, ["fields"])),
+                    );
+                }
+                match m.get("fields") {
+                    Some(_) if kind != FieldType::List => {
+                        self.problem(&op, "`of` is only for lists");
+                        None
+                    }
+                    Some(fv) => {
+                        let fp = child_path(&op, "fields");
+                        for (n, v) in self.entries(fv, &fp, "record field") {
+                            let np = child_path(&fp, &n);
+                            if let Some(f) = self.field(&n, v, &np, "record field") {
+                                item_fields.push(f);
+                            }
+                        }
+                        if item_fields.is_empty() && fv.as_object().is_some_and(Map::is_empty) {
+                            self.problem(&fp, "a record needs at least one field");
+                        }
+                        Some(FieldType::Map)
+                    }
+                    None => {
+                        self.problem(
+                            &op,
+                            "`of` is a type name, or `{ fields: … }` for a list of records",
+                        );
+                        None
+                    }
+                }
+            }
+            Some(_) => {
+                self.problem(
+                    &child_path(path, "of"),
+                    "`of` is a type name, or `{ fields: … }` for a list of records",
+                );
+                None
+            }
         };
         let one_of = match raw.one_of {
             None => None,
@@ -420,6 +465,7 @@ impl Loader<'_> {
             name: name.to_owned(),
             kind,
             of,
+            item_fields,
             required: raw.required,
             default: raw.default,
             max_length: raw.max_length,

@@ -108,9 +108,10 @@ pub(crate) struct RawField {
     pub min: Option<f64>,
     /// Largest number (for lists: most items).
     pub max: Option<f64>,
-    /// For lists: the items' type (a simple type, or `map` for a list of records).
+    /// For lists: the items' type (a simple type, or `map` for a list of maps), or
+    /// `{ fields: … }` for a list of typed records.
     #[schemars(with = "Option<shape::ItemType>")]
-    pub of: Option<String>,
+    pub of: Option<Value>,
     /// Kept out of notifications and exports unless named explicitly.
     #[serde(default)]
     pub private: bool,

@@ -196,7 +196,16 @@ impl JsonSchema for ItemType {
             .filter(|(_, t)| *t != FieldType::List)
             .map(|(n, _)| *n)
             .collect();
-        json_schema!({ "enum": names })
+        json_schema!({ "anyOf": [
+            { "enum": names },
+            {
+                "type": "object",
+                "description": "a list of typed records: each item is a map with these fields",
+                "properties": { "fields": { "type": "object" } },
+                "required": ["fields"],
+                "additionalProperties": false
+            }
+        ] })
     }
 }
 

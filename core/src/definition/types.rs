@@ -326,6 +326,10 @@ pub struct Field {
     pub kind: FieldType,
     /// Item type for lists.
     pub of: Option<FieldType>,
+    /// For a list of records (`of: { fields: … }`): the fields of each item, checked like a
+    /// case's fields (an unknown key, a missing required field or a wrong value is refused).
+    #[serde(rename = "fields", skip_serializing_if = "Vec::is_empty")]
+    pub item_fields: Vec<Field>,
     /// A value must be present (after the start action, for fields; when acting, for inputs).
     pub required: bool,
     /// Value used when none is given.
@@ -352,10 +356,67 @@ pub struct Field {
 }
 
 impl Field {
+    /// Each item of a list of records against the record's fields, normalised, defaults
+    /// filled in. Messages name the item (1-based) and the field.
+    fn check_records(&self, v: Value, settings: &Map<String, Value>) -> Result<Value, String> {
+        let Value::Array(items) = v else {
+            return Ok(v);
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let n = i + 1;
+            let Value::Object(m) = item else {
+                return Err(format!("item {n} is {}, not a record", describe(&item)));
+            };
+            if let Some(k) = m
+                .keys()
+                .find(|k| !self.item_fields.iter().any(|f| &f.name == *k))
+            {
+                let names: Vec<&str> = self.item_fields.iter().map(|f| f.name.as_str()).collect();
+                let close = crate::suggest::did_you_mean(k, names.iter().copied());
+                return Err(format!(
+                    "item {n} has an unknown key `{k}`{}",
+                    if close.is_empty() {
+                        format!(" (a record has {})", names.join(", "))
+                    } else {
+                        close
+                    }
+                ));
+            }
+            let mut record = Map::new();
+            for f in &self.item_fields {
+                match m.get(&f.name).filter(|x| !x.is_null()) {
+                    Some(x) => {
+                        let x = f
+                            .check(x, settings)
+                            .map_err(|e| format!("item {n}: `{}` {e}", f.name))?;
+                        record.insert(f.name.clone(), x);
+                    }
+                    None => match &f.default {
+                        Some(d) => {
+                            record.insert(f.name.clone(), d.clone());
+                        }
+                        None if f.required => {
+                            return Err(format!("item {n}: `{}` is required", f.name));
+                        }
+                        None => {}
+                    },
+                }
+            }
+            out.push(Value::Object(record));
+        }
+        Ok(Value::Array(out))
+    }
+
     /// Check one present (non-null) value and return it normalised. `settings` resolves
     /// `one_of: settings.x`.
     pub fn check(&self, v: &Value, settings: &Map<String, Value>) -> Result<Value, String> {
         let v = self.kind.normalize(v, self.of)?;
+        let v = if self.item_fields.is_empty() {
+            v
+        } else {
+            self.check_records(v, settings)?
+        };
         if let Value::String(s) = &v {
             let n = s.chars().count();
             if let Some(max) = self.max_length {
