@@ -1288,6 +1288,9 @@ pub(crate) struct Ctx {
     pub now: chrono::DateTime<chrono::Utc>,
     pub calendar: Arc<crate::time::BusinessCalendar>,
     pub fail: Option<(String, Vec<String>)>,
+    /// The engine running the command, when there is one: `person(id)` reads the directory
+    /// through its people cache, as the actor and person inputs are read.
+    pub engine: Option<crate::Engine>,
 }
 
 impl Ctx {
@@ -1307,6 +1310,7 @@ impl Ctx {
             now,
             calendar,
             fail: None,
+            engine: None,
         }
     }
 }

@@ -255,18 +255,21 @@ fn validate_values(
 }
 
 fn context(
+    engine: &Engine,
     case: &Case,
     workflow: &str,
     now: DateTime<Utc>,
     cal: &Arc<BusinessCalendar>,
 ) -> RefCell<script::Ctx> {
-    RefCell::new(script::Ctx::new(
+    let mut ctx = script::Ctx::new(
         &case.org,
         workflow,
         (case.id > 0).then_some(case.id),
         now,
         cal.clone(),
-    ))
+    );
+    ctx.engine = Some(engine.clone());
+    RefCell::new(ctx)
 }
 
 /// The sizes the sandbox counts in a map of values (see [`crate::Limits`]): items of every
@@ -389,7 +392,7 @@ pub(crate) fn probe_guards<T>(
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(def);
     let now = engine.now();
-    let cell = context(case, &def.id, now, &cal);
+    let cell = context(engine, case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let run = Run::new(
             engine,
@@ -556,7 +559,7 @@ pub(crate) fn start(
         updated_at: now,
         parent: None,
     };
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let mut run = Run::new(
             engine,
@@ -683,7 +686,7 @@ pub(crate) fn act(
     )?;
     within_limits(engine, &inputs, "inputs", &def.id)?;
     let now = engine.now();
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let mut run = Run::new(
             engine,
@@ -732,7 +735,7 @@ pub(crate) fn fire_timer(
         .action
         .clone()
         .unwrap_or_else(|| format!("timer:{}", timer.name));
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     // `None`: the timer's `when` was false, so the firing is skipped (no event).
     let fired = CTX.set(&cell, || -> Result<Option<bool>> {
         let mut run = Run::new(
