@@ -919,44 +919,75 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    fn case_dynamic(&self, hide_private: bool, with_fields: bool) -> Result<Dynamic> {
+    /// `case` as scripts see it; with `only`, just those members (what the script reads).
+    fn case_dynamic(
+        &self,
+        hide_private: bool,
+        with_fields: bool,
+        only: Option<&[String]>,
+    ) -> Result<Dynamic> {
         let c = &self.case;
+        let want = |k: &str| only.is_none_or(|o| o.iter().any(|x| x == k));
         let mut m = rhai::Map::new();
         let ts = |t: DateTime<Utc>| Dynamic::from(t.to_rfc3339_opts(SecondsFormat::Secs, true));
-        m.insert(
-            "id".into(),
-            if c.id > 0 {
-                Dynamic::from_int(c.id)
-            } else {
-                Dynamic::UNIT
-            },
-        );
-        m.insert("workflow".into(), Dynamic::from(c.workflow.clone()));
-        m.insert("version".into(), Dynamic::from_int(i64::from(c.version)));
-        m.insert("state".into(), Dynamic::from(c.state.clone()));
-        m.insert(
-            "state_label".into(),
-            Dynamic::from(self.def.state_label(&c.state).to_owned()),
-        );
-        m.insert("org".into(), Dynamic::from(c.org.clone()));
-        m.insert("revision".into(), Dynamic::from_int(c.revision as i64));
-        m.insert("created_at".into(), ts(c.created_at));
-        m.insert("updated_at".into(), ts(c.updated_at));
-        m.insert(
-            "parent".into(),
-            c.parent.map_or(Dynamic::UNIT, Dynamic::from_int),
-        );
-        m.insert(
-            "participants".into(),
-            Dynamic::from_map(script::participants_dynamic(&c.participants)),
-        );
-        let tags: rhai::Array = self
-            .def
-            .state(&c.state)
-            .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
-            .unwrap_or_default();
-        m.insert("tags".into(), Dynamic::from_array(tags));
-        if with_fields {
+        if want("id") {
+            m.insert(
+                "id".into(),
+                if c.id > 0 {
+                    Dynamic::from_int(c.id)
+                } else {
+                    Dynamic::UNIT
+                },
+            );
+        }
+        if want("workflow") {
+            m.insert("workflow".into(), Dynamic::from(c.workflow.clone()));
+        }
+        if want("version") {
+            m.insert("version".into(), Dynamic::from_int(i64::from(c.version)));
+        }
+        if want("state") {
+            m.insert("state".into(), Dynamic::from(c.state.clone()));
+        }
+        if want("state_label") {
+            m.insert(
+                "state_label".into(),
+                Dynamic::from(self.def.state_label(&c.state).to_owned()),
+            );
+        }
+        if want("org") {
+            m.insert("org".into(), Dynamic::from(c.org.clone()));
+        }
+        if want("revision") {
+            m.insert("revision".into(), Dynamic::from_int(c.revision as i64));
+        }
+        if want("created_at") {
+            m.insert("created_at".into(), ts(c.created_at));
+        }
+        if want("updated_at") {
+            m.insert("updated_at".into(), ts(c.updated_at));
+        }
+        if want("parent") {
+            m.insert(
+                "parent".into(),
+                c.parent.map_or(Dynamic::UNIT, Dynamic::from_int),
+            );
+        }
+        if want("participants") {
+            m.insert(
+                "participants".into(),
+                Dynamic::from_map(script::participants_dynamic(&c.participants)),
+            );
+        }
+        if want("tags") {
+            let tags: rhai::Array = self
+                .def
+                .state(&c.state)
+                .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
+                .unwrap_or_default();
+            m.insert("tags".into(), Dynamic::from_array(tags));
+        }
+        if with_fields && want("fields") {
             m.insert(
                 "fields".into(),
                 Dynamic::from_map(
@@ -965,10 +996,57 @@ impl<'a> Run<'a> {
             );
         }
         for r in self.def.roles.iter().filter(|r| r.is_case_role()) {
-            let first = c
-                .participant(&r.name)
-                .map_or(Dynamic::UNIT, |p| Dynamic::from(p.to_owned()));
-            m.insert(r.name.as_str().into(), first);
+            if want(&r.name) {
+                let first = c
+                    .participant(&r.name)
+                    .map_or(Dynamic::UNIT, |p| Dynamic::from(p.to_owned()));
+                m.insert(r.name.as_str().into(), first);
+            }
+        }
+        Ok(Dynamic::from_map(m))
+    }
+
+    /// Only the named fields, as `fields` holds them (declared fields, unset ones `()`).
+    fn fields_only(&self, names: &[String], hide_private: bool) -> Result<Dynamic> {
+        let mut m = rhai::Map::new();
+        for name in names {
+            if let Some(f) = self
+                .def
+                .field(name)
+                .filter(|f| !(hide_private && f.private))
+            {
+                let v = match self.case.data.get(&f.name) {
+                    Some(v) => script::to_dynamic(v).map_err(Error::storage)?,
+                    None => Dynamic::UNIT,
+                };
+                m.insert(name.as_str().into(), v);
+            }
+        }
+        Ok(Dynamic::from_map(m))
+    }
+
+    /// Only the named members of `actor`, as [`Run::actor_map`] holds them.
+    fn actor_only(&self, names: &[String]) -> Result<Dynamic> {
+        let mut m = rhai::Map::new();
+        let text = |v: &Option<String>| v.clone().map_or(Dynamic::UNIT, Dynamic::from);
+        for name in names {
+            let v = match (&self.actor.person, name.as_str()) {
+                (Some(p), "id") => Dynamic::from(p.id.clone()),
+                (Some(p), "name") => text(&p.name),
+                (Some(p), "email") => text(&p.email),
+                (Some(p), "org") => text(&p.org),
+                (Some(p), "roles") => {
+                    Dynamic::from_array(p.roles.iter().map(|r| Dynamic::from(r.clone())).collect())
+                }
+                (Some(p), other) => match p.attributes.get(other) {
+                    Some(v) => script::to_dynamic(v).map_err(Error::storage)?,
+                    None => continue,
+                },
+                (None, "id") => Dynamic::from("system".to_owned()),
+                (None, "roles") => Dynamic::from_array(rhai::Array::new()),
+                (None, _) => continue,
+            };
+            m.insert(name.as_str().into(), v);
         }
         Ok(Dynamic::from_map(m))
     }
@@ -1004,9 +1082,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A scope binding only the variables `uses` names; values are converted once per
-    /// command and cloned from the cache while the case does not change.
-    fn base_scope(&self, uses: Uses, hide_private: bool) -> Result<Scope<'static>> {
+    /// A scope binding only the variables `uses` names; of `case`, `fields` and `actor`
+    /// only the members it reads when it reads only members. Whole values are converted
+    /// once per command and cloned from the cache while the case does not change.
+    fn base_scope(&self, uses: &Uses, hide_private: bool) -> Result<Scope<'static>> {
         let conv = |m: &Map<String, Value>| {
             script::map_to_rhai(m)
                 .map(Dynamic::from_map)
@@ -1018,10 +1097,15 @@ impl<'a> Run<'a> {
         if hide_private {
             // templates: not cached, private values removed
             if uses.has("case") {
-                bind(&mut s, "case", self.case_dynamic(true, true)?);
+                let only = uses.members("case");
+                bind(&mut s, "case", self.case_dynamic(true, true, only)?);
             }
             if uses.has("fields") {
-                bind(&mut s, "fields", conv(&self.fields_json(true))?);
+                let v = match uses.members("fields") {
+                    Some(names) => self.fields_only(names, true)?,
+                    None => conv(&self.fields_json(true))?,
+                };
+                bind(&mut s, "fields", v);
             }
             if uses.has("inputs") {
                 bind(&mut s, "inputs", conv(&self.inputs_json(true))?);
@@ -1034,19 +1118,25 @@ impl<'a> Run<'a> {
             cache.version = self.version;
         }
         if !hide_private && uses.has("case") {
-            let case = if uses.case_fields() {
-                self.case_dynamic(false, true)?
-            } else {
-                cached(&mut cache.case, || self.case_dynamic(false, false))?
+            let case = match uses.members("case") {
+                Some(only) => self.case_dynamic(false, true, Some(only))?,
+                None if uses.case_fields() => self.case_dynamic(false, true, None)?,
+                None => cached(&mut cache.case, || self.case_dynamic(false, false, None))?,
             };
             bind(&mut s, "case", case);
         }
         if !hide_private && uses.has("fields") {
-            let v = cached(&mut cache.fields, || conv(&self.fields_json(false)))?;
+            let v = match uses.members("fields") {
+                Some(names) => self.fields_only(names, false)?,
+                None => cached(&mut cache.fields, || conv(&self.fields_json(false)))?,
+            };
             bind(&mut s, "fields", v);
         }
         if uses.has("actor") {
-            let v = cached(&mut cache.actor, || conv(&self.actor_map()))?;
+            let v = match uses.members("actor") {
+                Some(names) => self.actor_only(names)?,
+                None => cached(&mut cache.actor, || conv(&self.actor_map()))?,
+            };
             bind(&mut s, "actor", v);
         }
         if !hide_private && uses.has("inputs") {
@@ -1080,7 +1170,7 @@ impl<'a> Run<'a> {
     /// Evaluate a condition (a timer's `when`) in the read scope.
     fn holds(&self, s: &Script) -> Result<bool> {
         self.set_mode(Mode::Read);
-        let mut scope = self.base_scope(s.uses, false)?;
+        let mut scope = self.base_scope(&s.uses, false)?;
         self.scripts().test(s, &mut scope)
     }
 
@@ -1090,8 +1180,8 @@ impl<'a> Run<'a> {
         let uses = c
             .message_script
             .as_ref()
-            .map_or(c.when.uses, |m| c.when.uses.with(m.uses));
-        let mut scope = self.base_scope(uses, false)?;
+            .map_or_else(|| c.when.uses.clone(), |m| c.when.uses.with(&m.uses));
+        let mut scope = self.base_scope(&uses, false)?;
         if self.scripts().test(&c.when, &mut scope)? {
             return Ok(None);
         }
@@ -1121,7 +1211,7 @@ impl<'a> Run<'a> {
     /// Run an effect script: collect its field changes and operations, and apply them.
     fn run_effect(&mut self, script: &Script, allow_goto: bool) -> Result<()> {
         // an effect may change `fields`: it always gets its own copy
-        let mut scope = self.base_scope(script.uses, false)?;
+        let mut scope = self.base_scope(&script.uses, false)?;
         self.set_mode(Mode::Effect);
         let result = self.scripts().run(script, &mut scope);
         let (ops, fail) = CTX.with(|c| {
@@ -1615,7 +1705,7 @@ impl<'a> Run<'a> {
             return Err(Error::storage(format!("unknown template `{}`", n.template)));
         };
         self.set_mode(Mode::Read);
-        let mut scope = self.base_scope(Uses::all(), true)?;
+        let mut scope = self.base_scope(&Uses::all(), true)?;
         let recipient = match lookup_person(self.engine, self.db, &n.to)? {
             Some(p) => p.to_script_map(),
             None => {
