@@ -475,8 +475,9 @@ pub(crate) fn start(
     let actor = resolve_actor(engine, db, &start.actor)?;
     let person = actor
         .person
-        .clone()
+        .as_ref()
         .ok_or_else(|| Error::validation("actor", "a person must start a case"))?;
+    let starter = person.id.clone();
     let org_id = match (&start.org, &person.org) {
         (Some(o), _) => o.clone(),
         (None, Some(o)) => o.clone(),
@@ -567,8 +568,8 @@ pub(crate) fn start(
             def,
             now,
             cal.clone(),
-            settings.clone(),
-            actor.clone(),
+            settings,
+            actor,
             case,
             true,
             &action.id,
@@ -581,7 +582,7 @@ pub(crate) fn start(
         }
         for r in &action.by {
             if def.role(r).is_some_and(|role| role.is_case_role()) {
-                run.assign(r, &person.id, false)?;
+                run.assign(r, &starter, false)?;
             }
         }
         let decision = run.execute(Some(action), None)?;
@@ -611,8 +612,8 @@ pub(crate) fn act(
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
     let actor = resolve_actor(engine, db, actor_id)?;
-    let person = actor.person.clone();
-    if !can_see(&def, &case, person.as_ref()) {
+    let person = actor.person.as_ref();
+    if !can_see(&def, &case, person) {
         return Err(not_visible(case_id));
     }
     let action = def.action(action_id).ok_or_else(|| {
@@ -626,7 +627,7 @@ pub(crate) fn act(
             message: format!("`{action_id}` starts new cases; it cannot be done on case {case_id}"),
         });
     }
-    if let Some(p) = &person {
+    if let Some(p) = person {
         if !holds(&def, action, &case, p) {
             let roles: Vec<String> = action
                 .by
@@ -656,7 +657,7 @@ pub(crate) fn act(
             action: action.id.clone(),
             state: case.state.clone(),
             message: state_refusal(action, &case),
-            suggest: suggestions(&def, &case, person.as_ref()),
+            suggest: suggestions(&def, &case, person),
             rule: "state".into(),
         });
     }
@@ -694,8 +695,8 @@ pub(crate) fn act(
             &def,
             now,
             cal.clone(),
-            settings.clone(),
-            actor.clone(),
+            settings,
+            actor,
             case,
             false,
             &action.id,
