@@ -745,21 +745,34 @@ const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
 /// a map of more than `max_map` entries (0: any number). Recursion is bounded by `levels`, and
 /// scalars cost one type test each.
 fn over_limits(d: &Dynamic, levels: usize, max_map: usize) -> Option<&'static str> {
-    // `is_array` and `is_map` test the variant; `read_lock` alone would compare type ids
-    if !(d.is_array() || d.is_map()) {
+    if !nests(d) {
         return None;
     }
     if levels == 0 {
         return Some(NESTING);
     }
+    // scalars are skipped in the loop, without a call each: every variable read walks the
+    // value, so a list or map of many scalars is the common large case
     if let Some(a) = d.read_lock::<rhai::Array>() {
-        return a.iter().find_map(|v| over_limits(v, levels - 1, max_map));
+        return a
+            .iter()
+            .filter(|v| nests(v))
+            .find_map(|v| over_limits(v, levels - 1, max_map));
     }
     let m = d.read_lock::<RMap>()?;
     if max_map > 0 && m.len() > max_map {
         return Some(MAP_SIZE);
     }
-    m.values().find_map(|v| over_limits(v, levels - 1, max_map))
+    m.values()
+        .filter(|v| nests(v))
+        .find_map(|v| over_limits(v, levels - 1, max_map))
+}
+
+/// Whether a value is a list or a map. `is_array` and `is_map` test the variant; `read_lock`
+/// alone would compare type ids.
+#[inline]
+fn nests(d: &Dynamic) -> bool {
+    d.is_array() || d.is_map()
 }
 
 /// What rhai's `ErrorDataTooLarge` says of a map over `max_map_size`.
