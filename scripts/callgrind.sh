@@ -25,7 +25,7 @@ count() { # part, n, extra valgrind options...
     sed -n 's/.*Collected : //p' "$out/$part.log"
 }
 inclusive() { # file, function
-    callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -F "$2 [" | awk '{print $1}' | head -n 1
+    callgrind_annotate --inclusive=yes "$1" 2>/dev/null | grep -F "$2 [" | awk '{print $1}' | tr -d , | head -n 1
 }
 printf '%-44s %15s\n' "part" "instructions"
 for part in engine floor minimal; do
