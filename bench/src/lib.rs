@@ -5,6 +5,8 @@
 //! 1. **floor** — the lifecycle workload as plain SQL with guards in plain Rust: per step,
 //!    read the case, update it with a revision check, insert the history event, insert or
 //!    delete the timer; one transaction per step (WAL, `synchronous=NORMAL`).
+//!    The **minimal** floor beside it: the least any runtime must write per step — one case
+//!    row with its JSON data, one history row, the timer row the step schedules or cancels.
 //! 2. **engine** — the same workload through the public [`Engine`] API, guards and effects as
 //!    rhai in YAML ([`WORKFLOW`]).
 //! 3. **timers** — N cases each with one due timer, one sweep firing them all: the engine's
@@ -145,8 +147,12 @@ pub struct Lifecycle {
     pub floor: Throughput,
     /// Through the engine.
     pub engine: Throughput,
+    /// The least any runtime must write for the same steps ([`minimal_lifecycle`]).
+    pub minimal: Throughput,
     /// engine / floor steps per second.
     pub ratio: f64,
+    /// engine / minimal floor steps per second.
+    pub minimal_ratio: f64,
 }
 
 /// The timers part.
@@ -272,7 +278,7 @@ pub fn estimated_disk_mb(o: &Options) -> f64 {
 
 /// How many progress steps [`run`] reports for these options.
 pub fn steps(o: &Options) -> usize {
-    4 * o.repeat.max(1) + usize::from(o.scale > 0)
+    5 * o.repeat.max(1) + usize::from(o.scale > 0)
 }
 
 /// Client fields of about 300 bytes.
@@ -539,6 +545,183 @@ pub fn floor_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)
             "in_progress",
             &json!([]),
             at,
+        )?;
+        tx.commit()?;
+        lat.push(s.elapsed());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    drop(db);
+    remove_db(&path);
+    Ok(((n * STEPS_PER_CASE) as f64 / secs, lat))
+}
+
+// ---- minimal floor ----------------------------------------------------------------------------
+
+/// The least any runtime must keep for this workload: a case row with its JSON data and a
+/// revision, a history row per step, a timer row findable by due time.
+const MINIMAL_SCHEMA: &str = "
+CREATE TABLE cases (id INTEGER PRIMARY KEY, state TEXT NOT NULL, data TEXT NOT NULL, revision INTEGER NOT NULL);
+CREATE TABLE events (id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
+  actor TEXT NOT NULL, action TEXT NOT NULL, state TEXT NOT NULL, inputs TEXT NOT NULL);
+CREATE TABLE timers (case_id INTEGER PRIMARY KEY, due_at INTEGER NOT NULL);
+CREATE INDEX timers_by_due ON timers (due_at);
+";
+
+/// One step of the minimal floor: read the case (state, data, revision) by its key, apply
+/// `change` to its data (the guard: it returns false to refuse), write the case row back with
+/// a revision check and insert the history row.
+#[allow(clippy::too_many_arguments)]
+fn minimal_step(
+    db: &Connection,
+    id: i64,
+    from: &str,
+    to: &str,
+    action: &str,
+    actor: &str,
+    inputs: &str,
+    at: i64,
+    change: impl FnOnce(&mut Map<String, Value>) -> bool,
+) -> BenchResult<()> {
+    let (state, data, revision): (String, String, i64) = db
+        .prepare_cached("SELECT state, data, revision FROM cases WHERE id = ?1")?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+    if state != from || !change(&mut data) {
+        return Err(format!("minimal floor: {action} refused").into());
+    }
+    let n = db
+        .prepare_cached(
+            "UPDATE cases SET state = ?2, data = ?3, revision = ?4 WHERE id = ?1 AND revision = ?5",
+        )?
+        .execute(params![
+            id,
+            to,
+            serde_json::to_string(&data)?,
+            revision + 1,
+            revision
+        ])?;
+    if n != 1 {
+        return Err("revision conflict".into());
+    }
+    db.prepare_cached(
+        "INSERT INTO events (case_id, seq, at, actor, action, state, inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![id, revision + 1, at, actor, action, to, inputs])?;
+    Ok(())
+}
+
+/// The lifecycle as the least any runtime must write: per step one case row with its JSON
+/// data, one history row, and the timer row the step schedules or cancels; same SQLite
+/// settings as the floor (WAL, `synchronous=NORMAL`), one transaction per step. Guards are
+/// plain Rust on the case's own data (the mentor is kept in the data: no participants, no
+/// directory). Returns (steps/s, per-step latencies).
+pub fn minimal_lifecycle(n: usize, dir: &Path) -> BenchResult<(f64, Vec<Duration>)> {
+    let path = fresh(dir, "minimal");
+    let mut db = Connection::open(&path)?;
+    db.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+    db.execute_batch("PRAGMA synchronous = NORMAL;")?;
+    db.execute_batch(MINIMAL_SCHEMA)?;
+    let mut lat = Vec::with_capacity(n * STEPS_PER_CASE);
+    let at = t0().timestamp_micros();
+    let started = Instant::now();
+    for i in 0..n {
+        let mentor = format!("mentor{:02}", i % 20);
+        let client = format!("client{:02}", i % 50);
+        // start
+        let s = Instant::now();
+        let tx = db.transaction()?;
+        let mut data = client_data(i).as_object().cloned().unwrap_or_default();
+        data.insert("contacted".into(), json!(false));
+        data.insert("sessions".into(), json!(0));
+        tx.prepare_cached("INSERT INTO cases (state, data, revision) VALUES ('submitted', ?1, 1)")?
+            .execute(params![serde_json::to_string(&data)?])?;
+        let id = tx.last_insert_rowid();
+        tx.prepare_cached(
+            "INSERT INTO events (case_id, seq, at, actor, action, state, inputs) VALUES (?1, 1, ?2, ?3, 'submit', 'submitted', '{}')",
+        )?
+        .execute(params![id, at, client])?;
+        tx.commit()?;
+        lat.push(s.elapsed());
+        // assign: schedules the timer
+        let s = Instant::now();
+        let tx = db.transaction()?;
+        let inputs = json!({ "mentor": mentor }).to_string();
+        minimal_step(
+            &tx,
+            id,
+            "submitted",
+            "assigned_pending",
+            "assign",
+            "cody",
+            &inputs,
+            at,
+            |d| {
+                d.insert("mentor".into(), json!(mentor));
+                true
+            },
+        )?;
+        tx.prepare_cached("INSERT INTO timers (case_id, due_at) VALUES (?1, ?2)")?
+            .execute(params![id, at + 7 * 86_400_000_000])?;
+        tx.commit()?;
+        lat.push(s.elapsed());
+        // accept: cancels the timer
+        let s = Instant::now();
+        let tx = db.transaction()?;
+        minimal_step(
+            &tx,
+            id,
+            "assigned_pending",
+            "in_progress",
+            "accept",
+            &mentor,
+            "{}",
+            at,
+            |d| {
+                let ok = d.get("mentor").and_then(Value::as_str) == Some(mentor.as_str());
+                d.insert("contacted".into(), json!(true));
+                ok
+            },
+        )?;
+        tx.prepare_cached("DELETE FROM timers WHERE case_id = ?1")?
+            .execute(params![id])?;
+        tx.commit()?;
+        lat.push(s.elapsed());
+        // log_session
+        let s = Instant::now();
+        let tx = db.transaction()?;
+        minimal_step(
+            &tx,
+            id,
+            "in_progress",
+            "in_progress",
+            "log_session",
+            &mentor,
+            "{}",
+            at,
+            |d| {
+                let sessions = d.get("sessions").and_then(Value::as_i64).unwrap_or(0) + 1;
+                d.insert("sessions".into(), json!(sessions));
+                true
+            },
+        )?;
+        tx.commit()?;
+        lat.push(s.elapsed());
+        // complete
+        let s = Instant::now();
+        let tx = db.transaction()?;
+        minimal_step(
+            &tx,
+            id,
+            "in_progress",
+            "complete",
+            "complete",
+            &mentor,
+            "{}",
+            at,
+            |d| {
+                d.get("sessions").and_then(Value::as_i64).unwrap_or(0) >= 1
+                    && d.get("contacted") == Some(&json!(true))
+            },
         )?;
         tx.commit()?;
         lat.push(s.elapsed());
@@ -851,6 +1034,7 @@ pub fn scale(n: usize, samples: usize, dir: &Path) -> BenchResult<Scale> {
 pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
     PEAK_DISK.store(0, Ordering::Relaxed);
     let mut floor = Vec::new();
+    let mut minimal = Vec::new();
     let mut engine = Vec::new();
     for r in 0..o.repeat.max(1) {
         progress(&format!(
@@ -860,16 +1044,24 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         ));
         floor.push(floor_lifecycle(o.cases, &o.dir)?);
         progress(&format!(
+            "lifecycle run {}/{}: minimal floor",
+            r + 1,
+            o.repeat.max(1)
+        ));
+        minimal.push(minimal_lifecycle(o.cases, &o.dir)?);
+        progress(&format!(
             "lifecycle run {}/{}: engine",
             r + 1,
             o.repeat.max(1)
         ));
         engine.push(engine_lifecycle(o.cases, &o.dir)?);
     }
-    let (floor, engine) = (throughput(floor), throughput(engine));
+    let (floor, minimal, engine) = (throughput(floor), throughput(minimal), throughput(engine));
     let lifecycle = Lifecycle {
         ratio: engine.per_sec / floor.per_sec,
+        minimal_ratio: engine.per_sec / minimal.per_sec,
         floor,
+        minimal,
         engine,
     };
     let mut tf = Vec::new();

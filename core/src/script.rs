@@ -199,11 +199,20 @@ pub struct Script {
 }
 
 /// Which scope variables a script names, found when it compiles, so that a run binds only
-/// those (building `case` or `actor` for a script that never reads them is wasted work).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// those (building `case` or `actor` for a script that never reads them is wasted work), and
+/// of `case`, `fields` and `actor`, which members it reads when it reads them only as
+/// `name.member`, so that a run builds only those members.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Uses {
     bits: u16,
+    /// Per variable of [`MEMBERWISE`]: the members the script reads, when every use of the
+    /// variable is `name.member` (not followed by `(`); `None` when the script uses the
+    /// value as a whole (`fields["x"]`, `fields.keys()`, `let f = fields`, `"x" in fields`).
+    members: [Option<Arc<[String]>>; 3],
 }
+
+/// The variables whose members [`Uses`] tracks: large maps built per command.
+const MEMBERWISE: [&str; 3] = ["case", "fields", "actor"];
 
 impl Uses {
     fn bit(name: &str) -> Option<u16> {
@@ -214,30 +223,53 @@ impl Uses {
     }
 
     /// Whether the script names this variable.
-    pub(crate) fn has(self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         Self::bit(name).is_some_and(|b| self.bits & b != 0)
     }
 
+    /// The members of `name` (`case`, `fields` or `actor`) the script reads, when it reads
+    /// only members; `None` when it needs the whole value.
+    pub(crate) fn members(&self, name: &str) -> Option<&[String]> {
+        let i = MEMBERWISE.iter().position(|n| *n == name)?;
+        self.members[i].as_deref()
+    }
+
     /// The variables either script names (for two scripts run in one scope).
-    pub(crate) fn with(self, other: Uses) -> Uses {
+    pub(crate) fn with(&self, other: &Uses) -> Uses {
+        let mut members: [Option<Arc<[String]>>; 3] = Default::default();
+        for (i, slot) in members.iter_mut().enumerate() {
+            *slot = match (&self.members[i], &other.members[i]) {
+                (Some(a), Some(b)) => {
+                    let mut all: Vec<String> = a.to_vec();
+                    all.extend(b.iter().filter(|m| !a.contains(m)).cloned());
+                    Some(all.into())
+                }
+                _ => None,
+            };
+        }
         Uses {
             bits: self.bits | other.bits,
+            members,
         }
     }
 
-    /// Every variable (for callers that cannot tell).
+    /// Every variable, whole (for callers that cannot tell).
     pub(crate) fn all() -> Self {
-        Uses { bits: u16::MAX }
+        Uses {
+            bits: u16::MAX,
+            members: Default::default(),
+        }
     }
 
     /// Whether the script reads `case.fields` (so `case` must carry a copy of the fields).
-    pub(crate) fn case_fields(self) -> bool {
+    pub(crate) fn case_fields(&self) -> bool {
         self.bits & CASE_FIELDS != 0
     }
 
     fn of(source: &str) -> Self {
         let toks = lex(source);
         let mut bits = 0u16;
+        let mut members: [Option<Vec<String>>; 3] = [Some(vec![]), Some(vec![]), Some(vec![])];
         for (i, (tok, _, _)) in toks.iter().enumerate() {
             if let Tok::Ident(name) = tok {
                 let after_dot = member_access(&toks, i);
@@ -245,16 +277,35 @@ impl Uses {
                     if let Some(b) = Self::bit(name) {
                         bits |= b;
                     }
-                    if name == "case"
-                        && matches!(toks.get(i + 1), Some((Tok::Punct('.'), _, _)))
-                        && matches!(toks.get(i + 2), Some((Tok::Ident(f), _, _)) if f == "fields")
-                    {
+                    let member = match (toks.get(i + 1), toks.get(i + 2), toks.get(i + 3)) {
+                        (Some((Tok::Punct('.'), _, _)), Some((Tok::Ident(m), _, _)), next)
+                            if !matches!(next, Some((Tok::Punct('('), _, _))) =>
+                        {
+                            Some(m)
+                        }
+                        _ => None,
+                    };
+                    if name == "case" && member.is_some_and(|m| m == "fields") {
                         bits |= CASE_FIELDS;
+                    }
+                    if let Some(k) = MEMBERWISE.iter().position(|n| n == name) {
+                        match (member, &mut members[k]) {
+                            (Some(m), Some(list)) => {
+                                if !list.contains(m) {
+                                    list.push(m.clone());
+                                }
+                            }
+                            (None, slot) => *slot = None,
+                            (Some(_), None) => {}
+                        }
                     }
                 }
             }
         }
-        Uses { bits }
+        Uses {
+            bits,
+            members: members.map(|m| m.map(Into::into)),
+        }
     }
 }
 
@@ -694,21 +745,34 @@ const SCRIPT_NESTING: usize = 2 * crate::definition::MAX_NESTING;
 /// a map of more than `max_map` entries (0: any number). Recursion is bounded by `levels`, and
 /// scalars cost one type test each.
 fn over_limits(d: &Dynamic, levels: usize, max_map: usize) -> Option<&'static str> {
-    // `is_array` and `is_map` test the variant; `read_lock` alone would compare type ids
-    if !(d.is_array() || d.is_map()) {
+    if !nests(d) {
         return None;
     }
     if levels == 0 {
         return Some(NESTING);
     }
+    // scalars are skipped in the loop, without a call each: every variable read walks the
+    // value, so a list or map of many scalars is the common large case
     if let Some(a) = d.read_lock::<rhai::Array>() {
-        return a.iter().find_map(|v| over_limits(v, levels - 1, max_map));
+        return a
+            .iter()
+            .filter(|v| nests(v))
+            .find_map(|v| over_limits(v, levels - 1, max_map));
     }
     let m = d.read_lock::<RMap>()?;
     if max_map > 0 && m.len() > max_map {
         return Some(MAP_SIZE);
     }
-    m.values().find_map(|v| over_limits(v, levels - 1, max_map))
+    m.values()
+        .filter(|v| nests(v))
+        .find_map(|v| over_limits(v, levels - 1, max_map))
+}
+
+/// Whether a value is a list or a map. `is_array` and `is_map` test the variant; `read_lock`
+/// alone would compare type ids.
+#[inline]
+fn nests(d: &Dynamic) -> bool {
+    d.is_array() || d.is_map()
 }
 
 /// What rhai's `ErrorDataTooLarge` says of a map over `max_map_size`.
@@ -1288,6 +1352,9 @@ pub(crate) struct Ctx {
     pub now: chrono::DateTime<chrono::Utc>,
     pub calendar: Arc<crate::time::BusinessCalendar>,
     pub fail: Option<(String, Vec<String>)>,
+    /// The engine running the command, when there is one: `person(id)` reads the directory
+    /// through its people cache, as the actor and person inputs are read.
+    pub engine: Option<crate::Engine>,
 }
 
 impl Ctx {
@@ -1307,6 +1374,7 @@ impl Ctx {
             now,
             calendar,
             fail: None,
+            engine: None,
         }
     }
 }
@@ -1346,6 +1414,47 @@ mod tests {
         assert!(!refs
             .iter()
             .any(|r| matches!(r, Reference::Member { name, .. } if name == "ignored")));
+    }
+
+    #[test]
+    fn members_read_are_found_unless_the_value_is_used_whole() {
+        let uses = Uses::of("fields.sessions >= 1 && fields.contacted && actor.id == case.mentor");
+        assert_eq!(
+            uses.members("fields"),
+            Some(&["sessions".to_owned(), "contacted".to_owned()][..])
+        );
+        assert_eq!(uses.members("actor"), Some(&["id".to_owned()][..]));
+        assert_eq!(uses.members("case"), Some(&["mentor".to_owned()][..]));
+        assert!(!uses.case_fields());
+        // a whole use: index, method, passing it on, `in`, `?.`
+        for whole in [
+            "fields[\"a\"] == 1",
+            "fields.keys().len() > 0",
+            "fields.a == 1 && f(fields)",
+            "\"a\" in fields",
+            "fields?.a == 1",
+            "fields.contains(\"a\")",
+        ] {
+            assert_eq!(Uses::of(whole).members("fields"), None, "{whole}");
+        }
+        // interpolations count, case.fields is a member of case
+        let uses = Uses::of("`${fields.a} ${case.fields.b}`");
+        assert_eq!(uses.members("fields"), Some(&["a".to_owned()][..]));
+        assert_eq!(uses.members("case"), Some(&["fields".to_owned()][..]));
+        assert!(uses.case_fields());
+        // two scripts in one scope: the union, or whole when either needs it whole
+        let both = Uses::of("fields.a").with(&Uses::of("fields.b + fields.a"));
+        assert_eq!(
+            both.members("fields"),
+            Some(&["a".to_owned(), "b".to_owned()][..])
+        );
+        assert_eq!(
+            Uses::of("fields.a")
+                .with(&Uses::of("fields[\"b\"]"))
+                .members("fields"),
+            None
+        );
+        assert_eq!(Uses::all().members("case"), None);
     }
 
     #[test]

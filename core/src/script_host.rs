@@ -354,7 +354,16 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     });
 
     engine.register_fn("person", |id: &str| -> R<Dynamic> {
-        let p = with_db(|db| Ok(db.person(id)?.map(|p| p.to_script_map())))?;
+        let cache = CTX
+            .is_set()
+            .then(|| CTX.with(|c| c.borrow().engine.clone()));
+        let p = with_db(|db| {
+            let p = match cache.flatten() {
+                Some(engine) => engine.stored_person(db, id)?,
+                None => db.person(id)?,
+            };
+            Ok(p.map(|p| p.to_script_map()))
+        })?;
         match p {
             Some(m) => json_dyn(&Value::Object(m)),
             None => Ok(Dynamic::UNIT),

@@ -23,6 +23,8 @@ fn bench_json_has_every_figure() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for path in [
         "/lifecycle/ratio",
+        "/lifecycle/minimal_ratio",
+        "/lifecycle/minimal/per_sec",
         "/timers/ratio",
         "/scale/view_p99_ms",
         "/scale/get_p99_ms",
@@ -91,7 +93,7 @@ fn bench_says_how_much_disk_it_needs_and_used() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("of free disk in"), "{stderr}");
-    assert!(stderr.contains("5 steps"), "{stderr}");
+    assert!(stderr.contains("6 steps"), "{stderr}");
     let disk = stdout
         .lines()
         .find(|l| l.starts_with("disk: largest database"))

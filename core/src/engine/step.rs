@@ -255,18 +255,21 @@ fn validate_values(
 }
 
 fn context(
+    engine: &Engine,
     case: &Case,
     workflow: &str,
     now: DateTime<Utc>,
     cal: &Arc<BusinessCalendar>,
 ) -> RefCell<script::Ctx> {
-    RefCell::new(script::Ctx::new(
+    let mut ctx = script::Ctx::new(
         &case.org,
         workflow,
         (case.id > 0).then_some(case.id),
         now,
         cal.clone(),
-    ))
+    );
+    ctx.engine = Some(engine.clone());
+    RefCell::new(ctx)
 }
 
 /// The sizes the sandbox counts in a map of values (see [`crate::Limits`]): items of every
@@ -389,7 +392,7 @@ pub(crate) fn probe_guards<T>(
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(def);
     let now = engine.now();
-    let cell = context(case, &def.id, now, &cal);
+    let cell = context(engine, case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let run = Run::new(
             engine,
@@ -472,8 +475,9 @@ pub(crate) fn start(
     let actor = resolve_actor(engine, db, &start.actor)?;
     let person = actor
         .person
-        .clone()
+        .as_ref()
         .ok_or_else(|| Error::validation("actor", "a person must start a case"))?;
+    let starter = person.id.clone();
     let org_id = match (&start.org, &person.org) {
         (Some(o), _) => o.clone(),
         (None, Some(o)) => o.clone(),
@@ -556,7 +560,7 @@ pub(crate) fn start(
         updated_at: now,
         parent: None,
     };
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let mut run = Run::new(
             engine,
@@ -564,8 +568,8 @@ pub(crate) fn start(
             def,
             now,
             cal.clone(),
-            settings.clone(),
-            actor.clone(),
+            settings,
+            actor,
             case,
             true,
             &action.id,
@@ -578,7 +582,7 @@ pub(crate) fn start(
         }
         for r in &action.by {
             if def.role(r).is_some_and(|role| role.is_case_role()) {
-                run.assign(r, &person.id, false)?;
+                run.assign(r, &starter, false)?;
             }
         }
         let decision = run.execute(Some(action), None)?;
@@ -608,8 +612,8 @@ pub(crate) fn act(
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
     let actor = resolve_actor(engine, db, actor_id)?;
-    let person = actor.person.clone();
-    if !can_see(&def, &case, person.as_ref()) {
+    let person = actor.person.as_ref();
+    if !can_see(&def, &case, person) {
         return Err(not_visible(case_id));
     }
     let action = def.action(action_id).ok_or_else(|| {
@@ -623,7 +627,7 @@ pub(crate) fn act(
             message: format!("`{action_id}` starts new cases; it cannot be done on case {case_id}"),
         });
     }
-    if let Some(p) = &person {
+    if let Some(p) = person {
         if !holds(&def, action, &case, p) {
             let roles: Vec<String> = action
                 .by
@@ -653,7 +657,7 @@ pub(crate) fn act(
             action: action.id.clone(),
             state: case.state.clone(),
             message: state_refusal(action, &case),
-            suggest: suggestions(&def, &case, person.as_ref()),
+            suggest: suggestions(&def, &case, person),
             rule: "state".into(),
         });
     }
@@ -683,7 +687,7 @@ pub(crate) fn act(
     )?;
     within_limits(engine, &inputs, "inputs", &def.id)?;
     let now = engine.now();
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     CTX.set(&cell, || {
         let mut run = Run::new(
             engine,
@@ -691,8 +695,8 @@ pub(crate) fn act(
             &def,
             now,
             cal.clone(),
-            settings.clone(),
-            actor.clone(),
+            settings,
+            actor,
             case,
             false,
             &action.id,
@@ -732,7 +736,7 @@ pub(crate) fn fire_timer(
         .action
         .clone()
         .unwrap_or_else(|| format!("timer:{}", timer.name));
-    let cell = context(&case, &def.id, now, &cal);
+    let cell = context(engine, &case, &def.id, now, &cal);
     // `None`: the timer's `when` was false, so the firing is skipped (no event).
     let fired = CTX.set(&cell, || -> Result<Option<bool>> {
         let mut run = Run::new(
@@ -916,44 +920,75 @@ impl<'a> Run<'a> {
             .collect()
     }
 
-    fn case_dynamic(&self, hide_private: bool, with_fields: bool) -> Result<Dynamic> {
+    /// `case` as scripts see it; with `only`, just those members (what the script reads).
+    fn case_dynamic(
+        &self,
+        hide_private: bool,
+        with_fields: bool,
+        only: Option<&[String]>,
+    ) -> Result<Dynamic> {
         let c = &self.case;
+        let want = |k: &str| only.is_none_or(|o| o.iter().any(|x| x == k));
         let mut m = rhai::Map::new();
         let ts = |t: DateTime<Utc>| Dynamic::from(t.to_rfc3339_opts(SecondsFormat::Secs, true));
-        m.insert(
-            "id".into(),
-            if c.id > 0 {
-                Dynamic::from_int(c.id)
-            } else {
-                Dynamic::UNIT
-            },
-        );
-        m.insert("workflow".into(), Dynamic::from(c.workflow.clone()));
-        m.insert("version".into(), Dynamic::from_int(i64::from(c.version)));
-        m.insert("state".into(), Dynamic::from(c.state.clone()));
-        m.insert(
-            "state_label".into(),
-            Dynamic::from(self.def.state_label(&c.state).to_owned()),
-        );
-        m.insert("org".into(), Dynamic::from(c.org.clone()));
-        m.insert("revision".into(), Dynamic::from_int(c.revision as i64));
-        m.insert("created_at".into(), ts(c.created_at));
-        m.insert("updated_at".into(), ts(c.updated_at));
-        m.insert(
-            "parent".into(),
-            c.parent.map_or(Dynamic::UNIT, Dynamic::from_int),
-        );
-        m.insert(
-            "participants".into(),
-            Dynamic::from_map(script::participants_dynamic(&c.participants)),
-        );
-        let tags: rhai::Array = self
-            .def
-            .state(&c.state)
-            .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
-            .unwrap_or_default();
-        m.insert("tags".into(), Dynamic::from_array(tags));
-        if with_fields {
+        if want("id") {
+            m.insert(
+                "id".into(),
+                if c.id > 0 {
+                    Dynamic::from_int(c.id)
+                } else {
+                    Dynamic::UNIT
+                },
+            );
+        }
+        if want("workflow") {
+            m.insert("workflow".into(), Dynamic::from(c.workflow.clone()));
+        }
+        if want("version") {
+            m.insert("version".into(), Dynamic::from_int(i64::from(c.version)));
+        }
+        if want("state") {
+            m.insert("state".into(), Dynamic::from(c.state.clone()));
+        }
+        if want("state_label") {
+            m.insert(
+                "state_label".into(),
+                Dynamic::from(self.def.state_label(&c.state).to_owned()),
+            );
+        }
+        if want("org") {
+            m.insert("org".into(), Dynamic::from(c.org.clone()));
+        }
+        if want("revision") {
+            m.insert("revision".into(), Dynamic::from_int(c.revision as i64));
+        }
+        if want("created_at") {
+            m.insert("created_at".into(), ts(c.created_at));
+        }
+        if want("updated_at") {
+            m.insert("updated_at".into(), ts(c.updated_at));
+        }
+        if want("parent") {
+            m.insert(
+                "parent".into(),
+                c.parent.map_or(Dynamic::UNIT, Dynamic::from_int),
+            );
+        }
+        if want("participants") {
+            m.insert(
+                "participants".into(),
+                Dynamic::from_map(script::participants_dynamic(&c.participants)),
+            );
+        }
+        if want("tags") {
+            let tags: rhai::Array = self
+                .def
+                .state(&c.state)
+                .map(|s| s.tags.iter().map(|t| Dynamic::from(t.clone())).collect())
+                .unwrap_or_default();
+            m.insert("tags".into(), Dynamic::from_array(tags));
+        }
+        if with_fields && want("fields") {
             m.insert(
                 "fields".into(),
                 Dynamic::from_map(
@@ -962,10 +997,57 @@ impl<'a> Run<'a> {
             );
         }
         for r in self.def.roles.iter().filter(|r| r.is_case_role()) {
-            let first = c
-                .participant(&r.name)
-                .map_or(Dynamic::UNIT, |p| Dynamic::from(p.to_owned()));
-            m.insert(r.name.as_str().into(), first);
+            if want(&r.name) {
+                let first = c
+                    .participant(&r.name)
+                    .map_or(Dynamic::UNIT, |p| Dynamic::from(p.to_owned()));
+                m.insert(r.name.as_str().into(), first);
+            }
+        }
+        Ok(Dynamic::from_map(m))
+    }
+
+    /// Only the named fields, as `fields` holds them (declared fields, unset ones `()`).
+    fn fields_only(&self, names: &[String], hide_private: bool) -> Result<Dynamic> {
+        let mut m = rhai::Map::new();
+        for name in names {
+            if let Some(f) = self
+                .def
+                .field(name)
+                .filter(|f| !(hide_private && f.private))
+            {
+                let v = match self.case.data.get(&f.name) {
+                    Some(v) => script::to_dynamic(v).map_err(Error::storage)?,
+                    None => Dynamic::UNIT,
+                };
+                m.insert(name.as_str().into(), v);
+            }
+        }
+        Ok(Dynamic::from_map(m))
+    }
+
+    /// Only the named members of `actor`, as [`Run::actor_map`] holds them.
+    fn actor_only(&self, names: &[String]) -> Result<Dynamic> {
+        let mut m = rhai::Map::new();
+        let text = |v: &Option<String>| v.clone().map_or(Dynamic::UNIT, Dynamic::from);
+        for name in names {
+            let v = match (&self.actor.person, name.as_str()) {
+                (Some(p), "id") => Dynamic::from(p.id.clone()),
+                (Some(p), "name") => text(&p.name),
+                (Some(p), "email") => text(&p.email),
+                (Some(p), "org") => text(&p.org),
+                (Some(p), "roles") => {
+                    Dynamic::from_array(p.roles.iter().map(|r| Dynamic::from(r.clone())).collect())
+                }
+                (Some(p), other) => match p.attributes.get(other) {
+                    Some(v) => script::to_dynamic(v).map_err(Error::storage)?,
+                    None => continue,
+                },
+                (None, "id") => Dynamic::from("system".to_owned()),
+                (None, "roles") => Dynamic::from_array(rhai::Array::new()),
+                (None, _) => continue,
+            };
+            m.insert(name.as_str().into(), v);
         }
         Ok(Dynamic::from_map(m))
     }
@@ -1001,9 +1083,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A scope binding only the variables `uses` names; values are converted once per
-    /// command and cloned from the cache while the case does not change.
-    fn base_scope(&self, uses: Uses, hide_private: bool) -> Result<Scope<'static>> {
+    /// A scope binding only the variables `uses` names; of `case`, `fields` and `actor`
+    /// only the members it reads when it reads only members. Whole values are converted
+    /// once per command and cloned from the cache while the case does not change.
+    fn base_scope(&self, uses: &Uses, hide_private: bool) -> Result<Scope<'static>> {
         let conv = |m: &Map<String, Value>| {
             script::map_to_rhai(m)
                 .map(Dynamic::from_map)
@@ -1015,10 +1098,15 @@ impl<'a> Run<'a> {
         if hide_private {
             // templates: not cached, private values removed
             if uses.has("case") {
-                bind(&mut s, "case", self.case_dynamic(true, true)?);
+                let only = uses.members("case");
+                bind(&mut s, "case", self.case_dynamic(true, true, only)?);
             }
             if uses.has("fields") {
-                bind(&mut s, "fields", conv(&self.fields_json(true))?);
+                let v = match uses.members("fields") {
+                    Some(names) => self.fields_only(names, true)?,
+                    None => conv(&self.fields_json(true))?,
+                };
+                bind(&mut s, "fields", v);
             }
             if uses.has("inputs") {
                 bind(&mut s, "inputs", conv(&self.inputs_json(true))?);
@@ -1031,19 +1119,25 @@ impl<'a> Run<'a> {
             cache.version = self.version;
         }
         if !hide_private && uses.has("case") {
-            let case = if uses.case_fields() {
-                self.case_dynamic(false, true)?
-            } else {
-                cached(&mut cache.case, || self.case_dynamic(false, false))?
+            let case = match uses.members("case") {
+                Some(only) => self.case_dynamic(false, true, Some(only))?,
+                None if uses.case_fields() => self.case_dynamic(false, true, None)?,
+                None => cached(&mut cache.case, || self.case_dynamic(false, false, None))?,
             };
             bind(&mut s, "case", case);
         }
         if !hide_private && uses.has("fields") {
-            let v = cached(&mut cache.fields, || conv(&self.fields_json(false)))?;
+            let v = match uses.members("fields") {
+                Some(names) => self.fields_only(names, false)?,
+                None => cached(&mut cache.fields, || conv(&self.fields_json(false)))?,
+            };
             bind(&mut s, "fields", v);
         }
         if uses.has("actor") {
-            let v = cached(&mut cache.actor, || conv(&self.actor_map()))?;
+            let v = match uses.members("actor") {
+                Some(names) => self.actor_only(names)?,
+                None => cached(&mut cache.actor, || conv(&self.actor_map()))?,
+            };
             bind(&mut s, "actor", v);
         }
         if !hide_private && uses.has("inputs") {
@@ -1077,7 +1171,7 @@ impl<'a> Run<'a> {
     /// Evaluate a condition (a timer's `when`) in the read scope.
     fn holds(&self, s: &Script) -> Result<bool> {
         self.set_mode(Mode::Read);
-        let mut scope = self.base_scope(s.uses, false)?;
+        let mut scope = self.base_scope(&s.uses, false)?;
         self.scripts().test(s, &mut scope)
     }
 
@@ -1087,8 +1181,8 @@ impl<'a> Run<'a> {
         let uses = c
             .message_script
             .as_ref()
-            .map_or(c.when.uses, |m| c.when.uses.with(m.uses));
-        let mut scope = self.base_scope(uses, false)?;
+            .map_or_else(|| c.when.uses.clone(), |m| c.when.uses.with(&m.uses));
+        let mut scope = self.base_scope(&uses, false)?;
         if self.scripts().test(&c.when, &mut scope)? {
             return Ok(None);
         }
@@ -1118,7 +1212,7 @@ impl<'a> Run<'a> {
     /// Run an effect script: collect its field changes and operations, and apply them.
     fn run_effect(&mut self, script: &Script, allow_goto: bool) -> Result<()> {
         // an effect may change `fields`: it always gets its own copy
-        let mut scope = self.base_scope(script.uses, false)?;
+        let mut scope = self.base_scope(&script.uses, false)?;
         self.set_mode(Mode::Effect);
         let result = self.scripts().run(script, &mut scope);
         let (ops, fail) = CTX.with(|c| {
@@ -1612,7 +1706,7 @@ impl<'a> Run<'a> {
             return Err(Error::storage(format!("unknown template `{}`", n.template)));
         };
         self.set_mode(Mode::Read);
-        let mut scope = self.base_scope(Uses::all(), true)?;
+        let mut scope = self.base_scope(&Uses::all(), true)?;
         let recipient = match lookup_person(self.engine, self.db, &n.to)? {
             Some(p) => p.to_script_map(),
             None => {

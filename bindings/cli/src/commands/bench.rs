@@ -89,11 +89,25 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
             String::new(),
         ],
         vec![
+            "lifecycle: minimal floor".to_owned(),
+            format!("{:.0} steps/s", l.minimal.per_sec),
+            format!("{:.0} µs", l.minimal.p50_us),
+            format!("{:.0} µs", l.minimal.p99_us),
+            String::new(),
+        ],
+        vec![
             "lifecycle: engine".to_owned(),
             format!("{:.0} steps/s", l.engine.per_sec),
             format!("{:.0} µs", l.engine.p50_us),
             format!("{:.0} µs", l.engine.p99_us),
             format!("{:.2} of the floor", l.ratio),
+        ],
+        vec![
+            "lifecycle: engine / minimal".to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("{:.2} of the minimal floor", l.minimal_ratio),
         ],
         vec![
             "timers: batched SQL floor".to_owned(),
