@@ -33,6 +33,11 @@ pub use sqlite::schema;
 
 /// What the scripts' directory functions read, inside the command's transaction.
 pub(crate) trait DirectoryReads {
+    /// Which connection this is, for the engine's per-connection directory cache (`0`: the
+    /// writer or a backend with one cache; `Tx::data_version` is compared per slot).
+    fn cache_slot(&self) -> usize {
+        0
+    }
     /// `person(id)`.
     fn person(&self, id: &str) -> Result<Option<Person>>;
     /// The people of an organisation, by id.

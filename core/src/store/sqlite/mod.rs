@@ -698,11 +698,13 @@ pub(crate) fn ack(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {
 }
 
 scoped_tls::scoped_thread_local!(static CONNECTION: Connection);
+scoped_tls::scoped_thread_local!(static SLOT: usize);
 
 /// Run `f` with `db` as the connection the scripts' directory functions read (the command's
-/// own transaction, so they see what earlier firings of the same batch wrote).
-pub(crate) fn with_connection<T>(db: &Connection, f: impl FnOnce() -> T) -> T {
-    CONNECTION.set(db, f)
+/// own transaction, so they see what earlier firings of the same batch wrote), and `slot` as
+/// its directory-cache slot (`0`: the writer; a pooled reader has its own).
+pub(crate) fn with_connection<T>(db: &Connection, slot: usize, f: impl FnOnce() -> T) -> T {
+    SLOT.set(&slot, || CONNECTION.set(db, f))
 }
 
 /// The connection set by [`with_connection`] on this thread, as directory reads.
@@ -714,6 +716,13 @@ pub(crate) fn current_reads<T>(f: impl FnOnce(&dyn super::DirectoryReads) -> T) 
 }
 
 impl super::DirectoryReads for Connection {
+    fn cache_slot(&self) -> usize {
+        if SLOT.is_set() {
+            SLOT.with(|s| *s)
+        } else {
+            0
+        }
+    }
     fn person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
         get_person(self, id)
     }
@@ -760,18 +769,81 @@ fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     }
 }
 
-/// The SQLite store: one connection behind a mutex (SQLite has one writer per file; readers
-/// of the same engine wait for it). Writes are `BEGIN IMMEDIATE` transactions, so two
-/// processes on one file are serialised by SQLite's write lock and never deadlock.
+/// How many read-only connections a file's store keeps beside its writer.
+pub(crate) const READERS: u32 = 4;
+
+/// The SQLite store. SQLite has one writer per file: the writer connection sits behind a
+/// mutex, and writes are `BEGIN IMMEDIATE` transactions, so two processes on one file are
+/// serialised by SQLite's write lock and never deadlock. Reads of a file go through a small
+/// pool of read-only connections ([`READERS`], opened when first needed): in WAL mode a
+/// reader sees the last commit and neither waits for the writer nor holds it up. A private
+/// `:memory:` database exists only on its one connection, so there reads share the writer's
+/// mutex.
 pub(crate) struct SqliteStore {
     db: std::sync::Mutex<Connection>,
+    readers: Option<r2d2::Pool<ReaderManager>>,
+}
+
+/// Opens the pool's read-only connections to a file.
+pub(crate) struct ReaderManager {
+    path: std::path::PathBuf,
+    next_slot: std::sync::atomic::AtomicUsize,
+}
+
+/// A pooled read-only connection and its directory-cache slot.
+pub(crate) struct Reader {
+    db: Connection,
+    slot: usize,
+}
+
+impl r2d2::ManageConnection for ReaderManager {
+    type Connection = Reader;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> std::result::Result<Reader, rusqlite::Error> {
+        let db = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        db.busy_timeout(Duration::from_secs(10))?;
+        db.set_prepared_statement_cache_capacity(256);
+        let slot = 1 + self
+            .next_slot
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Reader { db, slot })
+    }
+
+    fn is_valid(&self, conn: &mut Reader) -> std::result::Result<(), rusqlite::Error> {
+        conn.db.execute_batch("SELECT 1")
+    }
+
+    fn has_broken(&self, _conn: &mut Reader) -> bool {
+        false
+    }
 }
 
 impl SqliteStore {
     /// Open (or create) a file, or a private in-memory database for `None`.
     pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<SqliteStore> {
+        let db = open(path, create)?;
+        let readers = path.map(|p| {
+            r2d2::Pool::builder()
+                .max_size(READERS)
+                .min_idle(Some(0))
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .test_on_check_out(false)
+                .connection_timeout(Duration::from_secs(30))
+                .build_unchecked(ReaderManager {
+                    path: p.to_owned(),
+                    next_slot: std::sync::atomic::AtomicUsize::new(0),
+                })
+        });
         Ok(SqliteStore {
-            db: std::sync::Mutex::new(open(path, create)?),
+            db: std::sync::Mutex::new(db),
+            readers,
         })
     }
 
@@ -789,7 +861,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut db = self.lock();
         let tx = db.transaction_with_behavior(behavior)?;
-        with_connection(&tx, || f(&*tx))?;
+        with_connection(&tx, 0, || f(&*tx))?;
         tx.commit()?;
         Ok(())
     }
@@ -800,7 +872,19 @@ impl super::Store for SqliteStore {
         self.run(rusqlite::TransactionBehavior::Immediate, f)
     }
     fn read(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
-        self.run(rusqlite::TransactionBehavior::Deferred, f)
+        let Some(pool) = &self.readers else {
+            return self.run(rusqlite::TransactionBehavior::Deferred, f);
+        };
+        let mut reader = pool
+            .get()
+            .map_err(|e| Error::storage(format!("no read connection: {e}")))?;
+        let slot = reader.slot;
+        let tx = reader
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        with_connection(&tx, slot, || f(&*tx))?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
