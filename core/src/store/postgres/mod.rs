@@ -1475,6 +1475,95 @@ impl Tx for PgTx {
         )?;
         Ok(())
     }
+    fn export_rows(&self, table: &str, order: &str) -> Result<super::copy::Rows> {
+        use postgres::types::Type;
+        let rows = self.query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut m = Map::new();
+            for (i, c) in r.columns().iter().enumerate() {
+                let v = match *c.type_() {
+                    Type::INT8 => r.get::<_, Option<i64>>(i).map(Value::from),
+                    Type::INT4 => r.get::<_, Option<i32>>(i).map(Value::from),
+                    Type::BOOL => r.get::<_, Option<bool>>(i).map(|b| Value::from(i64::from(b))),
+                    Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Value::from),
+                    Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(Value::from),
+                    ref other => {
+                        return Err(Error::storage(format!(
+                            "table {table}, column {}: type {other} is not one mentorflow writes",
+                            c.name()
+                        )))
+                    }
+                };
+                m.insert(c.name().to_owned(), v.unwrap_or(Value::Null));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+    fn count_rows(&self, table: &str) -> Result<i64> {
+        self.count(&format!("SELECT count(*) FROM {table}"), &[])
+    }
+    fn import_rows(&self, table: &str, rows: &super::copy::Rows) -> Result<()> {
+        use postgres::types::Type;
+        for row in rows {
+            let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+            let marks: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                columns.join(", "),
+                marks.join(", ")
+            );
+            let types: Vec<Type> = {
+                let mut c = self.conn.borrow_mut();
+                self.statement(&mut c, &sql)?.params().to_vec()
+            };
+            let mut values: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(types.len());
+            for ((name, v), ty) in row.iter().zip(&types) {
+                let bad = || {
+                    Error::storage(format!(
+                        "table {table}, column {name}: {v} does not fit type {ty}"
+                    ))
+                };
+                let int = || match v {
+                    Value::Null => Ok(None),
+                    Value::Bool(b) => Ok(Some(i64::from(*b))),
+                    Value::Number(n) => n.as_i64().map(Some).ok_or_else(bad),
+                    _ => Err(bad()),
+                };
+                values.push(match *ty {
+                    Type::INT8 => Box::new(int()?),
+                    Type::INT4 => Box::new(int()?.map(i32::try_from).transpose().map_err(|_| bad())?),
+                    Type::BOOL => Box::new(int()?.map(|i| i != 0)),
+                    Type::FLOAT8 => Box::new(match v {
+                        Value::Null => None,
+                        Value::Number(n) => Some(n.as_f64().ok_or_else(bad)?),
+                        _ => return Err(bad()),
+                    }),
+                    Type::TEXT | Type::VARCHAR => Box::new(match v {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        _ => return Err(bad()),
+                    }),
+                    _ => return Err(bad()),
+                });
+            }
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| &**b).collect();
+            self.execute(&sql, &params)?;
+        }
+        Ok(())
+    }
+    fn after_import(&self) -> Result<()> {
+        for table in ["cases", "events", "timers", "outbox"] {
+            self.query(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+                ),
+                &[],
+            )?;
+        }
+        self.bump_directory()
+    }
     fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         self.batch("SAVEPOINT firing")?;
         match f() {

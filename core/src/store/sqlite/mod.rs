@@ -754,6 +754,64 @@ pub(crate) fn data_version(db: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
+// ---- whole tables (store copy) ---------------------------------------------------------------
+
+pub(crate) fn export_rows(db: &Connection, table: &str, order: &str) -> Result<super::copy::Rows> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = db.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut m = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(x) => Value::from(x),
+                ValueRef::Real(x) => Value::from(x),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => {
+                    return Err(Error::storage(format!(
+                        "table {table}, column {name}: a blob, which mentorflow never writes"
+                    )))
+                }
+            };
+            m.insert(name.clone(), v);
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+pub(crate) fn import_rows(db: &Connection, table: &str, rows: &super::copy::Rows) -> Result<()> {
+    use rusqlite::types::Value as Sql;
+    for row in rows {
+        let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            marks.join(", ")
+        );
+        let values: Vec<Sql> = row
+            .values()
+            .map(|v| match v {
+                Value::Null => Sql::Null,
+                Value::Bool(b) => Sql::Integer(i64::from(*b)),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => Sql::Integer(i),
+                    None => Sql::Real(n.as_f64().unwrap_or_default()),
+                },
+                Value::String(s) => Sql::Text(s.clone()),
+                other => Sql::Text(other.to_string()),
+            })
+            .collect();
+        db.prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
+}
+
 /// Run `f` in a savepoint of the open transaction.
 fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     db.execute_batch("SAVEPOINT firing")?;
@@ -1214,6 +1272,19 @@ impl super::Tx for Connection {
         at: DateTime<Utc>,
     ) -> Result<()> {
         portal::remember_idempotency(self, actor, key, fingerprint, case_id, at)
+    }
+    fn export_rows(&self, table: &str, order: &str) -> Result<super::copy::Rows> {
+        export_rows(self, table, order)
+    }
+    fn count_rows(&self, table: &str) -> Result<i64> {
+        Ok(self.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+    }
+    fn import_rows(&self, table: &str, rows: &super::copy::Rows) -> Result<()> {
+        import_rows(self, table, rows)
+    }
+    fn after_import(&self) -> Result<()> {
+        // rowids continue past the largest imported id by themselves
+        Ok(())
     }
     fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         savepoint(self, f)
