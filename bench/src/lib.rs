@@ -214,7 +214,9 @@ pub struct Report {
     pub lifecycle: Lifecycle,
     /// Part 3.
     pub timers: Timers,
-    /// Part 4 (absent when `scale` is 0).
+    /// Part 4.
+    pub reads: ReadsUnderLoad,
+    /// Part 5 (absent when `scale` is 0).
     pub scale: Option<Scale>,
     /// The largest database the run wrote (file and WAL), MB: the disk it needs at once.
     pub peak_disk_mb: f64,
