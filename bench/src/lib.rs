@@ -751,7 +751,12 @@ pub fn reads_under_load(samples: usize, dir: &Path) -> BenchResult<ReadsUnderLoa
     let e = bench_engine(&path, &clock)?;
     let preload = 200;
     for i in 0..preload {
-        e.start("lifecycle", "submit", &format!("client{:02}", i % 50), client_data(i))?;
+        e.start(
+            "lifecycle",
+            "submit",
+            &format!("client{:02}", i % 50),
+            client_data(i),
+        )?;
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let steps = std::sync::Arc::new(AtomicU64::new(0));
@@ -763,7 +768,12 @@ pub fn reads_under_load(samples: usize, dir: &Path) -> BenchResult<ReadsUnderLoa
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let mentor = format!("mentor{:02}", (i * LOAD_WRITERS + w) % 20);
-                    let c = e.start("lifecycle", "submit", &format!("client{:02}", i % 50), client_data(i))?;
+                    let c = e.start(
+                        "lifecycle",
+                        "submit",
+                        &format!("client{:02}", i % 50),
+                        client_data(i),
+                    )?;
                     e.act(c.id, "assign", "cody", json!({ "mentor": mentor }))?;
                     for action in ["accept", "log_session", "complete"] {
                         e.act(c.id, action, &mentor, empty.clone())?;

@@ -248,3 +248,41 @@ fn timers_swept_by_several_engines_fire_exactly_once() {
     }
     assert_eq!(first.tick().unwrap().fired, 0);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn store_copy_round_trips_sqlite_to_postgresql_and_back() {
+    use mentorflow::store::copy::copy;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, back) = (dir.path().join("a.db"), dir.path().join("back.db"));
+    let clock = support::copy::populate(&a);
+    let (a, back) = (a.to_string_lossy(), back.to_string_lossy());
+    let pg = fresh_postgres(&server());
+    let there = copy(&a, &pg).unwrap();
+    let home = copy(&pg, &back).unwrap();
+    assert_eq!(there, home);
+    let source = support::copy::open(&a, &clock);
+    let original = support::copy::snapshot(&source);
+    assert!(original.len() > 6 * 3);
+    // identical cases, histories, timers, outbox and directory on PostgreSQL and back home
+    let on_pg = support::copy::open(&pg, &clock);
+    assert_eq!(support::copy::snapshot(&on_pg), original);
+    let home = support::copy::open(&back, &clock);
+    assert_eq!(support::copy::snapshot(&home), original);
+    // PostgreSQL's id sequences continue after the copied ids; the same timers fire there
+    let later = support::t0() + Duration::hours(25);
+    let on_pg = support::copy::open(&pg, &ManualClock::at(later));
+    let source = support::copy::open(&a, &ManualClock::at(later));
+    let next = on_pg
+        .start("request", "submit", "pat", json!({ "client_name": "Next" }))
+        .unwrap();
+    assert_eq!(next.id, 7);
+    let fired = on_pg.advance("6d").unwrap();
+    assert_eq!(
+        fired.fired,
+        source.advance("6d").unwrap().fired,
+        "the same timers are due on both"
+    );
+    // a non-empty PostgreSQL target is refused
+    assert!(matches!(copy(&back, &pg), Err(Error::Validation { .. })));
+}

@@ -1485,7 +1485,9 @@ impl Tx for PgTx {
                 let v = match *c.type_() {
                     Type::INT8 => r.get::<_, Option<i64>>(i).map(Value::from),
                     Type::INT4 => r.get::<_, Option<i32>>(i).map(Value::from),
-                    Type::BOOL => r.get::<_, Option<bool>>(i).map(|b| Value::from(i64::from(b))),
+                    Type::BOOL => r
+                        .get::<_, Option<bool>>(i)
+                        .map(|b| Value::from(i64::from(b))),
                     Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Value::from),
                     Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(Value::from),
                     ref other => {
@@ -1533,7 +1535,9 @@ impl Tx for PgTx {
                 };
                 values.push(match *ty {
                     Type::INT8 => Box::new(int()?),
-                    Type::INT4 => Box::new(int()?.map(i32::try_from).transpose().map_err(|_| bad())?),
+                    Type::INT4 => {
+                        Box::new(int()?.map(i32::try_from).transpose().map_err(|_| bad())?)
+                    }
                     Type::BOOL => Box::new(int()?.map(|i| i != 0)),
                     Type::FLOAT8 => Box::new(match v {
                         Value::Null => None,
