@@ -286,3 +286,119 @@ fn store_copy_round_trips_sqlite_to_postgresql_and_back() {
     // a non-empty PostgreSQL target is refused
     assert!(matches!(copy(&back, &pg), Err(Error::Validation { .. })));
 }
+
+/// A recorder of the history events a hook is offered, by id.
+#[derive(Clone, Default)]
+struct Events(Arc<std::sync::Mutex<Vec<i64>>>);
+
+impl mentorflow::Hook for Events {
+    fn on_event(&self, e: &mentorflow::Event) -> Result<(), mentorflow::HookError> {
+        self.0.lock().unwrap().push(e.id);
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn an_event_whose_id_commits_late_is_not_skipped() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let seen = Events::default();
+    let e = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", FLOW)
+        .clock(clock.clone())
+        .hook(seen.clone())
+        .build()
+        .unwrap();
+    people(&e);
+    let a = e.start("cap", "create", "pat", json!({})).unwrap();
+    let b = e.start("cap", "create", "pat", json!({})).unwrap();
+    e.deliver().unwrap();
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
+
+    // another process's command takes event id 3 and stays open ...
+    let mut slow = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut tx = slow.transaction().unwrap();
+    tx.execute(
+        "UPDATE cases SET revision = revision + 1 WHERE id = $1",
+        &[&a.id],
+    )
+    .unwrap();
+    let late: i64 = tx
+        .query_one(
+            "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+             VALUES ($1, 2, 0, 'pat', 'bump', 'open', 'open', '{}', '[]') RETURNING id",
+            &[&a.id],
+        )
+        .unwrap()
+        .get(0);
+    // ... while this one commits event 4
+    let bumped = e.act(b.id, "bump", "pat", json!({})).unwrap();
+    let early = e.history(b.id, None).unwrap().last().unwrap().id;
+    assert_eq!(bumped.revision, 2);
+    assert!(late < early, "ids {late} and {early}");
+    e.deliver().unwrap();
+    // event 4 waits: the transaction holding 3 may still commit
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
+    tx.commit().unwrap();
+    e.deliver().unwrap();
+    // both, the late one first (the order its transaction began), none twice
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2, late, early]);
+    e.deliver().unwrap();
+    assert_eq!(seen.0.lock().unwrap().len(), 4);
+
+    // a rolled-back transaction's id is a gap, not a wait
+    let mut tx = slow.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+         VALUES ($1, 3, 0, 'pat', 'bump', 'open', 'open', '{}', '[]')",
+        &[&a.id],
+    )
+    .unwrap();
+    tx.rollback().unwrap();
+    e.act(b.id, "bump", "pat", json!({})).unwrap();
+    e.deliver().unwrap();
+    assert_eq!(seen.0.lock().unwrap().len(), 5);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn a_schema_5_database_is_upgraded_to_commit_ordered_events() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let e = engine_on(&url, &clock);
+    people(&e);
+    let c = e.start("cap", "create", "pat", json!({})).unwrap();
+    drop(e);
+    // back to schema 5: no `tx` column, no index
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    db.batch_execute(
+        "ALTER TABLE events DROP COLUMN tx; UPDATE mentorflow_meta SET schema_version = 5",
+    )
+    .unwrap();
+    let seen = Events::default();
+    let e = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", FLOW)
+        .clock(clock.clone())
+        .hook(seen.clone())
+        .build()
+        .unwrap();
+    assert_eq!(
+        e.health(Duration::minutes(5)).unwrap().schema_version,
+        mentorflow::store::schema::SCHEMA_VERSION
+    );
+    let indexed: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'events' AND indexname = 'events_by_tx' AND schemaname = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexed, 1);
+    // the events written before the upgrade and after it are offered once each, in order
+    e.act(c.id, "bump", "pat", json!({})).unwrap();
+    e.deliver().unwrap();
+    assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
+}

@@ -323,6 +323,31 @@ fn case_row(r: &Row) -> Result<CaseRow> {
     })
 }
 
+/// `horizon.h`: no transaction older than this can still add a history event to this schema.
+/// That is the oldest transaction in progress when this transaction's snapshot was taken,
+/// leaving out those that are still running now and hold no lock on any table of this schema
+/// (another schema's or another application's work in the same database, which would
+/// otherwise hold back delivery here); one that ended since the snapshot counts, whatever it
+/// wrote, because the snapshot does not show it.
+const EVENT_HORIZON: &str = "snap AS (SELECT pg_current_snapshot() AS s),
+    ours AS (
+        SELECT t.transactionid::text::numeric AS xid
+        FROM pg_locks r
+        JOIN pg_class c ON c.oid = r.relation
+        JOIN pg_locks t ON t.pid = r.pid AND t.locktype = 'transactionid'
+                        AND t.mode = 'ExclusiveLock' AND t.granted
+        WHERE r.locktype = 'relation'
+          AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+    ),
+    horizon AS (
+        SELECT coalesce(
+            (SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
+             WHERE pg_xact_status(x) <> 'in progress'
+                OR (x::text::numeric % 4294967296) IN (SELECT xid FROM ours)
+             ORDER BY x LIMIT 1),
+            (SELECT pg_snapshot_xmax(s) FROM snap)) AS h
+    )";
+
 const EVENT_COLUMNS: &str =
     "id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects";
 
@@ -799,8 +824,24 @@ impl Tx for PgTx {
             .query_opt("SELECT at FROM events ORDER BY id DESC LIMIT 1", &[])?
             .map(|r| instant(r.get(0))))
     }
+    /// Events after a consumer's position, in commit-safe order. Event ids come from a
+    /// sequence, so on a server with many writers a lower id can commit after a higher one: a
+    /// "last id seen" cursor would pass it for good. So events are read in the order of the
+    /// transaction that wrote them (`tx`, then id), and only those of transactions older than
+    /// every transaction that may still add events ([`EVENT_HORIZON`]): no event can ever
+    /// appear before one already read. The position stays an event id (the last one read);
+    /// its `(tx, id)` is where reading resumes. An event of a transaction still running waits
+    /// for it.
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql = format!(
+            "WITH {EVENT_HORIZON}
+             SELECT {EVENT_COLUMNS} FROM events, horizon
+             WHERE tx < horizon.h
+               AND CASE WHEN EXISTS (SELECT 1 FROM events WHERE id = $1)
+                        THEN (tx, id) > ((SELECT tx FROM events WHERE id = $1), $1)
+                        ELSE id > $1 END
+             ORDER BY tx, id LIMIT $2"
+        );
         self.query(&sql, &[&after_id, &limit])?
             .iter()
             .map(event_row)
@@ -955,7 +996,16 @@ impl Tx for PgTx {
         self.set_cursor(&format!("outbox:{consumer}"), id)
     }
     fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()> {
-        self.set_cursor(&format!("events:{consumer}"), id)
+        // forward in `events_after`'s order (never back), which is not the order of ids
+        self.execute(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = $2
+             WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = cursors.position)
+                OR ((SELECT tx FROM events WHERE id = $2), $2)
+                   > ((SELECT tx FROM events WHERE id = cursors.position), cursors.position)",
+            &[&format!("events:{consumer}"), &id],
+        )?;
+        Ok(())
     }
     fn record_delivery_success(
         &self,
@@ -1490,6 +1540,8 @@ impl Tx for PgTx {
                         .map(|b| Value::from(i64::from(b))),
                     Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Value::from),
                     Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(Value::from),
+                    // `events.tx`: the writing transaction, the target's own
+                    Type::XID8 => continue,
                     ref other => {
                         return Err(Error::storage(format!(
                             "table {table}, column {}: type {other} is not one mentorflow writes",
