@@ -759,7 +759,7 @@ pub(crate) fn data_version(db: &Connection) -> Result<i64> {
 pub(crate) fn export_rows(db: &Connection, table: &str, order: &str) -> Result<super::copy::Rows> {
     use rusqlite::types::ValueRef;
     let mut stmt = db.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
