@@ -81,6 +81,9 @@ n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$dir
 cargo run --quiet -p mentorflow-cli -- --db "$db" --json health | grep -q '"schema_version"'
 echo "demo made $n cases on PostgreSQL"
 
+step "the scenario suite on PostgreSQL: mentorflow test tests/scenarios --postgres …"
+cargo run --quiet -p mentorflow-cli -- --workflows workflows test tests/scenarios --postgres "$MENTORFLOW_TEST_POSTGRES"
+
 step "CLI: mentorflow store copy, PostgreSQL → SQLite → PostgreSQL"
 mf() { cargo run --quiet -p mentorflow-cli -- "$@"; }
 back="postgres://mentorflow@$sock:$port/postgres?options=-csearch_path%3Dcopied"

@@ -741,9 +741,9 @@ pub fn peak_rss_mb() -> f64 {
 /// Mentors in the scale part: one per 50 cases (a mentor's need-action list holds about a
 /// dozen requests), at least 20.
 /// Writers in the reads-under-load part.
-const LOAD_WRITERS: usize = 2;
+pub const LOAD_WRITERS: usize = 2;
 
-/// `samples` reads of `get` on one thread while [`LOAD_WRITERS`] threads run the lifecycle on
+/// `samples` reads of `get` on one thread while two threads run the lifecycle on
 /// the same engine (a file, so reads use the pooled read connections).
 pub fn reads_under_load(samples: usize, dir: &Path) -> BenchResult<ReadsUnderLoad> {
     let path = fresh(dir, "reads");

@@ -645,6 +645,11 @@ pub struct TestArgs {
     /// --coverage).
     #[arg(long, value_name = "P", value_parser = parse_percent)]
     pub min_coverage: Option<f64>,
+    /// Run every scenario on a new, empty schema of this PostgreSQL server (a postgres:// URL
+    /// that sets no search_path), dropped when the scenario ends [default: a temporary
+    /// SQLite file per scenario].
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
