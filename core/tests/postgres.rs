@@ -402,3 +402,128 @@ fn a_schema_5_database_is_upgraded_to_commit_ordered_events() {
     e.deliver().unwrap();
     assert_eq!(*seen.0.lock().unwrap(), vec![1, 2]);
 }
+
+/// Cases of the many-process test, and the mentors whose one slot they compete for.
+const SHARED_CASES: usize = 8;
+const MENTORS: [&str; 3] = ["m1", "m2", "m3"];
+
+/// The child side of `many_processes_with_a_sigkill_lose_nothing`: 4 threads bump every case,
+/// try to take a mentor's one slot and sweep the (all due) timers, round after round. Does
+/// nothing unless started by it.
+#[test]
+#[ignore = "a child process of many_processes_with_a_sigkill_lose_nothing"]
+fn many_processes_child() {
+    let Ok(url) = std::env::var("MF_PG_CHILD") else {
+        return;
+    };
+    let rounds: usize = std::env::var("MF_PG_ROUNDS").unwrap().parse().unwrap();
+    let clock = ManualClock::at(t0() + Duration::hours(2));
+    let e = engine_on(&url, &clock);
+    let ids: Vec<i64> = (1..=SHARED_CASES as i64).collect();
+    println!("CHILD started");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (e, ids) = (e.clone(), ids.clone());
+            thread::spawn(move || {
+                for r in 0..rounds {
+                    for &id in &ids {
+                        e.act(id, "bump", "pat", json!({})).unwrap();
+                    }
+                    let id = ids[(r + t) % ids.len()];
+                    let mentor = MENTORS[(r * 4 + t) % MENTORS.len()];
+                    // refused (slot taken, case moved on) or done: both fine
+                    let _ = e.act(id, "take", "pat", json!({ "mentor": mentor }));
+                    e.tick().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    println!("CHILD done");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn many_processes_with_a_sigkill_lose_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let setup = engine_on(&url, &clock);
+    people(&setup);
+    setup
+        .put_people(&MENTORS.map(|m| Person::new(m).org("o1").role("mentor")))
+        .unwrap();
+    for _ in 0..SHARED_CASES {
+        setup.start("cap", "create", "pat", json!({})).unwrap();
+    }
+    drop(setup);
+    let spawn = |rounds: usize| {
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "many_processes_child",
+                "--exact",
+                "--include-ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MF_PG_CHILD", &url)
+            .env("MF_PG_ROUNDS", rounds.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // the victim runs for ever (as far as this test goes); three others run 12 rounds
+    let mut victim = spawn(1_000);
+    let others: Vec<_> = (0..3).map(|_| spawn(12)).collect();
+    let mut lines = BufReader::new(victim.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("CHILD started")));
+    thread::sleep(std::time::Duration::from_millis(700));
+    victim.kill().unwrap(); // SIGKILL, in the middle of its commands and sweeps
+    victim.wait().unwrap();
+    for child in others {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("CHILD done"),
+            "a child failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let e = engine_on(&url, &ManualClock::at(t0() + Duration::hours(2)));
+    e.tick().unwrap(); // whatever the dead process had claimed is due again
+    let mut holders = std::collections::BTreeMap::<String, usize>::new();
+    let mut fired = 0;
+    for id in 1..=SHARED_CASES as i64 {
+        let c = e.get(id, None).unwrap();
+        let history = e.history(id, None).unwrap();
+        let bumps = history.iter().filter(|ev| ev.action == "bump").count();
+        let pings = history
+            .iter()
+            .filter(|ev| ev.action.starts_with("timer:"))
+            .count();
+        // no lost update: every committed bump counted once, the snapshot is the fold
+        assert_eq!(c.data["n"], json!(bumps), "case {id}");
+        assert!(bumps >= 3 * 4 * 12, "case {id}: {bumps} bumps");
+        assert_eq!(c.revision as usize, history.len(), "case {id}");
+        assert_folds(&e, id);
+        // the timer fired at most once, and is gone (fired, or cancelled by `take`)
+        assert!(pings <= 1, "case {id}: {pings} firings");
+        assert_eq!(c.data["pings"], json!(pings), "case {id}");
+        assert!(e.timers(id).unwrap().is_empty(), "case {id}: a timer left");
+        fired += pings;
+        for m in c.participants.get("mentor").into_iter().flatten() {
+            *holders.entry(m.clone()).or_default() += 1;
+        }
+    }
+    // capacity: no mentor holds more than the one slot the guard allows
+    assert!(holders.values().all(|n| *n == 1), "{holders:?}");
+    assert!(
+        !holders.is_empty() && fired > 0,
+        "{holders:?}, {fired} fired"
+    );
+}
