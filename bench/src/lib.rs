@@ -1,6 +1,6 @@
 //! mentorflow benchmarks: the engine against the SQLite floor on this machine.
 //!
-//! Four parts, run in one process by `mentorflow bench` (and [`run`]):
+//! Five parts, run in one process by `mentorflow bench` (and [`run`]):
 //!
 //! 1. **floor** — the lifecycle workload as plain SQL with guards in plain Rust: per step,
 //!    read the case, update it with a revision check, insert the history event, insert or
@@ -11,7 +11,10 @@
 //!    rhai in YAML ([`WORKFLOW`]).
 //! 3. **timers** — N cases each with one due timer, one sweep firing them all: the engine's
 //!    batched sweep against the same SQL batched 1,000 firings per transaction.
-//! 4. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
+//! 4. **reads under load** — `get` latency (p50/p99) from one thread while two threads run
+//!    the lifecycle on the same file engine as fast as they can: reads go through the pooled
+//!    read connections and must not wait for the writer.
+//! 5. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
 //!    `view`, `actions`, `get` and `act`, and the process's peak memory.
 //!
 //! The lifecycle of a case: `start` (≈300 bytes of fields), `assign` (guard: the mentor is an
@@ -194,6 +197,19 @@ pub struct Scale {
 }
 
 /// A whole run.
+/// The reads-under-load part.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadsUnderLoad {
+    /// Threads writing meanwhile.
+    pub writers: usize,
+    /// The writers' steps per second meanwhile.
+    pub write_steps_per_sec: f64,
+    /// `get(case)` latency while they write.
+    pub get_p50_ms: f64,
+    /// p99.
+    pub get_p99_ms: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// When it ran.
@@ -204,7 +220,9 @@ pub struct Report {
     pub lifecycle: Lifecycle,
     /// Part 3.
     pub timers: Timers,
-    /// Part 4 (absent when `scale` is 0).
+    /// Part 4.
+    pub reads: ReadsUnderLoad,
+    /// Part 5 (absent when `scale` is 0).
     pub scale: Option<Scale>,
     /// The largest database the run wrote (file and WAL), MB: the disk it needs at once.
     pub peak_disk_mb: f64,
@@ -278,7 +296,7 @@ pub fn estimated_disk_mb(o: &Options) -> f64 {
 
 /// How many progress steps [`run`] reports for these options.
 pub fn steps(o: &Options) -> usize {
-    5 * o.repeat.max(1) + usize::from(o.scale > 0)
+    5 * o.repeat.max(1) + 1 + usize::from(o.scale > 0)
 }
 
 /// Client fields of about 300 bytes.
@@ -905,6 +923,88 @@ pub fn peak_rss_mb() -> f64 {
 
 /// Mentors in the scale part: one per 50 cases (a mentor's need-action list holds about a
 /// dozen requests), at least 20.
+/// Writers in the reads-under-load part.
+pub const LOAD_WRITERS: usize = 2;
+
+/// `samples` reads of `get` on one thread while two threads run the lifecycle on
+/// the same engine (a file, so reads use the pooled read connections).
+pub fn reads_under_load(samples: usize, dir: &Path) -> BenchResult<ReadsUnderLoad> {
+    let path = fresh(dir, "reads");
+    let clock = ManualClock::at(t0());
+    let e = bench_engine(&path, &clock)?;
+    let preload = 200;
+    for i in 0..preload {
+        e.start(
+            "lifecycle",
+            "submit",
+            &format!("client{:02}", i % 50),
+            client_data(i),
+        )?;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let steps = std::sync::Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..LOAD_WRITERS)
+        .map(|w| {
+            let (e, stop, steps) = (e.clone(), stop.clone(), steps.clone());
+            std::thread::spawn(move || -> BenchResult<()> {
+                let empty = json!({});
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let mentor = format!("mentor{:02}", (i * LOAD_WRITERS + w) % 20);
+                    let c = e.start(
+                        "lifecycle",
+                        "submit",
+                        &format!("client{:02}", i % 50),
+                        client_data(i),
+                    )?;
+                    e.act(c.id, "assign", "cody", json!({ "mentor": mentor }))?;
+                    for action in ["accept", "log_session", "complete"] {
+                        e.act(c.id, action, &mentor, empty.clone())?;
+                    }
+                    steps.fetch_add(STEPS_PER_CASE as u64, Ordering::Relaxed);
+                    i += 1;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    // let the writers get going
+    while steps.load(Ordering::Relaxed) < 50 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = Instant::now();
+    let before = steps.load(Ordering::Relaxed);
+    let mut lat = Vec::with_capacity(samples);
+    let mut failed = None;
+    for i in 0..samples {
+        let id = (i * 7919 % preload) as i64 + 1;
+        let s = Instant::now();
+        if let Err(err) = e.get(id, None) {
+            failed = Some(err);
+            break;
+        }
+        lat.push(s.elapsed());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let written = steps.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().map_err(|_| "a writer thread panicked")??;
+    }
+    if let Some(err) = failed {
+        return Err(err.into());
+    }
+    drop(e);
+    remove_db(&path);
+    lat.sort();
+    Ok(ReadsUnderLoad {
+        writers: LOAD_WRITERS,
+        write_steps_per_sec: written as f64 / secs,
+        get_p50_ms: percentile(&lat, 0.5) * 1e3,
+        get_p99_ms: percentile(&lat, 0.99) * 1e3,
+    })
+}
+
 pub fn mentor_count(n: usize) -> usize {
     (n / 50).max(20)
 }
@@ -1082,6 +1182,11 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         batched_floor: tf,
         engine: te,
     };
+    progress(&format!(
+        "reads under load: {} gets beside {LOAD_WRITERS} writers",
+        o.samples
+    ));
+    let reads = reads_under_load(o.samples, &o.dir)?;
     let scale = if o.scale > 0 {
         progress(&format!("scale: loading {} cases", o.scale));
         Some(scale(o.scale, o.samples, &o.dir)?)
@@ -1093,6 +1198,7 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         options: o.clone(),
         lifecycle,
         timers,
+        reads,
         scale,
         peak_disk_mb: PEAK_DISK.load(Ordering::Relaxed) as f64 / 1e6,
     })

@@ -360,3 +360,171 @@ fn two_processes_share_one_file() {
         assert_contiguous(&e, id);
     }
 }
+
+/// A counter whose `hold` action calls `gate()`, a host function the test blocks in.
+const GATED: &str = r#"
+workflow: gated
+version: 1
+roles:
+  owner: {}
+fields:
+  count: { type: int, default: 0 }
+states:
+  open: { label: Open }
+  closed: { label: Closed, final: true }
+actions:
+  create: { to: open, by: owner }
+  hold:
+    from: open
+    by: owner
+    run: fields.count += gate()
+  close: { from: open, to: closed, by: owner }
+"#;
+
+/// A file engine (or, on the PostgreSQL suite, a fresh schema) whose `gate()` tells
+/// `entered` it was called and then waits for `release`.
+fn gated_engine(
+    path: &Path,
+    entered: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> Engine {
+    let entered = std::sync::Mutex::new(entered);
+    let release = std::sync::Mutex::new(release);
+    let builder = match support::postgres_url() {
+        Some(_) => Engine::builder().fresh(),
+        None => Engine::builder().database(path),
+    };
+    let e = builder
+        .workflow_str("gated.yaml", GATED)
+        .clock(ManualClock::at(t0()))
+        .functions(move |r| {
+            r.register_fn("gate", move || -> i64 {
+                entered.lock().unwrap().send(()).unwrap();
+                // a bounded wait: a read that waits for this writer fails the test, not hangs it
+                let _ = release
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+                1
+            });
+        })
+        .build()
+        .unwrap();
+    e.put_people(&workers()).unwrap();
+    e
+}
+
+#[test]
+fn reads_do_not_wait_for_an_open_write_transaction() {
+    let (_dir, path) = temp_db();
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let e = gated_engine(&path, entered_tx, release_rx);
+    let case = e.start("gated", "create", "pat", json!({})).unwrap();
+    // warm a reader, and the directory cache of the writer
+    assert_eq!(e.get(case.id, None).unwrap().revision, 1);
+
+    let writer = {
+        let e = e.clone();
+        thread::spawn(move || e.act(case.id, "hold", "pat", json!({})))
+    };
+    // the write transaction is open (BEGIN IMMEDIATE taken, the script running) until released
+    entered.recv_timeout(Duration::from_secs(20)).unwrap();
+    let (read_done, reads) = std::sync::mpsc::channel();
+    {
+        let e = e.clone();
+        thread::spawn(move || {
+            let got = e.get(case.id, Some("pat")).map(|c| c.revision);
+            let history = e.history(case.id, None).map(|h| h.len());
+            let cases = e.cases(&Default::default()).map(|c| c.len());
+            let person = e.person("w1").map(|p| p.id);
+            read_done.send((got, history, cases, person)).unwrap();
+        });
+    }
+    let outcome = reads.recv_timeout(Duration::from_secs(5));
+    release.send(()).unwrap();
+    let acted = writer.join().unwrap().unwrap();
+    let (got, history, cases, person) =
+        outcome.expect("the reads waited for the open write transaction");
+    // the readers saw the last commit, not the write in flight
+    assert_eq!(got.unwrap(), 1);
+    assert_eq!(history.unwrap(), 1);
+    assert_eq!(cases.unwrap(), 1);
+    assert_eq!(person.unwrap(), "w1");
+    assert_eq!(acted.revision, 2);
+    // and once it committed, a read sees it
+    assert_eq!(e.get(case.id, None).unwrap().data["count"], json!(1));
+    assert_eq!(e.history(case.id, None).unwrap().len(), 2);
+}
+
+/// Whether `who` may `bump` the case (and see it), asked from `n` threads at once (each read on a pooled
+/// reader with its own directory cache).
+fn may_bump_everywhere(e: &Engine, id: i64, who: &'static str, n: usize) -> Vec<bool> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let e = e.clone();
+            thread::spawn(move || {
+                (0..5)
+                    .map(|_| match e.actions(id, who) {
+                        Ok(actions) => actions.contains(&"bump".to_owned()),
+                        // without the role, the case is not theirs to see
+                        Err(Error::NotFound { .. }) => false,
+                        Err(other) => panic!("{other}"),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn pooled_readers_see_directory_changes_of_this_engine_and_of_another() {
+    let (_dir, path) = temp_db();
+    let clock = ManualClock::at(t0());
+    // workers see their organisation's cases, so `actions` answers them
+    let yaml = COUNTER.replace("{ directory: worker }", "{ directory: worker, sees: org }");
+    let open = |existing: bool| {
+        let mut b = Engine::builder().database(&path);
+        if existing {
+            b = b.open_existing();
+        }
+        b.workflow_str("counter.yaml", &yaml)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let a = open(false);
+    a.put_people(&workers()).unwrap();
+    let b = open(true);
+    let case = a.start("counter", "create", "pat", json!({})).unwrap();
+    // w1 holds the directory role `worker`: every reader caches w1 as a worker
+    assert!(may_bump_everywhere(&a, case.id, "w1", 6).iter().all(|b| *b));
+    // this engine takes the role away: every reader sees it at once
+    a.replace_person(&Person::new("w1").org("ch1")).unwrap();
+    assert!(may_bump_everywhere(&a, case.id, "w1", 6)
+        .iter()
+        .all(|b| !*b));
+    // another engine on the file gives it back: this engine's readers see it
+    b.replace_person(&Person::new("w1").org("ch1").role("worker"))
+        .unwrap();
+    assert!(may_bump_everywhere(&a, case.id, "w1", 6).iter().all(|b| *b));
+    // and this engine's writer too
+    a.act(case.id, "bump", "w1", json!({})).unwrap();
+    // another engine takes it away again: the next command and the next reads are refused
+    b.replace_person(&Person::new("w1").org("ch1")).unwrap();
+    let refused = a.act(case.id, "bump", "w1", json!({}));
+    assert!(
+        matches!(
+            refused,
+            Err(Error::NotPermitted { .. } | Error::NotFound { .. })
+        ),
+        "{refused:?}"
+    );
+    assert!(may_bump_everywhere(&a, case.id, "w1", 6)
+        .iter()
+        .all(|b| !*b));
+}

@@ -419,3 +419,74 @@ fn an_unreachable_postgres_server_is_a_storage_error_that_hides_the_password() {
         .collect();
     assert_eq!(before, after, "no file was created");
 }
+
+#[test]
+fn store_copy_moves_a_file_whole_and_refuses_a_non_empty_target() {
+    use mentorflow::store::copy::copy;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let clock = support::copy::populate(&a);
+    let (a, b) = (a.to_string_lossy(), b.to_string_lossy());
+    let report = copy(&a, &b).unwrap();
+    let rows = |t: &str| report.tables.iter().find(|(n, _)| n == t).unwrap().1;
+    assert_eq!(rows("cases"), 6);
+    assert_eq!(rows("people"), people().len());
+    assert!(rows("events") > 6 && rows("timers") > 0 && rows("outbox") > 0);
+    let (source, target) = (
+        support::copy::open(&a, &clock),
+        support::copy::open(&b, &clock),
+    );
+    assert_eq!(
+        support::copy::snapshot(&source),
+        support::copy::snapshot(&target)
+    );
+    // the copy goes on where the source left off
+    let next = target
+        .start("request", "submit", "pat", json!({ "client_name": "Next" }))
+        .unwrap();
+    assert_eq!(next.id, 7);
+    drop((source, target));
+
+    // a target with rows is refused, and left as it was
+    let before = schema_of(Path::new(&*b));
+    match copy(&a, &b) {
+        Err(Error::Validation { message, .. }) => {
+            assert!(message.contains("not empty"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(schema_of(Path::new(&*b)), before);
+    let target = support::copy::open(&b, &clock);
+    assert_eq!(target.cases(&Default::default()).unwrap().len(), 7);
+    // the same file, :memory:, or a missing source: refused, nothing written
+    assert!(matches!(copy(&a, &a), Err(Error::Validation { .. })));
+    assert!(matches!(
+        copy(&a, ":memory:"),
+        Err(Error::Validation { .. })
+    ));
+    let missing = dir.path().join("missing.db");
+    let fresh = dir.path().join("fresh.db");
+    assert!(matches!(
+        copy(&missing.to_string_lossy(), &fresh.to_string_lossy()),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(!missing.exists() && !fresh.exists());
+}
+
+#[test]
+fn a_schema_5_file_is_upgraded_to_6() {
+    let (_dir, path) = temp_db();
+    drop(open(&path).unwrap());
+    let current = schema_of(&path);
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 5)
+        .unwrap();
+    let e = open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 6);
+    // step 6 changes nothing on SQLite (see its comment): the same schema as a new file
+    assert_eq!(schema_of(&path), current);
+    e.start("request", "submit", "pat", json!({ "client_name": "Pat" }))
+        .unwrap();
+}

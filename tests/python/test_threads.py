@@ -174,3 +174,49 @@ def test_reads_from_many_threads_while_one_writes(shared: bool, tmp_path: Path) 
     assert {c.state for c in final} == {"in_progress"}
     assert all(c.data["sessions"] == 1 for c in final)
     writer.close()
+
+
+GATED = """
+workflow: gated
+version: 1
+roles:
+  owner: {}
+fields:
+  title: { type: string }
+states:
+  open: { label: Open }
+  closed: { label: Closed, final: true }
+actions:
+  create: { to: open, by: owner }
+  close: { from: open, to: closed, by: owner }
+exports:
+  gated:
+    columns:
+      id: case.id
+      seen: py_gate(case.id)
+"""
+
+
+def test_reads_from_several_threads_run_in_parallel(tmp_path: Path) -> None:
+    """Two reads of one file engine are inside the engine at the same time: each export calls
+    a function that waits until the other export's call has arrived too. Were reads serialised
+    (one connection for every read), the second could not start while the first waits, and the
+    barrier would break after its timeout instead of the test passing."""
+    flow = tmp_path / "gated.yaml"
+    flow.write_text(GATED)
+    engine = mentorflow.Engine(tmp_path / "cases.db", workflows=flow, now=T0)
+    engine.people.put("owner", org="acme")
+    case = engine.start("gated", actor="owner")
+    both_inside = threading.Barrier(2, timeout=20)
+    arrivals: list[int] = []
+
+    def gate(case_id: int) -> int:
+        arrivals.append(both_inside.wait())
+        return case_id
+
+    engine.register_function("py_gate", gate)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        exports = list(pool.map(lambda _: engine.export("gated", actor="owner"), range(2)))
+    assert [list(rows) for rows in exports] == [[{"id": case.id, "seen": case.id}]] * 2
+    assert sorted(arrivals) == [0, 1]
+    engine.close()

@@ -54,6 +54,7 @@ pub const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     ("completions", &["db", "workflows", "now", "limits"]),
     ("demo", &["now", "limits"]),
     ("schema", &["db", "workflows", "now", "limits"]),
+    ("store", &["db", "workflows", "now", "limits"]),
     ("test", &["db", "now"]),
     ("validate", &["now"]),
     ("version", &["db", "workflows", "now", "limits"]),
@@ -73,11 +74,23 @@ pub fn command() -> clap::Command {
             // A command's own (hidden) copy of a global option: clap propagates the global one
             // only to commands that lack an option of that id, and parses the copy's value
             // into the same place.
-            globals
-                .iter()
-                .filter(|a| ids.contains(&a.get_id().as_str()))
-                .fold(sub, |sub, a| sub.arg(a.clone().global(false).hide(true)))
+            hide_globals(sub, &globals, ids)
         })
+    })
+}
+
+/// A command with its own hidden copies of the global options `ids`, and its subcommands too.
+fn hide_globals(cmd: clap::Command, globals: &[clap::Arg], ids: &[&str]) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let cmd = globals
+        .iter()
+        .filter(|a| ids.contains(&a.get_id().as_str()))
+        .fold(cmd, |cmd, a| cmd.arg(a.clone().global(false).hide(true)));
+    names.iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| hide_globals(sub, globals, ids))
     })
 }
 
@@ -91,9 +104,13 @@ pub fn ignored_globals(matches: &clap::ArgMatches) -> Vec<String> {
     let Some((_, ids)) = UNUSED_GLOBALS.iter().find(|(n, _)| *n == name) else {
         return Vec::new();
     };
+    let mut levels = vec![matches, sub];
+    while let Some((_, deeper)) = levels.last().and_then(|m| m.subcommand()) {
+        levels.push(deeper);
+    }
     ids.iter()
         .filter(|id| {
-            [matches, sub]
+            levels
                 .iter()
                 .any(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
         })
@@ -244,6 +261,42 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print the version of mentorflow (with --json: {"version": ...}).
     Version,
+    /// Whole-database operations: `store copy` moves a database to another backend.
+    Store(StoreArgs),
+}
+
+/// `store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+/// `store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a whole database into an empty one on another backend (an SQLite file to
+    /// PostgreSQL, or back): definitions, directory, cases, histories, timers, outbox and
+    /// deliveries, with their ids. Refuses a target that holds mentorflow rows; writes the
+    /// target in one transaction.
+    #[command(after_help = "Examples:\n  \
+        mentorflow store copy --from cases.db --to postgres://mentorflow@db.example.org/mentorflow\n  \
+        mentorflow store copy --from postgres://mentorflow@db.example.org/mentorflow --to back.db\n\n\
+        The source is read in one consistent snapshot (engines may keep running on it); stop\n\
+        the writers before the switch if the copy must be the last word. A PostgreSQL target\n\
+        gets the current schema if it has none.")]
+    Copy(StoreCopy),
+}
+
+/// `store copy`.
+#[derive(Debug, Args)]
+pub struct StoreCopy {
+    /// The database to copy: an SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "DB")]
+    pub from: String,
+    /// The empty database to copy into: a new SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "DB")]
+    pub to: String,
 }
 
 /// `start`.
@@ -592,6 +645,11 @@ pub struct TestArgs {
     /// --coverage).
     #[arg(long, value_name = "P", value_parser = parse_percent)]
     pub min_coverage: Option<f64>,
+    /// Run every scenario on a new, empty schema of this PostgreSQL server (a postgres:// URL
+    /// that sets no search_path), dropped when the scenario ends [default: a temporary
+    /// SQLite file per scenario].
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

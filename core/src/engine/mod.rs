@@ -10,7 +10,7 @@ mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -265,7 +265,7 @@ impl EngineBuilder {
         })?;
         Ok(Engine {
             inner: Arc::new(Inner {
-                cache: Mutex::new(DirCache::default()),
+                cache: Mutex::new(HashMap::new()),
                 db,
                 registry: RwLock::new(registry),
                 refused,
@@ -322,8 +322,9 @@ impl Registry {
     }
 }
 
-/// People and organisations read by commands, kept while `PRAGMA data_version` says no other
-/// connection changed the file, and dropped whenever this engine changes the directory.
+/// People and organisations read through one connection, kept while its `PRAGMA
+/// data_version` says no other connection changed the file, and dropped whenever this engine
+/// changes the directory.
 #[derive(Default)]
 pub(crate) struct DirCache {
     data_version: i64,
@@ -361,7 +362,8 @@ impl OrgInfo {
 const CACHE_LIMIT: usize = 10_000;
 
 pub(crate) struct Inner {
-    cache: Mutex<DirCache>,
+    /// Directory caches by connection slot.
+    cache: Mutex<HashMap<usize, DirCache>>,
     db: Box<dyn Store>,
     registry: RwLock<Registry>,
     /// Workflow files not loaded because their meaning changed under a version that cases
@@ -495,29 +497,40 @@ impl Engine {
         out.ok_or_else(|| Error::storage("a read transaction returned nothing"))
     }
 
-    fn dir_cache(&self) -> MutexGuard<'_, DirCache> {
-        match self.inner.cache.lock() {
+    /// Run `f` on the directory cache of a connection slot ([`DirectoryReads::cache_slot`]).
+    fn dir_cache<T>(&self, slot: usize, f: impl FnOnce(&mut DirCache) -> T) -> T {
+        let mut caches = match self.inner.cache.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
-        }
+        };
+        f(caches.entry(slot).or_default())
     }
 
-    /// Drop cached people and organisations if another connection changed the file.
+    /// Drop the connection's cached people and organisations if another connection changed
+    /// the database since it last looked (each connection has its own cache: a pooled
+    /// reader's `PRAGMA data_version` moves when this engine's writer commits, the writer's
+    /// only when another process does).
     pub(crate) fn sync_cache(&self, db: &dyn Tx) -> Result<()> {
         let v = db.data_version()?;
-        let mut c = self.dir_cache();
-        if c.data_version != v {
-            c.people.clear();
-            c.orgs.clear();
-            c.data_version = v;
-        }
+        self.dir_cache(db.cache_slot(), |c| {
+            if c.data_version != v {
+                c.people.clear();
+                c.orgs.clear();
+                c.data_version = v;
+            }
+        });
         Ok(())
     }
 
     fn clear_cache(&self) {
-        let mut c = self.dir_cache();
-        c.people.clear();
-        c.orgs.clear();
+        let mut caches = match self.inner.cache.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for c in caches.values_mut() {
+            c.people.clear();
+            c.orgs.clear();
+        }
     }
 
     /// A person from the stored directory (cached).
@@ -526,23 +539,26 @@ impl Engine {
         db: &dyn DirectoryReads,
         id: &str,
     ) -> Result<Option<Person>> {
-        if let Some(p) = self.dir_cache().people.get(id) {
-            return Ok(p.clone());
+        let slot = db.cache_slot();
+        if let Some(p) = self.dir_cache(slot, |c| c.people.get(id).cloned()) {
+            return Ok(p);
         }
         let p = db.person(id)?;
-        let mut c = self.dir_cache();
-        if c.people.len() >= CACHE_LIMIT {
-            c.people.clear();
-        }
-        c.people.insert(id.to_owned(), p.clone());
+        self.dir_cache(slot, |c| {
+            if c.people.len() >= CACHE_LIMIT {
+                c.people.clear();
+            }
+            c.people.insert(id.to_owned(), p.clone());
+        });
         Ok(p)
     }
 
     /// An organisation with its calendar (cached). An unknown organisation is UTC with no
     /// holidays and no settings.
     pub(crate) fn org_info(&self, db: &dyn Tx, id: &str) -> Result<Arc<OrgInfo>> {
-        if let Some(o) = self.dir_cache().orgs.get(id) {
-            return Ok(Arc::clone(o));
+        let slot = db.cache_slot();
+        if let Some(o) = self.dir_cache(slot, |c| c.orgs.get(id).cloned()) {
+            return Ok(o);
         }
         let org = db.get_org(id)?.unwrap_or_else(|| Org::new(id));
         let cal = Arc::new(org.calendar()?);
@@ -551,11 +567,12 @@ impl Engine {
             cal,
             settings: Mutex::new(HashMap::new()),
         });
-        let mut c = self.dir_cache();
-        if c.orgs.len() >= CACHE_LIMIT {
-            c.orgs.clear();
-        }
-        c.orgs.insert(id.to_owned(), Arc::clone(&info));
+        self.dir_cache(slot, |c| {
+            if c.orgs.len() >= CACHE_LIMIT {
+                c.orgs.clear();
+            }
+            c.orgs.insert(id.to_owned(), Arc::clone(&info));
+        });
         Ok(info)
     }
 

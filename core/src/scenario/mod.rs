@@ -215,6 +215,20 @@ pub fn run_paths(paths: &[PathBuf], default_workflows: &Path) -> Vec<Report> {
     reports
 }
 
+/// [`run_paths`] with every scenario on a new, empty schema of a PostgreSQL server (`server`, a
+/// `postgres://` URL that sets no `search_path`), dropped when the scenario ends; `None` is
+/// [`run_paths`] itself (a temporary SQLite file per scenario).
+pub fn run_paths_on(
+    paths: &[PathBuf],
+    default_workflows: &Path,
+    server: Option<&str>,
+) -> Vec<Report> {
+    match server {
+        Some(url) => run::SERVER.set(&url.to_owned(), || run_paths(paths, default_workflows)),
+        None => run_paths(paths, default_workflows),
+    }
+}
+
 /// The scenario files of a folder: `*.yaml` and `*.yml`, sorted by name.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?

@@ -196,6 +196,83 @@ impl Drop for TempDb {
     }
 }
 
+scoped_tls::scoped_thread_local!(
+    /// The PostgreSQL server scenarios run on, when set (`super::run_paths_on`).
+    pub(super) static SERVER: String
+);
+
+/// A new, empty schema on a PostgreSQL server for one scenario, dropped on drop.
+struct TempSchema {
+    server: String,
+    schema: String,
+    url: String,
+}
+
+impl TempSchema {
+    fn new(server: &str) -> std::result::Result<TempSchema, String> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let schema = format!("scenario_{}_{nanos}_{n}", std::process::id());
+        let mut client = postgres::Client::connect(server, postgres::NoTls)
+            .map_err(|e| format!("cannot reach {}: {e}", crate::store::redact(server)))?;
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .map_err(|e| format!("cannot create a schema: {e}"))?;
+        let sep = if server.contains('?') { '&' } else { '?' };
+        Ok(TempSchema {
+            url: format!("{server}{sep}options=-csearch_path%3D{schema}"),
+            server: server.to_owned(),
+            schema,
+        })
+    }
+}
+
+impl Drop for TempSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema));
+        }
+    }
+}
+
+/// A scenario's fresh database: a temporary file, or a schema on the server of
+/// `super::run_paths_on`.
+enum ScenarioDb {
+    File(TempDb),
+    Schema(TempSchema),
+}
+
+impl ScenarioDb {
+    fn new() -> std::result::Result<ScenarioDb, Fail> {
+        if SERVER.is_set() {
+            return SERVER.with(|server| {
+                TempSchema::new(server)
+                    .map(ScenarioDb::Schema)
+                    .map_err(|e| fail("a new schema on the PostgreSQL server", e))
+            });
+        }
+        TempDb::new().map(ScenarioDb::File).map_err(|e| {
+            fail(
+                "a temporary database file",
+                format!(
+                    "cannot create one in {}: {e}",
+                    std::env::temp_dir().display()
+                ),
+            )
+        })
+    }
+
+    fn location(&self) -> PathBuf {
+        match self {
+            ScenarioDb::File(f) => f.path.clone(),
+            ScenarioDb::Schema(s) => PathBuf::from(&s.url),
+        }
+    }
+}
+
 // ---- entry --------------------------------------------------------------------------------
 
 pub(super) fn run(text: &str, file: &str, default_workflows: &Path) -> Report {
@@ -342,21 +419,12 @@ fn run_story(
         expected: f.expected,
         actual: f.actual,
     };
-    let db = match TempDb::new() {
+    let db = match ScenarioDb::new() {
         Ok(db) => db,
-        Err(e) => {
-            let f = fail(
-                "a temporary database file",
-                format!(
-                    "cannot create one in {}: {e}",
-                    std::env::temp_dir().display()
-                ),
-            );
-            return (0, total, Some(setup_failure(1, f)), Coverage::default());
-        }
+        Err(f) => return (0, total, Some(setup_failure(1, f)), Coverage::default()),
     };
     let mut runner = Runner {
-        db: db.path.clone(),
+        db: db.location(),
         base: Path::new(file)
             .parent()
             .unwrap_or_else(|| Path::new(""))

@@ -7,12 +7,13 @@
 //! Two traits make the boundary: `Store` opens transactions (one per command, retried as a
 //! whole where the backend asks for it) and `Tx` is one open transaction, with every query the
 //! engine needs. Each backend is one module with its SQL in one place: [`sqlite`] (the
-//! embedded default). A database is named by one string everywhere ([`Location::parse`]): a
+//! embedded default) and [`postgres`]; [`copy`] moves a whole database between them. A database is named by one string everywhere ([`Location::parse`]): a
 //! file path, `:memory:`, or a `postgres://` / `postgresql://` URL.
 //!
 //! Scripts' directory functions (`person`, `people`, `open_cases`, `assignments_since`) read
 //! through `DirectoryReads`, never through a backend's handle.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 
@@ -33,6 +34,11 @@ pub use sqlite::schema;
 
 /// What the scripts' directory functions read, inside the command's transaction.
 pub(crate) trait DirectoryReads {
+    /// Which connection this is, for the engine's per-connection directory cache (`0`: the
+    /// writer or a backend with one cache; `Tx::data_version` is compared per slot).
+    fn cache_slot(&self) -> usize {
+        0
+    }
     /// `person(id)`.
     fn person(&self, id: &str) -> Result<Option<Person>>;
     /// The people of an organisation, by id.
@@ -398,6 +404,16 @@ pub(crate) trait Tx: DirectoryReads {
         at: DateTime<Utc>,
     ) -> Result<()>;
 
+    // -- whole tables (`store copy`; table and order names come from `copy::TABLES` only)
+    /// Every row of a table in an order, each as column name to value (integer, text, null).
+    fn export_rows(&self, table: &str, order: &str) -> Result<copy::Rows>;
+    /// How many rows a table holds.
+    fn count_rows(&self, table: &str) -> Result<i64>;
+    /// Write rows as [`Tx::export_rows`] gave them (with their ids).
+    fn import_rows(&self, table: &str, rows: &copy::Rows) -> Result<()>;
+    /// After an import: id sequences past the imported ids, caches of other engines stale.
+    fn after_import(&self) -> Result<()>;
+
     // -- transactions inside the transaction
     /// Run `f` in a savepoint: kept on `Ok`, rolled back alone on `Err` (the error is
     /// returned; the transaction stays usable).
@@ -558,7 +574,7 @@ impl Location {
 }
 
 /// A URL without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 mod backend;
+pub mod copy;
 #[allow(unused_imports)]
 pub use backend::{fresh_database, fresh_postgres, postgres_url, Fresh};
 

@@ -124,6 +124,14 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
             format!("{:.2} of the floor", t.ratio),
         ],
     ];
+    let r = &report.reads;
+    rows.push(vec![
+        format!("get beside {} writers", r.writers),
+        format!("{:.0} steps/s written", r.write_steps_per_sec),
+        format!("{:.3} ms", r.get_p50_ms),
+        format!("{:.3} ms", r.get_p99_ms),
+        String::new(),
+    ]);
     if let Some(s) = &report.scale {
         for (name, p50, p99) in [
             ("view need_action", s.view_p50_ms, s.view_p99_ms),

@@ -18,6 +18,7 @@ mod run;
 mod schema;
 mod serve;
 mod start;
+mod store;
 mod test;
 mod tick;
 mod validate;
@@ -187,6 +188,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Completions(a) => completions::run(a),
         Command::Bench(a) => bench::run(&ctx, &a),
         Command::Version => version(&ctx),
+        Command::Store(a) => store::run(&ctx, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,7 +30,18 @@ pub fn run(ctx: &Ctx, a: TestArgs) -> Result<(), CliError> {
         a.paths
     };
     let (workflows, _) = ctx.workflows_dir();
-    let reports = scenario::run_paths(&paths, &workflows);
+    if let Some(url) = &a.postgres {
+        if !matches!(
+            mentorflow::store::Location::parse(url),
+            mentorflow::store::Location::Postgres(_)
+        ) {
+            return Err(CliError::coded(
+                "usage",
+                format!("--postgres takes a postgres:// or postgresql:// URL, got `{url}`"),
+            ));
+        }
+    }
+    let reports = scenario::run_paths_on(&paths, &workflows, a.postgres.as_deref());
     let failed = reports.iter().filter(|r| !r.passed).count();
     let passed = reports.len() - failed;
     let coverage = if a.coverage || a.min_coverage.is_some() {

@@ -323,6 +323,31 @@ fn case_row(r: &Row) -> Result<CaseRow> {
     })
 }
 
+/// `horizon.h`: no transaction older than this can still add a history event to this schema.
+/// That is the oldest transaction in progress when this transaction's snapshot was taken,
+/// leaving out those that are still running now and hold no lock on any table of this schema
+/// (another schema's or another application's work in the same database, which would
+/// otherwise hold back delivery here); one that ended since the snapshot counts, whatever it
+/// wrote, because the snapshot does not show it.
+const EVENT_HORIZON: &str = "snap AS (SELECT pg_current_snapshot() AS s),
+    ours AS (
+        SELECT t.transactionid::text::numeric AS xid
+        FROM pg_locks r
+        JOIN pg_class c ON c.oid = r.relation
+        JOIN pg_locks t ON t.pid = r.pid AND t.locktype = 'transactionid'
+                        AND t.mode = 'ExclusiveLock' AND t.granted
+        WHERE r.locktype = 'relation'
+          AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+    ),
+    horizon AS (
+        SELECT coalesce(
+            (SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
+             WHERE pg_xact_status(x) <> 'in progress'
+                OR (x::text::numeric % 4294967296) IN (SELECT xid FROM ours)
+             ORDER BY x LIMIT 1),
+            (SELECT pg_snapshot_xmax(s) FROM snap)) AS h
+    )";
+
 const EVENT_COLUMNS: &str =
     "id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects";
 
@@ -799,8 +824,24 @@ impl Tx for PgTx {
             .query_opt("SELECT at FROM events ORDER BY id DESC LIMIT 1", &[])?
             .map(|r| instant(r.get(0))))
     }
+    /// Events after a consumer's position, in commit-safe order. Event ids come from a
+    /// sequence, so on a server with many writers a lower id can commit after a higher one: a
+    /// "last id seen" cursor would pass it for good. So events are read in the order of the
+    /// transaction that wrote them (`tx`, then id), and only those of transactions older than
+    /// every transaction that may still add events ([`EVENT_HORIZON`]): no event can ever
+    /// appear before one already read. The position stays an event id (the last one read);
+    /// its `(tx, id)` is where reading resumes. An event of a transaction still running waits
+    /// for it.
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql = format!(
+            "WITH {EVENT_HORIZON}
+             SELECT {EVENT_COLUMNS} FROM events, horizon
+             WHERE tx < horizon.h
+               AND CASE WHEN EXISTS (SELECT 1 FROM events WHERE id = $1)
+                        THEN (tx, id) > ((SELECT tx FROM events WHERE id = $1), $1)
+                        ELSE id > $1 END
+             ORDER BY tx, id LIMIT $2"
+        );
         self.query(&sql, &[&after_id, &limit])?
             .iter()
             .map(event_row)
@@ -955,7 +996,16 @@ impl Tx for PgTx {
         self.set_cursor(&format!("outbox:{consumer}"), id)
     }
     fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()> {
-        self.set_cursor(&format!("events:{consumer}"), id)
+        // forward in `events_after`'s order (never back), which is not the order of ids
+        self.execute(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = $2
+             WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = cursors.position)
+                OR ((SELECT tx FROM events WHERE id = $2), $2)
+                   > ((SELECT tx FROM events WHERE id = cursors.position), cursors.position)",
+            &[&format!("events:{consumer}"), &id],
+        )?;
+        Ok(())
     }
     fn record_delivery_success(
         &self,
@@ -1474,6 +1524,101 @@ impl Tx for PgTx {
             &[&actor, &key, &fingerprint, &case_id, &micros(at)],
         )?;
         Ok(())
+    }
+    fn export_rows(&self, table: &str, order: &str) -> Result<super::copy::Rows> {
+        use postgres::types::Type;
+        let rows = self.query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut m = Map::new();
+            for (i, c) in r.columns().iter().enumerate() {
+                let v = match *c.type_() {
+                    Type::INT8 => r.get::<_, Option<i64>>(i).map(Value::from),
+                    Type::INT4 => r.get::<_, Option<i32>>(i).map(Value::from),
+                    Type::BOOL => r
+                        .get::<_, Option<bool>>(i)
+                        .map(|b| Value::from(i64::from(b))),
+                    Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Value::from),
+                    Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(Value::from),
+                    // `events.tx`: the writing transaction, the target's own
+                    Type::XID8 => continue,
+                    ref other => {
+                        return Err(Error::storage(format!(
+                            "table {table}, column {}: type {other} is not one mentorflow writes",
+                            c.name()
+                        )))
+                    }
+                };
+                m.insert(c.name().to_owned(), v.unwrap_or(Value::Null));
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+    fn count_rows(&self, table: &str) -> Result<i64> {
+        self.count(&format!("SELECT count(*) FROM {table}"), &[])
+    }
+    fn import_rows(&self, table: &str, rows: &super::copy::Rows) -> Result<()> {
+        use postgres::types::Type;
+        for row in rows {
+            let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+            let marks: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                columns.join(", "),
+                marks.join(", ")
+            );
+            let types: Vec<Type> = {
+                let mut c = self.conn.borrow_mut();
+                self.statement(&mut c, &sql)?.params().to_vec()
+            };
+            let mut values: Vec<Box<dyn ToSql + Sync>> = Vec::with_capacity(types.len());
+            for ((name, v), ty) in row.iter().zip(&types) {
+                let bad = || {
+                    Error::storage(format!(
+                        "table {table}, column {name}: {v} does not fit type {ty}"
+                    ))
+                };
+                let int = || match v {
+                    Value::Null => Ok(None),
+                    Value::Bool(b) => Ok(Some(i64::from(*b))),
+                    Value::Number(n) => n.as_i64().map(Some).ok_or_else(bad),
+                    _ => Err(bad()),
+                };
+                values.push(match *ty {
+                    Type::INT8 => Box::new(int()?),
+                    Type::INT4 => {
+                        Box::new(int()?.map(i32::try_from).transpose().map_err(|_| bad())?)
+                    }
+                    Type::BOOL => Box::new(int()?.map(|i| i != 0)),
+                    Type::FLOAT8 => Box::new(match v {
+                        Value::Null => None,
+                        Value::Number(n) => Some(n.as_f64().ok_or_else(bad)?),
+                        _ => return Err(bad()),
+                    }),
+                    Type::TEXT | Type::VARCHAR => Box::new(match v {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        _ => return Err(bad()),
+                    }),
+                    _ => return Err(bad()),
+                });
+            }
+            let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|b| &**b).collect();
+            self.execute(&sql, &params)?;
+        }
+        Ok(())
+    }
+    fn after_import(&self) -> Result<()> {
+        for table in ["cases", "events", "timers", "outbox"] {
+            self.query(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+                ),
+                &[],
+            )?;
+        }
+        self.bump_directory()
     }
     fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         self.batch("SAVEPOINT firing")?;

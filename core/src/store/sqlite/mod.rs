@@ -698,11 +698,13 @@ pub(crate) fn ack(db: &Connection, id: i64, at: DateTime<Utc>) -> Result<bool> {
 }
 
 scoped_tls::scoped_thread_local!(static CONNECTION: Connection);
+scoped_tls::scoped_thread_local!(static SLOT: usize);
 
 /// Run `f` with `db` as the connection the scripts' directory functions read (the command's
-/// own transaction, so they see what earlier firings of the same batch wrote).
-pub(crate) fn with_connection<T>(db: &Connection, f: impl FnOnce() -> T) -> T {
-    CONNECTION.set(db, f)
+/// own transaction, so they see what earlier firings of the same batch wrote), and `slot` as
+/// its directory-cache slot (`0`: the writer; a pooled reader has its own).
+pub(crate) fn with_connection<T>(db: &Connection, slot: usize, f: impl FnOnce() -> T) -> T {
+    SLOT.set(&slot, || CONNECTION.set(db, f))
 }
 
 /// The connection set by [`with_connection`] on this thread, as directory reads.
@@ -714,6 +716,13 @@ pub(crate) fn current_reads<T>(f: impl FnOnce(&dyn super::DirectoryReads) -> T) 
 }
 
 impl super::DirectoryReads for Connection {
+    fn cache_slot(&self) -> usize {
+        if SLOT.is_set() {
+            SLOT.with(|s| *s)
+        } else {
+            0
+        }
+    }
     fn person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
         get_person(self, id)
     }
@@ -745,6 +754,64 @@ pub(crate) fn data_version(db: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
+// ---- whole tables (store copy) ---------------------------------------------------------------
+
+pub(crate) fn export_rows(db: &Connection, table: &str, order: &str) -> Result<super::copy::Rows> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = db.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut m = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(x) => Value::from(x),
+                ValueRef::Real(x) => Value::from(x),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => {
+                    return Err(Error::storage(format!(
+                        "table {table}, column {name}: a blob, which mentorflow never writes"
+                    )))
+                }
+            };
+            m.insert(name.clone(), v);
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+pub(crate) fn import_rows(db: &Connection, table: &str, rows: &super::copy::Rows) -> Result<()> {
+    use rusqlite::types::Value as Sql;
+    for row in rows {
+        let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            marks.join(", ")
+        );
+        let values: Vec<Sql> = row
+            .values()
+            .map(|v| match v {
+                Value::Null => Sql::Null,
+                Value::Bool(b) => Sql::Integer(i64::from(*b)),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => Sql::Integer(i),
+                    None => Sql::Real(n.as_f64().unwrap_or_default()),
+                },
+                Value::String(s) => Sql::Text(s.clone()),
+                other => Sql::Text(other.to_string()),
+            })
+            .collect();
+        db.prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
+}
+
 /// Run `f` in a savepoint of the open transaction.
 fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     db.execute_batch("SAVEPOINT firing")?;
@@ -760,18 +827,81 @@ fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
     }
 }
 
-/// The SQLite store: one connection behind a mutex (SQLite has one writer per file; readers
-/// of the same engine wait for it). Writes are `BEGIN IMMEDIATE` transactions, so two
-/// processes on one file are serialised by SQLite's write lock and never deadlock.
+/// How many read-only connections a file's store keeps beside its writer.
+pub(crate) const READERS: u32 = 4;
+
+/// The SQLite store. SQLite has one writer per file: the writer connection sits behind a
+/// mutex, and writes are `BEGIN IMMEDIATE` transactions, so two processes on one file are
+/// serialised by SQLite's write lock and never deadlock. Reads of a file go through a small
+/// pool of read-only connections ([`READERS`], opened when first needed): in WAL mode a
+/// reader sees the last commit and neither waits for the writer nor holds it up. A private
+/// `:memory:` database exists only on its one connection, so there reads share the writer's
+/// mutex.
 pub(crate) struct SqliteStore {
     db: std::sync::Mutex<Connection>,
+    readers: Option<r2d2::Pool<ReaderManager>>,
+}
+
+/// Opens the pool's read-only connections to a file.
+pub(crate) struct ReaderManager {
+    path: std::path::PathBuf,
+    next_slot: std::sync::atomic::AtomicUsize,
+}
+
+/// A pooled read-only connection and its directory-cache slot.
+pub(crate) struct Reader {
+    db: Connection,
+    slot: usize,
+}
+
+impl r2d2::ManageConnection for ReaderManager {
+    type Connection = Reader;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> std::result::Result<Reader, rusqlite::Error> {
+        let db = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        db.busy_timeout(Duration::from_secs(10))?;
+        db.set_prepared_statement_cache_capacity(256);
+        let slot = 1 + self
+            .next_slot
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Reader { db, slot })
+    }
+
+    fn is_valid(&self, conn: &mut Reader) -> std::result::Result<(), rusqlite::Error> {
+        conn.db.execute_batch("SELECT 1")
+    }
+
+    fn has_broken(&self, _conn: &mut Reader) -> bool {
+        false
+    }
 }
 
 impl SqliteStore {
     /// Open (or create) a file, or a private in-memory database for `None`.
     pub(crate) fn open(path: Option<&Path>, create: bool) -> Result<SqliteStore> {
+        let db = open(path, create)?;
+        let readers = path.map(|p| {
+            r2d2::Pool::builder()
+                .max_size(READERS)
+                .min_idle(Some(0))
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .test_on_check_out(false)
+                .connection_timeout(Duration::from_secs(30))
+                .build_unchecked(ReaderManager {
+                    path: p.to_owned(),
+                    next_slot: std::sync::atomic::AtomicUsize::new(0),
+                })
+        });
         Ok(SqliteStore {
-            db: std::sync::Mutex::new(open(path, create)?),
+            db: std::sync::Mutex::new(db),
+            readers,
         })
     }
 
@@ -789,7 +919,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let mut db = self.lock();
         let tx = db.transaction_with_behavior(behavior)?;
-        with_connection(&tx, || f(&*tx))?;
+        with_connection(&tx, 0, || f(&*tx))?;
         tx.commit()?;
         Ok(())
     }
@@ -800,7 +930,19 @@ impl super::Store for SqliteStore {
         self.run(rusqlite::TransactionBehavior::Immediate, f)
     }
     fn read(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
-        self.run(rusqlite::TransactionBehavior::Deferred, f)
+        let Some(pool) = &self.readers else {
+            return self.run(rusqlite::TransactionBehavior::Deferred, f);
+        };
+        let mut reader = pool
+            .get()
+            .map_err(|e| Error::storage(format!("no read connection: {e}")))?;
+        let slot = reader.slot;
+        let tx = reader
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        with_connection(&tx, slot, || f(&*tx))?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -1130,6 +1272,19 @@ impl super::Tx for Connection {
         at: DateTime<Utc>,
     ) -> Result<()> {
         portal::remember_idempotency(self, actor, key, fingerprint, case_id, at)
+    }
+    fn export_rows(&self, table: &str, order: &str) -> Result<super::copy::Rows> {
+        export_rows(self, table, order)
+    }
+    fn count_rows(&self, table: &str) -> Result<i64> {
+        Ok(self.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+    }
+    fn import_rows(&self, table: &str, rows: &super::copy::Rows) -> Result<()> {
+        import_rows(self, table, rows)
+    }
+    fn after_import(&self) -> Result<()> {
+        // rowids continue past the largest imported id by themselves
+        Ok(())
     }
     fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         savepoint(self, f)

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -396,6 +396,11 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
 CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     "#,
+    // 5 → 6: nothing on SQLite. PostgreSQL's step 6 records the transaction of each history
+    // event so that event consumers never pass one that commits late; SQLite has one writer,
+    // so its event ids commit in order and a "last id seen" cursor is already safe. The step
+    // keeps both backends' version numbers the same.
+    "SELECT 1;",
 ];
 
 /// Bring a database to [`SCHEMA_VERSION`]: create it when empty, upgrade it step by step when
