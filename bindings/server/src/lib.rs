@@ -10,6 +10,9 @@
 //! so what a person sees and may do is exactly the engine's. A case one may not see answers
 //! 404, like a missing one.
 //!
+//! The JSON API's OpenAPI document is generated from its routes and served at
+//! `/openapi.json` ([`openapi_document`]).
+//!
 //! The engine is synchronous; every call to it runs on tokio's blocking pool
 //! (`App::run`), never on the async threads.
 
@@ -25,6 +28,7 @@ mod error;
 mod forms;
 pub mod links;
 pub mod mail;
+pub mod openapi;
 mod pages;
 mod render;
 pub mod worker;
@@ -201,11 +205,33 @@ impl App {
                 axum::http::HeaderValue::from_static("same-origin"),
             ))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+        let (api, doc) = api_parts();
+        let doc = Arc::new(doc);
         pages::routes()
-            .nest("/api", api::routes())
+            .merge(api)
+            .route(
+                "/openapi.json",
+                axum::routing::get(move || {
+                    let doc = doc.clone();
+                    async move { axum::Json(doc.as_ref().clone()) }
+                }),
+            )
             .layer(security)
             .with_state(self.clone())
     }
+}
+
+/// The `/api` routes and their OpenAPI document, made together (see [`openapi`]).
+fn api_parts() -> (Router<App>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api", api::routes().fallback(api::not_found))
+        .split_for_parts()
+}
+
+/// The JSON API's OpenAPI document (3.1), as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_parts().1
 }
 
 /// Serve on a bound listener until SIGINT or SIGTERM: the HTTP server and the timer worker.
