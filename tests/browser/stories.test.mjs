@@ -410,6 +410,51 @@ test('the demo page and signing out', async () => {
   assert.equal(new globalThis.URL(page.url()).pathname, '/sign-in', `home after sign-out (${r.status()})`);
 });
 
+test('an operator administers people, organisations, workflows and the outbox; others get 404', async () => {
+  // in the demo, coordinators are operators
+  const { page } = await open('admin');
+  await demoSignIn(page, 'Gus Ferreira');
+  await page.getByRole('link', { name: /People, organisations, workflows and the outbox/ }).click();
+  await page.getByRole('heading', { name: 'Administration', level: 1 }).waitFor();
+  await look(page, '23-admin');
+  await page.getByRole('link', { name: /People/ }).first().click();
+  await page.getByRole('heading', { name: /^People/ }).waitFor();
+  await look(page, '24-admin-people');
+  await page.getByRole('link', { name: 'Lena Park' }).click();
+  await page.getByRole('heading', { name: 'Lena Park' }).waitFor();
+  // attributes that are not a JSON object: the message at the field, nothing saved
+  await page.getByLabel('Attributes').fill('[1, 2]');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#e-attributes').waitFor();
+  assert.equal(await page.getByLabel('Attributes').getAttribute('aria-invalid'), 'true');
+  await look(page, '25-admin-person-error');
+  await page.getByLabel('Attributes').fill('{"classification": "active"}');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+
+  await page.goto(`${URL}/admin/orgs`);
+  await look(page, '26-admin-orgs');
+  await page.locator('table.list tbody tr a').first().click();
+  await page.getByLabel('Time zone').fill('Mars/Olympus');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#e-timezone').waitFor();
+  assert.match(await page.locator('#e-timezone').innerText(), /Mars\/Olympus/);
+  await look(page, '27-admin-org-error');
+
+  await page.goto(`${URL}/admin/definitions`);
+  await page.getByRole('cell', { name: 'score_request', exact: true }).first().waitFor();
+  await look(page, '28-admin-workflows');
+  await page.goto(`${URL}/admin/outbox?status=all`);
+  await look(page, '29-admin-outbox');
+
+  // a mentor is no operator: the page is not there for her
+  const lena = (await open('lena')).page;
+  await demoSignIn(lena, 'Lena Park');
+  assert.equal(await lena.getByRole('link', { name: /People, organisations/ }).count(), 0);
+  const r = await lena.goto(`${URL}/admin/people`);
+  assert.equal(r.status(), 404);
+});
+
 test('no script errors on any page', () => {
   for (const b of opened) browserProblems.push(...b.problems.splice(0));
   assert.deepEqual(browserProblems, []);

@@ -78,10 +78,10 @@ async fn views(State(app): State<App>, c: ApiCaller) -> Result<Json<Value>, ApiE
 #[utoipa::path(get, path = "/views/{workflow}/{view}", tag = "views", operation_id = "view_page",
     description = "A page of a view the caller uses. Besides the parameters below, `f.FIELD=VALUE` filters on a field (VALUE as JSON, or else a string); any other parameter is refused with 400.",
     params(
-        ("workflow" = String, Path, description = "The view's workflow"),
-        ("view" = String, Path, description = "The view's name"),
-        ("offset" = Option<usize>, Query, description = "Cases to skip"),
-        ("limit" = Option<usize>, Query, description = "Cases per page (at most 500)"),
+        ("workflow" = String, Path, description = "The view's workflow", example = "score_request"),
+        ("view" = String, Path, description = "The view's name", example = "intake_queue"),
+        ("offset" = Option<i32>, Query, minimum = 0, description = "Cases to skip"),
+        ("limit" = Option<i32>, Query, minimum = 0, maximum = 500, description = "Cases per page (at most 500)"),
         ("sort" = Option<String>, Query, description = "A column to sort by"),
         ("desc" = Option<bool>, Query, description = "Sort descending"),
         ("state" = Option<Vec<String>>, Query, explode, description = "Only cases in these states"),
@@ -98,16 +98,33 @@ async fn view(
 ) -> Result<Json<Value>, ApiError> {
     let mut q = ViewQuery::default();
     for (k, v) in &params {
-        let num = |name: &str| -> Result<usize, Failure> {
-            v.parse::<usize>().map_err(|_| {
-                Failure::bad(name, format!("{name} must be a whole number, got \"{v}\""))
-            })
+        // whole numbers from 0 to 2^31-1 (the document's int32), a page at most 500
+        let num = |name: &str, max: u32| -> Result<usize, Failure> {
+            match v.parse::<u32>() {
+                Ok(n) if n <= max => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                _ => Err(Failure::bad(
+                    name,
+                    format!("{name} must be a whole number from 0 to {max}, got \"{v}\""),
+                )),
+            }
         };
         match k.as_str() {
-            "offset" => q.offset = num("offset")?,
-            "limit" => q.limit = num("limit")?.min(500),
+            "offset" => q.offset = num("offset", i32::MAX.unsigned_abs())?,
+            "limit" => q.limit = num("limit", 500)?,
             "sort" => q.sort = Some(v.clone()),
-            "desc" => q.descending = Some(v == "1" || v == "true"),
+            "desc" => {
+                q.descending = Some(match v.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(Failure::bad(
+                            "desc",
+                            format!("desc must be true or false, got \"{v}\""),
+                        )
+                        .into())
+                    }
+                })
+            }
             "state" => q.states.push(v.clone()),
             "q" => q.search = Some(v.clone()),
             k if k.starts_with("f.") => {
@@ -151,7 +168,7 @@ async fn start_actions(State(app): State<App>, c: ApiCaller) -> Result<Json<Valu
 }
 
 #[utoipa::path(get, path = "/cases/{id}", tag = "cases", operation_id = "get_case",
-    params(("id" = i64, Path, description = "The case")),
+    params(("id" = i64, Path, minimum = 1, description = "The case", example = 1)),
     responses((status = 200, description = "The case, the caller's actions now, pending timers, participants", body = doc::CaseView,
             headers(("ETag" = String, description = "The case's revision, for `If-Match`"))),
         (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such case, or not one the caller may see", body = ErrorBody)))]
@@ -185,7 +202,7 @@ async fn case(
 }
 
 #[utoipa::path(get, path = "/cases/{id}/history", tag = "cases", operation_id = "case_history",
-    params(("id" = i64, Path, description = "The case")),
+    params(("id" = i64, Path, minimum = 1, description = "The case", example = 1)),
     responses((status = 200, description = "The case's events, oldest first", body = doc::History), (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such case, or not one the caller may see", body = ErrorBody)))]
 async fn history(
     State(app): State<App>,
@@ -199,7 +216,7 @@ async fn history(
 }
 
 #[utoipa::path(get, path = "/cases/{id}/actions", tag = "cases", operation_id = "case_actions",
-    params(("id" = i64, Path, description = "The case")),
+    params(("id" = i64, Path, minimum = 1, description = "The case", example = 1)),
     responses((status = 200, description = "`actions`: what the caller may do now, with their inputs; `unavailable`: their other actions, each with why not", body = doc::Actions),
         (status = 401, description = "Not signed in", body = ErrorBody), (status = 404, description = "No such case, or not one the caller may see", body = ErrorBody)))]
 async fn actions(
@@ -257,9 +274,9 @@ fn body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, Failure> {
 
 #[utoipa::path(post, path = "/cases/{id}/actions/{action}", tag = "cases", operation_id = "act",
     params(
-        ("id" = i64, Path, description = "The case"),
-        ("action" = String, Path, description = "The action's id"),
-        ("If-Match" = Option<String>, Header, description = "The revision the caller saw (`3` or `\"3\"`): a changed case answers 409"),
+        ("id" = i64, Path, minimum = 1, description = "The case", example = 1),
+        ("action" = String, Path, description = "The action's id", example = "assign"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "The revision the caller saw (`3` or `\"3\"`): a changed case answers 409"),
         ("Idempotency-Key" = Option<String>, Header, description = "A retried request with the same key acts once"),
     ),
     request_body(content = ActBody, description = "The action's inputs (an empty body is no inputs)"),

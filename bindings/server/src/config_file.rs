@@ -6,6 +6,7 @@
 //! db = "cases.db"                 # relative paths are read from the file's folder
 //! workflows = "workflows"
 //! secure_cookies = true
+//! operator_roles = ["admin"]      # who sees the administration pages (default: admin)
 //!
 //! [mail]
 //! transport = "smtp"              # "log" (default), "file" or "smtp"
@@ -45,6 +46,9 @@ pub struct FileConfig {
     pub db: Option<PathBuf>,
     pub workflows: Option<PathBuf>,
     pub secure_cookies: Option<bool>,
+    /// The directory roles whose holders are operators (administration pages); the
+    /// engine's default (`admin`) when absent.
+    pub operator_roles: Option<Vec<String>>,
     #[serde(default)]
     pub mail: MailConfig,
     #[serde(default)]

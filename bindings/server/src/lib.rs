@@ -21,6 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use mentorflow::Engine;
 
+mod admin;
 mod api;
 mod auth;
 pub mod config_file;
@@ -208,6 +209,7 @@ impl App {
         let (api, doc) = api_parts();
         let doc = Arc::new(doc);
         pages::routes()
+            .merge(admin::routes())
             .merge(api)
             .route(
                 "/openapi.json",

@@ -357,6 +357,7 @@ async fn home(State(app): State<App>, s: Session) -> Result<Response, PageError>
                 }
             }
             Ok(json!({
+                "operator": e.is_operator(&me)?,
                 "groups": groups.into_iter().map(|(w, t, v)| json!({"workflow": w, "title": t, "views": v})).collect::<Vec<_>>(),
                 "starts": starts.iter().map(|s| json!({
                     "label": s.label, "workflow": s.workflow_title, "description": s.description,

@@ -24,6 +24,31 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("export.html", include_str!("../templates/export.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("start.html", include_str!("../templates/start.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
+    (
+        "admin_people.html",
+        include_str!("../templates/admin_people.html"),
+    ),
+    (
+        "admin_person.html",
+        include_str!("../templates/admin_person.html"),
+    ),
+    (
+        "admin_orgs.html",
+        include_str!("../templates/admin_orgs.html"),
+    ),
+    (
+        "admin_org.html",
+        include_str!("../templates/admin_org.html"),
+    ),
+    (
+        "admin_definitions.html",
+        include_str!("../templates/admin_definitions.html"),
+    ),
+    (
+        "admin_outbox.html",
+        include_str!("../templates/admin_outbox.html"),
+    ),
 ];
 
 /// The stylesheet (vendored: no network, no build step).
