@@ -192,7 +192,7 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   await page.waitForURL(`${URL}/sign-in`);
   await look(page, '09-sign-in');
   const since = Date.now() - 1000;
-  await page.getByLabel('E-mail address').fill('dan@ch12.example.org');
+  await page.getByLabel('E-mail address', { exact: true }).fill('dan@ch12.example.org');
   await page.getByRole('button', { name: 'Send me a sign-in link' }).click();
   await page.getByRole('status').getByText(/a sign-in link is on its way/).waitFor();
   await look(page, '10-sign-in-sent');

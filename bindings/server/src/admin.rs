@@ -361,7 +361,8 @@ async fn definitions(State(app): State<App>, Operator(s): Operator) -> Result<Re
                 .map(|d| {
                     json!({
                         "id": d.id, "version": d.version, "title": d.title,
-                        "description": d.description, "file": d.file,
+                        "description": d.description,
+                        "file": std::path::Path::new(&d.file).file_name().map_or_else(|| d.file.clone(), |f| f.to_string_lossy().into_owned()),
                         "hash": d.hash.chars().take(12).collect::<String>(),
                         "states": d.states.iter().map(|st| st.label.clone()).collect::<Vec<_>>(),
                         "actions": d.actions.len(),
@@ -401,26 +402,27 @@ async fn outbox(
     Query(q): Query<Fields>,
 ) -> Result<Response, PageError> {
     let shown = field(&q, "status").to_owned();
-    let filter =
-        match shown.as_str() {
-            "" => DeliveryFilter::default(),
-            "all" => DeliveryFilter {
-                all: true,
+    let filter = match shown.as_str() {
+        "" => DeliveryFilter::default(),
+        "all" => DeliveryFilter {
+            all: true,
+            ..DeliveryFilter::default()
+        },
+        other => match status_named(other) {
+            Some(st) => DeliveryFilter {
+                status: Some(st),
                 ..DeliveryFilter::default()
             },
-            other => match status_named(other) {
-                Some(st) => DeliveryFilter {
-                    status: Some(st),
-                    ..DeliveryFilter::default()
-                },
-                None => return Err(PageError(Failure::bad(
+            None => {
+                return Err(PageError(Failure::bad(
                     "status",
                     format!(
                         "status must be retry, dead, dropped, delivered or all, got \"{other}\""
                     ),
-                ))),
-            },
-        };
+                )))
+            }
+        },
+    };
     let done = field(&q, "done").to_owned();
     let rows = app
         .run(move |e| {

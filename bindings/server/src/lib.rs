@@ -31,6 +31,7 @@ pub mod links;
 pub mod mail;
 pub mod openapi;
 mod pages;
+pub mod password;
 mod render;
 pub mod worker;
 
@@ -74,6 +75,19 @@ pub struct Config {
     pub link_key: links::LinkKey,
     /// How long an e-mail action link works.
     pub link_ttl: chrono::Duration,
+    /// Single sign-on by a trusted reverse proxy's header (`[proxy]`), if configured.
+    pub proxy: Option<Proxy>,
+}
+
+/// A reverse proxy that signs people in: its header names the person (a directory id, or
+/// else an e-mail address that only one person has), and is believed only on connections
+/// from the trusted addresses; from anywhere else it is ignored.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// The header, e.g. `X-Remote-User`.
+    pub header: String,
+    /// The proxy's own addresses.
+    pub trusted: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -89,6 +103,7 @@ impl Default for Config {
             mail_from_org: Default::default(),
             link_key: links::LinkKey::random(),
             link_ttl: chrono::Duration::days(14),
+            proxy: None,
         }
     }
 }
@@ -106,6 +121,10 @@ struct Inner {
     mailer: mail::Mailer,
     /// Poked after every command through the portal: the timer worker looks again.
     wake: tokio::sync::Notify,
+    /// Failed password sign-ins.
+    limiter: password::Limiter,
+    /// The CSRF secret of people signed in by the proxy header (per process).
+    proxy_secret: String,
 }
 
 impl App {
@@ -123,6 +142,8 @@ impl App {
                 config,
                 mailer,
                 wake: tokio::sync::Notify::new(),
+                limiter: password::Limiter::default(),
+                proxy_secret: auth::secret(),
             }),
         })
     }
@@ -146,6 +167,8 @@ impl App {
                         config,
                         mailer,
                         wake: tokio::sync::Notify::new(),
+                        limiter: password::Limiter::default(),
+                        proxy_secret: auth::secret(),
                     }),
                 }
             }
@@ -165,6 +188,15 @@ impl App {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The failed sign-in counts.
+    pub(crate) fn limiter(&self) -> &password::Limiter {
+        &self.inner.limiter
+    }
+
+    pub(crate) fn proxy_secret(&self) -> &str {
+        &self.inner.proxy_secret
     }
 
     /// Tell the timer worker that something changed (a new timer may be due sooner).
@@ -243,9 +275,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(app.clone(), stop_rx));
-    let result = axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let result = axum::serve(
+        listener,
+        app.router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     let _ = stop_tx.send(true);
     if let Err(e) = worker.await {
         tracing::error!("timer worker: {e}");

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/sign_in_link.html"),
     ),
     ("demo.html", include_str!("../templates/demo.html")),
+    ("password.html", include_str!("../templates/password.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("view.html", include_str!("../templates/view.html")),
     ("export.html", include_str!("../templates/export.html")),

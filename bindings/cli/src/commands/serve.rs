@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         config.link_key = key;
     }
     config.link_ttl = file.links.ttl().map_err(|e| CliError::coded("config", e))?;
+    if let Some(p) = &file.proxy {
+        config.proxy = Some(p.proxy().map_err(|e| CliError::coded("config", e))?);
+    }
     // check the mail settings before anything is written
     let mailer = Mailer::new(
         config.mail.clone(),
