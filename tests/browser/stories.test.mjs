@@ -334,6 +334,12 @@ test('a coordinator reads the Session Activity Report and downloads it as CSV', 
   assert.ok(rows >= 1, 'the demo logged sessions');
   // person ids are shown by name
   assert.match(await page.locator('table.list tbody').innerText(), /Dan Okafor/);
+  // the chapter by its name, not its id; empty date filters say the format they take
+  const chapterCol = headers.indexOf('Chapter');
+  assert.ok(chapterCol >= 0, `a Chapter column in ${headers}`);
+  const chapters = await page.locator(`table.list tbody tr td:nth-child(${chapterCol + 1})`).allInnerTexts();
+  assert.ok(chapters.length > 0 && chapters.every((c) => c === 'SCORE Chapter 12'), `chapters: ${chapters}`);
+  assert.equal(await page.getByLabel('From').getAttribute('placeholder'), 'YYYY-MM-DD');
   await look(page, '23-session-activity-report');
   // a period with no sessions: no rows, and the filter is kept
   await page.getByLabel('From').fill('2030-01-01');

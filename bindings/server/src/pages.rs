@@ -749,7 +749,7 @@ async fn export_page(
         .map(str::to_owned);
     let csv = q.opt("format") == Some("csv");
     let (w, n) = (workflow.clone(), name.clone());
-    let (info, mut table, names) = app
+    let (info, mut table, names, org_names) = app
         .run(move |e| {
             let not_found = || Error::NotFound {
                 kind: "export",
@@ -769,7 +769,13 @@ async fn export_page(
                 .iter()
                 .map(|p| (p.id.clone(), name_of(p)))
                 .collect();
-            Ok((info, table, names))
+            // the chapter (organisation) column shows the organisation's name
+            let org_names: BTreeMap<String, String> = e
+                .orgs()?
+                .into_iter()
+                .map(|o| (o.id.clone(), o.name.unwrap_or(o.id)))
+                .collect();
+            Ok((info, table, names, org_names))
         })
         .await?;
     let chapters: std::collections::BTreeSet<String> = table
@@ -818,11 +824,13 @@ async fn export_page(
         "columns": table.columns.iter().map(|c| humanize(c)).collect::<Vec<_>>(),
         "rows": table.rows.iter().map(|r| table.columns.iter().map(|c| {
             let text = r.get(c).map(show_value).unwrap_or_default();
-            names.get(&text).cloned().unwrap_or(text)
+            let lookup = if c == "chapter" || c == "org" { &org_names } else { &names };
+            lookup.get(&text).cloned().unwrap_or(text)
         }).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "total": table.rows.len(),
         "has_date": has_date, "date_from": from, "date_to": to,
-        "chapters": chapters, "chapter": chapter,
+        "chapters": chapters.iter().map(|c| json!({"id": c, "name": org_names.get(c).unwrap_or(c)})).collect::<Vec<_>>(),
+        "chapter": chapter,
         "base": format!("/exports/{workflow}/{name}"), "csv": csv_href,
     });
     Ok(render::page("export.html", with(layout(&s), ctx)).into_response())
