@@ -240,6 +240,10 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   assert.match(await session.innerText(), /You must accept or decline this mentoring request before adding a session/);
   assert.match(await notNow.innerText(), /once the case moves on \(Accept Assignment or Decline Assignment\)/);
   assert.equal(await page.locator('form[action$="/act/log_session"]').count(), 0);
+  // the plain "not while the case is …" lines are one grouped line, not one each
+  const later = notNow.locator('li.later');
+  assert.match(await later.innerText(), /^Not while the case is Assigned – Pending\n.*Refer Mentor/s);
+  assert.doesNotMatch(await notNow.innerText(), /Refer Mentor is not possible while/);
   await look(page, '13b-case-not-possible-now');
 
   // a blank note is refused at the field, nothing changes

@@ -1067,12 +1067,19 @@ fn case_context(
             if !guard && moves_on.is_empty() {
                 moves_on = suggest.clone();
             }
+            // the state's plain "X is not possible while the case is Y" lines are grouped
+            // into one ("Not while the case is Y: X, Z"); their own words stay on their own
+            let generic = !guard && why.message.contains(" is not possible while the case is ");
             Some(json!({
                 "id": a.action, "label": action_label(&a.action), "message": why.message,
                 "guard": guard, "suggest": if guard { suggest } else { Vec::new() },
+                "generic": generic,
             }))
         })
         .collect();
+    let (later, unavailable): (Vec<Value>, Vec<Value>) = unavailable
+        .into_iter()
+        .partition(|u| u["generic"] == json!(true));
     let actions: Vec<Value> = available
         .iter()
         .filter_map(|id| def.action(id))
@@ -1112,7 +1119,7 @@ fn case_context(
             "workflow": def.title, "zone": org.timezone,
         },
         "fields": fields, "participants": participants, "events": events, "notes": notes,
-        "timers": timers, "actions": actions, "unavailable": unavailable, "moves_on": moves_on,
+        "timers": timers, "actions": actions, "unavailable": unavailable, "later": later, "moves_on": moves_on,
         "states": graph,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
