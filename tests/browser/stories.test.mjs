@@ -465,6 +465,62 @@ test('an operator administers people, organisations, workflows and the outbox; o
   assert.equal(r.status(), 404);
 });
 
+/** Open an action's form on a case page (a lone action's form may be open already). */
+async function openAction(page, label) {
+  const button = page.getByRole('button', { name: label, exact: true });
+  if (!(await button.isVisible())) {
+    await page.locator('summary', { hasText: label }).first().click();
+  }
+  await button.waitFor();
+}
+
+test('an agent exception goes from request to supervisor approval', async () => {
+  // Cam asks for coaching; Ben takes it from the Public Box; Cam confirms; Sue approves
+  const cam = (await open('cam-exc')).page;
+  await demoSignIn(cam, 'Cam Ortiz');
+  await cam.getByRole('link', { name: 'New Request - Mentoring Request' }).click();
+  await cam.getByRole('heading', { name: 'New Request - Mentoring Request' }).waitFor();
+  const day = new Date(Date.now() + 21 * 86400000).toISOString().slice(0, 10);
+  await cam.getByLabel('Mentoring Date').fill(day);
+  await cam.getByLabel('Exception Type').selectOption({ index: 1 });
+  await cam.getByLabel('Start Time').fill('10:00');
+  await cam.getByLabel('End Time').fill('11:00');
+  await cam.getByLabel('Description').fill('Coaching on the new refund policy calls.');
+  await cam.getByRole('button', { name: 'New Request - Mentoring Request' }).click();
+  await cam.waitForURL(/\/cases\/\d+/);
+  const caseUrl = cam.url().replace(/\?.*$/, '');
+  await cam.getByText('Pending', { exact: true }).first().waitFor();
+  await look(cam, '30-exception-pending');
+
+  const ben = (await open('ben-exc')).page;
+  await demoSignIn(ben, 'Ben Carter');
+  await ben.goto(caseUrl);
+  await openAction(ben, 'Accept mentoring request');
+  await ben.getByRole('button', { name: 'Accept mentoring request' }).click();
+  await ben.waitForURL(/done=accept/);
+  await ben.getByText('To-Do', { exact: true }).first().waitFor();
+
+  await cam.goto(caseUrl);
+  await openAction(cam, 'Confirm the acceptance');
+  await cam.getByRole('button', { name: 'Confirm the acceptance' }).click();
+  await cam.waitForURL(/done=confirm/);
+  await cam.getByText('Submitted', { exact: true }).first().waitFor();
+
+  const sue = (await open('sue-exc')).page;
+  await demoSignIn(sue, 'Sue Palmer');
+  await sue.getByRole('link', { name: /To-Do Box/ }).click();
+  await sue.getByRole('heading', { name: /To-Do Box/ }).waitFor();
+  await sue.locator(`table.list tbody a[href="${new globalThis.URL(caseUrl).pathname}"]`).first().click();
+  await sue.waitForURL(caseUrl);
+  await look(sue, '31-exception-to-approve');
+  await openAction(sue, 'Approve');
+  await sue.getByLabel('Note').fill('Approved: enjoy the session.');
+  await sue.getByRole('button', { name: 'Approve' }).click();
+  await sue.waitForURL(/done=approve/);
+  await sue.getByText('Approved', { exact: true }).first().waitFor();
+  await look(sue, '32-exception-approved');
+});
+
 test('no script errors on any page', () => {
   for (const b of opened) browserProblems.push(...b.problems.splice(0));
   assert.deepEqual(browserProblems, []);
