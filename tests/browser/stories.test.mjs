@@ -192,7 +192,7 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   await page.waitForURL(`${URL}/sign-in`);
   await look(page, '09-sign-in');
   const since = Date.now() - 1000;
-  await page.getByLabel('E-mail address').fill('dan@ch12.example.org');
+  await page.getByLabel('E-mail address', { exact: true }).fill('dan@ch12.example.org');
   await page.getByRole('button', { name: 'Send me a sign-in link' }).click();
   await page.getByRole('status').getByText(/a sign-in link is on its way/).waitFor();
   await look(page, '10-sign-in-sent');
@@ -240,6 +240,10 @@ test('a mentor signs in by the e-mailed link and accepts the request with a note
   assert.match(await session.innerText(), /You must accept or decline this mentoring request before adding a session/);
   assert.match(await notNow.innerText(), /once the case moves on \(Accept Assignment or Decline Assignment\)/);
   assert.equal(await page.locator('form[action$="/act/log_session"]').count(), 0);
+  // the plain "not while the case is …" lines are one grouped line, not one each
+  const later = notNow.locator('li.later');
+  assert.match(await later.innerText(), /^Not while the case is Assigned – Pending\n.*Refer Mentor/s);
+  assert.doesNotMatch(await notNow.innerText(), /Refer Mentor is not possible while/);
   await look(page, '13b-case-not-possible-now');
 
   // a blank note is refused at the field, nothing changes
@@ -334,6 +338,12 @@ test('a coordinator reads the Session Activity Report and downloads it as CSV', 
   assert.ok(rows >= 1, 'the demo logged sessions');
   // person ids are shown by name
   assert.match(await page.locator('table.list tbody').innerText(), /Dan Okafor/);
+  // the chapter by its name, not its id; empty date filters say the format they take
+  const chapterCol = headers.indexOf('Chapter');
+  assert.ok(chapterCol >= 0, `a Chapter column in ${headers}`);
+  const chapters = await page.locator(`table.list tbody tr td:nth-child(${chapterCol + 1})`).allInnerTexts();
+  assert.ok(chapters.length > 0 && chapters.every((c) => c === 'SCORE Chapter 12'), `chapters: ${chapters}`);
+  assert.equal(await page.getByLabel('From').getAttribute('placeholder'), 'YYYY-MM-DD');
   await look(page, '23-session-activity-report');
   // a period with no sessions: no rows, and the filter is kept
   await page.getByLabel('From').fill('2030-01-01');
@@ -408,6 +418,107 @@ test('the demo page and signing out', async () => {
   await page.waitForURL(`${URL}/sign-in`);
   const r = await page.goto(`${URL}/`);
   assert.equal(new globalThis.URL(page.url()).pathname, '/sign-in', `home after sign-out (${r.status()})`);
+});
+
+test('an operator administers people, organisations, workflows and the outbox; others get 404', async () => {
+  // in the demo, coordinators are operators
+  const { page } = await open('admin');
+  await demoSignIn(page, 'Gus Ferreira');
+  await page.getByRole('link', { name: /People, organisations, workflows and the outbox/ }).click();
+  await page.getByRole('heading', { name: 'Administration', level: 1 }).waitFor();
+  await look(page, '23-admin');
+  await page.getByRole('link', { name: /People/ }).first().click();
+  await page.getByRole('heading', { name: /^People/ }).waitFor();
+  await look(page, '24-admin-people');
+  await page.getByRole('link', { name: 'Lena Park' }).click();
+  await page.getByRole('heading', { name: 'Lena Park' }).waitFor();
+  // attributes that are not a JSON object: the message at the field, nothing saved
+  await page.getByLabel('Attributes').fill('[1, 2]');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#e-attributes').waitFor();
+  assert.equal(await page.getByLabel('Attributes').getAttribute('aria-invalid'), 'true');
+  await look(page, '25-admin-person-error');
+  await page.getByLabel('Attributes').fill('{"classification": "active"}');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+
+  await page.goto(`${URL}/admin/orgs`);
+  await look(page, '26-admin-orgs');
+  await page.locator('table.list tbody tr a').first().click();
+  await page.getByLabel('Time zone').fill('Mars/Olympus');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#e-timezone').waitFor();
+  assert.match(await page.locator('#e-timezone').innerText(), /Mars\/Olympus/);
+  await look(page, '27-admin-org-error');
+
+  await page.goto(`${URL}/admin/definitions`);
+  await page.getByRole('cell', { name: 'score_request', exact: true }).first().waitFor();
+  await look(page, '28-admin-workflows');
+  await page.goto(`${URL}/admin/outbox?status=all`);
+  await look(page, '29-admin-outbox');
+
+  // a mentor is no operator: the page is not there for her
+  const lena = (await open('lena')).page;
+  await demoSignIn(lena, 'Lena Park');
+  assert.equal(await lena.getByRole('link', { name: /People, organisations/ }).count(), 0);
+  const r = await lena.goto(`${URL}/admin/people`);
+  assert.equal(r.status(), 404);
+});
+
+/** Open an action's form on a case page (a lone action's form may be open already). */
+async function openAction(page, label) {
+  const button = page.getByRole('button', { name: label, exact: true });
+  if (!(await button.isVisible())) {
+    await page.locator('summary', { hasText: label }).first().click();
+  }
+  await button.waitFor();
+}
+
+test('an agent exception goes from request to supervisor approval', async () => {
+  // Cam asks for coaching; Ben takes it from the Public Box; Cam confirms; Sue approves
+  const cam = (await open('cam-exc')).page;
+  await demoSignIn(cam, 'Cam Ortiz');
+  await cam.getByRole('link', { name: 'New Request - Mentoring Request' }).click();
+  await cam.getByRole('heading', { name: 'New Request - Mentoring Request' }).waitFor();
+  const day = new Date(Date.now() + 21 * 86400000).toISOString().slice(0, 10);
+  await cam.getByLabel('Mentoring Date').fill(day);
+  await cam.getByLabel('Exception Type').selectOption({ index: 1 });
+  await cam.getByLabel('Start Time').fill('10:00');
+  await cam.getByLabel('End Time').fill('11:00');
+  await cam.getByLabel('Description').fill('Coaching on the new refund policy calls.');
+  await cam.getByRole('button', { name: 'New Request - Mentoring Request' }).click();
+  await cam.waitForURL(/\/cases\/\d+/);
+  const caseUrl = cam.url().replace(/\?.*$/, '');
+  await cam.getByText('Pending', { exact: true }).first().waitFor();
+  await look(cam, '30-exception-pending');
+
+  const ben = (await open('ben-exc')).page;
+  await demoSignIn(ben, 'Ben Carter');
+  await ben.goto(caseUrl);
+  await openAction(ben, 'Accept mentoring request');
+  await ben.getByRole('button', { name: 'Accept mentoring request' }).click();
+  await ben.waitForURL(/done=accept/);
+  await ben.getByText('To-Do', { exact: true }).first().waitFor();
+
+  await cam.goto(caseUrl);
+  await openAction(cam, 'Confirm the acceptance');
+  await cam.getByRole('button', { name: 'Confirm the acceptance' }).click();
+  await cam.waitForURL(/done=confirm/);
+  await cam.getByText('Submitted', { exact: true }).first().waitFor();
+
+  const sue = (await open('sue-exc')).page;
+  await demoSignIn(sue, 'Sue Palmer');
+  await sue.getByRole('link', { name: /To-Do Box/ }).click();
+  await sue.getByRole('heading', { name: /To-Do Box/ }).waitFor();
+  await sue.locator(`table.list tbody a[href="${new globalThis.URL(caseUrl).pathname}"]`).first().click();
+  await sue.waitForURL(caseUrl);
+  await look(sue, '31-exception-to-approve');
+  await openAction(sue, 'Approve');
+  await sue.getByLabel('Note').fill('Approved: enjoy the session.');
+  await sue.getByRole('button', { name: 'Approve' }).click();
+  await sue.waitForURL(/done=approve/);
+  await sue.getByText('Approved', { exact: true }).first().waitFor();
+  await look(sue, '32-exception-approved');
 });
 
 test('no script errors on any page', () => {

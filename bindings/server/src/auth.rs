@@ -91,9 +91,57 @@ pub fn check_pre(pre: Option<&str>, token: &str) -> Result<(), Failure> {
     }
 }
 
+/// The person a trusted reverse proxy names in its header (`Config::proxy`): only on a
+/// connection from one of its addresses; the header from anywhere else is ignored.
+async fn proxy_person(parts: &Parts, app: &App) -> Result<Option<Person>, Failure> {
+    let Some(proxy) = &app.config().proxy else {
+        return Ok(None);
+    };
+    let Some(peer) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return Ok(None);
+    };
+    if !proxy.trusted.contains(&peer) {
+        return Ok(None);
+    }
+    let Some(user) = parts
+        .headers
+        .get(proxy.header.as_str())
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    app.run(move |e| match e.person(&user) {
+        Ok(p) => Ok(Some(p)),
+        Err(mentorflow::Error::NotFound { .. }) => {
+            let mut by_mail = e.people_by_email(&user)?;
+            Ok(if by_mail.len() == 1 {
+                by_mail.pop()
+            } else {
+                None
+            })
+        }
+        Err(other) => Err(other),
+    })
+    .await
+}
+
 async fn session_of(parts: &Parts, app: &App) -> Result<Option<Session>, Failure> {
     let Some(secret) = cookie(parts, SESSION_COOKIE) else {
-        return Ok(None);
+        // single sign-on: the proxy's header, with a CSRF secret per person and process
+        return Ok(proxy_person(parts, app).await?.map(|person| {
+            let secret = format!("proxy:{}:{}", app.proxy_secret(), person.id);
+            Session {
+                csrf: csrf_for(&secret),
+                secret,
+                person,
+            }
+        }));
     };
     let slide = Some(app.config().session_ttl);
     let s = secret.clone();

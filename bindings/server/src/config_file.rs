@@ -6,6 +6,7 @@
 //! db = "cases.db"                 # relative paths are read from the file's folder
 //! workflows = "workflows"
 //! secure_cookies = true
+//! operator_roles = ["admin"]      # who sees the administration pages (default: admin)
 //!
 //! [mail]
 //! transport = "smtp"              # "log" (default), "file" or "smtp"
@@ -19,6 +20,10 @@
 //!
 //! [mail.from_org]                 # organisations' own senders
 //! ch12 = "SCORE Chapter 12 <chapter12@example.org>"
+//!
+//! [proxy]                         # single sign-on by a reverse proxy
+//! header = "X-Remote-User"        # names the person: directory id, or an e-mail only one person has
+//! trusted = ["127.0.0.1"]         # believed only on connections from these addresses
 //!
 //! [links]                         # e-mail action links (Accept/Decline from the mail)
 //! secret_env = "MENTORFLOW_LINK_SECRET"   # at least 32 characters, read from this variable
@@ -45,10 +50,53 @@ pub struct FileConfig {
     pub db: Option<PathBuf>,
     pub workflows: Option<PathBuf>,
     pub secure_cookies: Option<bool>,
+    /// The directory roles whose holders are operators (administration pages); the
+    /// engine's default (`admin`) when absent.
+    pub operator_roles: Option<Vec<String>>,
     #[serde(default)]
     pub mail: MailConfig,
     #[serde(default)]
     pub links: LinksConfig,
+    /// `[proxy]`: single sign-on by a trusted reverse proxy's header.
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The header naming the person.
+    pub header: String,
+    /// The proxy's addresses (IP addresses, not names).
+    pub trusted: Vec<String>,
+}
+
+impl ProxyConfig {
+    /// The proxy as the portal takes it; an address that is not an IP address, a header name
+    /// that cannot be one, or no trusted address is an error naming the setting.
+    pub fn proxy(&self) -> Result<crate::Proxy, String> {
+        if axum::http::HeaderName::from_bytes(self.header.as_bytes()).is_err() {
+            return Err(format!(
+                "proxy.header: \"{}\" is not a header name",
+                self.header
+            ));
+        }
+        if self.trusted.is_empty() {
+            return Err("proxy.trusted: name the proxy's addresses (e.g. [\"127.0.0.1\"])".into());
+        }
+        let trusted = self
+            .trusted
+            .iter()
+            .map(|a| {
+                a.parse::<std::net::IpAddr>()
+                    .map_err(|_| format!("proxy.trusted: \"{a}\" is not an IP address"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::Proxy {
+            header: self.header.to_ascii_lowercase(),
+            trusted,
+        })
+    }
 }
 
 /// `[links]`: e-mail action links.
@@ -210,6 +258,37 @@ impl FileConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_proxy_section_is_checked() {
+        let c = FileConfig::parse(
+            "[proxy]\nheader = \"X-Remote-User\"\ntrusted = [\"127.0.0.1\", \"::1\"]\n",
+        )
+        .expect("parses");
+        let p = c.proxy.expect("proxy").proxy().expect("valid");
+        assert_eq!(p.header, "x-remote-user");
+        assert_eq!(p.trusted.len(), 2);
+        let c =
+            FileConfig::parse("[proxy]\nheader = \"X-Remote-User\"\ntrusted = [\"proxy.local\"]\n")
+                .expect("parses");
+        let err = c
+            .proxy
+            .expect("proxy")
+            .proxy()
+            .expect_err("a name is no address");
+        assert!(
+            err.contains("proxy.trusted") && err.contains("proxy.local"),
+            "{err}"
+        );
+        let c = FileConfig::parse("[proxy]\nheader = \"X Remote\"\ntrusted = [\"127.0.0.1\"]\n")
+            .expect("parses");
+        assert!(c
+            .proxy
+            .expect("proxy")
+            .proxy()
+            .expect_err("bad header")
+            .contains("proxy.header"));
+    }
 
     #[test]
     fn a_full_file_reads() {

@@ -10,6 +10,9 @@
 //! so what a person sees and may do is exactly the engine's. A case one may not see answers
 //! 404, like a missing one.
 //!
+//! The JSON API's OpenAPI document is generated from its routes and served at
+//! `/openapi.json` ([`openapi_document`]).
+//!
 //! The engine is synchronous; every call to it runs on tokio's blocking pool
 //! (`App::run`), never on the async threads.
 
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use mentorflow::Engine;
 
+mod admin;
 mod api;
 mod auth;
 pub mod config_file;
@@ -25,7 +29,9 @@ mod error;
 mod forms;
 pub mod links;
 pub mod mail;
+pub mod openapi;
 mod pages;
+pub mod password;
 mod render;
 pub mod worker;
 
@@ -69,6 +75,19 @@ pub struct Config {
     pub link_key: links::LinkKey,
     /// How long an e-mail action link works.
     pub link_ttl: chrono::Duration,
+    /// Single sign-on by a trusted reverse proxy's header (`[proxy]`), if configured.
+    pub proxy: Option<Proxy>,
+}
+
+/// A reverse proxy that signs people in: its header names the person (a directory id, or
+/// else an e-mail address that only one person has), and is believed only on connections
+/// from the trusted addresses; from anywhere else it is ignored.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    /// The header, e.g. `X-Remote-User`.
+    pub header: String,
+    /// The proxy's own addresses.
+    pub trusted: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -84,6 +103,7 @@ impl Default for Config {
             mail_from_org: Default::default(),
             link_key: links::LinkKey::random(),
             link_ttl: chrono::Duration::days(14),
+            proxy: None,
         }
     }
 }
@@ -101,6 +121,10 @@ struct Inner {
     mailer: mail::Mailer,
     /// Poked after every command through the portal: the timer worker looks again.
     wake: tokio::sync::Notify,
+    /// Failed password sign-ins.
+    limiter: password::Limiter,
+    /// The CSRF secret of people signed in by the proxy header (per process).
+    proxy_secret: String,
 }
 
 impl App {
@@ -118,6 +142,8 @@ impl App {
                 config,
                 mailer,
                 wake: tokio::sync::Notify::new(),
+                limiter: password::Limiter::default(),
+                proxy_secret: auth::secret(),
             }),
         })
     }
@@ -141,6 +167,8 @@ impl App {
                         config,
                         mailer,
                         wake: tokio::sync::Notify::new(),
+                        limiter: password::Limiter::default(),
+                        proxy_secret: auth::secret(),
                     }),
                 }
             }
@@ -160,6 +188,15 @@ impl App {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The failed sign-in counts.
+    pub(crate) fn limiter(&self) -> &password::Limiter {
+        &self.inner.limiter
+    }
+
+    pub(crate) fn proxy_secret(&self) -> &str {
+        &self.inner.proxy_secret
     }
 
     /// Tell the timer worker that something changed (a new timer may be due sooner).
@@ -201,11 +238,34 @@ impl App {
                 axum::http::HeaderValue::from_static("same-origin"),
             ))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+        let (api, doc) = api_parts();
+        let doc = Arc::new(doc);
         pages::routes()
-            .nest("/api", api::routes())
+            .merge(admin::routes())
+            .merge(api)
+            .route(
+                "/openapi.json",
+                axum::routing::get(move || {
+                    let doc = doc.clone();
+                    async move { axum::Json(doc.as_ref().clone()) }
+                }),
+            )
             .layer(security)
             .with_state(self.clone())
     }
+}
+
+/// The `/api` routes and their OpenAPI document, made together (see [`openapi`]).
+fn api_parts() -> (Router<App>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api", api::routes().fallback(api::not_found))
+        .split_for_parts()
+}
+
+/// The JSON API's OpenAPI document (3.1), as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_parts().1
 }
 
 /// Serve on a bound listener until SIGINT or SIGTERM: the HTTP server and the timer worker.
@@ -215,9 +275,13 @@ impl App {
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(app.clone(), stop_rx));
-    let result = axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let result = axum::serve(
+        listener,
+        app.router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     let _ = stop_tx.send(true);
     if let Err(e) = worker.await {
         tracing::error!("timer worker: {e}");

@@ -232,6 +232,31 @@ pub async fn send_sign_in(app: &App, person: &Person, url: &str) {
     }
 }
 
+/// Send a link to set a password (failures are logged: the page says the same either way).
+pub async fn send_password_link(app: &App, person: &Person, url: &str) {
+    let Some(to) = person.email.clone() else {
+        return;
+    };
+    let name = person.name.clone().unwrap_or_else(|| person.id.clone());
+    let m = Message {
+        to_name: name.clone(),
+        to,
+        subject: "Set your password".into(),
+        body: format!(
+            "Hello {name},\n\nFollow this link to set your password for the mentoring portal:\n\n{url}\n\nIt works once, for {} minutes. If you did not ask for it, ignore this e-mail: your password stays as it was.\n",
+            app.config().sign_in_ttl.num_minutes()
+        ),
+        id: format!("password-{}", crate::auth::secret()),
+    };
+    let mailer = app.mailer().clone();
+    let org = person.org.clone();
+    match tokio::task::spawn_blocking(move || mailer.send(&m, org.as_deref())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("password mail to {}: {e}", person.id),
+        Err(e) => tracing::error!("password mail task: {e}"),
+    }
+}
+
 /// The outbox's notifications as e-mail: a hook for the engine. Register it with
 /// [`NotificationMailer::attach`] (it needs the engine to find the recipient's address).
 #[derive(Debug)]

@@ -25,7 +25,13 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(home))
         .route("/sign-in", get(sign_in_form).post(sign_in_request))
+        .route("/sign-in/password", post(sign_in_password))
         .route("/sign-in/{token}", get(sign_in_link).post(sign_in_redeem))
+        .route(
+            "/password",
+            get(password_request_form).post(password_request),
+        )
+        .route("/password/{token}", get(password_form).post(password_set))
         .route("/sign-out", post(sign_out))
         .route("/demo", get(demo_people))
         .route("/demo/{person}", post(demo_sign_in))
@@ -241,6 +247,231 @@ async fn sign_in_redeem(
     }
 }
 
+// ---- passwords -------------------------------------------------------------------------
+
+/// The client's address for the sign-in limits (`unknown` when the server was not told).
+fn peer_key(headers_ext: &axum::http::Extensions) -> String {
+    headers_ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn sign_in_page(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    status: StatusCode,
+    extra: Value,
+) -> Response {
+    let (pre, set) = pre_cookie(app, headers);
+    let ctx = with(
+        json!({"csrf": auth::csrf_for(&pre), "demo": app.config().demo}),
+        extra,
+    );
+    page_with_cookie(status, render::page("sign_in.html", ctx), set)
+}
+
+/// Sign in with e-mail and password: one message for an unknown address and a wrong
+/// password; failures counted per address and account (`password::Limiter`).
+async fn sign_in_password(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let headers = &headers;
+    let f = FormFields(&form);
+    auth::check_pre(pre_of(headers).as_deref(), f.get("_csrf"))?;
+    let email = f.get("email").trim().to_owned();
+    let next = f.opt("next").and_then(auth::safe_next);
+    let addr = peer_key(&extensions);
+    if let Some(wait) = app.limiter().blocked(&addr, &email) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return Ok(sign_in_page(
+            &app,
+            headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({
+                "next": next, "email": email,
+                "password_error": format!("Too many failed sign-ins; try again in {minutes} minute{}, or ask for a sign-in link.", if minutes == 1 { "" } else { "s" }),
+            }),
+        ));
+    }
+    let password = f.get("password").to_owned();
+    let addr_email = email.clone();
+    let who = app
+        .run(move |e| {
+            let mut found = None;
+            let mut checked = false;
+            if password.len() <= crate::password::MAX_LEN * 4 {
+                for p in e.people_by_email(&addr_email)? {
+                    if let Some(phc) = e.password_hash(&p.id)? {
+                        checked = true;
+                        if crate::password::verify(&password, &phc) {
+                            found = Some(p.id);
+                            break;
+                        }
+                    }
+                }
+            }
+            if !checked {
+                crate::password::verify_nobody(&password);
+            }
+            Ok(found)
+        })
+        .await?;
+    match who {
+        Some(person) => {
+            app.limiter().succeeded(&email);
+            start_session(&app, person, next.as_deref().unwrap_or("/")).await
+        }
+        None => {
+            app.limiter().failed(&addr, &email);
+            Ok(sign_in_page(
+                &app,
+                headers,
+                StatusCode::UNAUTHORIZED,
+                json!({
+                    "next": next, "email": email,
+                    "password_error": "That e-mail address and password do not match.",
+                }),
+            ))
+        }
+    }
+}
+
+async fn password_request_form(State(app): State<App>, headers: axum::http::HeaderMap) -> Response {
+    let (pre, set) = pre_cookie(&app, &headers);
+    page_with_cookie(
+        StatusCode::OK,
+        render::page(
+            "password.html",
+            json!({"csrf": auth::csrf_for(&pre), "ask": true}),
+        ),
+        set,
+    )
+}
+
+/// Mail a link to set a password to everyone with that address; the same answer either way.
+async fn password_request(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let f = FormFields(&form);
+    auth::check_pre(pre_of(&headers).as_deref(), f.get("_csrf"))?;
+    let email = f.get("email").trim().to_owned();
+    if !email.contains('@') || email.len() > 320 {
+        let (pre, set) = pre_cookie(&app, &headers);
+        let html = render::page(
+            "password.html",
+            json!({"csrf": auth::csrf_for(&pre), "ask": true, "email": email,
+            "error": "enter the e-mail address the programme knows you by"}),
+        );
+        return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
+    }
+    let ttl = app.config().sign_in_ttl;
+    let addr = email.clone();
+    let links = app
+        .run(move |e| {
+            let mut links = Vec::new();
+            for p in e.people_by_email(&addr)? {
+                let secret = auth::secret();
+                e.issue_token(&secret, "set_password", &p.id, json!({}), ttl)?;
+                links.push((p, secret));
+            }
+            Ok(links)
+        })
+        .await?;
+    for (person, secret) in links {
+        let url = format!("{}/password/{secret}", app.config().public_url);
+        crate::mail::send_password_link(&app, &person, &url).await;
+    }
+    Ok(render::page("password.html", json!({"sent": true, "email": email})).into_response())
+}
+
+async fn password_form(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let t = token.clone();
+    let found = app
+        .run(move |e| match e.peek_token(&t, "set_password")? {
+            Some(tok) => Ok(Some(e.person(&tok.person)?)),
+            None => Ok(None),
+        })
+        .await?;
+    let (pre, set) = pre_cookie(&app, &headers);
+    let (status, ctx) = match found {
+        Some(p) => (
+            StatusCode::OK,
+            json!({"csrf": auth::csrf_for(&pre), "name": name_of(&p), "token": token}),
+        ),
+        None => (StatusCode::NOT_FOUND, json!({"expired": true})),
+    };
+    Ok(page_with_cookie(
+        status,
+        render::page("password.html", ctx),
+        set,
+    ))
+}
+
+/// Set the password: checked, hashed (argon2id), the link used up, and signed in.
+async fn password_set(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    let f = FormFields(&form);
+    auth::check_pre(pre_of(&headers).as_deref(), f.get("_csrf"))?;
+    let password = f.get("password").to_owned();
+    if let Some(why) = crate::password::weakness(&password, f.get("confirm")) {
+        let t = token.clone();
+        let p = app
+            .run(move |e| match e.peek_token(&t, "set_password")? {
+                Some(tok) => Ok(Some(e.person(&tok.person)?)),
+                None => Ok(None),
+            })
+            .await?;
+        let Some(p) = p else {
+            return Ok((
+                StatusCode::NOT_FOUND,
+                render::page("password.html", json!({"expired": true})),
+            )
+                .into_response());
+        };
+        let (pre, set) = pre_cookie(&app, &headers);
+        let html = render::page(
+            "password.html",
+            json!({"csrf": auth::csrf_for(&pre), "name": name_of(&p), "token": token, "error": why}),
+        );
+        return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
+    }
+    let phc = crate::password::hash(&password).map_err(|e| {
+        tracing::error!("password hash: {e}");
+        Failure::Internal
+    })?;
+    let person = app
+        .run(move |e| {
+            let Some(t) = e.redeem_token(&token, "set_password")? else {
+                return Ok(None);
+            };
+            e.set_password_hash(&t.person, &phc)?;
+            Ok(Some(t.person))
+        })
+        .await?;
+    match person {
+        Some(p) => start_session(&app, p, "/?password=set").await,
+        None => Ok((
+            StatusCode::NOT_FOUND,
+            render::page("password.html", json!({"expired": true})),
+        )
+            .into_response()),
+    }
+}
+
 async fn start_session(app: &App, person: String, next: &str) -> Result<Response, PageError> {
     let secret = auth::secret();
     let s = secret.clone();
@@ -357,6 +588,7 @@ async fn home(State(app): State<App>, s: Session) -> Result<Response, PageError>
                 }
             }
             Ok(json!({
+                "operator": e.is_operator(&me)?,
                 "groups": groups.into_iter().map(|(w, t, v)| json!({"workflow": w, "title": t, "views": v})).collect::<Vec<_>>(),
                 "starts": starts.iter().map(|s| json!({
                     "label": s.label, "workflow": s.workflow_title, "description": s.description,
@@ -517,7 +749,7 @@ async fn export_page(
         .map(str::to_owned);
     let csv = q.opt("format") == Some("csv");
     let (w, n) = (workflow.clone(), name.clone());
-    let (info, mut table, names) = app
+    let (info, mut table, names, org_names) = app
         .run(move |e| {
             let not_found = || Error::NotFound {
                 kind: "export",
@@ -537,7 +769,13 @@ async fn export_page(
                 .iter()
                 .map(|p| (p.id.clone(), name_of(p)))
                 .collect();
-            Ok((info, table, names))
+            // the chapter (organisation) column shows the organisation's name
+            let org_names: BTreeMap<String, String> = e
+                .orgs()?
+                .into_iter()
+                .map(|o| (o.id.clone(), o.name.unwrap_or(o.id)))
+                .collect();
+            Ok((info, table, names, org_names))
         })
         .await?;
     let chapters: std::collections::BTreeSet<String> = table
@@ -586,11 +824,13 @@ async fn export_page(
         "columns": table.columns.iter().map(|c| humanize(c)).collect::<Vec<_>>(),
         "rows": table.rows.iter().map(|r| table.columns.iter().map(|c| {
             let text = r.get(c).map(show_value).unwrap_or_default();
-            names.get(&text).cloned().unwrap_or(text)
+            let lookup = if c == "chapter" || c == "org" { &org_names } else { &names };
+            lookup.get(&text).cloned().unwrap_or(text)
         }).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "total": table.rows.len(),
         "has_date": has_date, "date_from": from, "date_to": to,
-        "chapters": chapters, "chapter": chapter,
+        "chapters": chapters.iter().map(|c| json!({"id": c, "name": org_names.get(c).unwrap_or(c)})).collect::<Vec<_>>(),
+        "chapter": chapter,
         "base": format!("/exports/{workflow}/{name}"), "csv": csv_href,
     });
     Ok(render::page("export.html", with(layout(&s), ctx)).into_response())
@@ -827,12 +1067,19 @@ fn case_context(
             if !guard && moves_on.is_empty() {
                 moves_on = suggest.clone();
             }
+            // the state's plain "X is not possible while the case is Y" lines are grouped
+            // into one ("Not while the case is Y: X, Z"); their own words stay on their own
+            let generic = !guard && why.message.contains(" is not possible while the case is ");
             Some(json!({
                 "id": a.action, "label": action_label(&a.action), "message": why.message,
                 "guard": guard, "suggest": if guard { suggest } else { Vec::new() },
+                "generic": generic,
             }))
         })
         .collect();
+    let (later, unavailable): (Vec<Value>, Vec<Value>) = unavailable
+        .into_iter()
+        .partition(|u| u["generic"] == json!(true));
     let actions: Vec<Value> = available
         .iter()
         .filter_map(|id| def.action(id))
@@ -885,7 +1132,7 @@ fn case_context(
             "workflow": def.title, "zone": org.timezone,
         },
         "fields": fields, "participants": participants, "events": events, "notes": notes,
-        "timers": timers, "actions": actions, "unavailable": unavailable, "moves_on": moves_on,
+        "timers": timers, "actions": actions, "unavailable": unavailable, "later": later, "moves_on": moves_on,
         "states": graph,
         "refused": refused_elsewhere,
         "done": done.map(action_label),

@@ -19,11 +19,37 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/sign_in_link.html"),
     ),
     ("demo.html", include_str!("../templates/demo.html")),
+    ("password.html", include_str!("../templates/password.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("view.html", include_str!("../templates/view.html")),
     ("export.html", include_str!("../templates/export.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("start.html", include_str!("../templates/start.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
+    (
+        "admin_people.html",
+        include_str!("../templates/admin_people.html"),
+    ),
+    (
+        "admin_person.html",
+        include_str!("../templates/admin_person.html"),
+    ),
+    (
+        "admin_orgs.html",
+        include_str!("../templates/admin_orgs.html"),
+    ),
+    (
+        "admin_org.html",
+        include_str!("../templates/admin_org.html"),
+    ),
+    (
+        "admin_definitions.html",
+        include_str!("../templates/admin_definitions.html"),
+    ),
+    (
+        "admin_outbox.html",
+        include_str!("../templates/admin_outbox.html"),
+    ),
 ];
 
 /// The stylesheet (vendored: no network, no build step).

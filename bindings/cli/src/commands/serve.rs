@@ -54,6 +54,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         config.link_key = key;
     }
     config.link_ttl = file.links.ttl().map_err(|e| CliError::coded("config", e))?;
+    if let Some(p) = &file.proxy {
+        config.proxy = Some(p.proxy().map_err(|e| CliError::coded("config", e))?);
+    }
     // check the mail settings before anything is written
     let mailer = Mailer::new(
         config.mail.clone(),
@@ -98,14 +101,26 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             ctx.workflows.as_deref(),
             &[("portal_url", portal_url.clone())],
         )?;
+        // in the demo, coordinators are operators too (the administration pages)
+        let operators = file
+            .operator_roles
+            .clone()
+            .unwrap_or_else(|| vec!["admin".into(), "coordinator".into()]);
         let engine = demo::builder(&path, ctx.workflows.as_deref())
             .limits(ctx.limits)
             .setting_default("portal_url", portal_url)
+            .operator_roles(operators)
             .build()?;
         (engine, people)
     } else {
         (
-            ctx.engine_configured(|b| b.setting_default("portal_url", portal_url))?,
+            ctx.engine_configured(|b| {
+                let b = b.setting_default("portal_url", portal_url);
+                match &file.operator_roles {
+                    Some(roles) => b.operator_roles(roles.clone()),
+                    None => b,
+                }
+            })?,
             Vec::new(),
         )
     };
@@ -151,6 +166,24 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
                     roles.clone()
                 };
                 output::line(&format!("  {name:14} {org:10} {roles:12} {link}"));
+            }
+            // the JSON API wants a token: one per demo person, valid for a day
+            output::line(&format!(
+                "Demo API tokens (Authorization: Bearer TOKEN; the API is described at {url}/openapi.json):"
+            ));
+            for (id, name, _, _) in &people {
+                let token = mentorflow_server::new_secret();
+                let shown = match engine.create_credential(
+                    &token,
+                    mentorflow::CredentialKind::ApiToken,
+                    id,
+                    "demo",
+                    Some(chrono::Duration::hours(24)),
+                ) {
+                    Ok(_) => token,
+                    Err(e) => format!("(no token: {e})"),
+                };
+                output::line(&format!("  {name:14} {id:10} {shown}"));
             }
         }
         output::line("Stop with Ctrl-C.");
