@@ -93,7 +93,7 @@ fn bench_says_how_much_disk_it_needs_and_used() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("of free disk in"), "{stderr}");
-    assert!(stderr.contains("6 steps"), "{stderr}");
+    assert!(stderr.contains("7 steps"), "{stderr}");
     let disk = stdout
         .lines()
         .find(|l| l.starts_with("disk: largest database"))
