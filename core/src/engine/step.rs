@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::{Decision, NewTimer, OutboxEntry, OutboxKind, ParticipantChange, TimerPlan};
 use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
 use crate::store::{self, TimerRow, Tx};
-use crate::time::BusinessCalendar;
+use crate::time::{BusinessCalendar, Span};
 
 /// Who acts: a person, or the system (timers).
 #[derive(Debug, Clone)]
@@ -709,10 +709,13 @@ pub(crate) fn fire_timer(
     db: &dyn Tx,
     t: &TimerRow,
     now: DateTime<Utc>,
-) -> Result<bool> {
+    retry: bool,
+) -> Result<Firing> {
     let Some(row) = db.load_case(t.case_id)? else {
-        db.delete_timer_id(t.id)?;
-        return Ok(false);
+        if !retry {
+            db.delete_timer_id(t.id)?;
+        }
+        return Ok(Firing::Gone);
     };
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
@@ -721,9 +724,19 @@ pub(crate) fn fire_timer(
         .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
         .filter(|_| case.state == t.state);
     let Some(timer) = timer else {
-        db.delete_timer_id(t.id)?;
-        return Ok(false);
+        if !retry {
+            db.delete_timer_id(t.id)?;
+        }
+        return Ok(Firing::Gone);
     };
+    if retry
+        && !matches!(timer.schedule, Schedule::Every(_))
+        && db.case_timers(case.id)?.iter().any(|r| r.name == t.name)
+    {
+        // the one-shot timer is pending again (its state entered anew, or a migration
+        // scheduled it): that firing replaces the failed one
+        return Ok(Firing::Superseded);
+    }
     let info = engine.org_info(db, &case.org)?;
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(&def);
@@ -771,25 +784,82 @@ pub(crate) fn fire_timer(
         Ok(Some(run.state_changed))
     })?;
     let state_changed = fired.unwrap_or(false);
-    match &timer.schedule {
-        Schedule::Every(span) if !state_changed => {
-            // A recurring timer that missed several periods fires once, then resumes at its
-            // next period in the future.
-            let mut k = t.fired + 1;
-            let mut due = cal.add_times(t.anchor, *span, k + 1);
-            while due <= now && k < 1_000_000 {
-                k += 1;
-                due = cal.add_times(t.anchor, *span, k + 1);
+    if retry {
+        // an incident's firing: the timer's own row keeps its schedule
+    } else {
+        match &timer.schedule {
+            Schedule::Every(span) if !state_changed => next_period(db, &cal, t, *span, now)?,
+            // Entering another state already removed every timer of the case.
+            _ if state_changed => {}
+            _ => {
+                db.consume_timer(t)?;
             }
-            db.reschedule_timer(t, due, k)?;
-        }
-        // Entering another state already removed every timer of the case.
-        _ if state_changed => {}
-        _ => {
-            db.consume_timer(t)?;
         }
     }
-    Ok(fired.is_some())
+    Ok(if fired.is_some() {
+        Firing::Fired
+    } else {
+        Firing::Skipped
+    })
+}
+
+/// A recurring timer that fired (or failed) moves to its next period; one that missed several
+/// periods fires once, then resumes at its next period in the future.
+fn next_period(
+    db: &dyn Tx,
+    cal: &BusinessCalendar,
+    t: &TimerRow,
+    span: Span,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut k = t.fired + 1;
+    let mut due = cal.add_times(t.anchor, span, k + 1);
+    while due <= now && k < 1_000_000 {
+        k += 1;
+        due = cal.add_times(t.anchor, span, k + 1);
+    }
+    db.reschedule_timer(t, due, k)
+}
+
+/// What [`fire_timer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Firing {
+    /// The timer ran (its script and/or action).
+    Fired,
+    /// Its `when` was false: nothing ran.
+    Skipped,
+    /// The case is gone, left the timer's state, or its definition has no such timer.
+    Gone,
+    /// (Retries only) the one-shot timer is pending again.
+    Superseded,
+}
+
+/// After a firing failed and was rolled back: a recurring timer keeps its schedule (it moves
+/// to its next period), a one-shot timer is consumed. Returns whether it was recurring.
+pub(crate) fn skip_failed_firing(
+    engine: &Engine,
+    db: &dyn Tx,
+    t: &TimerRow,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if let Some(row) = db.load_case(t.case_id)? {
+        let def = engine.definition_at(db, &row.workflow, row.version)?;
+        let every = def
+            .state(&t.state)
+            .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
+            .filter(|_| row.state == t.state)
+            .and_then(|x| match x.schedule {
+                Schedule::Every(span) => Some(span),
+                _ => None,
+            });
+        if let Some(span) = every {
+            let info = engine.org_info(db, &row.org)?;
+            next_period(db, &info.cal, t, span, now)?;
+            return Ok(true);
+        }
+    }
+    db.delete_timer_id(t.id)?;
+    Ok(false)
 }
 
 struct Spawn {

@@ -35,8 +35,39 @@ use crate::directory::{check_id, Org, Person};
 use crate::error::{Error, Result};
 use crate::hooks::{Delivery, DeliveryFilter, DeliveryStatus};
 use crate::model::{
-    Case, CaseFilter, Effect, Event, Notification, NotificationFilter, Participant, Signal,
+    Case, CaseFilter, Effect, Event, Incident, IncidentFilter, IncidentStatus, Notification,
+    NotificationFilter, Participant, Signal,
 };
+
+const INCIDENT_COLUMNS: &str =
+    "id, case_id, kind, state, timer, anchor, fired, code, error, attempts, status, \
+     first_at, last_at, next_attempt_at, resolved_at, resolved_by, note";
+
+fn incident_row(r: &Row) -> Result<Incident> {
+    let t = |i: usize| r.get::<_, Option<i64>>(i).map(instant);
+    Ok(Incident {
+        id: r.get(0),
+        case_id: r.get(1),
+        kind: r.get(2),
+        state: r.get(3),
+        timer: r.get(4),
+        anchor: instant(r.get(5)),
+        fired: u32::try_from(r.get::<_, i64>(6)).unwrap_or_default(),
+        code: r.get(7),
+        error: r.get(8),
+        attempts: u32::try_from(r.get::<_, i64>(9)).unwrap_or_default(),
+        status: r
+            .get::<_, &str>(10)
+            .parse::<IncidentStatus>()
+            .map_err(Error::storage)?,
+        first_at: instant(r.get(11)),
+        last_at: instant(r.get(12)),
+        next_attempt_at: t(13),
+        resolved_at: t(14),
+        resolved_by: r.get(15),
+        note: r.get(16),
+    })
+}
 
 /// How many times a command is run again after a serialization failure or a deadlock.
 pub const RETRIES: u32 = 30;
@@ -1152,6 +1183,109 @@ impl Tx for PgTx {
     }
     fn dead_letters(&self) -> Result<i64> {
         self.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", &[])
+    }
+    fn open_incident_of(&self, case_id: i64, timer: &str) -> Result<Option<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE case_id = $1 AND timer = $2 AND status = 'open'"
+        );
+        self.query_opt(&sql, &[&case_id, &timer])?
+            .map(|r| incident_row(&r))
+            .transpose()
+    }
+    fn insert_incident(&self, i: &Incident) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO incidents (case_id, kind, state, timer, anchor, fired, code, error, attempts,
+                     status, first_at, last_at, next_attempt_at, resolved_at, resolved_by, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 RETURNING id",
+                &[
+                    &i.case_id,
+                    &i.kind,
+                    &i.state,
+                    &i.timer,
+                    &micros(i.anchor),
+                    &i64::from(i.fired),
+                    &i.code,
+                    &i.error,
+                    &i64::from(i.attempts),
+                    &i.status.as_str(),
+                    &micros(i.first_at),
+                    &micros(i.last_at),
+                    &i.next_attempt_at.map(micros),
+                    &i.resolved_at.map(micros),
+                    &i.resolved_by,
+                    &i.note,
+                ],
+            )?
+            .get(0))
+    }
+    fn update_incident(&self, i: &Incident) -> Result<()> {
+        self.execute(
+            "UPDATE incidents SET code = $2, error = $3, attempts = $4, status = $5, last_at = $6,
+                 next_attempt_at = $7, resolved_at = $8, resolved_by = $9, note = $10
+             WHERE id = $1",
+            &[
+                &i.id,
+                &i.code,
+                &i.error,
+                &i64::from(i.attempts),
+                &i.status.as_str(),
+                &micros(i.last_at),
+                &i.next_attempt_at.map(micros),
+                &i.resolved_at.map(micros),
+                &i.resolved_by,
+                &i.note,
+            ],
+        )?;
+        Ok(())
+    }
+    fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| incident_row(&r))
+            .transpose()
+    }
+    fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
+        let status = match (f.status, f.all) {
+            (Some(s), _) => Some(s.as_str()),
+            (None, true) => None,
+            (None, false) => Some("open"),
+        };
+        let limit = i64::try_from(f.limit.unwrap_or(1000)).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR case_id = $2)
+             ORDER BY id LIMIT $3"
+        );
+        self.query(&sql, &[&status, &f.case_id, &limit])?
+            .iter()
+            .map(incident_row)
+            .collect()
+    }
+    fn due_incidents(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents
+             WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT $2
+             FOR UPDATE SKIP LOCKED"
+        );
+        self.query(&sql, &[&micros(now), &limit])?
+            .iter()
+            .map(incident_row)
+            .collect()
+    }
+    fn next_incident_retry(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .query_one(
+                "SELECT min(next_attempt_at) FROM incidents WHERE status = 'open'",
+                &[],
+            )?
+            .get::<_, Option<i64>>(0)
+            .map(instant))
+    }
+    fn open_incidents(&self) -> Result<i64> {
+        self.count("SELECT count(*) FROM incidents WHERE status = 'open'", &[])
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         let rows = match (f.case_id, f.to.as_deref()) {

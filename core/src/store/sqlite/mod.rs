@@ -5,6 +5,7 @@
 //! writes what the engine decided; it decides nothing.
 
 pub(crate) mod directory;
+pub(crate) mod incidents;
 pub(crate) mod outbox;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -24,7 +25,10 @@ use serde_json::{Map, Value};
 
 use super::{CaseRow, OutboxItem, StoredDefinition, TimerRow};
 use crate::error::{Error, Result};
-use crate::model::{Case, Effect, Event, Notification, NotificationFilter, Participant, Signal};
+use crate::model::{
+    Case, Effect, Event, Incident, IncidentFilter, Notification, NotificationFilter, Participant,
+    Signal,
+};
 
 /// Microseconds since the Unix epoch, the stored form of every instant.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -1014,6 +1018,30 @@ impl super::Tx for Connection {
     }
     fn dead_letters(&self) -> Result<i64> {
         outbox::dead_letters(self)
+    }
+    fn open_incident_of(&self, case_id: i64, timer: &str) -> Result<Option<Incident>> {
+        incidents::open_of(self, case_id, timer)
+    }
+    fn insert_incident(&self, i: &Incident) -> Result<i64> {
+        incidents::insert(self, i)
+    }
+    fn update_incident(&self, i: &Incident) -> Result<()> {
+        incidents::update(self, i)
+    }
+    fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        incidents::get(self, id)
+    }
+    fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
+        incidents::list(self, f)
+    }
+    fn due_incidents(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
+        incidents::due(self, now, limit)
+    }
+    fn next_incident_retry(&self) -> Result<Option<DateTime<Utc>>> {
+        incidents::next_retry(self)
+    }
+    fn open_incidents(&self) -> Result<i64> {
+        incidents::open_count(self)
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         notifications(self, f)

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -191,6 +191,31 @@ CREATE TABLE deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
 CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
+
+-- Incidents (schema step 6, issue 15): a timer firing that failed, retried with backoff, then
+-- left open for a person; one open incident per case and timer.
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY,
+    case_id         INTEGER NOT NULL REFERENCES cases (id),
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    timer           TEXT NOT NULL,
+    anchor          INTEGER NOT NULL,
+    fired           INTEGER NOT NULL,
+    code            TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    first_at        INTEGER NOT NULL,
+    last_at         INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    resolved_at     INTEGER,
+    resolved_by     TEXT,
+    note            TEXT
+);
+CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
+CREATE INDEX incidents_by_status ON incidents (status, id);
+CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -395,6 +420,33 @@ CREATE TABLE deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
 CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
+    "#,
+    // 5 → 6: incidents (see the current schema).
+    r#"
+-- Incidents (schema step 6, issue 15): a timer firing that failed, retried with backoff, then
+-- left open for a person; one open incident per case and timer.
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY,
+    case_id         INTEGER NOT NULL REFERENCES cases (id),
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    timer           TEXT NOT NULL,
+    anchor          INTEGER NOT NULL,
+    fired           INTEGER NOT NULL,
+    code            TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    first_at        INTEGER NOT NULL,
+    last_at         INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    resolved_at     INTEGER,
+    resolved_by     TEXT,
+    note            TEXT
+);
+CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
+CREATE INDEX incidents_by_status ON incidents (status, id);
+CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
     "#,
 ];
 
