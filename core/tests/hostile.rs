@@ -325,8 +325,16 @@ fn a_spinning_timer_fails_alone_and_is_reported() {
     assert_eq!(after.revision, before.revision + 1);
     assert!(e.timers(c.id).unwrap().is_empty(), "both consumed");
     let r = e.advance("1 day").unwrap();
-    assert_eq!((r.fired, r.failed.len()), (0, 0), "not retried after the limit");
-    assert_eq!(e.incidents(&Default::default()).unwrap().len(), 1, "left open");
+    assert_eq!(
+        (r.fired, r.failed.len()),
+        (0, 0),
+        "not retried after the limit"
+    );
+    assert_eq!(
+        e.incidents(&Default::default()).unwrap().len(),
+        1,
+        "left open"
+    );
     support::assert_folds(&e, c.id);
 }
 
