@@ -413,3 +413,19 @@ fn a_version_5_database_is_upgraded_with_the_incidents_table() {
     e.advance_by(Duration::hours(1)).unwrap();
     assert_eq!(open(&e).len(), 1, "the upgraded database stores incidents");
 }
+
+#[test]
+fn a_workflow_cannot_declare_the_engines_setting() {
+    let yaml = FLAKY.replace(
+        "settings:\n  ready: false\n",
+        "settings:\n  ready: false\n  incident_max_attempts: 3\n",
+    );
+    let problems = support::problems_of("flaky.yaml", &yaml);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == "settings.incident_max_attempts"
+                && p.message.contains("engine's own organisation setting")),
+        "{problems:?}"
+    );
+}

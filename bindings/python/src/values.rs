@@ -683,7 +683,7 @@ impl PyTickReport {
     fn fired(&self) -> usize {
         self.r.fired
     }
-    /// Timers whose firing failed (rolled back; each message says which and why).
+    /// Timer firings that failed (rolled back; each is an incident, see `incidents()`).
     #[getter]
     fn failed(&self) -> Vec<String> {
         self.r.failed.clone()
