@@ -186,6 +186,13 @@ fn refire(
 pub(super) fn retry_due(engine: &Engine, now: DateTime<Utc>) -> Result<(usize, Vec<String>)> {
     let mut fired = 0;
     let mut failed = Vec::new();
+    // a read first: most sweeps have no incident to retry, and need no write for it
+    if !engine
+        .read(|tx| tx.next_incident_retry())?
+        .is_some_and(|t| t <= now)
+    {
+        return Ok((fired, failed));
+    }
     loop {
         let (n, f, more) = engine.write(|tx| {
             let due = tx.due_incidents(now, PAGE)?;
