@@ -187,9 +187,9 @@ pub(super) fn retry_due(engine: &Engine, now: DateTime<Utc>) -> Result<(usize, V
     let mut fired = 0;
     let mut failed = Vec::new();
     // a read first: most sweeps have no incident to retry, and need no write for it
-    if !engine
+    if engine
         .read(|tx| tx.next_incident_retry())?
-        .is_some_and(|t| t <= now)
+        .is_none_or(|t| t > now)
     {
         return Ok((fired, failed));
     }
@@ -330,6 +330,7 @@ fn open_incident(tx: &dyn Tx, id: i64) -> Result<Incident> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
