@@ -85,8 +85,8 @@ pub use engine::{
     fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, Effect, Engine, EngineBuilder,
     Event, ExportInfo, Health, Notification, Participant, PendingTimer, Signal, Start, StartInfo,
     Table, TickReport, Unavailable, UnavailableReason, ViewInfo, ViewPage, ViewQuery,
-    DEFAULT_INCIDENT_MAX_ATTEMPTS, DEFAULT_OPERATOR_ROLE, INCIDENT_MAX_ATTEMPTS_SETTING,
-    WORKFLOWS_SETTING,
+    CANCEL_ACTION, DEFAULT_INCIDENT_MAX_ATTEMPTS, DEFAULT_OPERATOR_ROLE,
+    INCIDENT_MAX_ATTEMPTS_SETTING, REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION, WORKFLOWS_SETTING,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};
@@ -94,7 +94,7 @@ pub use migrate::{
     CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
     RoleChange, TimerChange, TimerFate,
 };
-pub use model::{Incident, IncidentFilter, IncidentStatus};
+pub use model::{Incident, IncidentFilter, IncidentStatus, OperatorMark};
 pub use replay::{CaseReplay, Divergence, DivergenceKind, ReplayOutcome, ReplayReport};
 pub use script::{LimitValue, Limits};
 pub use store::NotificationFilter;

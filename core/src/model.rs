@@ -40,6 +40,23 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     /// The case this one was copied from (`spawn_copy`).
     pub parent: Option<i64>,
+    /// Set while an operator has suspended the case (`Engine::suspend_case`): it refuses
+    /// every action and its timers wait until `Engine::resume_case`.
+    pub suspended: Option<OperatorMark>,
+    /// Set when an operator cancelled the case (`Engine::cancel_case`): it ended in the state
+    /// it was in (`open` is false), has no timers and refuses every action.
+    pub cancelled: Option<OperatorMark>,
+}
+
+/// Who suspended or cancelled a case, when and why ([`Case::suspended`], [`Case::cancelled`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorMark {
+    /// The operator (a person holding an operator role).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The reason they gave.
+    pub reason: String,
 }
 
 impl Case {
@@ -139,6 +156,15 @@ pub enum Effect {
         /// The plan file that moved it.
         plan: String,
     },
+    /// An operator suspended the case (the event's actor; the reason is in its inputs).
+    Suspended,
+    /// An operator resumed a suspended case.
+    Resumed,
+    /// An operator cancelled the case: it ended where it was.
+    Cancelled,
+    /// An operator moved the case to another state outside the flow's actions (the
+    /// event's `from_state` and `to_state`; timer effects follow).
+    Repaired,
 }
 
 /// One entry of a case's history.
@@ -487,6 +513,8 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
         updated_at: first.at,
         parent: None,
         version: None,
+        suspended: None,
+        cancelled: None,
     };
     for e in events {
         f.state = e.to_state.clone();
@@ -517,11 +545,31 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
                 }
                 Effect::CopiedFrom { case } => f.parent = Some(*case),
                 Effect::Migrated { to_version, .. } => f.version = Some(*to_version),
+                Effect::Suspended => f.suspended = Some(mark(e)),
+                Effect::Resumed => f.suspended = None,
+                Effect::Cancelled => {
+                    f.suspended = None;
+                    f.cancelled = Some(mark(e));
+                }
                 _ => {}
             }
         }
     }
     Some(f)
+}
+
+/// The mark an operator's event leaves: its actor, time and `reason` input.
+fn mark(e: &Event) -> OperatorMark {
+    OperatorMark {
+        by: e.actor.clone(),
+        at: e.at,
+        reason: e
+            .inputs
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }
 
 /// A snapshot rebuilt from history by [`fold`].
@@ -544,6 +592,10 @@ pub struct Folded {
     /// The version the last migration moved the case to (`None`: never migrated, so the
     /// case runs on the version it started on, which the history does not repeat).
     pub version: Option<u32>,
+    /// Whether (by whom, why) the case is suspended.
+    pub suspended: Option<OperatorMark>,
+    /// Whether (by whom, why) the case was cancelled.
+    pub cancelled: Option<OperatorMark>,
 }
 
 impl Folded {
@@ -557,6 +609,8 @@ impl Folded {
             && self.updated_at == c.updated_at
             && self.parent == c.parent
             && self.version.is_none_or(|v| v == c.version)
+            && self.suspended == c.suspended
+            && self.cancelled == c.cancelled
     }
 }
 

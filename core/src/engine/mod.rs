@@ -3,6 +3,7 @@
 //! the timers and the notifications commit together or not at all.
 
 mod availability;
+mod controls;
 mod incidents;
 mod outbox;
 pub(crate) mod step;
@@ -23,6 +24,7 @@ pub use crate::model::{
 pub use availability::{
     ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
+pub use controls::{CANCEL_ACTION, REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 
 use crate::definition::{self, Definition};

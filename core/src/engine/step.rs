@@ -89,7 +89,7 @@ pub(crate) fn to_case(def: &Definition, row: store::CaseRow) -> Case {
         org: row.org,
         state_label: st.map_or_else(|| row.state.clone(), |s| s.label.clone()),
         tags: st.map(|s| s.tags.clone()).unwrap_or_default(),
-        open: !st.is_some_and(|s| s.is_final),
+        open: !st.is_some_and(|s| s.is_final) && row.cancelled.is_none(),
         state: row.state,
         data: row.data,
         participants: row.participants,
@@ -97,6 +97,8 @@ pub(crate) fn to_case(def: &Definition, row: store::CaseRow) -> Case {
         created_at: row.created_at,
         updated_at: row.updated_at,
         parent: row.parent,
+        suspended: row.suspended,
+        cancelled: row.cancelled,
     }
 }
 
@@ -345,6 +347,9 @@ pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> R
     let Some(person) = actor.person.clone() else {
         return Ok(Vec::new());
     };
+    if case.suspended.is_some() || case.cancelled.is_some() {
+        return Ok(Vec::new());
+    }
     probe_guards(engine, db, &def, &case, &actor, false, |judge| {
         Ok(def
             .actions
@@ -555,6 +560,8 @@ pub(crate) fn start(
         created_at: now,
         updated_at: now,
         parent: None,
+        suspended: None,
+        cancelled: None,
     };
     let cell = context(&case, &def.id, now, &cal);
     CTX.set(&cell, || {
@@ -622,6 +629,9 @@ pub(crate) fn act(
             field: Some("action".into()),
             message: format!("`{action_id}` starts new cases; it cannot be done on case {case_id}"),
         });
+    }
+    if let Some(e) = Error::held(&case) {
+        return Err(e);
     }
     if let Some(p) = &person {
         if !holds(&def, action, &case, p) {
@@ -719,6 +729,15 @@ pub(crate) fn fire_timer(
     };
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
+    if case.cancelled.is_some() {
+        // a cancelled case has no timers: nothing to fire (an incident retry resolves)
+        return Ok(Firing::Gone);
+    }
+    if retry {
+        if let Some(e) = Error::held(&case) {
+            return Err(e);
+        }
+    }
     let timer = def
         .state(&t.state)
         .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
@@ -1756,6 +1775,8 @@ impl<'a> Run<'a> {
             created_at: self.now,
             updated_at: self.now,
             parent: Some(self.case.id),
+            suspended: None,
+            cancelled: None,
         };
         let mut participants = Vec::new();
         for (role, ids) in &copy.participants {
@@ -1815,6 +1836,8 @@ pub(crate) fn empty_case() -> Case {
         created_at: DateTime::<Utc>::MIN_UTC,
         updated_at: DateTime::<Utc>::MIN_UTC,
         parent: None,
+        suspended: None,
+        cancelled: None,
     }
 }
 

@@ -79,6 +79,8 @@ pub(crate) struct CaseRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub parent: Option<i64>,
+    pub suspended: Option<crate::model::OperatorMark>,
+    pub cancelled: Option<crate::model::OperatorMark>,
 }
 
 /// A pending timer of a case.

@@ -336,7 +336,7 @@ impl PgTx {
 
 // ---- rows -----------------------------------------------------------------------------------
 
-const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent, c.suspended, c.cancelled";
 
 fn case_row(r: &Row) -> Result<CaseRow> {
     Ok(CaseRow {
@@ -351,7 +351,20 @@ fn case_row(r: &Row) -> Result<CaseRow> {
         created_at: instant(r.get(8)),
         updated_at: instant(r.get(9)),
         parent: r.get(10),
+        suspended: r
+            .get::<_, Option<&str>>(11)
+            .map(serde_json::from_str)
+            .transpose()?,
+        cancelled: r
+            .get::<_, Option<&str>>(12)
+            .map(serde_json::from_str)
+            .transpose()?,
     })
+}
+
+/// An operator's mark as stored (JSON text, or NULL).
+fn mark_json(m: Option<&crate::model::OperatorMark>) -> Result<Option<String>> {
+    Ok(m.map(serde_json::to_string).transpose()?)
 }
 
 const EVENT_COLUMNS: &str =
@@ -646,9 +659,9 @@ impl Tx for PgTx {
     fn insert_case(&self, c: &Case) -> Result<i64> {
         Ok(self
             .query_one(
-                "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+                "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent, suspended, cancelled)
                  VALUES (coalesce(nullif($12::bigint, 0), nextval(pg_get_serial_sequence('cases', 'id'))),
-                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $14) RETURNING id",
                 &[
                     &c.workflow,
                     &i64::from(c.version),
@@ -662,13 +675,16 @@ impl Tx for PgTx {
                     &micros(c.updated_at),
                     &c.parent,
                     &c.id,
+                    &mark_json(c.suspended.as_ref())?,
+                    &mark_json(c.cancelled.as_ref())?,
                 ],
             )?
             .get(0))
     }
     fn update_case(&self, c: &Case, expected: u64) -> Result<()> {
         let n = self.execute(
-            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7, version = $9
+            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7, version = $9,
+                 suspended = $10, cancelled = $11
              WHERE id = $1 AND revision = $8",
             &[
                 &c.id,
@@ -680,6 +696,8 @@ impl Tx for PgTx {
                 &micros(c.updated_at),
                 &(expected as i64),
                 &i64::from(c.version),
+                &mark_json(c.suspended.as_ref())?,
+                &mark_json(c.cancelled.as_ref())?,
             ],
         )?;
         if n == 0 {
@@ -886,7 +904,8 @@ impl Tx for PgTx {
     fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
         // Claimed: another sweeper skips these rows until this transaction ends.
         let sql = format!(
-            "SELECT {TIMER_COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
+            "SELECT {TIMER_COLUMNS} FROM timers WHERE due_at <= $1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)
+             ORDER BY due_at, id LIMIT $2
              FOR UPDATE SKIP LOCKED"
         );
         Ok(self
@@ -897,7 +916,10 @@ impl Tx for PgTx {
     }
     fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         Ok(self
-            .query_one("SELECT min(due_at) FROM timers", &[])?
+            .query_one(
+                "SELECT min(due_at) FROM timers WHERE true AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
+                &[],
+            )?
             .get::<_, Option<i64>>(0)
             .map(instant))
     }
@@ -912,7 +934,7 @@ impl Tx for PgTx {
     }
     fn count_due_timers(&self, before: DateTime<Utc>) -> Result<i64> {
         self.count(
-            "SELECT count(*) FROM timers WHERE due_at <= $1",
+            "SELECT count(*) FROM timers WHERE due_at <= $1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
             &[&micros(before)],
         )
     }
@@ -1267,6 +1289,7 @@ impl Tx for PgTx {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents
              WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+              AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = incidents.case_id AND c.suspended IS NOT NULL)
              ORDER BY next_attempt_at, id LIMIT $2
              FOR UPDATE SKIP LOCKED"
         );

@@ -77,6 +77,8 @@ CREATE TABLE cases (
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL,
     parent       BIGINT REFERENCES cases (id),
+    suspended    TEXT,
+    cancelled    TEXT,
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
 CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
@@ -253,6 +255,10 @@ CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     "#,
     // 5 → 6: incidents (issue 15; see the current schema).
     r#"
+-- Operator controls (schema step 6, issue 15): a case an operator suspended or cancelled
+-- carries who, when and why (JSON); its timers wait while `suspended` is set.
+ALTER TABLE cases ADD COLUMN suspended TEXT;
+ALTER TABLE cases ADD COLUMN cancelled TEXT;
 -- Incidents (schema step 6, issue 15): a timer firing that failed, retried with backoff, then
 -- left open for a person; one open incident per case and timer.
 CREATE TABLE incidents (

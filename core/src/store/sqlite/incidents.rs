@@ -135,6 +135,7 @@ pub(crate) fn due(db: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec
     let sql = format!(
         "SELECT {COLUMNS} FROM incidents
          WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
+           AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = incidents.case_id AND c.suspended IS NOT NULL)
          ORDER BY next_attempt_at, id LIMIT ?2"
     );
     query(db, &sql, params![micros(now), limit])

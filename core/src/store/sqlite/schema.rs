@@ -60,6 +60,8 @@ CREATE TABLE cases (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
     parent       INTEGER REFERENCES cases (id),
+    suspended    TEXT,
+    cancelled    TEXT,
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
 CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
@@ -423,6 +425,10 @@ CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     "#,
     // 5 → 6: incidents (see the current schema).
     r#"
+-- Operator controls (schema step 6, issue 15): a case an operator suspended or cancelled
+-- carries who, when and why (JSON); its timers wait while `suspended` is set.
+ALTER TABLE cases ADD COLUMN suspended TEXT;
+ALTER TABLE cases ADD COLUMN cancelled TEXT;
 -- Incidents (schema step 6, issue 15): a timer firing that failed, retried with backoff, then
 -- left open for a person; one open incident per case and timer.
 CREATE TABLE incidents (
