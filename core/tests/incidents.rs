@@ -371,8 +371,8 @@ fn a_retry_after_deploying_a_fix_and_migrating_the_case_uses_the_new_version() {
     assert_folds(&e, c.id);
 }
 
-/// Schema step 6 on its own: a database at version 5 gets the incidents table, and keeps its
-/// cases and timers.
+/// Schema step 6 on its own: a database at version 5 gets the incidents table and the cases'
+/// operator marks (suspended, cancelled), and keeps its cases and timers.
 #[test]
 fn a_version_5_database_is_upgraded_with_the_incidents_table() {
     let build = |db: &str| {
@@ -398,12 +398,18 @@ fn a_version_5_database_is_upgraded_with_the_incidents_table() {
     // take the database back to version 5
     if support::postgres_url().is_some() {
         let mut pg = postgres::Client::connect(&db, postgres::NoTls).unwrap();
-        pg.batch_execute("DROP TABLE incidents; UPDATE mentorflow_meta SET schema_version = 5")
+        pg.batch_execute(
+            "DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
+             ALTER TABLE cases DROP COLUMN cancelled; UPDATE mentorflow_meta SET schema_version = 5",
+        )
             .unwrap();
     } else {
         let sq = rusqlite::Connection::open(&db).unwrap();
-        sq.execute_batch("DROP TABLE incidents; PRAGMA user_version = 5;")
-            .unwrap();
+        sq.execute_batch(
+            "DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
+             ALTER TABLE cases DROP COLUMN cancelled; PRAGMA user_version = 5;",
+        )
+        .unwrap();
     }
     let e = build(&db);
     let h = e.health(Duration::minutes(5)).unwrap();
@@ -412,6 +418,14 @@ fn a_version_5_database_is_upgraded_with_the_incidents_table() {
     assert_eq!(e.get(c.id, None).unwrap(), c);
     e.advance_by(Duration::hours(1)).unwrap();
     assert_eq!(open(&e).len(), 1, "the upgraded database stores incidents");
+    e.put_person(&Person::new("olga").org("ch1").role("admin"))
+        .unwrap();
+    let s = e.suspend_case(c.id, "olga", "upgrade check").unwrap();
+    assert_eq!(e.get(c.id, None).unwrap().suspended, s.suspended);
+    assert!(
+        s.suspended.is_some(),
+        "the upgraded database stores the operator marks"
+    );
 }
 
 #[test]
