@@ -212,6 +212,16 @@ pub enum Command {
         mentorflow incidents retry 3 --as olga     # fire the timer again now\n  \
         mentorflow incidents resolve 3 --as olga --note \"client phoned; reminder not needed\"")]
     Incidents(IncidentsArgs),
+    /// Operator controls on one case: suspend, resume, cancel, repair.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        mentorflow case suspend 12 --as olga --reason \"mentor on leave until May\"\n  \
+        mentorflow case resume 12 --as olga --reason \"mentor back\"\n  \
+        mentorflow case cancel 12 --as olga --reason \"client withdrew\"\n  \
+        mentorflow case repair 12 in_progress --as olga --reason \"accepted by phone\""
+    )]
+    Case(CaseCommand),
     /// Manage people in the directory.
     #[command(subcommand)]
     People(PeopleCommand),
@@ -522,6 +532,48 @@ pub struct IncidentResolve {
     /// The operator doing it (must hold an operator role; recorded on the incident).
     #[arg(long = "as", value_name = "PERSON")]
     pub actor: Option<String>,
+}
+
+/// `case ...`: operator controls.
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Suspend an open case: it refuses every action and its timers wait until resumed.
+    Suspend(CaseControl),
+    /// Resume a suspended case: timers that fell due meanwhile fire at the next tick, once.
+    Resume(CaseControl),
+    /// Cancel an open case: it ends in its state, its timers dropped, no further actions.
+    Cancel(CaseControl),
+    /// Move a case to a state of its definition outside the flow's actions, with that
+    /// state's timers (no action, guard, effect or notification runs).
+    Repair(CaseRepair),
+}
+
+/// `case suspend|resume|cancel CASE --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseControl {
+    /// The case.
+    pub case: i64,
+    /// The operator doing it (must hold an operator role; recorded in the history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `case repair CASE STATE --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseRepair {
+    /// The case.
+    pub case: i64,
+    /// The state to move it to.
+    pub state: String,
+    /// The operator doing it (must hold an operator role; recorded in the history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// `people ...`.

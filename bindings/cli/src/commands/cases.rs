@@ -4,8 +4,32 @@ use mentorflow::{Case, CaseFilter, Engine, Error};
 use serde_json::{json, Value};
 
 use super::{effect_lines, Ctx};
-use crate::args::{ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs};
+use crate::args::{
+    CaseCommand, ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs,
+};
 use crate::output::{self, CliError, Out};
+
+/// `mentorflow case suspend|resume|cancel|repair`: an operator's control on one case.
+pub fn control(ctx: &Ctx, c: CaseCommand) -> Result<(), CliError> {
+    // controls act on existing cases: never create a database
+    let engine = ctx.engine_read()?;
+    let (case, verb) = match c {
+        CaseCommand::Suspend(a) => (
+            engine.suspend_case(a.case, &a.actor, &a.reason)?,
+            "suspended",
+        ),
+        CaseCommand::Resume(a) => (engine.resume_case(a.case, &a.actor, &a.reason)?, "resumed"),
+        CaseCommand::Cancel(a) => (
+            engine.cancel_case(a.case, &a.actor, &a.reason)?,
+            "cancelled",
+        ),
+        CaseCommand::Repair(a) => (
+            engine.repair_case(a.case, &a.state, &a.actor, &a.reason)?,
+            "repaired",
+        ),
+    };
+    super::report_step(ctx, &engine, &case, verb)
+}
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
     let engine = ctx.engine_read()?;
@@ -63,7 +87,18 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
     if let Some(p) = case.parent {
         head.push(("copied from".into(), format!("case {p}")));
     }
-    if !case.open {
+    if let Some(m) = &case.suspended {
+        head.push((
+            "suspended".into(),
+            format!("by {} since {}: {}", m.by, output::time(m.at), m.reason),
+        ));
+    }
+    if let Some(m) = &case.cancelled {
+        head.push((
+            "cancelled".into(),
+            format!("by {} on {}: {}", m.by, output::time(m.at), m.reason),
+        ));
+    } else if !case.open {
         head.push(("closed".into(), "yes (final state)".into()));
     }
     text.push_str(&output::pairs(&head));

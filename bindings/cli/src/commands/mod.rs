@@ -185,6 +185,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Notifications(a) => notifications::run(&ctx, a),
         Command::Outbox(a) => outbox::run(&ctx, a),
         Command::Incidents(a) => incidents::run(&ctx, a),
+        Command::Case(c) => cases::control(&ctx, c),
         Command::People(c) => directory::people(&ctx, c),
         Command::Orgs(c) => directory::orgs(&ctx, c),
         Command::Import(a) => import::run(&ctx, a),
@@ -336,6 +337,10 @@ pub fn effect_lines(
             } => lines.push(format!(
                 "migrated v{from_version} → v{to_version} by the plan {plan}"
             )),
+            Effect::Suspended => lines.push("suspended".into()),
+            Effect::Resumed => lines.push("resumed".into()),
+            Effect::Cancelled => lines.push("cancelled".into()),
+            Effect::Repaired => lines.push("repaired".into()),
             _ => {}
         }
     }
