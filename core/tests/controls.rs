@@ -284,3 +284,28 @@ fn repair_moves_a_case_with_the_new_states_timers() {
     e.act(c.id, "finish", "pat", json!({})).unwrap();
     assert_folds(&e, c.id);
 }
+
+#[test]
+fn a_replay_repeats_the_operators_controls_and_reproduces_the_case() {
+    let (e, clock) = setup();
+    let c = e.start("paced", "create", "pat", json!({})).unwrap();
+    e.suspend_case(c.id, "olga", "checking").unwrap();
+    clock.advance(Duration::days(2));
+    e.tick().unwrap();
+    e.resume_case(c.id, "olga", "checked").unwrap();
+    e.tick().unwrap();
+    e.repair_case(c.id, "review", "olga", "fix").unwrap();
+    e.advance_by(Duration::hours(3)).unwrap();
+    let d = e.start("paced", "create", "pat", json!({})).unwrap();
+    e.cancel_case(d.id, "olga", "withdrawn").unwrap();
+    let r = e.replay("paced", 1, None).unwrap();
+    for case in &r.cases {
+        assert_eq!(
+            case.outcome,
+            mentorflow::ReplayOutcome::Identical,
+            "{case:?}"
+        );
+        assert_eq!(case.matched, case.events, "{case:?}");
+    }
+    assert_eq!(r.cases.len(), 2);
+}
