@@ -821,6 +821,65 @@ impl PyEngine {
         incident_dict(py, &i)
     }
 
+    /// Suspend an open case (operator control): it refuses every action (`suspended`) and
+    /// its timers wait until `resume_case`. Returns the case afterwards.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn suspend_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "suspend_case()")?;
+        let case = detached(py, || core.suspend_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Resume a suspended case: timers that fell due meanwhile fire at the next tick, once.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn resume_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "resume_case()")?;
+        let case = detached(py, || core.resume_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Cancel an open case: it ends in its state, its timers dropped, no further actions.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn cancel_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "cancel_case()")?;
+        let case = detached(py, || core.cancel_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Move a case to a state of its definition outside the flow's actions, with that
+    /// state's timers.
+    #[pyo3(signature = (case_id, state, *, operator, reason))]
+    fn repair_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        state: String,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "repair_case()")?;
+        let case = detached(py, || core.repair_case(case_id, &state, &operator, &reason))?;
+        self.case(py, case)
+    }
+
     /// The consumer names of the registered callbacks, in registration order.
     fn consumers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         Ok(self.core(py)?.consumers())

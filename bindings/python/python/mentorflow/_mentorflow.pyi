@@ -320,6 +320,18 @@ class Engine:
     ) -> dict[str, Any]:
         """Resolve an open incident without firing, with a note saying why (required);
         returns the incident afterwards."""
+    def suspend_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Suspend an open case (operator control; ``reason`` required): it refuses every
+        action (an Error with code ``suspended``) and its timers wait. Returns the case."""
+    def resume_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Resume a suspended case: timers that fell due meanwhile fire at the next tick,
+        once."""
+    def cancel_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Cancel an open case: it ends in its state (no longer open), its timers dropped;
+        later actions fail with code ``cancelled``."""
+    def repair_case(self, case_id: int, state: str, *, operator: str, reason: str) -> Case:
+        """Move a case to ``state`` of its definition outside the flow's actions, with that
+        state's timers (NotFound with a suggestion for an unknown state)."""
     def register_function(self, name: str, callable: Callable[..., Any]) -> None:
         """Make ``callable`` available to the workflows' scripts as ``name(...)``.
 
@@ -433,6 +445,12 @@ class Case:
     @property
     def parent(self) -> Optional[int]:
         """The case this one was copied from, if any."""
+    @property
+    def suspended(self) -> Optional[dict[str, Any]]:
+        """Set while an operator has suspended the case: ``by``, ``at``, ``reason``."""
+    @property
+    def cancelled(self) -> Optional[dict[str, Any]]:
+        """Set when an operator cancelled the case: ``by``, ``at``, ``reason``."""
     def participant(self, role: str) -> Optional[str]:
         """The first person holding a case role, or ``None``."""
     def to_dict(self) -> dict[str, Any]:
