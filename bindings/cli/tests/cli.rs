@@ -2553,3 +2553,115 @@ fn incidents_are_listed_retried_and_resolved_by_operators() {
     assert!(err.contains("already resolved"), "{err}");
     ok(t1, &["health"]);
 }
+
+#[test]
+fn case_controls_suspend_resume_cancel_and_repair_with_an_operator_and_a_reason() {
+    let e = Env::new();
+    std::fs::create_dir(e.path("wf")).unwrap();
+    std::fs::write(
+        e.path("wf/flaky.yaml"),
+        FLAKY.replace("settings:\n  ready: false\n", "settings:\n  ready: true\n"),
+    )
+    .unwrap();
+    let cmd = |now: &str, args: &[&str]| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows", "wf", "--now", now]);
+        c.args(args);
+        c
+    };
+    let ok = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fails = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().code(1).get_output().clone();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    ok(T0, &["people", "put", "pat", "--org", "ch1"]);
+    ok(
+        T0,
+        &["people", "put", "olga", "--org", "ch1", "--role", "admin"],
+    );
+    ok(T0, &["start", "flaky", "--as", "pat"]);
+    let err = fails(
+        T0,
+        &["case", "suspend", "1", "--as", "pat", "--reason", "x"],
+    );
+    assert!(err.contains("may not"), "{err}");
+    let text = ok(
+        T0,
+        &[
+            "case", "suspend", "1", "--as", "olga", "--reason", "on leave",
+        ],
+    );
+    assert!(text.contains("operator:suspend by olga"), "{text}");
+    let show = ok(T0, &["show", "1"]);
+    assert!(
+        show.contains("suspended") && show.contains("by olga"),
+        "{show}"
+    );
+    let err = fails(T0, &["act", "1", "finish", "--as", "pat"]);
+    assert!(err.contains("is suspended by olga"), "{err}");
+    // the timer waits while suspended, then fires once after the resume
+    let t1 = "2026-11-20T13:00:00Z";
+    ok(t1, &["tick"]);
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "1"])).unwrap();
+    assert_eq!(case["data"]["pings"], 0, "{case}");
+    assert_eq!(case["suspended"]["by"], "olga", "{case}");
+    let case: Value = serde_json::from_str(&ok(
+        t1,
+        &[
+            "--json", "case", "resume", "1", "--as", "olga", "--reason", "back",
+        ],
+    ))
+    .unwrap();
+    assert!(case["suspended"].is_null(), "{case}");
+    ok(t1, &["tick"]);
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "1"])).unwrap();
+    assert_eq!(case["data"]["pings"], 1, "{case}");
+    // repair: an unknown state is refused with a suggestion
+    let err = fails(
+        t1,
+        &[
+            "case", "repair", "1", "don", "--as", "olga", "--reason", "x",
+        ],
+    );
+    assert!(err.contains("did you mean `done`"), "{err}");
+    let text = ok(
+        t1,
+        &[
+            "case",
+            "repair",
+            "1",
+            "done",
+            "--as",
+            "olga",
+            "--reason",
+            "done by phone",
+        ],
+    );
+    assert!(text.contains("repaired case 1"), "{text}");
+    // cancel: a second case ends where it is
+    ok(t1, &["start", "flaky", "--as", "pat"]);
+    let case: Value = serde_json::from_str(&ok(
+        t1,
+        &[
+            "--json", "case", "cancel", "2", "--as", "olga", "--reason", "withdrew",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        (case["state"].as_str(), case["open"].as_bool()),
+        (Some("waiting"), Some(false))
+    );
+    assert_eq!(case["cancelled"]["reason"], "withdrew");
+    let show = ok(t1, &["show", "2"]);
+    assert!(
+        show.contains("cancelled") && show.contains("withdrew"),
+        "{show}"
+    );
+    let err = fails(t1, &["act", "2", "finish", "--as", "pat"]);
+    assert!(err.contains("was cancelled by olga"), "{err}");
+    let history = ok(t1, &["history", "2"]);
+    assert!(history.contains("operator:cancel"), "{history}");
+}
