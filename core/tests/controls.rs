@@ -309,3 +309,48 @@ fn a_replay_repeats_the_operators_controls_and_reproduces_the_case() {
     }
     assert_eq!(r.cases.len(), 2);
 }
+
+#[test]
+fn an_incident_of_a_suspended_case_waits_for_the_resume() {
+    let flow = FLOW.replace(
+        "run: 'fields.pings += 1;'",
+        "run: 'if fields.pings == 0 && settings.strict { throw \"not yet\"; } fields.pings += 1;'",
+    )
+    .replace("roles:\n", "settings:\n  strict: true\nroles:\n");
+    let clock = ManualClock::at(t0());
+    let e = Engine::builder()
+        .fresh()
+        .workflow_str("paced.yaml", &flow)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    e.put_people(&people()).unwrap();
+    e.put_person(&Person::new("olga").org("ch1").role("admin"))
+        .unwrap();
+    let c = e.start("paced", "create", "pat", json!({})).unwrap();
+    e.advance_by(Duration::hours(1)).unwrap();
+    let open = e.incidents(&mentorflow::IncidentFilter::default()).unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let before = open[0].clone();
+    e.suspend_case(c.id, "olga", "checking").unwrap();
+    e.put_org(mentorflow::OrgPatch::new("ch1").setting("strict", json!(false)))
+        .unwrap();
+    // neither the automatic retries nor an operator's retry fire while suspended
+    e.advance_by(Duration::hours(2)).unwrap();
+    assert_eq!(e.incident(before.id).unwrap(), before);
+    assert_eq!(
+        err(e.retry_incident_as(before.id, "olga")).code(),
+        "suspended"
+    );
+    assert_eq!(e.incident(before.id).unwrap(), before, "nothing changed");
+    e.resume_case(c.id, "olga", "checked").unwrap();
+    e.tick().unwrap();
+    let after = e.incident(before.id).unwrap();
+    assert_eq!(
+        after.status,
+        mentorflow::IncidentStatus::Resolved,
+        "{after:?}"
+    );
+    assert_eq!(e.get(c.id, None).unwrap().data["pings"], json!(1));
+    assert_folds(&e, c.id);
+}

@@ -252,6 +252,15 @@ impl Engine {
         let now = self.now();
         let i = self.write(|tx| {
             let mut i = open_incident(tx, id)?;
+            if let Some(m) = tx.load_case(i.case_id)?.and_then(|c| c.suspended) {
+                // a suspended case's timers wait for its resume: refused, nothing changes
+                return Err(Error::Suspended {
+                    case_id: i.case_id,
+                    by: m.by,
+                    at: m.at,
+                    reason: m.reason,
+                });
+            }
             refire(self, tx, &mut i, now, false, by)?;
             Ok(i)
         })?;
