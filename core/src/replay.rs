@@ -526,6 +526,22 @@ fn step(
                 crate::RESUME_ACTION => scratch.resume_case(id, &e.actor, reason),
                 crate::CANCEL_ACTION => scratch.cancel_case(id, &e.actor, reason),
                 crate::REPAIR_ACTION => scratch.repair_case(id, &e.to_state, &e.actor, reason),
+                crate::REASSIGN_ACTION => {
+                    let text = |k: &str| e.inputs.get(k).and_then(Value::as_str).map(str::to_owned);
+                    let o = crate::ReassignOptions {
+                        from: text("from").unwrap_or_default(),
+                        to: text("to"),
+                        role: text("role"),
+                        workflow: None,
+                        dry_run: false,
+                    };
+                    scratch
+                        .write(|db| scratch.reassign_case(db, id, &o, &e.actor, reason, true))
+                        .and_then(|r| match r.reason {
+                            Some(why) => Err(Error::validation("case", why)),
+                            None => scratch.get(id, None),
+                        })
+                }
                 _ => scratch.act(id, &e.action, &e.actor, Value::Object(e.inputs.clone())),
             }
             .map(|_| ())

@@ -354,3 +354,80 @@ fn an_incident_of_a_suspended_case_waits_for_the_resume() {
     assert_eq!(e.get(c.id, None).unwrap().data["pings"], json!(1));
     assert_folds(&e, c.id);
 }
+
+#[test]
+fn reassigning_a_participant_moves_every_open_case_of_theirs_after_a_dry_run() {
+    let (e, _) = setup();
+    e.put_person(&Person::new("quinn").org("ch1")).unwrap();
+    let a = e.start("paced", "create", "pat", json!({})).unwrap();
+    let b = e.start("paced", "create", "pat", json!({})).unwrap();
+    let closed = e.start("paced", "create", "pat", json!({})).unwrap();
+    e.act(closed.id, "finish", "pat", json!({})).unwrap();
+    let other = e.start("paced", "create", "quinn", json!({})).unwrap();
+    let mut o = mentorflow::ReassignOptions {
+        from: "pat".into(),
+        to: Some("quinn".into()),
+        role: None,
+        workflow: None,
+        dry_run: true,
+    };
+    let before: Vec<_> = [a.id, b.id, closed.id, other.id]
+        .iter()
+        .map(|id| e.get(*id, None).unwrap())
+        .collect();
+    let dry = e
+        .reassign_participant(&o, "olga", "pat left the programme")
+        .unwrap();
+    let ids: Vec<i64> = dry.cases.iter().map(|c| c.case).collect();
+    assert_eq!(ids, [a.id, b.id]);
+    assert!(dry
+        .cases
+        .iter()
+        .all(|c| c.outcome == "would_reassign" && c.roles == ["owner"]));
+    for c in &before {
+        assert_eq!(&e.get(c.id, None).unwrap(), c, "a dry run changes nothing");
+    }
+    assert_eq!(
+        err(e.reassign_participant(&o, "pat", "x")).code(),
+        "not_permitted"
+    );
+    o.to = Some("ghost".into());
+    assert_eq!(
+        err(e.reassign_participant(&o, "olga", "x")).code(),
+        "not_found"
+    );
+    o.to = Some("quinn".into());
+    o.dry_run = false;
+    let done = e
+        .reassign_participant(&o, "olga", "pat left the programme")
+        .unwrap();
+    assert!(
+        done.cases.iter().all(|c| c.outcome == "reassigned"),
+        "{done:?}"
+    );
+    for id in [a.id, b.id] {
+        let c = e.get(id, None).unwrap();
+        assert_eq!(c.participants["owner"], ["quinn"]);
+        let ev = e.history(id, None).unwrap().pop().unwrap();
+        assert_eq!(
+            (ev.action.as_str(), ev.actor.as_str()),
+            (mentorflow::REASSIGN_ACTION, "olga")
+        );
+        assert_eq!(ev.inputs["reason"], json!("pat left the programme"));
+        assert_folds(&e, id);
+        e.act(id, "send", "quinn", json!({})).unwrap();
+    }
+    assert_eq!(
+        e.get(closed.id, None).unwrap(),
+        before[2],
+        "closed cases are history"
+    );
+    assert_eq!(e.get(other.id, None).unwrap(), before[3]);
+    let r = e.replay("paced", 1, None).unwrap();
+    assert!(
+        r.cases
+            .iter()
+            .all(|c| c.outcome == mentorflow::ReplayOutcome::Identical),
+        "{r:?}"
+    );
+}

@@ -259,3 +259,227 @@ fn refuse_closed(c: &Case, what: &str) -> Result<()> {
         ),
     ))
 }
+
+/// The action of the history event [`Engine::reassign_participant`] records on each case.
+pub const REASSIGN_ACTION: &str = "operator:reassign";
+
+/// Which cases [`Engine::reassign_participant`] changes, and to whom.
+#[derive(Debug, Clone, Default)]
+pub struct ReassignOptions {
+    /// The person who leaves (a mentor who left the programme).
+    pub from: String,
+    /// Who takes their place; `None` only removes them.
+    pub to: Option<String>,
+    /// Only this case role (else every role they hold).
+    pub role: Option<String>,
+    /// Only cases of this workflow.
+    pub workflow: Option<String>,
+    /// Only say what would change.
+    pub dry_run: bool,
+}
+
+/// One case of a reassignment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseReassignment {
+    /// The case.
+    pub case: i64,
+    /// Its workflow.
+    pub workflow: String,
+    /// The case roles moved.
+    pub roles: Vec<String>,
+    /// `reassigned`, `would_reassign` (dry run) or `refused`.
+    pub outcome: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+}
+
+/// What [`Engine::reassign_participant`] did (or would do).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReassignReport {
+    /// Only said what would change.
+    pub dry_run: bool,
+    /// The person who left.
+    pub from: String,
+    /// Who took their place.
+    pub to: Option<String>,
+    /// Each open case of theirs, in id order.
+    pub cases: Vec<CaseReassignment>,
+}
+
+impl Engine {
+    /// Move every open case role `from` holds (optionally one role, one workflow) to `to`,
+    /// or only remove them when `to` is `None`: each case in its own transaction with an
+    /// `operator:reassign` history event by the operator with the reason, so an interruption
+    /// leaves every case either done or untouched. With `dry_run`, nothing changes.
+    pub fn reassign_participant(
+        &self,
+        options: &ReassignOptions,
+        operator: &str,
+        reason: &str,
+    ) -> Result<ReassignReport> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::validation(
+                "reason",
+                "`case.reassign` needs a reason (who asked, why)",
+            ));
+        }
+        self.check_operator(operator, "case.reassign")?;
+        self.person(&options.from)?;
+        if let Some(to) = &options.to {
+            self.person(to)?;
+            if *to == options.from {
+                return Err(Error::validation(
+                    "to",
+                    "a person cannot replace themselves",
+                ));
+            }
+        }
+        let mut ids: Vec<i64> = self
+            .cases(&crate::model::CaseFilter {
+                workflow: options.workflow.clone(),
+                ..Default::default()
+            })?
+            .into_iter()
+            .filter(|c| c.open && c.has_participant(&options.from, options.role.as_deref()))
+            .map(|c| c.id)
+            .collect();
+        ids.sort_unstable();
+        let mut cases = Vec::with_capacity(ids.len());
+        for id in ids {
+            let one = if options.dry_run {
+                self.read(|db| self.reassign_case(db, id, options, operator, reason, false))?
+            } else {
+                self.write(|db| self.reassign_case(db, id, options, operator, reason, true))?
+            };
+            cases.push(one);
+        }
+        if !options.dry_run {
+            self.after_commit();
+        }
+        Ok(ReassignReport {
+            dry_run: options.dry_run,
+            from: options.from.clone(),
+            to: options.to.clone(),
+            cases,
+        })
+    }
+
+    /// One case of a reassignment (also the replay's repeat of its event).
+    pub(crate) fn reassign_case(
+        &self,
+        db: &dyn Tx,
+        id: i64,
+        o: &ReassignOptions,
+        operator: &str,
+        reason: &str,
+        write: bool,
+    ) -> Result<CaseReassignment> {
+        let row = db
+            .load_case(id)?
+            .ok_or_else(|| Error::not_found("case", id.to_string()))?;
+        let def = self.definition_at(db, &row.workflow, row.version)?;
+        let old = step::to_case(&def, row);
+        let roles: Vec<String> = old
+            .participants
+            .iter()
+            .filter(|(r, ids)| {
+                o.role.as_deref().is_none_or(|want| want == *r) && ids.contains(&o.from)
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut out = CaseReassignment {
+            case: id,
+            workflow: old.workflow.clone(),
+            roles: roles.clone(),
+            outcome: if write {
+                "reassigned"
+            } else {
+                "would_reassign"
+            }
+            .into(),
+            reason: None,
+        };
+        if !old.open || roles.is_empty() {
+            out.outcome = "refused".into();
+            out.reason = Some(if old.open {
+                format!("{} no longer holds a role in it", o.from)
+            } else {
+                "it is closed".into()
+            });
+            return Ok(out);
+        }
+        if !write {
+            return Ok(out);
+        }
+        let mut new = old.clone();
+        let mut effects = Vec::new();
+        let mut changes = Vec::new();
+        for r in &roles {
+            let ids = new.participants.entry(r.clone()).or_default();
+            ids.retain(|p| p != &o.from);
+            effects.push(Effect::Unassign {
+                role: r.clone(),
+                person: o.from.clone(),
+            });
+            changes.push(crate::model::ParticipantChange {
+                added: false,
+                role: r.clone(),
+                person: o.from.clone(),
+                log: false,
+            });
+            if let Some(to) = &o.to {
+                if !ids.contains(to) {
+                    ids.push(to.clone());
+                    effects.push(Effect::Assign {
+                        role: r.clone(),
+                        person: to.clone(),
+                    });
+                    changes.push(crate::model::ParticipantChange {
+                        added: true,
+                        role: r.clone(),
+                        person: to.clone(),
+                        log: true,
+                    });
+                }
+            }
+            if ids.is_empty() {
+                new.participants.remove(r);
+            }
+        }
+        let now = self.now();
+        new.revision = old.revision + 1;
+        new.updated_at = now;
+        let mut inputs = Map::new();
+        inputs.insert("reason".into(), Value::String(reason.to_owned()));
+        inputs.insert("from".into(), Value::String(o.from.clone()));
+        if let Some(to) = &o.to {
+            inputs.insert("to".into(), Value::String(to.clone()));
+        }
+        if let Some(r) = &o.role {
+            inputs.insert("role".into(), Value::String(r.clone()));
+        }
+        let event = Event {
+            id: 0,
+            case_id: id,
+            seq: new.revision,
+            at: now,
+            actor: operator.to_owned(),
+            action: REASSIGN_ACTION.to_owned(),
+            from_state: Some(old.state.clone()),
+            to_state: new.state.clone(),
+            inputs,
+            effects,
+        };
+        db.apply(Decision {
+            case: new,
+            expected_revision: Some(old.revision),
+            participants: changes,
+            timers: TimerPlan::default(),
+            outbox: Vec::new(),
+            copies: Vec::new(),
+            event,
+        })?;
+        Ok(out)
+    }
+}

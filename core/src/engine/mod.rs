@@ -24,7 +24,10 @@ pub use crate::model::{
 pub use availability::{
     ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
-pub use controls::{CANCEL_ACTION, REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION};
+pub use controls::{
+    CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
+    REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
+};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 
 use crate::definition::{self, Definition};
