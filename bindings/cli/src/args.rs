@@ -546,6 +546,34 @@ pub enum CaseCommand {
     /// Move a case to a state of its definition outside the flow's actions, with that
     /// state's timers (no action, guard, effect or notification runs).
     Repair(CaseRepair),
+    /// Move every open case role a person holds to another person (or only remove them):
+    /// each case its own transaction; try --dry-run first.
+    Reassign(CaseReassign),
+}
+
+/// `case reassign PERSON [--to PERSON] [--role R] [--workflow W] [--dry-run] --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseReassign {
+    /// The person who leaves.
+    pub from: String,
+    /// Who takes their place (without it they are only removed).
+    #[arg(long, value_name = "PERSON")]
+    pub to: Option<String>,
+    /// Only this case role.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Only cases of this workflow.
+    #[arg(long, value_name = "WORKFLOW")]
+    pub workflow: Option<String>,
+    /// Only say which cases would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The operator doing it (must hold an operator role; recorded in each case's history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in each case's history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// `case suspend|resume|cancel CASE --as OPERATOR --reason TEXT`.

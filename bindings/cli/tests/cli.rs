@@ -2664,4 +2664,25 @@ fn case_controls_suspend_resume_cancel_and_repair_with_an_operator_and_a_reason(
     assert!(err.contains("was cancelled by olga"), "{err}");
     let history = ok(t1, &["history", "2"]);
     assert!(history.contains("operator:cancel"), "{history}");
+    // reassign: pat's open cases go to quinn, after a dry run
+    ok(t1, &["people", "put", "quinn", "--org", "ch1"]);
+    ok(t1, &["start", "flaky", "--as", "pat"]);
+    let args = [
+        "case", "reassign", "pat", "--to", "quinn", "--as", "olga", "--reason", "pat left",
+    ];
+    let dry = ok(t1, &[&args[..], &["--dry-run"]].concat());
+    assert!(
+        dry.contains("case 3 (flaky): would reassign to quinn as owner"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("1 case(s) of pat would be reassigned (dry run"),
+        "{dry}"
+    );
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "3"])).unwrap();
+    assert_eq!(case["participants"]["owner"][0], "pat");
+    let done = ok(t1, &args);
+    assert!(done.contains("1 case(s) of pat reassigned"), "{done}");
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "3"])).unwrap();
+    assert_eq!(case["participants"]["owner"][0], "quinn", "{case}");
 }

@@ -27,6 +27,61 @@ pub fn control(ctx: &Ctx, c: CaseCommand) -> Result<(), CliError> {
             engine.repair_case(a.case, &a.state, &a.actor, &a.reason)?,
             "repaired",
         ),
+        CaseCommand::Reassign(a) => {
+            let report = engine.reassign_participant(
+                &mentorflow::ReassignOptions {
+                    from: a.from,
+                    to: a.to,
+                    role: a.role,
+                    workflow: a.workflow,
+                    dry_run: a.dry_run,
+                },
+                &a.actor,
+                &a.reason,
+            )?;
+            let out = &ctx.out;
+            if out.json {
+                return out.print_json(&report);
+            }
+            let to = report
+                .to
+                .as_deref()
+                .map_or_else(|| "removed".to_owned(), |t| format!("to {t}"));
+            for c in &report.cases {
+                output::line(&format!(
+                    "case {} ({}): {} {} as {}{}",
+                    c.case,
+                    c.workflow,
+                    c.outcome.replace('_', " "),
+                    to,
+                    c.roles.join(", "),
+                    c.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ));
+            }
+            let n = report
+                .cases
+                .iter()
+                .filter(|c| c.outcome != "refused")
+                .count();
+            output::line(&format!(
+                "{n} case(s) of {} {}{}",
+                report.from,
+                if report.dry_run {
+                    "would be reassigned"
+                } else {
+                    "reassigned"
+                },
+                if report.dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            ));
+            return Ok(());
+        }
     };
     super::report_step(ctx, &engine, &case, verb)
 }
