@@ -10,6 +10,8 @@
 //! | `conflict`       | [`Error::Conflict`]      | reload the case and retry                                  |
 //! | `script`         | [`Error::Script`]        | a guard, effect, timer or template script failed: fix the workflow |
 //! | `storage`        | [`Error::Storage`]       | the database failed (disk, corruption, newer schema)       |
+//! | `suspended`      | [`Error::Suspended`]     | an operator suspended the case: wait for `resume`          |
+//! | `cancelled`      | [`Error::Cancelled`]     | an operator cancelled the case: it takes no more actions   |
 //!
 //! A refused action (`guard_rejected`, `not_permitted`, `validation`, `not_found`) is an ordinary
 //! answer for a person, not a crash: nothing was changed.
@@ -180,6 +182,32 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+
+    /// The case is suspended by an operator: it takes no action until resumed.
+    #[error("case {case_id} is suspended by {by} since {} ({reason}); an operator must resume it first", .at.format("%Y-%m-%d %H:%M UTC"))]
+    Suspended {
+        /// The case.
+        case_id: i64,
+        /// The operator who suspended it.
+        by: String,
+        /// Since when.
+        at: chrono::DateTime<chrono::Utc>,
+        /// Their reason.
+        reason: String,
+    },
+
+    /// The case was cancelled by an operator: it takes no more actions.
+    #[error("case {case_id} was cancelled by {by} on {} ({reason}); it takes no more actions", .at.format("%Y-%m-%d %H:%M UTC"))]
+    Cancelled {
+        /// The case.
+        case_id: i64,
+        /// The operator who cancelled it.
+        by: String,
+        /// When.
+        at: chrono::DateTime<chrono::Utc>,
+        /// Their reason.
+        reason: String,
+    },
 }
 
 fn summarize(problems: &[Problem]) -> String {
@@ -215,6 +243,8 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::Script { .. } => "script",
             Error::Storage { .. } => "storage",
+            Error::Suspended { .. } => "suspended",
+            Error::Cancelled { .. } => "cancelled",
         }
     }
 
@@ -253,6 +283,24 @@ impl Error {
             None => None,
         };
         Error::NotFound { kind, id, hint }
+    }
+
+    /// The refusal of a case an operator suspended or cancelled, if it is either.
+    pub(crate) fn held(case: &crate::Case) -> Option<Self> {
+        if let Some(m) = &case.cancelled {
+            return Some(Error::Cancelled {
+                case_id: case.id,
+                by: m.by.clone(),
+                at: m.at,
+                reason: m.reason.clone(),
+            });
+        }
+        case.suspended.as_ref().map(|m| Error::Suspended {
+            case_id: case.id,
+            by: m.by.clone(),
+            at: m.at,
+            reason: m.reason.clone(),
+        })
     }
 
     /// A storage error from any message.

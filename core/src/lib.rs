@@ -82,10 +82,12 @@ pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, OrgPatch, Person, PersonPatch};
 pub use engine::{
-    fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, Effect, Engine, EngineBuilder,
-    Event, ExportInfo, Health, Notification, Participant, PendingTimer, Signal, Start, StartInfo,
-    Table, TickReport, Unavailable, UnavailableReason, ViewInfo, ViewPage, ViewQuery,
-    DEFAULT_OPERATOR_ROLE, WORKFLOWS_SETTING,
+    fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, CaseReassignment, Effect, Engine,
+    EngineBuilder, Event, ExportInfo, Health, Notification, Participant, PendingTimer,
+    ReassignOptions, ReassignReport, Signal, Start, StartInfo, Table, TickReport, Unavailable,
+    UnavailableReason, ViewInfo, ViewPage, ViewQuery, CANCEL_ACTION, DEFAULT_INCIDENT_MAX_ATTEMPTS,
+    DEFAULT_OPERATOR_ROLE, INCIDENT_MAX_ATTEMPTS_SETTING, REASSIGN_ACTION, REPAIR_ACTION,
+    RESUME_ACTION, SUSPEND_ACTION, WORKFLOWS_SETTING,
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};
@@ -93,6 +95,7 @@ pub use migrate::{
     CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
     RoleChange, TimerChange, TimerFate,
 };
+pub use model::{Incident, IncidentFilter, IncidentStatus, OperatorMark};
 pub use replay::{
     CaseReplay, Divergence, DivergenceKind, RecordedCase, ReplayOutcome, ReplayReport,
 };

@@ -40,6 +40,23 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     /// The case this one was copied from (`spawn_copy`).
     pub parent: Option<i64>,
+    /// Set while an operator has suspended the case (`Engine::suspend_case`): it refuses
+    /// every action and its timers wait until `Engine::resume_case`.
+    pub suspended: Option<OperatorMark>,
+    /// Set when an operator cancelled the case (`Engine::cancel_case`): it ended in the state
+    /// it was in (`open` is false), has no timers and refuses every action.
+    pub cancelled: Option<OperatorMark>,
+}
+
+/// Who suspended or cancelled a case, when and why ([`Case::suspended`], [`Case::cancelled`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorMark {
+    /// The operator (a person holding an operator role).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The reason they gave.
+    pub reason: String,
 }
 
 impl Case {
@@ -139,6 +156,15 @@ pub enum Effect {
         /// The plan file that moved it.
         plan: String,
     },
+    /// An operator suspended the case (the event's actor; the reason is in its inputs).
+    Suspended,
+    /// An operator resumed a suspended case.
+    Resumed,
+    /// An operator cancelled the case: it ended where it was.
+    Cancelled,
+    /// An operator moved the case to another state outside the flow's actions (the
+    /// event's `from_state` and `to_state`; timer effects follow).
+    Repaired,
 }
 
 /// One entry of a case's history.
@@ -219,12 +245,19 @@ pub struct Health {
     /// Deliveries to a consumer that failed every attempt and wait for an operator
     /// (`mentorflow outbox list`).
     pub dead_letters: u64,
+    /// Timer firings that failed and are not resolved, retried or waiting for an operator
+    /// (`mentorflow incidents`).
+    pub open_incidents: u64,
 }
 
 impl Health {
-    /// Healthy: no overdue timer, no failed delivery waiting and no dead letter.
+    /// Healthy: no overdue timer, no failed delivery waiting, no dead letter and no open
+    /// incident.
     pub fn healthy(&self) -> bool {
-        self.overdue_timers == 0 && self.failed_deliveries == 0 && self.dead_letters == 0
+        self.overdue_timers == 0
+            && self.failed_deliveries == 0
+            && self.dead_letters == 0
+            && self.open_incidents == 0
     }
 }
 
@@ -339,7 +372,8 @@ impl Table {
 pub struct TickReport {
     /// Timers fired.
     pub fired: usize,
-    /// Timers whose firing failed (rolled back; the timer is consumed and the error listed).
+    /// Timer firings that failed (rolled back; each is an incident, see
+    /// [`crate::Engine::incidents`]), with their errors.
     pub failed: Vec<String>,
     /// Notifications and signals accepted by at least one hook.
     pub delivered: usize,
@@ -479,6 +513,8 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
         updated_at: first.at,
         parent: None,
         version: None,
+        suspended: None,
+        cancelled: None,
     };
     for e in events {
         f.state = e.to_state.clone();
@@ -509,11 +545,31 @@ pub fn fold(events: &[Event]) -> Option<Folded> {
                 }
                 Effect::CopiedFrom { case } => f.parent = Some(*case),
                 Effect::Migrated { to_version, .. } => f.version = Some(*to_version),
+                Effect::Suspended => f.suspended = Some(mark(e)),
+                Effect::Resumed => f.suspended = None,
+                Effect::Cancelled => {
+                    f.suspended = None;
+                    f.cancelled = Some(mark(e));
+                }
                 _ => {}
             }
         }
     }
     Some(f)
+}
+
+/// The mark an operator's event leaves: its actor, time and `reason` input.
+fn mark(e: &Event) -> OperatorMark {
+    OperatorMark {
+        by: e.actor.clone(),
+        at: e.at,
+        reason: e
+            .inputs
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    }
 }
 
 /// A snapshot rebuilt from history by [`fold`].
@@ -536,6 +592,10 @@ pub struct Folded {
     /// The version the last migration moved the case to (`None`: never migrated, so the
     /// case runs on the version it started on, which the history does not repeat).
     pub version: Option<u32>,
+    /// Whether (by whom, why) the case is suspended.
+    pub suspended: Option<OperatorMark>,
+    /// Whether (by whom, why) the case was cancelled.
+    pub cancelled: Option<OperatorMark>,
 }
 
 impl Folded {
@@ -549,6 +609,8 @@ impl Folded {
             && self.updated_at == c.updated_at
             && self.parent == c.parent
             && self.version.is_none_or(|v| v == c.version)
+            && self.suspended == c.suspended
+            && self.cancelled == c.cancelled
     }
 }
 
@@ -697,4 +759,98 @@ impl Decision {
             }
         }
     }
+}
+
+/// A timer firing that failed and is retried, or waits for a person ([`crate::Engine::incidents`]).
+///
+/// A firing that fails is rolled back and becomes an incident, retried with exponential
+/// backoff up to the organisation's `incident_max_attempts`, then left open until an operator
+/// retries or resolves it. One incident at a time is open per case and timer: a recurring
+/// timer that fails again while its incident is open updates that incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// Unique id.
+    pub id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// What failed: `timer`.
+    pub kind: String,
+    /// The state the timer belongs to.
+    pub state: String,
+    /// The timer's name in that state.
+    pub timer: String,
+    /// The error's code (see [`crate::Error::code`]).
+    pub code: String,
+    /// The last error, with its place in the definition (workflow, version, script, line and column).
+    pub error: String,
+    /// Attempts so far, the first firing included.
+    pub attempts: u32,
+    /// `open` until resolved (by a successful retry or by an operator), then `resolved`.
+    pub status: IncidentStatus,
+    /// When the firing first failed.
+    pub first_at: DateTime<Utc>,
+    /// The last attempt.
+    pub last_at: DateTime<Utc>,
+    /// When the engine retries it by itself (`None`: no automatic retry left; it waits for a
+    /// person).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Who resolved it (`None`: the engine, by a successful retry, or a host's own call).
+    pub resolved_by: Option<String>,
+    /// Why it was resolved.
+    pub note: Option<String>,
+    /// When the timer's state was entered (recurring timers count periods from here).
+    #[serde(skip)]
+    pub anchor: DateTime<Utc>,
+    /// Periods the recurring timer had fired when this firing failed.
+    #[serde(skip)]
+    pub fired: u32,
+}
+
+/// Where an [`Incident`] stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// Not resolved: retried by the engine while `next_attempt_at` is set, else waiting for a
+    /// person.
+    Open,
+    /// Done with: the firing succeeded on a retry, or an operator resolved it.
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::str::FromStr for IncidentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "open" => Ok(IncidentStatus::Open),
+            "resolved" => Ok(IncidentStatus::Resolved),
+            other => Err(format!(
+                "unknown incident status `{other}` (known: open, resolved)"
+            )),
+        }
+    }
+}
+
+/// Which incidents to list ([`crate::Engine::incidents`]).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    /// Only this status (default: open).
+    pub status: Option<IncidentStatus>,
+    /// Every status.
+    pub all: bool,
+    /// Only incidents of this case.
+    pub case_id: Option<i64>,
+    /// At most this many (default 1000), oldest first.
+    pub limit: Option<usize>,
 }

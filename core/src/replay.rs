@@ -7,7 +7,8 @@
 //! order they were recorded: before each event the clock moves to the event's instant (timers
 //! that fall due on the way fire then, in due order, as on the real engine); an event done by
 //! a person is repeated as the same command (start with the recorded organisation and fields,
-//! or the action with the recorded inputs, as the same actor); an event done by `system` (a
+//! or the action with the recorded inputs, as the same actor; an operator's control —
+//! suspend, resume, cancel, repair — as the same control); an event done by `system` (a
 //! timer) must have been produced by the scratch engine's own timers. Each scratch event is
 //! compared with the recorded one: action, actor, target state and effects (fields set, roles
 //! given or taken, notes, notifications by recipient and template, signals by kind, copies by
@@ -517,6 +518,7 @@ impl Engine {
                 .in_memory()
                 .workflow_str(def.file.clone(), def.source.clone())
                 .limits(self.scripts().limits())
+                .operator_roles(self.operator_roles().to_vec())
                 .clock(clock)
                 .build()?;
             for org in self.orgs()? {
@@ -609,7 +611,14 @@ fn step(
     }
     let t = &mut tracks[ti];
     if e.actor == "system" {
-        let Some(x) = fresh(scratch, t)?.into_iter().next() else {
+        let mut next = fresh(scratch, t)?.into_iter().next();
+        if next.is_none() {
+            // a timer held by a suspension fires at the first sweep after the resume,
+            // which may be at the resume's own instant
+            scratch.tick()?;
+            next = fresh(scratch, t)?.into_iter().next();
+        }
+        let Some(x) = next else {
             t.diverge(
                 &e,
                 DivergenceKind::Action,
@@ -652,9 +661,34 @@ fn step(
             .map(|c| {
                 t.scratch = Some(c.id);
             }),
-        (Some(_), Some(id)) => scratch
-            .act(id, &e.action, &e.actor, Value::Object(e.inputs.clone()))
-            .map(|_| ()),
+        (Some(_), Some(id)) => {
+            let reason = e.inputs.get("reason").and_then(Value::as_str).unwrap_or("");
+            // an operator's control is repeated as the same control
+            match e.action.as_str() {
+                crate::SUSPEND_ACTION => scratch.suspend_case(id, &e.actor, reason),
+                crate::RESUME_ACTION => scratch.resume_case(id, &e.actor, reason),
+                crate::CANCEL_ACTION => scratch.cancel_case(id, &e.actor, reason),
+                crate::REPAIR_ACTION => scratch.repair_case(id, &e.to_state, &e.actor, reason),
+                crate::REASSIGN_ACTION => {
+                    let text = |k: &str| e.inputs.get(k).and_then(Value::as_str).map(str::to_owned);
+                    let o = crate::ReassignOptions {
+                        from: text("from").unwrap_or_default(),
+                        to: text("to"),
+                        role: text("role"),
+                        workflow: None,
+                        dry_run: false,
+                    };
+                    scratch
+                        .write(|db| scratch.reassign_case(db, id, &o, &e.actor, reason, true))
+                        .and_then(|r| match r.reason {
+                            Some(why) => Err(Error::validation("case", why)),
+                            None => scratch.get(id, None),
+                        })
+                }
+                _ => scratch.act(id, &e.action, &e.actor, Value::Object(e.inputs.clone())),
+            }
+            .map(|_| ())
+        }
         (Some(_), None) => {
             t.diverge(
                 &e,

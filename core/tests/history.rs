@@ -1,5 +1,6 @@
-//! History is the truth: after any sequence of actions, refusals, timer firings and copies,
-//! folding a case's events gives exactly its stored snapshot.
+//! History is the truth: after any sequence of actions, refusals, timer firings, copies and
+//! operator controls (suspend, resume, cancel, repair), folding a case's events gives exactly
+//! its stored snapshot.
 #![allow(clippy::unwrap_used)]
 mod support;
 
@@ -163,7 +164,14 @@ enum Step {
     Advance {
         hours: i64,
     },
+    /// An operator control: suspend, resume, cancel, or repair to one of [`REPAIR_TO`].
+    Control {
+        case: usize,
+        kind: usize,
+    },
 }
+
+const REPAIR_TO: &[&str] = &["open", "working", "closed", "nowhere"];
 
 /// Mostly the owner and the mentor, who can do the most.
 fn actor() -> impl Strategy<Value = usize> {
@@ -199,12 +207,15 @@ fn step() -> impl Strategy<Value = Step> {
             |(case, action, actor, variant)| Step::Act { case, action, actor, variant }
         ),
         2 => (1..80i64).prop_map(|hours| Step::Advance { hours }),
+        2 => (case(), 0..7usize).prop_map(|(case, kind)| Step::Control { case, kind }),
     ]
 }
 
 fn engine() -> Engine {
     let (e, _) = support::engine_for("story.yaml", STORY);
     e.put_person(&Person::new("ghost_free").org("ch1")).unwrap();
+    e.put_person(&Person::new("olga").org("ch1").role("admin"))
+        .unwrap();
     e
 }
 
@@ -260,7 +271,7 @@ proptest! {
                         }
                         Err(err) => {
                             prop_assert!(
-                                matches!(err.code(), "not_found" | "not_permitted" | "guard_rejected" | "validation"),
+                                matches!(err.code(), "not_found" | "not_permitted" | "guard_rejected" | "validation" | "suspended" | "cancelled"),
                                 "unexpected error: {:?}", err
                             );
                             prop_assert_eq!(e.get(id, None).unwrap(), before);
@@ -271,6 +282,33 @@ proptest! {
                 Step::Advance { hours } => {
                     let r = e.advance_by(Duration::hours(*hours)).unwrap();
                     prop_assert!(r.failed.is_empty(), "{:?}", r);
+                }
+                Step::Control { case, kind } => {
+                    let mut ids: Vec<i64> = e.cases(&Default::default()).unwrap().iter().map(|c| c.id).collect();
+                    ids.sort_unstable();
+                    let id = ids[case % ids.len()];
+                    let before = e.get(id, None).unwrap();
+                    let before_events = e.history(id, None).unwrap().len();
+                    let r = match kind {
+                        0 => e.suspend_case(id, "olga", "checking"),
+                        1 => e.resume_case(id, "olga", "checked"),
+                        2 => e.cancel_case(id, "olga", "withdrawn"),
+                        k => e.repair_case(id, REPAIR_TO[k - 3], "olga", "fix"),
+                    };
+                    match r {
+                        Ok(after) => {
+                            prop_assert_eq!(after.revision, before.revision + 1);
+                            prop_assert_eq!(e.history(id, None).unwrap().len(), before_events + 1);
+                        }
+                        Err(err) => {
+                            prop_assert!(
+                                matches!(err.code(), "not_found" | "validation" | "cancelled"),
+                                "unexpected error: {:?}", err
+                            );
+                            prop_assert_eq!(e.get(id, None).unwrap(), before);
+                            prop_assert_eq!(e.history(id, None).unwrap().len(), before_events);
+                        }
+                    }
                 }
             }
             check_all(&e)?;

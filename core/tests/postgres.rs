@@ -374,7 +374,8 @@ fn a_schema_5_database_is_upgraded_to_commit_ordered_events() {
     // back to schema 5: no `tx` column, no index
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     db.batch_execute(
-        "ALTER TABLE events DROP COLUMN tx; UPDATE mentorflow_meta SET schema_version = 5",
+        "ALTER TABLE events DROP COLUMN tx; DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
+         ALTER TABLE cases DROP COLUMN cancelled; UPDATE mentorflow_meta SET schema_version = 5",
     )
     .unwrap();
     let seen = Events::default();

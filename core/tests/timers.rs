@@ -408,7 +408,7 @@ fn two_engines_sweeping_one_file_fire_each_timer_once() {
 }
 
 #[test]
-fn a_failing_timer_is_consumed_and_reported_without_blocking_others() {
+fn a_failing_timer_becomes_an_incident_without_blocking_others() {
     let (e, _) = clockwork();
     let bad = e
         .start("clockwork", "create", "pat", json!({"bad": true}))
@@ -416,13 +416,15 @@ fn a_failing_timer_is_consumed_and_reported_without_blocking_others() {
     let good = e.start("clockwork", "create", "pat", json!({})).unwrap();
     let r = e.advance("2h").unwrap();
     assert_eq!(r.fired, 1, "{r:?}");
-    assert_eq!(r.failed.len(), 1, "{r:?}");
+    // the first firing and its retries (1, 2, 4 and 8 minutes later) all failed
+    let attempts = mentorflow::DEFAULT_INCIDENT_MAX_ATTEMPTS as usize;
+    assert_eq!(r.failed.len(), attempts, "{r:?}");
     let f = &r.failed[0];
     assert!(f.contains("flaky"), "{f}");
     assert!(f.contains(&format!("case {}", bad.id)), "{f}");
     assert!(f.contains("flaky timer broke"), "{f}");
     assert!(f.contains("states.waiting.timers[0].run"), "{f}");
-    // the failed firing changed nothing and its timer is gone
+    // the failed firings changed nothing, the timer is consumed, the incident is left open
     assert_eq!(e.get(bad.id, None).unwrap(), bad);
     assert_eq!(e.history(bad.id, None).unwrap().len(), 1);
     let names: Vec<String> = e
@@ -432,6 +434,11 @@ fn a_failing_timer_is_consumed_and_reported_without_blocking_others() {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["daily"]);
+    let open = e.incidents(&Default::default()).unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].case_id, bad.id);
+    assert_eq!(open[0].attempts as usize, attempts);
+    assert_eq!(open[0].next_attempt_at, None, "no automatic retry left");
     assert_eq!(e.get(good.id, None).unwrap().data["pings"], json!(100));
     let r = e.tick().unwrap();
     assert!(r.failed.is_empty() && r.fired == 0, "{r:?}");

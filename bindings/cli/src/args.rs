@@ -42,6 +42,12 @@ pub struct Cli {
     #[arg(long = "script-limit", global = true, value_name = "NAME=VALUE", value_parser = parse_limit, help_heading = GLOBAL)]
     pub limits: Vec<LimitSetting>,
 
+    /// A directory role whose holders are operators, who may use the operator controls
+    /// (`incidents retry|resolve --as PERSON`); repeatable, or comma-separated in
+    /// $MENTORFLOW_OPERATOR_ROLES [default: admin].
+    #[arg(long = "operator-role", global = true, value_name = "ROLE", env = "MENTORFLOW_OPERATOR_ROLES", value_delimiter = ',', help_heading = GLOBAL)]
+    pub operator_roles: Vec<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,14 +56,29 @@ pub struct Cli {
 /// `now`, `limits` = `--script-limit`). [`command`] hides them from that command's help, and
 /// [`ignored_globals`] names the ones given on its command line anyway.
 pub const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
-    ("bench", &["db", "workflows", "now", "limits"]),
-    ("completions", &["db", "workflows", "now", "limits"]),
-    ("demo", &["now", "limits"]),
-    ("schema", &["db", "workflows", "now", "limits"]),
-    ("store", &["db", "workflows", "now", "limits"]),
-    ("test", &["db", "now"]),
-    ("validate", &["now"]),
-    ("version", &["db", "workflows", "now", "limits"]),
+    (
+        "bench",
+        &["db", "workflows", "now", "limits", "operator_roles"],
+    ),
+    (
+        "completions",
+        &["db", "workflows", "now", "limits", "operator_roles"],
+    ),
+    ("demo", &["now", "limits", "operator_roles"]),
+    (
+        "schema",
+        &["db", "workflows", "now", "limits", "operator_roles"],
+    ),
+    (
+        "store",
+        &["db", "workflows", "now", "limits", "operator_roles"],
+    ),
+    ("test", &["db", "now", "operator_roles"]),
+    ("validate", &["now", "operator_roles"]),
+    (
+        "version",
+        &["db", "workflows", "now", "limits", "operator_roles"],
+    ),
 ];
 
 /// The command line as clap parses and prints it: [`Cli`], with each command's help offering
@@ -117,6 +138,7 @@ pub fn ignored_globals(matches: &clap::ArgMatches) -> Vec<String> {
         .map(|id| {
             let option = match *id {
                 "limits" => "--script-limit".to_owned(),
+                "operator_roles" => "--operator-role".to_owned(),
                 other => format!("--{other}"),
             };
             format!("{option} does nothing for `{name}`; it was ignored")
@@ -203,6 +225,23 @@ pub enum Command {
         mentorflow outbox retry 42                 # every failed delivery of outbox row 42, now\n  \
         mentorflow outbox drop 42 --consumer smtp  # give up row 42 for smtp only")]
     Outbox(OutboxArgs),
+    /// Timer firings that failed: list them, retry them, or resolve them.
+    #[command(after_help = "Examples:\n  \
+        mentorflow incidents                       # open incidents (retried, or waiting for you)\n  \
+        mentorflow incidents list --all --case 12\n  \
+        mentorflow incidents retry 3 --as olga     # fire the timer again now\n  \
+        mentorflow incidents resolve 3 --as olga --note \"client phoned; reminder not needed\"")]
+    Incidents(IncidentsArgs),
+    /// Operator controls on one case: suspend, resume, cancel, repair.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        mentorflow case suspend 12 --as olga --reason \"mentor on leave until May\"\n  \
+        mentorflow case resume 12 --as olga --reason \"mentor back\"\n  \
+        mentorflow case cancel 12 --as olga --reason \"client withdrew\"\n  \
+        mentorflow case repair 12 in_progress --as olga --reason \"accepted by phone\""
+    )]
+    Case(CaseCommand),
     /// Manage people in the directory.
     #[command(subcommand)]
     People(PeopleCommand),
@@ -490,6 +529,135 @@ pub struct OutboxTarget {
     /// Only this consumer's delivery (default: every consumer's).
     #[arg(long, value_name = "NAME")]
     pub consumer: Option<String>,
+}
+
+/// `incidents [list|retry|resolve]`.
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: Option<IncidentsCommand>,
+}
+
+/// `incidents ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents (default: the open ones), oldest first.
+    List(IncidentsList),
+    /// Fire an open incident's timer again now (on the case's current version); exits
+    /// non-zero when it fails again.
+    Retry(IncidentTarget),
+    /// Resolve an open incident without firing, with a note saying why.
+    Resolve(IncidentResolve),
+}
+
+/// `incidents list`.
+#[derive(Debug, Args, Default)]
+pub struct IncidentsList {
+    /// Only this status: open or resolved.
+    #[arg(long, value_parser = ["open", "resolved"])]
+    pub status: Option<String>,
+    /// Every status (resolved ones too).
+    #[arg(long)]
+    pub all: bool,
+    /// Only incidents of this case.
+    #[arg(long = "case", value_name = "ID")]
+    pub case: Option<i64>,
+    /// At most this many.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
+
+/// `incidents retry ID [--as OPERATOR]`.
+#[derive(Debug, Args)]
+pub struct IncidentTarget {
+    /// The incident.
+    pub id: i64,
+    /// The operator doing it (must hold an operator role; recorded on the incident).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: Option<String>,
+}
+
+/// `incidents resolve ID --note TEXT [--as OPERATOR]`.
+#[derive(Debug, Args)]
+pub struct IncidentResolve {
+    /// The incident.
+    pub id: i64,
+    /// Why it is resolved without firing.
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
+    /// The operator doing it (must hold an operator role; recorded on the incident).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: Option<String>,
+}
+
+/// `case ...`: operator controls.
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Suspend an open case: it refuses every action and its timers wait until resumed.
+    Suspend(CaseControl),
+    /// Resume a suspended case: timers that fell due meanwhile fire at the next tick, once.
+    Resume(CaseControl),
+    /// Cancel an open case: it ends in its state, its timers dropped, no further actions.
+    Cancel(CaseControl),
+    /// Move a case to a state of its definition outside the flow's actions, with that
+    /// state's timers (no action, guard, effect or notification runs).
+    Repair(CaseRepair),
+    /// Move every open case role a person holds to another person (or only remove them):
+    /// each case its own transaction; try --dry-run first.
+    Reassign(CaseReassign),
+}
+
+/// `case reassign PERSON [--to PERSON] [--role R] [--workflow W] [--dry-run] --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseReassign {
+    /// The person who leaves.
+    pub from: String,
+    /// Who takes their place (without it they are only removed).
+    #[arg(long, value_name = "PERSON")]
+    pub to: Option<String>,
+    /// Only this case role.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// Only cases of this workflow.
+    #[arg(long, value_name = "WORKFLOW")]
+    pub workflow: Option<String>,
+    /// Only say which cases would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The operator doing it (must hold an operator role; recorded in each case's history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in each case's history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `case suspend|resume|cancel CASE --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseControl {
+    /// The case.
+    pub case: i64,
+    /// The operator doing it (must hold an operator role; recorded in the history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `case repair CASE STATE --as OPERATOR --reason TEXT`.
+#[derive(Debug, Args)]
+pub struct CaseRepair {
+    /// The case.
+    pub case: i64,
+    /// The state to move it to.
+    pub state: String,
+    /// The operator doing it (must hold an operator role; recorded in the history).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// `people ...`.

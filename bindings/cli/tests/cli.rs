@@ -2407,3 +2407,282 @@ fn json_outputs_are_snapshotted() {
     let refused: Value = serde_json::from_slice(&refused).unwrap();
     json_snap("json_error_refused", refused);
 }
+
+const FLAKY: &str = r#"
+workflow: flaky
+version: 1
+settings:
+  ready: false
+roles:
+  owner: {}
+fields:
+  pings: { type: int, default: 0 }
+states:
+  waiting:
+    label: Waiting
+    timers:
+      - name: remind
+        after: 1h
+        run: |
+          if !settings.ready { throw "the mail template is not ready"; }
+          fields.pings += 1;
+  done: { label: Done, final: true }
+actions:
+  create: { to: waiting, by: owner, run: 'assign("owner", actor.id)' }
+  finish: { from: waiting, to: done, by: owner }
+"#;
+
+#[test]
+fn incidents_are_listed_retried_and_resolved_by_operators() {
+    let e = Env::new();
+    std::fs::create_dir(e.path("wf")).unwrap();
+    std::fs::write(e.path("wf/flaky.yaml"), FLAKY).unwrap();
+    let cmd = |now: &str, args: &[&str]| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows", "wf", "--now", now]);
+        c.args(args);
+        c
+    };
+    let ok = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fails = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().code(1).get_output().clone();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    ok(T0, &["people", "put", "pat", "--org", "ch1"]);
+    ok(
+        T0,
+        &["people", "put", "olga", "--org", "ch1", "--role", "admin"],
+    );
+    ok(
+        T0,
+        &["people", "put", "otto", "--org", "ch1", "--role", "ops"],
+    );
+    ok(
+        T0,
+        &["orgs", "put", "ch1", "--set", "incident_max_attempts=1"],
+    );
+    ok(T0, &["start", "flaky", "--as", "pat"]);
+    ok(T0, &["start", "flaky", "--as", "pat"]);
+    assert_eq!(
+        ok(T0, &["incidents"]),
+        "no open incidents (--all lists resolved ones too)\n"
+    );
+    let t1 = "2026-11-20T11:00:00Z";
+    ok(t1, &["tick"]);
+    let list: Value = serde_json::from_str(&ok(t1, &["--json", "incidents", "list"])).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["case_id"], 1);
+    assert_eq!(list[0]["timer"], "remind");
+    assert_eq!(list[0]["status"], "open");
+    assert_eq!(list[0]["attempts"], 1);
+    assert!(list[0]["next_attempt_at"].is_null());
+    assert!(
+        list[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("states.waiting.timers[0].run"),
+        "{list:?}"
+    );
+    let text = ok(t1, &["incidents"]);
+    assert!(text.contains("waiting.remind"), "{text}");
+    assert!(
+        text.contains("waiting since 2026-11-20 11:00 UTC"),
+        "{text}"
+    );
+    let err = fails(t1, &["health"]);
+    assert!(err.contains("2 open incident(s)"), "{err}");
+    // not an operator
+    let err = fails(t1, &["incidents", "retry", "1", "--as", "pat"]);
+    assert!(
+        err.contains("not_permitted") || err.contains("may not"),
+        "{err}"
+    );
+    // still broken: rolled back, exit 1, still open
+    let err = fails(t1, &["incidents", "retry", "1", "--as", "olga"]);
+    assert!(err.contains("failed again (attempt 2)"), "{err}");
+    // fixed: the retry fires
+    ok(t1, &["orgs", "put", "ch1", "--set", "ready=true"]);
+    let text = ok(t1, &["incidents", "retry", "1", "--as", "olga"]);
+    assert!(
+        text.starts_with("incident 1 resolved: retried: the timer fired"),
+        "{text}"
+    );
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "1"])).unwrap();
+    assert_eq!(case["data"]["pings"], 1, "{case}");
+    // other operator roles: olga is no longer one, otto is
+    let err = fails(
+        t1,
+        &[
+            "--operator-role",
+            "ops",
+            "incidents",
+            "resolve",
+            "2",
+            "--as",
+            "olga",
+            "--note",
+            "x",
+        ],
+    );
+    assert!(err.contains("ops"), "{err}");
+    let text = ok(
+        t1,
+        &[
+            "--operator-role",
+            "ops",
+            "incidents",
+            "resolve",
+            "2",
+            "--as",
+            "otto",
+            "--note",
+            "not needed",
+        ],
+    );
+    assert_eq!(text, "incident 2 resolved without firing: not needed\n");
+    let all: Value =
+        serde_json::from_str(&ok(t1, &["--json", "incidents", "list", "--all"])).unwrap();
+    assert_eq!(all[0]["resolved_by"], "olga");
+    assert_eq!(all[1]["resolved_by"], "otto");
+    assert_eq!(all[1]["note"], "not needed");
+    let err = fails(t1, &["incidents", "resolve", "2", "--note", "again"]);
+    assert!(err.contains("already resolved"), "{err}");
+    ok(t1, &["health"]);
+}
+
+#[test]
+fn case_controls_suspend_resume_cancel_and_repair_with_an_operator_and_a_reason() {
+    let e = Env::new();
+    std::fs::create_dir(e.path("wf")).unwrap();
+    std::fs::write(
+        e.path("wf/flaky.yaml"),
+        FLAKY.replace("settings:\n  ready: false\n", "settings:\n  ready: true\n"),
+    )
+    .unwrap();
+    let cmd = |now: &str, args: &[&str]| {
+        let mut c = e.bare();
+        c.args(["--db", "t.db", "--workflows", "wf", "--now", now]);
+        c.args(args);
+        c
+    };
+    let ok = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().success().get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fails = |now: &str, args: &[&str]| {
+        let out = cmd(now, args).assert().code(1).get_output().clone();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    ok(T0, &["people", "put", "pat", "--org", "ch1"]);
+    ok(
+        T0,
+        &["people", "put", "olga", "--org", "ch1", "--role", "admin"],
+    );
+    ok(T0, &["start", "flaky", "--as", "pat"]);
+    let err = fails(
+        T0,
+        &["case", "suspend", "1", "--as", "pat", "--reason", "x"],
+    );
+    assert!(err.contains("may not"), "{err}");
+    let text = ok(
+        T0,
+        &[
+            "case", "suspend", "1", "--as", "olga", "--reason", "on leave",
+        ],
+    );
+    assert!(text.contains("operator:suspend by olga"), "{text}");
+    let show = ok(T0, &["show", "1"]);
+    assert!(
+        show.contains("suspended") && show.contains("by olga"),
+        "{show}"
+    );
+    let err = fails(T0, &["act", "1", "finish", "--as", "pat"]);
+    assert!(err.contains("is suspended by olga"), "{err}");
+    // the timer waits while suspended, then fires once after the resume
+    let t1 = "2026-11-20T13:00:00Z";
+    ok(t1, &["tick"]);
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "1"])).unwrap();
+    assert_eq!(case["data"]["pings"], 0, "{case}");
+    assert_eq!(case["suspended"]["by"], "olga", "{case}");
+    let case: Value = serde_json::from_str(&ok(
+        t1,
+        &[
+            "--json", "case", "resume", "1", "--as", "olga", "--reason", "back",
+        ],
+    ))
+    .unwrap();
+    assert!(case["suspended"].is_null(), "{case}");
+    ok(t1, &["tick"]);
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "1"])).unwrap();
+    assert_eq!(case["data"]["pings"], 1, "{case}");
+    // repair: an unknown state is refused with a suggestion
+    let err = fails(
+        t1,
+        &[
+            "case", "repair", "1", "don", "--as", "olga", "--reason", "x",
+        ],
+    );
+    assert!(err.contains("did you mean `done`"), "{err}");
+    let text = ok(
+        t1,
+        &[
+            "case",
+            "repair",
+            "1",
+            "done",
+            "--as",
+            "olga",
+            "--reason",
+            "done by phone",
+        ],
+    );
+    assert!(text.contains("repaired case 1"), "{text}");
+    // cancel: a second case ends where it is
+    ok(t1, &["start", "flaky", "--as", "pat"]);
+    let case: Value = serde_json::from_str(&ok(
+        t1,
+        &[
+            "--json", "case", "cancel", "2", "--as", "olga", "--reason", "withdrew",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        (case["state"].as_str(), case["open"].as_bool()),
+        (Some("waiting"), Some(false))
+    );
+    assert_eq!(case["cancelled"]["reason"], "withdrew");
+    let show = ok(t1, &["show", "2"]);
+    assert!(
+        show.contains("cancelled") && show.contains("withdrew"),
+        "{show}"
+    );
+    let err = fails(t1, &["act", "2", "finish", "--as", "pat"]);
+    assert!(err.contains("was cancelled by olga"), "{err}");
+    let history = ok(t1, &["history", "2"]);
+    assert!(history.contains("operator:cancel"), "{history}");
+    // reassign: pat's open cases go to quinn, after a dry run
+    ok(t1, &["people", "put", "quinn", "--org", "ch1"]);
+    ok(t1, &["start", "flaky", "--as", "pat"]);
+    let args = [
+        "case", "reassign", "pat", "--to", "quinn", "--as", "olga", "--reason", "pat left",
+    ];
+    let dry = ok(t1, &[&args[..], &["--dry-run"]].concat());
+    assert!(
+        dry.contains("case 3 (flaky): would reassign to quinn as owner"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("1 case(s) of pat would be reassigned (dry run"),
+        "{dry}"
+    );
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "3"])).unwrap();
+    assert_eq!(case["participants"]["owner"][0], "pat");
+    let done = ok(t1, &args);
+    assert!(done.contains("1 case(s) of pat reassigned"), "{done}");
+    let case: Value = serde_json::from_str(&ok(t1, &["--json", "show", "3"])).unwrap();
+    assert_eq!(case["participants"]["owner"][0], "quinn", "{case}");
+}

@@ -753,6 +753,133 @@ impl PyEngine {
         detached(py, || core.drop_delivery(outbox_id, consumer.as_deref()))
     }
 
+    /// Timer firings that failed (incidents), oldest first: by default the open ones, as
+    /// plain dicts.
+    #[pyo3(signature = (status = None, *, case_id = None, all = false, limit = None))]
+    fn incidents<'py>(
+        &self,
+        py: Python<'py>,
+        status: Option<String>,
+        case_id: Option<i64>,
+        all: bool,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let status = match status {
+            Some(s) => Some(
+                s.parse::<mentorflow::IncidentStatus>()
+                    .map_err(PyValueError::new_err)?,
+            ),
+            None => None,
+        };
+        let filter = mentorflow::IncidentFilter {
+            status,
+            all,
+            case_id,
+            limit,
+        };
+        let core = &self.core(py)?;
+        let list = detached(py, || core.incidents(&filter))?;
+        let out = PyList::empty(py);
+        for i in &list {
+            out.append(incident_dict(py, i)?)?;
+        }
+        Ok(out)
+    }
+
+    /// Fire an open incident's timer again now; the incident afterwards (resolved, or still
+    /// open with the new error). With `operator`, that person must hold an operator role and
+    /// is recorded.
+    #[pyo3(signature = (incident_id, *, operator = None))]
+    fn retry_incident<'py>(
+        &self,
+        py: Python<'py>,
+        incident_id: i64,
+        operator: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let core = &self.writable(py, "retry_incident()")?;
+        let i = detached(py, || match &operator {
+            Some(op) => core.retry_incident_as(incident_id, op),
+            None => core.retry_incident(incident_id),
+        })?;
+        incident_dict(py, &i)
+    }
+
+    /// Resolve an open incident without firing, with a note saying why.
+    #[pyo3(signature = (incident_id, note, *, operator = None))]
+    fn resolve_incident<'py>(
+        &self,
+        py: Python<'py>,
+        incident_id: i64,
+        note: String,
+        operator: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let core = &self.writable(py, "resolve_incident()")?;
+        let i = detached(py, || match &operator {
+            Some(op) => core.resolve_incident_as(incident_id, &note, op),
+            None => core.resolve_incident(incident_id, &note),
+        })?;
+        incident_dict(py, &i)
+    }
+
+    /// Suspend an open case (operator control): it refuses every action (`suspended`) and
+    /// its timers wait until `resume_case`. Returns the case afterwards.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn suspend_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "suspend_case()")?;
+        let case = detached(py, || core.suspend_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Resume a suspended case: timers that fell due meanwhile fire at the next tick, once.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn resume_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "resume_case()")?;
+        let case = detached(py, || core.resume_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Cancel an open case: it ends in its state, its timers dropped, no further actions.
+    #[pyo3(signature = (case_id, *, operator, reason))]
+    fn cancel_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "cancel_case()")?;
+        let case = detached(py, || core.cancel_case(case_id, &operator, &reason))?;
+        self.case(py, case)
+    }
+
+    /// Move a case to a state of its definition outside the flow's actions, with that
+    /// state's timers.
+    #[pyo3(signature = (case_id, state, *, operator, reason))]
+    fn repair_case<'py>(
+        &self,
+        py: Python<'py>,
+        case_id: i64,
+        state: String,
+        operator: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "repair_case()")?;
+        let case = detached(py, || core.repair_case(case_id, &state, &operator, &reason))?;
+        self.case(py, case)
+    }
+
     /// The consumer names of the registered callbacks, in registration order.
     fn consumers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         Ok(self.core(py)?.consumers())
@@ -1155,4 +1282,28 @@ pub(crate) fn register(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     m.add_class::<People>()?;
     m.add_class::<Orgs>()?;
     Ok(())
+}
+
+/// An incident as a plain dict.
+fn incident_dict<'py>(py: Python<'py>, i: &mentorflow::Incident) -> PyResult<Bound<'py, PyDict>> {
+    let m = PyDict::new(py);
+    m.set_item("id", i.id)?;
+    m.set_item("case_id", i.case_id)?;
+    m.set_item("kind", &i.kind)?;
+    m.set_item("state", &i.state)?;
+    m.set_item("timer", &i.timer)?;
+    m.set_item("code", &i.code)?;
+    m.set_item("error", &i.error)?;
+    m.set_item("attempts", i.attempts)?;
+    m.set_item("status", i.status.as_str())?;
+    m.set_item("first_at", convert::py_opt_instant(py, &Some(i.first_at))?)?;
+    m.set_item("last_at", convert::py_opt_instant(py, &Some(i.last_at))?)?;
+    m.set_item(
+        "next_attempt_at",
+        convert::py_opt_instant(py, &i.next_attempt_at)?,
+    )?;
+    m.set_item("resolved_at", convert::py_opt_instant(py, &i.resolved_at)?)?;
+    m.set_item("resolved_by", &i.resolved_by)?;
+    m.set_item("note", &i.note)?;
+    Ok(m)
 }

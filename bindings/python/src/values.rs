@@ -140,6 +140,18 @@ impl PyCase {
     fn parent(&self) -> Option<i64> {
         self.case.parent
     }
+    /// Set while an operator has suspended the case: a dict with ``by``, ``at`` and
+    /// ``reason``; else `None`.
+    #[getter]
+    fn suspended<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        mark_dict(py, self.case.suspended.as_ref())
+    }
+    /// Set when an operator cancelled the case (it is no longer open): a dict with ``by``,
+    /// ``at`` and ``reason``; else `None`.
+    #[getter]
+    fn cancelled<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        mark_dict(py, self.case.cancelled.as_ref())
+    }
 
     /// The first person holding a case role, or `None`.
     fn participant(&self, role: &str) -> Option<String> {
@@ -165,6 +177,8 @@ impl PyCase {
                 "created_at",
                 "updated_at",
                 "parent",
+                "suspended",
+                "cancelled",
             ],
         )
     }
@@ -193,6 +207,19 @@ impl PyCase {
     fn __hash__(&self) -> u64 {
         hash_of((self.case.id, self.case.revision))
     }
+}
+
+/// An operator's mark as a dict (`by`, `at`, `reason`).
+fn mark_dict<'py>(
+    py: Python<'py>,
+    m: Option<&mentorflow::OperatorMark>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(m) = m else { return Ok(None) };
+    let d = PyDict::new(py);
+    d.set_item("by", &m.by)?;
+    d.set_item("at", py_instant(py, &m.at)?)?;
+    d.set_item("reason", &m.reason)?;
+    Ok(Some(d))
 }
 
 // ---- Event --------------------------------------------------------------------------------------
@@ -683,7 +710,7 @@ impl PyTickReport {
     fn fired(&self) -> usize {
         self.r.fired
     }
-    /// Timers whose firing failed (rolled back; each message says which and why).
+    /// Timer firings that failed (rolled back; each is an incident, see `incidents()`).
     #[getter]
     fn failed(&self) -> Vec<String> {
         self.r.failed.clone()

@@ -47,7 +47,8 @@ pub fn status_of(e: &mentorflow::Error) -> StatusCode {
         "validation" | "definition" => StatusCode::BAD_REQUEST,
         "not_permitted" => StatusCode::FORBIDDEN,
         "not_found" => StatusCode::NOT_FOUND,
-        "conflict" => StatusCode::CONFLICT,
+        // a case an operator suspended or cancelled: the request conflicts with its state
+        "conflict" | "suspended" | "cancelled" => StatusCode::CONFLICT,
         "guard_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -1340,6 +1340,9 @@ async fn act(
                             refusal.message = Some("This case changed while you were looking at it (see its history below); nothing was done. Check the answers and send again.".into());
                         }
                         Error::NotPermitted { message, .. } => refusal.message = Some(message.clone()),
+                        Error::Suspended { .. } | Error::Cancelled { .. } => {
+                            refusal.message = Some(err.to_string());
+                        }
                         _ => return Err(err),
                     }
                     let fresh = e.get(id, Some(&me))?;

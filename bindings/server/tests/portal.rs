@@ -487,6 +487,73 @@ async fn a_stale_revision_is_a_conflict() {
 }
 
 #[tokio::test]
+async fn a_suspended_case_refuses_the_portals_actions_with_the_operators_name() {
+    let t = setup();
+    let id = assigned(&t);
+    t.engine
+        .replace_person(
+            &Person::new("olga")
+                .name("Olga Operator")
+                .org("ch12")
+                .role("admin"),
+        )
+        .unwrap();
+    t.engine
+        .suspend_case(id, "olga", "mentor on leave")
+        .unwrap();
+    let before = t.engine.get(id, None).unwrap();
+    let alice = session(&t, "alice");
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[
+                ("_revision", &before.revision.to_string()),
+                ("note", "Happy to help"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains("is suspended by olga") && r.body.contains("mentor on leave"),
+        "{}",
+        r.body
+    );
+    let token = mentorflow_server::new_secret();
+    t.engine
+        .create_credential(&token, CredentialKind::ApiToken, "alice", "test", None)
+        .unwrap();
+    let r = send(
+        &t.app,
+        Request::post(format!("/api/cases/{id}/actions/accept"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"inputs": {"note": "ok"}}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["error"]["code"], "suspended");
+    assert_eq!(t.engine.get(id, None).unwrap(), before, "nothing changed");
+    // resumed, the same action goes through
+    t.engine.resume_case(id, "olga", "back").unwrap();
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[("_revision", &rev), ("note", "Happy to help")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(t.engine.get(id, None).unwrap().state, "in_progress");
+}
+
+#[tokio::test]
 async fn bad_input_is_shown_at_the_field_and_changes_nothing() {
     let t = setup();
     let id = assigned(&t);

@@ -661,6 +661,13 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            if name == crate::engine::INCIDENT_MAX_ATTEMPTS_SETTING {
+                self.problem(
+                    &path,
+                    format!("`{name}` is the engine's own organisation setting (how often a failed timer firing is tried); give this setting another name"),
+                );
+                continue;
+            }
             // the long form has `default` (a map setting without one is its own default; a
             // misspelt `default` still means the long form)
             let is_full = matches!(v, Value::Object(m)

@@ -3,6 +3,8 @@
 //! the timers and the notifications commit together or not at all.
 
 mod availability;
+mod controls;
+mod incidents;
 mod outbox;
 pub(crate) mod step;
 mod sweep;
@@ -22,6 +24,11 @@ pub use crate::model::{
 pub use availability::{
     ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
+pub use controls::{
+    CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
+    REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
+};
+pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 
 use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
@@ -855,6 +862,10 @@ impl Engine {
                 check_workflows_setting(&defs, value)?;
                 continue;
             }
+            if name == INCIDENT_MAX_ATTEMPTS_SETTING {
+                incidents::check_max_attempts_setting(value)?;
+                continue;
+            }
             let declared: Vec<_> = defs.iter().filter_map(|d| d.setting(name)).collect();
             if declared.is_empty() {
                 let mut known: Vec<String> = defs
@@ -1224,7 +1235,7 @@ impl Engine {
         let consumers = self.consumers();
         let names: Vec<&str> = consumers.iter().map(String::as_str).collect();
         self.read(|db| {
-            let timer = db.next_due()?;
+            let timer = next_timer_or_incident(db)?;
             let retry = db.next_delivery_retry(&names)?;
             Ok(match (timer, retry) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -1259,7 +1270,7 @@ impl Engine {
         };
         let mut report = TickReport::default();
         loop {
-            let next = self.read(|db| db.next_due())?;
+            let next = self.read(next_timer_or_incident)?;
             match next {
                 Some(t) if t <= target => {
                     if t > clock.now() {
@@ -1270,7 +1281,7 @@ impl Engine {
                     // dropped, firings skipped by a timer's `when`.
                     let progressed = r.fired > 0
                         || !r.failed.is_empty()
-                        || self.read(|db| db.next_due())? != Some(t);
+                        || self.read(next_timer_or_incident)? != Some(t);
                     report.add(r);
                     if !progressed {
                         break;
@@ -1354,6 +1365,7 @@ impl Engine {
                 outbox_backlog: n(backlog),
                 failed_deliveries: n(failed),
                 dead_letters: n(db.dead_letters()?),
+                open_incidents: n(db.open_incidents()?),
             })
         })
     }
@@ -1528,6 +1540,16 @@ fn refuse_clock_before_last_event(
         }
         _ => Ok(()),
     }
+}
+
+/// The earliest pending timer or automatic incident retry.
+fn next_timer_or_incident(db: &dyn Tx) -> Result<Option<DateTime<Utc>>> {
+    let timer = db.next_due()?;
+    let incident = db.next_incident_retry()?;
+    Ok(match (timer, incident) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// The engine's own organisation setting [`WORKFLOWS_SETTING`]: a list of loaded workflow

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::{Decision, NewTimer, OutboxEntry, OutboxKind, ParticipantChange, TimerPlan};
 use crate::script::{self, bind, Mode, Op, Scripts, Uses, CTX};
 use crate::store::{self, TimerRow, Tx};
-use crate::time::BusinessCalendar;
+use crate::time::{BusinessCalendar, Span};
 
 /// Who acts: a person, or the system (timers).
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub(crate) fn to_case(def: &Definition, row: store::CaseRow) -> Case {
         org: row.org,
         state_label: st.map_or_else(|| row.state.clone(), |s| s.label.clone()),
         tags: st.map(|s| s.tags.clone()).unwrap_or_default(),
-        open: !st.is_some_and(|s| s.is_final),
+        open: !st.is_some_and(|s| s.is_final) && row.cancelled.is_none(),
         state: row.state,
         data: row.data,
         participants: row.participants,
@@ -97,6 +97,8 @@ pub(crate) fn to_case(def: &Definition, row: store::CaseRow) -> Case {
         created_at: row.created_at,
         updated_at: row.updated_at,
         parent: row.parent,
+        suspended: row.suspended,
+        cancelled: row.cancelled,
     }
 }
 
@@ -348,6 +350,9 @@ pub(crate) fn available(engine: &Engine, db: &dyn Tx, id: i64, actor: &str) -> R
     let Some(person) = actor.person.clone() else {
         return Ok(Vec::new());
     };
+    if case.suspended.is_some() || case.cancelled.is_some() {
+        return Ok(Vec::new());
+    }
     probe_guards(engine, db, &def, &case, &actor, false, |judge| {
         Ok(def
             .actions
@@ -559,6 +564,8 @@ pub(crate) fn start(
         created_at: now,
         updated_at: now,
         parent: None,
+        suspended: None,
+        cancelled: None,
     };
     let cell = context(engine, &case, &def.id, now, &cal);
     CTX.set(&cell, || {
@@ -626,6 +633,9 @@ pub(crate) fn act(
             field: Some("action".into()),
             message: format!("`{action_id}` starts new cases; it cannot be done on case {case_id}"),
         });
+    }
+    if let Some(e) = Error::held(&case) {
+        return Err(e);
     }
     if let Some(p) = person {
         if !holds(&def, action, &case, p) {
@@ -713,21 +723,43 @@ pub(crate) fn fire_timer(
     db: &dyn Tx,
     t: &TimerRow,
     now: DateTime<Utc>,
-) -> Result<bool> {
+    retry: bool,
+) -> Result<Firing> {
     let Some(row) = db.load_case(t.case_id)? else {
-        db.delete_timer_id(t.id)?;
-        return Ok(false);
+        if !retry {
+            db.delete_timer_id(t.id)?;
+        }
+        return Ok(Firing::Gone);
     };
     let def = engine.definition_at(db, &row.workflow, row.version)?;
     let case = to_case(&def, row);
+    if case.cancelled.is_some() {
+        // a cancelled case has no timers: nothing to fire (an incident retry resolves)
+        return Ok(Firing::Gone);
+    }
+    if retry {
+        if let Some(e) = Error::held(&case) {
+            return Err(e);
+        }
+    }
     let timer = def
         .state(&t.state)
         .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
         .filter(|_| case.state == t.state);
     let Some(timer) = timer else {
-        db.delete_timer_id(t.id)?;
-        return Ok(false);
+        if !retry {
+            db.delete_timer_id(t.id)?;
+        }
+        return Ok(Firing::Gone);
     };
+    if retry
+        && !matches!(timer.schedule, Schedule::Every(_))
+        && db.case_timers(case.id)?.iter().any(|r| r.name == t.name)
+    {
+        // the one-shot timer is pending again (its state entered anew, or a migration
+        // scheduled it): that firing replaces the failed one
+        return Ok(Firing::Superseded);
+    }
     let info = engine.org_info(db, &case.org)?;
     let cal = Arc::clone(&info.cal);
     let settings = info.settings(&def);
@@ -775,25 +807,82 @@ pub(crate) fn fire_timer(
         Ok(Some(run.state_changed))
     })?;
     let state_changed = fired.unwrap_or(false);
-    match &timer.schedule {
-        Schedule::Every(span) if !state_changed => {
-            // A recurring timer that missed several periods fires once, then resumes at its
-            // next period in the future.
-            let mut k = t.fired + 1;
-            let mut due = cal.add_times(t.anchor, *span, k + 1);
-            while due <= now && k < 1_000_000 {
-                k += 1;
-                due = cal.add_times(t.anchor, *span, k + 1);
+    if retry {
+        // an incident's firing: the timer's own row keeps its schedule
+    } else {
+        match &timer.schedule {
+            Schedule::Every(span) if !state_changed => next_period(db, &cal, t, *span, now)?,
+            // Entering another state already removed every timer of the case.
+            _ if state_changed => {}
+            _ => {
+                db.consume_timer(t)?;
             }
-            db.reschedule_timer(t, due, k)?;
-        }
-        // Entering another state already removed every timer of the case.
-        _ if state_changed => {}
-        _ => {
-            db.consume_timer(t)?;
         }
     }
-    Ok(fired.is_some())
+    Ok(if fired.is_some() {
+        Firing::Fired
+    } else {
+        Firing::Skipped
+    })
+}
+
+/// A recurring timer that fired (or failed) moves to its next period; one that missed several
+/// periods fires once, then resumes at its next period in the future.
+fn next_period(
+    db: &dyn Tx,
+    cal: &BusinessCalendar,
+    t: &TimerRow,
+    span: Span,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut k = t.fired + 1;
+    let mut due = cal.add_times(t.anchor, span, k + 1);
+    while due <= now && k < 1_000_000 {
+        k += 1;
+        due = cal.add_times(t.anchor, span, k + 1);
+    }
+    db.reschedule_timer(t, due, k)
+}
+
+/// What [`fire_timer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Firing {
+    /// The timer ran (its script and/or action).
+    Fired,
+    /// Its `when` was false: nothing ran.
+    Skipped,
+    /// The case is gone, left the timer's state, or its definition has no such timer.
+    Gone,
+    /// (Retries only) the one-shot timer is pending again.
+    Superseded,
+}
+
+/// After a firing failed and was rolled back: a recurring timer keeps its schedule (it moves
+/// to its next period), a one-shot timer is consumed. Returns whether it was recurring.
+pub(crate) fn skip_failed_firing(
+    engine: &Engine,
+    db: &dyn Tx,
+    t: &TimerRow,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if let Some(row) = db.load_case(t.case_id)? {
+        let def = engine.definition_at(db, &row.workflow, row.version)?;
+        let every = def
+            .state(&t.state)
+            .and_then(|s| s.timers.iter().find(|x| x.name == t.name))
+            .filter(|_| row.state == t.state)
+            .and_then(|x| match x.schedule {
+                Schedule::Every(span) => Some(span),
+                _ => None,
+            });
+        if let Some(span) = every {
+            let info = engine.org_info(db, &row.org)?;
+            next_period(db, &info.cal, t, span, now)?;
+            return Ok(true);
+        }
+    }
+    db.delete_timer_id(t.id)?;
+    Ok(false)
 }
 
 struct Spawn {
@@ -1780,6 +1869,8 @@ impl<'a> Run<'a> {
             created_at: self.now,
             updated_at: self.now,
             parent: Some(self.case.id),
+            suspended: None,
+            cancelled: None,
         };
         let mut participants = Vec::new();
         for (role, ids) in &copy.participants {
@@ -1839,6 +1930,8 @@ pub(crate) fn empty_case() -> Case {
         created_at: DateTime::<Utc>::MIN_UTC,
         updated_at: DateTime::<Utc>::MIN_UTC,
         parent: None,
+        suspended: None,
+        cancelled: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A sweep fires due timers oldest first (ties by timer id, so the order is deterministic) in
 //! batches: one transaction per batch. A firing that fails rolls back only itself (see
-//! [`sweep`]); its timer is consumed and the error reported. A batch commits every [`BATCH`]
+//! [`sweep`]) and becomes an incident (`engine/incidents.rs`), retried by later sweeps; a
+//! one-shot timer is consumed, a recurring one keeps its schedule. A batch commits every [`BATCH`]
 //! firings or [`BATCH_TIME`], so a crash loses no firing: an uncommitted firing is still due
 //! and fires on the next sweep. Two sweepers (threads or processes) on one file
 //! are serialised by SQLite's write lock and re-read the due timers inside it, so a timer
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::step::Firing;
 use super::{Engine, TickReport};
 use crate::error::{Error, Result};
 use crate::hooks::{guarded, Consumer, DeliveryPolicy};
@@ -48,6 +50,9 @@ pub(crate) fn sweep(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
             },
         }
     }
+    let (fired, failed) = super::incidents::retry_due(engine, now)?;
+    report.fired += fired;
+    report.failed.extend(failed);
     Ok(report)
 }
 
@@ -75,30 +80,31 @@ fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<B
         let mut done = 0;
         for t in &due {
             if savepoints {
-                let mut fired = false;
+                let mut fired = Firing::Gone;
                 let result = tx.savepoint(&mut || {
-                    fired = super::step::fire_timer(engine, tx, t, now)?;
+                    fired = super::step::fire_timer(engine, tx, t, now, false)?;
                     Ok(())
                 });
                 match result {
                     Ok(()) => {
-                        if fired {
+                        if fired == Firing::Fired {
                             report.fired += 1;
                         }
                     }
                     Err(e @ Error::Storage { .. }) => return Err(e),
                     Err(e) => {
-                        // the savepoint rolled the firing back
-                        tx.delete_timer_id(t.id)?;
-                        report
-                            .failed
-                            .push(format!("timer `{}` of case {}: {e}", t.name, t.case_id));
+                        // the savepoint rolled the firing back: it becomes an incident
+                        let id = super::incidents::timer_failed(engine, tx, t, &e, now)?;
+                        report.failed.push(format!(
+                            "timer `{}` of case {} (incident {id}): {e}",
+                            t.name, t.case_id
+                        ));
                     }
                 }
             } else {
-                match super::step::fire_timer(engine, tx, t, now) {
-                    Ok(true) => report.fired += 1,
-                    Ok(false) => {}
+                match super::step::fire_timer(engine, tx, t, now, false) {
+                    Ok(Firing::Fired) => report.fired += 1,
+                    Ok(_) => {}
                     Err(e @ Error::Storage { .. }) => return Err(e),
                     Err(e) => {
                         failed = true;

@@ -25,6 +25,7 @@ pub(crate) const TABLES: &[(&str, &str)] = &[
     ("participants", "case_id, role, person"),
     ("events", "id"),
     ("timers", "id"),
+    ("incidents", "id"),
     ("outbox", "id"),
     ("deliveries", "outbox_id, consumer"),
     ("cursors", "name"),

@@ -27,7 +27,9 @@ use crate::definition::Definition;
 use crate::directory::{Org, Person};
 use crate::error::Result;
 use crate::hooks::{Delivery, DeliveryFilter};
-use crate::model::{Case, CaseFilter, Decision, Event, Notification, Participant, Signal};
+use crate::model::{
+    Case, CaseFilter, Decision, Event, Incident, IncidentFilter, Notification, Participant, Signal,
+};
 
 pub use crate::model::NotificationFilter;
 pub use sqlite::schema;
@@ -83,6 +85,8 @@ pub(crate) struct CaseRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub parent: Option<i64>,
+    pub suspended: Option<crate::model::OperatorMark>,
+    pub cancelled: Option<crate::model::OperatorMark>,
 }
 
 /// A pending timer of a case.
@@ -345,6 +349,24 @@ pub(crate) trait Tx: DirectoryReads {
     fn drop_delivery(&self, id: i64, consumer: Option<&str>, now: DateTime<Utc>) -> Result<usize>;
     /// Dead deliveries.
     fn dead_letters(&self) -> Result<i64>;
+
+    // -- incidents (schema step 7)
+    /// The open incident of a case's timer (at most one).
+    fn open_incident_of(&self, case_id: i64, timer: &str) -> Result<Option<Incident>>;
+    /// Store a new incident (its `id` is ignored); returns the id.
+    fn insert_incident(&self, i: &Incident) -> Result<i64>;
+    /// Write an incident's changing columns: code, error, attempts, status, last attempt, next
+    /// attempt, resolution.
+    fn update_incident(&self, i: &Incident) -> Result<()>;
+    fn incident(&self, id: i64) -> Result<Option<Incident>>;
+    /// Incidents by filter, oldest first.
+    fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// Open incidents whose automatic retry is due, soonest first.
+    fn due_incidents(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>>;
+    /// The earliest automatic retry of an open incident.
+    fn next_incident_retry(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Open incidents.
+    fn open_incidents(&self) -> Result<i64>;
 
     // -- directory
     fn put_person(&self, p: &Person) -> Result<()>;

@@ -4,8 +4,87 @@ use mentorflow::{Case, CaseFilter, Engine, Error};
 use serde_json::{json, Value};
 
 use super::{effect_lines, Ctx};
-use crate::args::{ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs};
+use crate::args::{
+    CaseCommand, ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs,
+};
 use crate::output::{self, CliError, Out};
+
+/// `mentorflow case suspend|resume|cancel|repair`: an operator's control on one case.
+pub fn control(ctx: &Ctx, c: CaseCommand) -> Result<(), CliError> {
+    // controls act on existing cases: never create a database
+    let engine = ctx.engine_read()?;
+    let (case, verb) = match c {
+        CaseCommand::Suspend(a) => (
+            engine.suspend_case(a.case, &a.actor, &a.reason)?,
+            "suspended",
+        ),
+        CaseCommand::Resume(a) => (engine.resume_case(a.case, &a.actor, &a.reason)?, "resumed"),
+        CaseCommand::Cancel(a) => (
+            engine.cancel_case(a.case, &a.actor, &a.reason)?,
+            "cancelled",
+        ),
+        CaseCommand::Repair(a) => (
+            engine.repair_case(a.case, &a.state, &a.actor, &a.reason)?,
+            "repaired",
+        ),
+        CaseCommand::Reassign(a) => {
+            let report = engine.reassign_participant(
+                &mentorflow::ReassignOptions {
+                    from: a.from,
+                    to: a.to,
+                    role: a.role,
+                    workflow: a.workflow,
+                    dry_run: a.dry_run,
+                },
+                &a.actor,
+                &a.reason,
+            )?;
+            let out = &ctx.out;
+            if out.json {
+                return out.print_json(&report);
+            }
+            let to = report
+                .to
+                .as_deref()
+                .map_or_else(|| "removed".to_owned(), |t| format!("to {t}"));
+            for c in &report.cases {
+                output::line(&format!(
+                    "case {} ({}): {} {} as {}{}",
+                    c.case,
+                    c.workflow,
+                    c.outcome.replace('_', " "),
+                    to,
+                    c.roles.join(", "),
+                    c.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ));
+            }
+            let n = report
+                .cases
+                .iter()
+                .filter(|c| c.outcome != "refused")
+                .count();
+            output::line(&format!(
+                "{n} case(s) of {} {}{}",
+                report.from,
+                if report.dry_run {
+                    "would be reassigned"
+                } else {
+                    "reassigned"
+                },
+                if report.dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            ));
+            return Ok(());
+        }
+    };
+    super::report_step(ctx, &engine, &case, verb)
+}
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
     let engine = ctx.engine_read()?;
@@ -63,7 +142,18 @@ pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {
     if let Some(p) = case.parent {
         head.push(("copied from".into(), format!("case {p}")));
     }
-    if !case.open {
+    if let Some(m) = &case.suspended {
+        head.push((
+            "suspended".into(),
+            format!("by {} since {}: {}", m.by, output::time(m.at), m.reason),
+        ));
+    }
+    if let Some(m) = &case.cancelled {
+        head.push((
+            "cancelled".into(),
+            format!("by {} on {}: {}", m.by, output::time(m.at), m.reason),
+        ));
+    } else if !case.open {
         head.push(("closed".into(), "yes (final state)".into()));
     }
     text.push_str(&output::pairs(&head));

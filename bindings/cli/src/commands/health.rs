@@ -1,6 +1,7 @@
 //! `mentorflow health`: what an operator checks first — the database, its schema version, the
-//! last committed instant, overdue timers and the outbox backlog. Exits non-zero when
-//! unhealthy (a timer overdue past the grace period, or a delivery that failed).
+//! last committed instant, overdue timers, the outbox backlog and open incidents. Exits
+//! non-zero when unhealthy (a timer overdue past the grace period, a delivery that failed, a
+//! dead letter, or an open incident).
 
 use serde_json::json;
 
@@ -31,6 +32,12 @@ pub fn run(ctx: &Ctx, a: HealthArgs) -> Result<(), CliError> {
         problems.push(format!(
             "{} dead letter(s): deliveries that failed every attempt (`mentorflow outbox list --status dead`, then `outbox retry ID` or `outbox drop ID`)",
             h.dead_letters
+        ));
+    }
+    if h.open_incidents > 0 {
+        problems.push(format!(
+            "{} open incident(s): timer firings that failed (`mentorflow incidents`, then `incidents retry ID` or `incidents resolve ID --note …`)",
+            h.open_incidents
         ));
     }
     let out = &ctx.out;
@@ -67,6 +74,7 @@ pub fn run(ctx: &Ctx, a: HealthArgs) -> Result<(), CliError> {
                 ),
             ),
             ("dead letters".into(), h.dead_letters.to_string()),
+            ("open incidents".into(), h.open_incidents.to_string()),
         ]);
         output::print(&text);
         if problems.is_empty() {

@@ -10,6 +10,7 @@ mod directory;
 mod graph;
 mod health;
 mod import;
+mod incidents;
 mod migrate;
 mod notifications;
 mod outbox;
@@ -48,6 +49,8 @@ pub struct Ctx {
     pub now: Option<DateTime<Utc>>,
     /// The sandbox limits (`--script-limit`).
     pub limits: Limits,
+    /// `--operator-role` / `$MENTORFLOW_OPERATOR_ROLES` (empty: the engine's default).
+    pub operator_roles: Vec<String>,
     pub out: Out,
 }
 
@@ -110,6 +113,15 @@ impl Ctx {
         let mut b = Engine::builder()
             .database(self.db_path())
             .limits(self.limits);
+        let roles: Vec<&str> = self
+            .operator_roles
+            .iter()
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if !roles.is_empty() {
+            b = b.operator_roles(roles);
+        }
         if !create {
             b = b.open_existing();
         }
@@ -157,6 +169,7 @@ pub fn run(cli: Cli) -> ExitCode {
         workflows: cli.workflows,
         now: cli.now,
         limits,
+        operator_roles: cli.operator_roles,
         out: Out::new(cli.json),
     };
     let json = ctx.out.json;
@@ -172,6 +185,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tick => tick::run(&ctx),
         Command::Notifications(a) => notifications::run(&ctx, a),
         Command::Outbox(a) => outbox::run(&ctx, a),
+        Command::Incidents(a) => incidents::run(&ctx, a),
+        Command::Case(c) => cases::control(&ctx, c),
         Command::People(c) => directory::people(&ctx, c),
         Command::Orgs(c) => directory::orgs(&ctx, c),
         Command::Import(a) => import::run(&ctx, a),
@@ -324,6 +339,10 @@ pub fn effect_lines(
             } => lines.push(format!(
                 "migrated v{from_version} → v{to_version} by the plan {plan}"
             )),
+            Effect::Suspended => lines.push("suspended".into()),
+            Effect::Resumed => lines.push("resumed".into()),
+            Effect::Cancelled => lines.push("cancelled".into()),
+            Effect::Repaired => lines.push("repaired".into()),
             _ => {}
         }
     }

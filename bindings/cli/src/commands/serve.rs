@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
         now: ctx.now,
         limits: ctx.limits,
+        operator_roles: ctx.operator_roles.clone(),
         out: ctx.out,
     };
     let ctx = &ctx;

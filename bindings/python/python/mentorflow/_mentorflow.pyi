@@ -294,6 +294,44 @@ class Engine:
     def drop_delivery(self, outbox_id: int, consumer: Optional[str] = None) -> int:
         """Give up an outbox row's deliveries that are not done (of one consumer, or all);
         the row is kept and leaves the backlog. Returns how many were dropped."""
+    def incidents(
+        self,
+        status: Optional[Literal["open", "resolved"]] = None,
+        *,
+        case_id: Optional[int] = None,
+        all: bool = False,
+        limit: Optional[int] = None,
+    ) -> list[dict[str, Any]]:
+        """Timer firings that failed (incidents), oldest first: by default the open ones
+        (retried by the engine while ``next_attempt_at`` is set, else waiting for a person).
+        Each is a dict with ``id``, ``case_id``, ``kind``, ``state``, ``timer``, ``code``,
+        ``error`` (with its place in the definition), ``attempts``, ``status``, ``first_at``,
+        ``last_at``, ``next_attempt_at``, ``resolved_at``, ``resolved_by`` and ``note``."""
+    def retry_incident(
+        self, incident_id: int, *, operator: Optional[str] = None
+    ) -> dict[str, Any]:
+        """Fire an open incident's timer again now, against the case as it is (its current
+        definition version); returns the incident afterwards: resolved, or still open with
+        the new error (the firing rolled back). With ``operator``, that person must hold an
+        operator role (else NotPermitted) and is recorded. Raises NotFound for an unknown
+        incident, ValidationError for a resolved one."""
+    def resolve_incident(
+        self, incident_id: int, note: str, *, operator: Optional[str] = None
+    ) -> dict[str, Any]:
+        """Resolve an open incident without firing, with a note saying why (required);
+        returns the incident afterwards."""
+    def suspend_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Suspend an open case (operator control; ``reason`` required): it refuses every
+        action (an Error with code ``suspended``) and its timers wait. Returns the case."""
+    def resume_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Resume a suspended case: timers that fell due meanwhile fire at the next tick,
+        once."""
+    def cancel_case(self, case_id: int, *, operator: str, reason: str) -> Case:
+        """Cancel an open case: it ends in its state (no longer open), its timers dropped;
+        later actions fail with code ``cancelled``."""
+    def repair_case(self, case_id: int, state: str, *, operator: str, reason: str) -> Case:
+        """Move a case to ``state`` of its definition outside the flow's actions, with that
+        state's timers (NotFound with a suggestion for an unknown state)."""
     def register_function(self, name: str, callable: Callable[..., Any]) -> None:
         """Make ``callable`` available to the workflows' scripts as ``name(...)``.
 
@@ -407,6 +445,12 @@ class Case:
     @property
     def parent(self) -> Optional[int]:
         """The case this one was copied from, if any."""
+    @property
+    def suspended(self) -> Optional[dict[str, Any]]:
+        """Set while an operator has suspended the case: ``by``, ``at``, ``reason``."""
+    @property
+    def cancelled(self) -> Optional[dict[str, Any]]:
+        """Set when an operator cancelled the case: ``by``, ``at``, ``reason``."""
     def participant(self, role: str) -> Optional[str]:
         """The first person holding a case role, or ``None``."""
     def to_dict(self) -> dict[str, Any]:
@@ -590,7 +634,8 @@ class TickReport:
         """Timers fired."""
     @property
     def failed(self) -> list[str]:
-        """Timers whose firing failed (rolled back); each message says which and why."""
+        """Timer firings that failed (rolled back; each is an incident, see
+        :meth:`Engine.incidents`); each message says which and why."""
     @property
     def delivered(self) -> int:
         """Notifications and signals delivered to callbacks and hooks."""

@@ -35,8 +35,39 @@ use crate::directory::{check_id, Org, Person};
 use crate::error::{Error, Result};
 use crate::hooks::{Delivery, DeliveryFilter, DeliveryStatus};
 use crate::model::{
-    Case, CaseFilter, Effect, Event, Notification, NotificationFilter, Participant, Signal,
+    Case, CaseFilter, Effect, Event, Incident, IncidentFilter, IncidentStatus, Notification,
+    NotificationFilter, Participant, Signal,
 };
+
+const INCIDENT_COLUMNS: &str =
+    "id, case_id, kind, state, timer, anchor, fired, code, error, attempts, status, \
+     first_at, last_at, next_attempt_at, resolved_at, resolved_by, note";
+
+fn incident_row(r: &Row) -> Result<Incident> {
+    let t = |i: usize| r.get::<_, Option<i64>>(i).map(instant);
+    Ok(Incident {
+        id: r.get(0),
+        case_id: r.get(1),
+        kind: r.get(2),
+        state: r.get(3),
+        timer: r.get(4),
+        anchor: instant(r.get(5)),
+        fired: u32::try_from(r.get::<_, i64>(6)).unwrap_or_default(),
+        code: r.get(7),
+        error: r.get(8),
+        attempts: u32::try_from(r.get::<_, i64>(9)).unwrap_or_default(),
+        status: r
+            .get::<_, &str>(10)
+            .parse::<IncidentStatus>()
+            .map_err(Error::storage)?,
+        first_at: instant(r.get(11)),
+        last_at: instant(r.get(12)),
+        next_attempt_at: t(13),
+        resolved_at: t(14),
+        resolved_by: r.get(15),
+        note: r.get(16),
+    })
+}
 
 /// How many times a command is run again after a serialization failure or a deadlock.
 pub const RETRIES: u32 = 30;
@@ -305,7 +336,7 @@ impl PgTx {
 
 // ---- rows -----------------------------------------------------------------------------------
 
-const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent, c.suspended, c.cancelled";
 
 fn case_row(r: &Row) -> Result<CaseRow> {
     Ok(CaseRow {
@@ -320,6 +351,14 @@ fn case_row(r: &Row) -> Result<CaseRow> {
         created_at: instant(r.get(8)),
         updated_at: instant(r.get(9)),
         parent: r.get(10),
+        suspended: r
+            .get::<_, Option<&str>>(11)
+            .map(serde_json::from_str)
+            .transpose()?,
+        cancelled: r
+            .get::<_, Option<&str>>(12)
+            .map(serde_json::from_str)
+            .transpose()?,
     })
 }
 
@@ -347,6 +386,11 @@ const EVENT_HORIZON: &str = "snap AS (SELECT pg_current_snapshot() AS s),
              ORDER BY x LIMIT 1),
             (SELECT pg_snapshot_xmax(s) FROM snap)) AS h
     )";
+
+/// An operator's mark as stored (JSON text, or NULL).
+fn mark_json(m: Option<&crate::model::OperatorMark>) -> Result<Option<String>> {
+    Ok(m.map(serde_json::to_string).transpose()?)
+}
 
 const EVENT_COLUMNS: &str =
     "id, case_id, seq, at, actor, action, from_state, to_state, inputs, effects";
@@ -640,9 +684,9 @@ impl Tx for PgTx {
     fn insert_case(&self, c: &Case) -> Result<i64> {
         Ok(self
             .query_one(
-                "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
+                "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent, suspended, cancelled)
                  VALUES (coalesce(nullif($12::bigint, 0), nextval(pg_get_serial_sequence('cases', 'id'))),
-                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                         $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $14) RETURNING id",
                 &[
                     &c.workflow,
                     &i64::from(c.version),
@@ -656,13 +700,16 @@ impl Tx for PgTx {
                     &micros(c.updated_at),
                     &c.parent,
                     &c.id,
+                    &mark_json(c.suspended.as_ref())?,
+                    &mark_json(c.cancelled.as_ref())?,
                 ],
             )?
             .get(0))
     }
     fn update_case(&self, c: &Case, expected: u64) -> Result<()> {
         let n = self.execute(
-            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7, version = $9
+            "UPDATE cases SET state = $2, open = $3, data = $4, participants = $5, revision = $6, updated_at = $7, version = $9,
+                 suspended = $10, cancelled = $11
              WHERE id = $1 AND revision = $8",
             &[
                 &c.id,
@@ -674,6 +721,8 @@ impl Tx for PgTx {
                 &micros(c.updated_at),
                 &(expected as i64),
                 &i64::from(c.version),
+                &mark_json(c.suspended.as_ref())?,
+                &mark_json(c.cancelled.as_ref())?,
             ],
         )?;
         if n == 0 {
@@ -896,7 +945,8 @@ impl Tx for PgTx {
     fn due_timers(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
         // Claimed: another sweeper skips these rows until this transaction ends.
         let sql = format!(
-            "SELECT {TIMER_COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
+            "SELECT {TIMER_COLUMNS} FROM timers WHERE due_at <= $1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)
+             ORDER BY due_at, id LIMIT $2
              FOR UPDATE SKIP LOCKED"
         );
         Ok(self
@@ -907,7 +957,10 @@ impl Tx for PgTx {
     }
     fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         Ok(self
-            .query_one("SELECT min(due_at) FROM timers", &[])?
+            .query_one(
+                "SELECT min(due_at) FROM timers WHERE true AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
+                &[],
+            )?
             .get::<_, Option<i64>>(0)
             .map(instant))
     }
@@ -922,7 +975,7 @@ impl Tx for PgTx {
     }
     fn count_due_timers(&self, before: DateTime<Utc>) -> Result<i64> {
         self.count(
-            "SELECT count(*) FROM timers WHERE due_at <= $1",
+            "SELECT count(*) FROM timers WHERE due_at <= $1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
             &[&micros(before)],
         )
     }
@@ -1202,6 +1255,110 @@ impl Tx for PgTx {
     }
     fn dead_letters(&self) -> Result<i64> {
         self.count("SELECT count(*) FROM deliveries WHERE status = 'dead'", &[])
+    }
+    fn open_incident_of(&self, case_id: i64, timer: &str) -> Result<Option<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE case_id = $1 AND timer = $2 AND status = 'open'"
+        );
+        self.query_opt(&sql, &[&case_id, &timer])?
+            .map(|r| incident_row(&r))
+            .transpose()
+    }
+    fn insert_incident(&self, i: &Incident) -> Result<i64> {
+        Ok(self
+            .query_one(
+                "INSERT INTO incidents (case_id, kind, state, timer, anchor, fired, code, error, attempts,
+                     status, first_at, last_at, next_attempt_at, resolved_at, resolved_by, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 RETURNING id",
+                &[
+                    &i.case_id,
+                    &i.kind,
+                    &i.state,
+                    &i.timer,
+                    &micros(i.anchor),
+                    &i64::from(i.fired),
+                    &i.code,
+                    &i.error,
+                    &i64::from(i.attempts),
+                    &i.status.as_str(),
+                    &micros(i.first_at),
+                    &micros(i.last_at),
+                    &i.next_attempt_at.map(micros),
+                    &i.resolved_at.map(micros),
+                    &i.resolved_by,
+                    &i.note,
+                ],
+            )?
+            .get(0))
+    }
+    fn update_incident(&self, i: &Incident) -> Result<()> {
+        self.execute(
+            "UPDATE incidents SET code = $2, error = $3, attempts = $4, status = $5, last_at = $6,
+                 next_attempt_at = $7, resolved_at = $8, resolved_by = $9, note = $10
+             WHERE id = $1",
+            &[
+                &i.id,
+                &i.code,
+                &i.error,
+                &i64::from(i.attempts),
+                &i.status.as_str(),
+                &micros(i.last_at),
+                &i.next_attempt_at.map(micros),
+                &i.resolved_at.map(micros),
+                &i.resolved_by,
+                &i.note,
+            ],
+        )?;
+        Ok(())
+    }
+    fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        self.query_opt(&sql, &[&id])?
+            .map(|r| incident_row(&r))
+            .transpose()
+    }
+    fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
+        let status = match (f.status, f.all) {
+            (Some(s), _) => Some(s.as_str()),
+            (None, true) => None,
+            (None, false) => Some("open"),
+        };
+        let limit = i64::try_from(f.limit.unwrap_or(1000)).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR case_id = $2)
+             ORDER BY id LIMIT $3"
+        );
+        self.query(&sql, &[&status, &f.case_id, &limit])?
+            .iter()
+            .map(incident_row)
+            .collect()
+    }
+    fn due_incidents(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents
+             WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+              AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = incidents.case_id AND c.suspended IS NOT NULL)
+             ORDER BY next_attempt_at, id LIMIT $2
+             FOR UPDATE SKIP LOCKED"
+        );
+        self.query(&sql, &[&micros(now), &limit])?
+            .iter()
+            .map(incident_row)
+            .collect()
+    }
+    fn next_incident_retry(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .query_one(
+                "SELECT min(next_attempt_at) FROM incidents WHERE status = 'open'",
+                &[],
+            )?
+            .get::<_, Option<i64>>(0)
+            .map(instant))
+    }
+    fn open_incidents(&self) -> Result<i64> {
+        self.count("SELECT count(*) FROM incidents WHERE status = 'open'", &[])
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         let rows = match (f.case_id, f.to.as_deref()) {
@@ -1610,7 +1767,7 @@ impl Tx for PgTx {
         Ok(())
     }
     fn after_import(&self) -> Result<()> {
-        for table in ["cases", "events", "timers", "outbox"] {
+        for table in ["cases", "events", "timers", "incidents", "outbox"] {
             self.query(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"

@@ -5,6 +5,7 @@
 //! writes what the engine decided; it decides nothing.
 
 pub(crate) mod directory;
+pub(crate) mod incidents;
 pub(crate) mod outbox;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -24,7 +25,10 @@ use serde_json::{Map, Value};
 
 use super::{CaseRow, OutboxItem, StoredDefinition, TimerRow};
 use crate::error::{Error, Result};
-use crate::model::{Case, Effect, Event, Notification, NotificationFilter, Participant, Signal};
+use crate::model::{
+    Case, Effect, Event, Incident, IncidentFilter, Notification, NotificationFilter, Participant,
+    Signal,
+};
 
 /// Microseconds since the Unix epoch, the stored form of every instant.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -115,7 +119,7 @@ pub(crate) fn put_definition(
 
 // ---- cases ----------------------------------------------------------------------------------
 
-const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent";
+const CASE_COLUMNS: &str = "c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent, c.suspended, c.cancelled";
 
 type RawCase = (
     i64,
@@ -129,6 +133,8 @@ type RawCase = (
     i64,
     i64,
     Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 pub(crate) fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
@@ -144,6 +150,8 @@ pub(crate) fn raw_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCase> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
     ))
 }
 
@@ -160,6 +168,8 @@ pub(crate) fn finish_case(r: RawCase) -> Result<CaseRow> {
         created_at: instant(r.8),
         updated_at: instant(r.9),
         parent: r.10,
+        suspended: r.11.as_deref().map(serde_json::from_str).transpose()?,
+        cancelled: r.12.as_deref().map(serde_json::from_str).transpose()?,
     })
 }
 
@@ -198,8 +208,8 @@ pub(crate) fn case_columns() -> &'static str {
 
 pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
     db.prepare_cached(
-        "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent)
-         VALUES (nullif(?12, 0), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO cases (id, workflow, version, org, state, open, data, participants, revision, created_at, updated_at, parent, suspended, cancelled)
+         VALUES (nullif(?12, 0), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?14)",
     )?
     .execute(params![
         c.workflow,
@@ -213,16 +223,24 @@ pub(crate) fn insert_case(db: &Connection, c: &Case) -> Result<i64> {
         micros(c.created_at),
         micros(c.updated_at),
         c.parent,
-        c.id
+        c.id,
+        mark_json(c.suspended.as_ref())?,
+        mark_json(c.cancelled.as_ref())?
     ])?;
     Ok(db.last_insert_rowid())
+}
+
+/// An operator's mark as stored (JSON text, or NULL).
+pub(crate) fn mark_json(m: Option<&crate::model::OperatorMark>) -> Result<Option<String>> {
+    Ok(m.map(serde_json::to_string).transpose()?)
 }
 
 /// Write a case's new snapshot if its revision is still `expected`.
 pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()> {
     let n = db
         .prepare_cached(
-            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7, version = ?9
+            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7, version = ?9,
+                 suspended = ?10, cancelled = ?11
              WHERE id = ?1 AND revision = ?8",
         )?
         .execute(params![
@@ -234,7 +252,9 @@ pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()
             c.revision as i64,
             micros(c.updated_at),
             expected as i64,
-            c.version
+            c.version,
+            mark_json(c.suspended.as_ref())?,
+            mark_json(c.cancelled.as_ref())?
         ])?;
     if n == 0 {
         let actual: Option<i64> = db
@@ -512,7 +532,8 @@ fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
 pub(crate) fn due_timers(db: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
     let mut stmt = db.prepare_cached(
         "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers
-         WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+         WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)
+         ORDER BY due_at, id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![micros(now), limit], timer_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -521,7 +542,9 @@ pub(crate) fn due_timers(db: &Connection, now: DateTime<Utc>, limit: i64) -> Res
 /// The earliest pending timer's due time.
 pub(crate) fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
     let v: Option<i64> = db
-        .prepare_cached("SELECT min(due_at) FROM timers")?
+        .prepare_cached(
+            "SELECT min(due_at) FROM timers WHERE true AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
+        )?
         .query_row([], |r| r.get(0))?;
     Ok(v.map(instant))
 }
@@ -668,7 +691,9 @@ pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signa
 /// Timers due at or before `before` (an index range on `timers_by_due`).
 pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result<i64> {
     Ok(db
-        .prepare_cached("SELECT count(*) FROM timers WHERE due_at <= ?1")?
+        .prepare_cached(
+            "SELECT count(*) FROM timers WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
+        )?
         .query_row(params![micros(before)], |r| r.get(0))?)
 }
 
@@ -1156,6 +1181,30 @@ impl super::Tx for Connection {
     }
     fn dead_letters(&self) -> Result<i64> {
         outbox::dead_letters(self)
+    }
+    fn open_incident_of(&self, case_id: i64, timer: &str) -> Result<Option<Incident>> {
+        incidents::open_of(self, case_id, timer)
+    }
+    fn insert_incident(&self, i: &Incident) -> Result<i64> {
+        incidents::insert(self, i)
+    }
+    fn update_incident(&self, i: &Incident) -> Result<()> {
+        incidents::update(self, i)
+    }
+    fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        incidents::get(self, id)
+    }
+    fn incidents(&self, f: &IncidentFilter) -> Result<Vec<Incident>> {
+        incidents::list(self, f)
+    }
+    fn due_incidents(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Incident>> {
+        incidents::due(self, now, limit)
+    }
+    fn next_incident_retry(&self) -> Result<Option<DateTime<Utc>>> {
+        incidents::next_retry(self)
+    }
+    fn open_incidents(&self) -> Result<i64> {
+        incidents::open_count(self)
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         notifications(self, f)

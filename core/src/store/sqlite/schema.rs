@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -60,6 +60,8 @@ CREATE TABLE cases (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
     parent       INTEGER REFERENCES cases (id),
+    suspended    TEXT,
+    cancelled    TEXT,
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
 CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
@@ -191,6 +193,31 @@ CREATE TABLE deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
 CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
+
+-- Incidents (schema step 7, issue 15): a timer firing that failed, retried with backoff, then
+-- left open for a person; one open incident per case and timer.
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY,
+    case_id         INTEGER NOT NULL REFERENCES cases (id),
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    timer           TEXT NOT NULL,
+    anchor          INTEGER NOT NULL,
+    fired           INTEGER NOT NULL,
+    code            TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    first_at        INTEGER NOT NULL,
+    last_at         INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    resolved_at     INTEGER,
+    resolved_by     TEXT,
+    note            TEXT
+);
+CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
+CREATE INDEX incidents_by_status ON incidents (status, id);
+CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -401,6 +428,37 @@ CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     // so its event ids commit in order and a "last id seen" cursor is already safe. The step
     // keeps both backends' version numbers the same.
     "SELECT 1;",
+    // 6 → 7: operator controls and incidents (issue 15; see the current schema).
+    r#"
+-- Operator controls (schema step 7, issue 15): a case an operator suspended or cancelled
+-- carries who, when and why (JSON); its timers wait while `suspended` is set.
+ALTER TABLE cases ADD COLUMN suspended TEXT;
+ALTER TABLE cases ADD COLUMN cancelled TEXT;
+-- Incidents (schema step 7, issue 15): a timer firing that failed, retried with backoff, then
+-- left open for a person; one open incident per case and timer.
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY,
+    case_id         INTEGER NOT NULL REFERENCES cases (id),
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    timer           TEXT NOT NULL,
+    anchor          INTEGER NOT NULL,
+    fired           INTEGER NOT NULL,
+    code            TEXT NOT NULL,
+    error           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    first_at        INTEGER NOT NULL,
+    last_at         INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    resolved_at     INTEGER,
+    resolved_by     TEXT,
+    note            TEXT
+);
+CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
+CREATE INDEX incidents_by_status ON incidents (status, id);
+CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+    "#,
 ];
 
 /// Bring a database to [`SCHEMA_VERSION`]: create it when empty, upgrade it step by step when
