@@ -155,7 +155,9 @@ fn failed(
 /// Deliver pending notifications and signals, then history events, to every hook, each
 /// through its own delivery state (see [`crate::hooks`]):
 ///
-/// 1. rows after each consumer's cursor, in id order: each offered once to each consumer
+/// 1. rows after each consumer's cursor, in the store's reading order (by id on SQLite, by
+///    writing transaction then id on PostgreSQL, where a lower id can commit after a higher
+///    one; see [`crate::store::OutboxPos`]): each offered once to each consumer
 ///    that has not seen it; a failure is recorded for that consumer alone and the cursor
 ///    moves on, so later rows are never held back;
 /// 2. each consumer's retries that are due, soonest first;
@@ -182,10 +184,10 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             let from = positions.iter().copied().min().unwrap_or_default();
             let items = tx.outbox_after(from, PAGE)?;
             let mut records = Vec::new();
-            for item in &items {
+            for (pos, item) in &items {
                 let id = item_id(item);
                 for (i, c) in names.iter().enumerate() {
-                    if positions[i] < id && tx.has_delivery(id, c)? {
+                    if positions[i] < *pos && tx.has_delivery(id, c)? {
                         records.push((id, i));
                     }
                 }
@@ -195,11 +197,11 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
         if items.is_empty() {
             break;
         }
-        for item in &items {
+        for (pos, item) in &items {
             let id = item_id(item);
             let mut outcomes = Vec::new();
             for (i, c) in consumers.iter().enumerate() {
-                if positions[i] >= id {
+                if positions[i] >= *pos {
                     continue;
                 }
                 if records.contains(&(id, i)) {
@@ -235,7 +237,7 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             report.delivery_failures += failures;
             report.dead_letters += dead;
             for (i, outcome) in &outcomes {
-                positions[*i] = id;
+                positions[*i] = *pos;
                 if matches!(outcome, Some(Ok(()))) {
                     accepted.insert(id);
                 }
