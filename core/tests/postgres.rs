@@ -403,7 +403,7 @@ fn a_signal_whose_id_commits_late_is_not_skipped() {
     let (one, two) = (Signals::new("one"), Signals::new("two"));
     let e = Engine::builder()
         .database(&url)
-        .workflow_str("cap.yaml", &signalling_flow())
+        .workflow_str("cap.yaml", signalling_flow())
         .clock(clock.clone())
         .hook(one.clone())
         .hook(two.clone())
@@ -581,7 +581,7 @@ impl mentorflow::Hook for SignalLog {
 fn signalling_engine(url: &str, clock: &ManualClock, log: std::path::PathBuf) -> Engine {
     Engine::builder()
         .database(url)
-        .workflow_str("cap.yaml", &signalling_flow())
+        .workflow_str("cap.yaml", signalling_flow())
         .clock(clock.clone())
         .hook(SignalLog(log))
         .build()
