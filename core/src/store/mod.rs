@@ -311,6 +311,10 @@ pub(crate) trait Tx: DirectoryReads {
     /// (on PostgreSQL: below the horizon of transactions still running), so a row never
     /// appears behind a position already passed.
     fn outbox_after(&self, after: OutboxPos, limit: i64) -> Result<Vec<(OutboxPos, OutboxItem)>>;
+    /// Whether committed rows after `after` are held back from [`Tx::outbox_after`] only by a
+    /// transaction that ended after this read's snapshot was taken (it may have written rows
+    /// the snapshot cannot see): a new read delivers them. Always false on SQLite.
+    fn outbox_held(&self, after: OutboxPos) -> Result<bool>;
     /// Whether a consumer has a delivery record for a row.
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool>;
     /// Move a consumer's outbox cursor forward to row `id` (never back, in [`OutboxPos`] order).

@@ -1029,6 +1029,22 @@ impl Tx for PgTx {
             })
             .collect()
     }
+    fn outbox_held(&self, after: OutboxPos) -> Result<bool> {
+        let sql = format!(
+            "WITH {EVENT_HORIZON},
+             ended AS (
+                 SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
+                 WHERE pg_xact_status(x) <> 'in progress' ORDER BY x LIMIT 1
+             )
+             SELECT EXISTS (SELECT 1 FROM ended, horizon WHERE ended.x = horizon.h)
+                AND EXISTS (
+                    SELECT 1 FROM outbox, horizon
+                    WHERE tx >= horizon.h AND (tx, id) > ($1::bigint::text::xid8, $2)
+                      AND acked_at IS NULL AND dropped_at IS NULL
+                )"
+        );
+        Ok(self.query_one(&sql, &[&after.tx, &after.id])?.get(0))
+    }
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
         Ok(self
             .query_opt(

@@ -1096,6 +1096,9 @@ impl super::Tx for Connection {
     fn outbox_after(&self, after: OutboxPos, limit: i64) -> Result<Vec<(OutboxPos, OutboxItem)>> {
         outbox::outbox_after(self, after, limit)
     }
+    fn outbox_held(&self, _after: OutboxPos) -> Result<bool> {
+        Ok(false) // one writer: nothing is ever held back
+    }
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
         outbox::has_delivery(self, id, consumer)
     }
