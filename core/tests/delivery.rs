@@ -15,7 +15,7 @@ use mentorflow::{
     ManualClock, Notification,
 };
 use serde_json::json;
-use support::{err, people, t0, Recorder, REQUEST};
+use support::{err, people, t0, Fresh, Recorder, REQUEST};
 
 /// A hook that fails while `broken` is set, recording every attempt (id, instant, outcome).
 struct Mailer {
@@ -64,9 +64,20 @@ impl Hook for Mailer {
     }
 }
 
+/// A database several engines in turn open (a restart): a file, or a fresh PostgreSQL schema
+/// when the suite runs on PostgreSQL.
+fn shared_database() -> (tempfile::TempDir, String) {
+    let (dir, path) = support::temp_db();
+    let url = match support::postgres_url() {
+        Some(base) => support::fresh_postgres(&base),
+        None => path.display().to_string(),
+    };
+    (dir, url)
+}
+
 fn engine_with(clock: &ManualClock, hooks: Vec<Arc<dyn Hook>>, policy: DeliveryPolicy) -> Engine {
     let mut b = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone())
         .delivery_policy(policy);
@@ -107,7 +118,7 @@ fn a_hook_failing_on_every_row_delays_no_row_to_another_hook() {
     let broken = Mailer::new("broken", &clock, true);
     let mail = Recorder::default();
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("request.yaml", REQUEST)
         .clock(clock.clone())
         .hook_arc(broken.clone())
@@ -382,7 +393,7 @@ impl Hook for HalfFlaky {
 
 #[test]
 fn a_consumer_that_accepted_a_row_never_gets_it_again_even_after_a_restart() {
-    let (_dir, path) = support::temp_db();
+    let (_dir, path) = shared_database();
     let clock = ManualClock::at(t0());
     let flaky = Arc::new(HalfFlaky {
         tried: Mutex::new(HashMap::new()),
@@ -465,7 +476,7 @@ fn a_consumer_that_accepted_a_row_never_gets_it_again_even_after_a_restart() {
 
 #[test]
 fn a_new_consumer_receives_what_is_still_waiting() {
-    let (_dir, path) = support::temp_db();
+    let (_dir, path) = shared_database();
     let clock = ManualClock::at(t0());
     // written by a process without hooks (the CLI)
     {
@@ -502,7 +513,7 @@ fn a_new_consumer_receives_what_is_still_waiting() {
 fn hook_names_are_checked() {
     let named = |n: &str| {
         Engine::builder()
-            .in_memory()
+            .fresh()
             .hook_named(n, Arc::new(Recorder::default()))
             .hook_named("smtp", Arc::new(Recorder::default()))
             .build()
@@ -521,7 +532,7 @@ fn hook_names_are_checked() {
     );
     // a positional name never takes an explicit one
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .hook(Recorder::default())
         .hook_named("hook-1", Arc::new(Recorder::default()))
         .build()
@@ -552,7 +563,7 @@ fn a_failing_event_sink_does_not_hold_back_the_events_of_another() {
         let clock = ManualClock::at(t0());
         let rec = Recorder::default();
         let e = Engine::builder()
-            .in_memory()
+            .fresh()
             .workflow_str("request.yaml", REQUEST)
             .clock(clock.clone())
             .hook(OfflineAudit)

@@ -161,7 +161,9 @@ fn failed(
 /// Deliver pending notifications and signals, then history events, to every hook, each
 /// through its own delivery state (see [`crate::hooks`]):
 ///
-/// 1. rows after each consumer's cursor, in id order: each offered once to each consumer
+/// 1. rows after each consumer's cursor, in the store's reading order (by id on SQLite, by
+///    writing transaction then id on PostgreSQL, where a lower id can commit after a higher
+///    one; see [`crate::store::OutboxPos`]): each offered once to each consumer
 ///    that has not seen it; a failure is recorded for that consumer alone and the cursor
 ///    moves on, so later rows are never held back;
 /// 2. each consumer's retries that are due, soonest first;
@@ -180,32 +182,51 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
     let mut accepted = std::collections::HashSet::new();
     // 1. new rows
     loop {
-        let (mut positions, items, records) = engine.read(|tx| {
+        let mut positions = engine.read(|tx| {
             let mut positions = Vec::with_capacity(names.len());
             for c in &names {
                 positions.push(tx.consumer_position(c)?);
             }
-            let from = positions.iter().copied().min().unwrap_or_default();
-            let items = tx.outbox_after(from, PAGE)?;
-            let mut records = Vec::new();
-            for item in &items {
-                let id = item_id(item);
-                for (i, c) in names.iter().enumerate() {
-                    if positions[i] < id && tx.has_delivery(id, c)? {
-                        records.push((id, i));
+            Ok(positions)
+        })?;
+        // The rows in a read of their own, whose first statement takes the snapshot: on
+        // PostgreSQL a transaction (of any schema) that ends between a read's snapshot and its
+        // look at the transactions still running holds rows back (late, never skipped), so
+        // that time is kept short, and the read is made again (a few times at most) when that
+        // is all that holds committed rows back. Positions read before can only be behind
+        // (offered again: at least once).
+        let mut fresh_reads = 0;
+        let (items, records) = loop {
+            let read = engine.read(|tx| {
+                let from = positions.iter().copied().min().unwrap_or_default();
+                let items = tx.outbox_after(from, PAGE)?;
+                if items.len() < PAGE as usize && fresh_reads < 3 && tx.outbox_held(from)? {
+                    return Ok(None);
+                }
+                let mut records = Vec::new();
+                for (pos, item) in &items {
+                    let id = item_id(item);
+                    for (i, c) in names.iter().enumerate() {
+                        if positions[i] < *pos && tx.has_delivery(id, c)? {
+                            records.push((id, i));
+                        }
                     }
                 }
+                Ok(Some((items, records)))
+            })?;
+            match read {
+                Some(read) => break read,
+                None => fresh_reads += 1,
             }
-            Ok((positions, items, records))
-        })?;
+        };
         if items.is_empty() {
             break;
         }
-        for item in &items {
+        for (pos, item) in &items {
             let id = item_id(item);
             let mut outcomes = Vec::new();
             for (i, c) in consumers.iter().enumerate() {
-                if positions[i] >= id {
+                if positions[i] >= *pos {
                     continue;
                 }
                 if records.contains(&(id, i)) {
@@ -241,7 +262,7 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             report.delivery_failures += failures;
             report.dead_letters += dead;
             for (i, outcome) in &outcomes {
-                positions[*i] = id;
+                positions[*i] = *pos;
                 if matches!(outcome, Some(Ok(()))) {
                     accepted.insert(id);
                 }

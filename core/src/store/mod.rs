@@ -108,6 +108,16 @@ pub struct TimerRow {
     pub fired: u32,
 }
 
+/// A place in the order in which consumers read the outbox: after every row at or before it.
+/// Compared as `(tx, id)`. On SQLite `tx` is always 0 (one writer at a time, so ids commit in
+/// order); on PostgreSQL it is the writing transaction's `xid8` (schema step 6), because a
+/// lower id can commit after a higher one there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct OutboxPos {
+    pub tx: i64,
+    pub id: i64,
+}
+
 /// A stored outbox row: a notification or a signal.
 #[derive(Debug, Clone)]
 pub(crate) enum OutboxItem {
@@ -297,14 +307,21 @@ pub(crate) trait Tx: DirectoryReads {
 
     // -- per-consumer delivery (schema 5; see `sqlite::outbox`)
     /// A consumer's outbox position (a new consumer starts before the oldest waiting row).
-    fn consumer_position(&self, consumer: &str) -> Result<i64>;
+    fn consumer_position(&self, consumer: &str) -> Result<OutboxPos>;
     /// A consumer's history-event position.
     fn consumer_event_position(&self, consumer: &str) -> Result<i64>;
-    /// Rows after `after`, neither acknowledged nor dropped, by id.
-    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>>;
+    /// Rows after `after` in the store's reading order ([`OutboxPos`]), neither acknowledged
+    /// nor dropped, each with its position. Only rows that nothing can commit before any more
+    /// (on PostgreSQL: below the horizon of transactions still running), so a row never
+    /// appears behind a position already passed.
+    fn outbox_after(&self, after: OutboxPos, limit: i64) -> Result<Vec<(OutboxPos, OutboxItem)>>;
+    /// Whether committed rows after `after` are held back from [`Tx::outbox_after`] only by a
+    /// transaction that ended after this read's snapshot was taken (it may have written rows
+    /// the snapshot cannot see): a new read delivers them. Always false on SQLite.
+    fn outbox_held(&self, after: OutboxPos) -> Result<bool>;
     /// Whether a consumer has a delivery record for a row.
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool>;
-    /// Move a consumer's outbox cursor forward (never back).
+    /// Move a consumer's outbox cursor forward to row `id` (never back, in [`OutboxPos`] order).
     fn advance_consumer(&self, consumer: &str, id: i64) -> Result<()>;
     /// Move a consumer's event cursor forward (never back).
     fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()>;

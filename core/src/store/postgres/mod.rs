@@ -28,8 +28,8 @@ use r2d2_postgres::PostgresConnectionManager;
 use serde_json::{Map, Value};
 
 use super::{
-    Access, CaseQuery, CaseRow, CredentialRow, OutboxItem, SortKey, StoredDefinition, TimerRow,
-    TokenRow, Tx,
+    Access, CaseQuery, CaseRow, CredentialRow, OutboxItem, OutboxPos, SortKey, StoredDefinition,
+    TimerRow, TokenRow, Tx,
 };
 use crate::directory::{check_id, Org, Person};
 use crate::error::{Error, Result};
@@ -315,13 +315,19 @@ impl PgTx {
             .map(|r| r.get(0)))
     }
 
-    fn set_cursor(&self, name: &str, position: i64) -> Result<()> {
-        self.execute(
-            "INSERT INTO cursors (name, position) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET position = greatest(cursors.position, $2)",
-            &[&name, &position],
-        )?;
-        Ok(())
+    /// The reading position of outbox row `id` (see [`Tx::outbox_after`]). An id no row has
+    /// (a cursor copied from elsewhere) is placed before the first row after it, so that no
+    /// row after it is passed (rows before it may be offered again: at least once).
+    fn outbox_pos(&self, id: i64) -> Result<OutboxPos> {
+        let tx: i64 = self
+            .query_one(
+                "SELECT coalesce((SELECT tx FROM outbox WHERE id = $1),
+                                 (SELECT min(tx) FROM outbox WHERE id > $1),
+                                 pg_snapshot_xmin(pg_current_snapshot()))::text::bigint",
+                &[&id],
+            )?
+            .get(0);
+        Ok(OutboxPos { tx, id })
     }
 
     /// The directory changed: cached people and organisations of every engine go stale.
@@ -362,7 +368,8 @@ fn case_row(r: &Row) -> Result<CaseRow> {
     })
 }
 
-/// `horizon.h`: no transaction older than this can still add a history event to this schema.
+/// `horizon.h`: no transaction older than this can still add a history event or an outbox row
+/// to this schema.
 /// That is the oldest transaction in progress when this transaction's snapshot was taken,
 /// leaving out those that are still running now and hold no lock on any table of this schema
 /// (another schema's or another application's work in the same database, which would
@@ -1007,20 +1014,41 @@ impl Tx for PgTx {
             )?
             .get(0))
     }
-    fn consumer_position(&self, consumer: &str) -> Result<i64> {
+    /// The cursor is the id of the last row the consumer read; its position is that row's
+    /// `(tx, id)`. A consumer seen for the first time starts just before the first row still
+    /// waiting in that order (else after the last row), but never beyond the horizon: a row of
+    /// a transaction still running may land before anything not yet below it.
+    fn consumer_position(&self, consumer: &str) -> Result<OutboxPos> {
         if let Some(p) = self.cursor(&format!("outbox:{consumer}"))? {
-            return Ok(p);
+            return self.outbox_pos(p);
         }
-        let oldest: Option<i64> = self
+        let pos = |r: Row| OutboxPos {
+            tx: r.get(0),
+            id: r.get(1),
+        };
+        let waiting = self.query_opt(
+            "SELECT tx::text::bigint, id - 1 FROM outbox
+             WHERE delivered_at IS NULL AND acked_at IS NULL AND dropped_at IS NULL
+             ORDER BY tx, id LIMIT 1",
+            &[],
+        )?;
+        let start = match waiting {
+            Some(r) => pos(r),
+            None => self
+                .query_opt(
+                    "SELECT tx::text::bigint, id FROM outbox ORDER BY tx DESC, id DESC LIMIT 1",
+                    &[],
+                )?
+                .map(pos)
+                .unwrap_or_default(),
+        };
+        let horizon: i64 = self
             .query_one(
-                "SELECT min(id) FROM outbox WHERE delivered_at IS NULL AND acked_at IS NULL AND dropped_at IS NULL",
+                &format!("WITH {EVENT_HORIZON} SELECT h::text::bigint FROM horizon"),
                 &[],
             )?
             .get(0);
-        match oldest {
-            Some(id) => Ok(id - 1),
-            None => self.count("SELECT coalesce(max(id), 0) FROM outbox", &[]),
-        }
+        Ok(start.min(OutboxPos { tx: horizon, id: 0 }))
     }
     fn consumer_event_position(&self, consumer: &str) -> Result<i64> {
         Ok(match self.cursor(&format!("events:{consumer}"))? {
@@ -1028,14 +1056,47 @@ impl Tx for PgTx {
             None => self.cursor("events")?.unwrap_or_default(),
         })
     }
-    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>> {
+    /// Rows after a position in commit-safe order, as [`Tx::events_after`] reads events: an
+    /// outbox id comes from a sequence, so a lower id can commit after a higher one. Rows are
+    /// read by `(tx, id)` and only below the horizon ([`EVENT_HORIZON`]), so no row can ever
+    /// appear before a position already passed; a row of a transaction still running waits.
+    fn outbox_after(&self, after: OutboxPos, limit: i64) -> Result<Vec<(OutboxPos, OutboxItem)>> {
         let sql = format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id > $1 AND acked_at IS NULL AND dropped_at IS NULL ORDER BY id LIMIT $2"
+            "WITH {EVENT_HORIZON}
+             SELECT {OUTBOX_COLUMNS}, tx::text::bigint FROM outbox, horizon
+             WHERE tx < horizon.h AND (tx, id) > ($1::bigint::text::xid8, $2)
+               AND acked_at IS NULL AND dropped_at IS NULL
+             ORDER BY tx, id LIMIT $3"
         );
-        self.query(&sql, &[&after, &limit])?
+        self.query(&sql, &[&after.tx, &after.id, &limit])?
             .iter()
-            .map(outbox_row)
+            .map(|r| {
+                let item = outbox_row(r)?;
+                Ok((
+                    OutboxPos {
+                        tx: r.get(13),
+                        id: r.get(0),
+                    },
+                    item,
+                ))
+            })
             .collect()
+    }
+    fn outbox_held(&self, after: OutboxPos) -> Result<bool> {
+        let sql = format!(
+            "WITH {EVENT_HORIZON},
+             ended AS (
+                 SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
+                 WHERE pg_xact_status(x) <> 'in progress' ORDER BY x LIMIT 1
+             )
+             SELECT EXISTS (SELECT 1 FROM ended, horizon WHERE ended.x = horizon.h)
+                AND EXISTS (
+                    SELECT 1 FROM outbox, horizon
+                    WHERE tx >= horizon.h AND (tx, id) > ($1::bigint::text::xid8, $2)
+                      AND acked_at IS NULL AND dropped_at IS NULL
+                )"
+        );
+        Ok(self.query_one(&sql, &[&after.tx, &after.id])?.get(0))
     }
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
         Ok(self
@@ -1046,7 +1107,16 @@ impl Tx for PgTx {
             .is_some())
     }
     fn advance_consumer(&self, consumer: &str, id: i64) -> Result<()> {
-        self.set_cursor(&format!("outbox:{consumer}"), id)
+        // forward in `outbox_after`'s order (never back), which is not the order of ids
+        self.execute(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET position = $2
+             WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE id = cursors.position)
+                OR ((SELECT tx FROM outbox WHERE id = $2), $2)
+                   > ((SELECT tx FROM outbox WHERE id = cursors.position), cursors.position)",
+            &[&format!("outbox:{consumer}"), &id],
+        )?;
+        Ok(())
     }
     fn advance_consumer_events(&self, consumer: &str, id: i64) -> Result<()> {
         // forward in `events_after`'s order (never back), which is not the order of ids
@@ -1102,8 +1172,9 @@ impl Tx for PgTx {
         Ok(())
     }
     fn settle_outbox(&self, id: i64, consumers: &[&str], at: DateTime<Utc>) -> Result<()> {
+        let pos = self.outbox_pos(id)?;
         for c in consumers {
-            if self.consumer_position(c)? < id {
+            if self.consumer_position(c)? < pos {
                 return Ok(());
             }
         }
@@ -1231,8 +1302,9 @@ impl Tx for PgTx {
             Some(c) => vec![c.to_owned()],
             None => self.known_consumers()?,
         };
+        let pos = self.outbox_pos(id)?;
         for c in &consumers {
-            if self.consumer_position(c)? < id && !self.has_delivery(id, c)? {
+            if self.consumer_position(c)? < pos && !self.has_delivery(id, c)? {
                 self.execute(
                     "INSERT INTO deliveries (outbox_id, consumer, status, attempts, last_attempt_at)
                      VALUES ($1, $2, 'dropped', 0, $3)",
@@ -1697,7 +1769,7 @@ impl Tx for PgTx {
                         .map(|b| Value::from(i64::from(b))),
                     Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Value::from),
                     Type::TEXT | Type::VARCHAR => r.get::<_, Option<String>>(i).map(Value::from),
-                    // `events.tx`: the writing transaction, the target's own
+                    // `events.tx`, `outbox.tx`: the writing transaction, the target's own
                     Type::XID8 => continue,
                     ref other => {
                         return Err(Error::storage(format!(

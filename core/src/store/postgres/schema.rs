@@ -135,8 +135,10 @@ CREATE TABLE outbox (
     acked_at     BIGINT,
     attempts     BIGINT NOT NULL DEFAULT 0,
     last_error   TEXT,
-    dropped_at   BIGINT
+    dropped_at   BIGINT,
+    tx           xid8 NOT NULL DEFAULT pg_current_xact_id()
 );
+CREATE INDEX outbox_by_tx ON outbox (tx, id);
 CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_by_case ON outbox (case_id, id);
 CREATE INDEX outbox_by_recipient ON outbox (recipient, id);
@@ -255,12 +257,15 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (consumer, next_attempt_at) WHERE status = 'retry';
 CREATE INDEX deliveries_by_status ON deliveries (status, outbox_id);
     "#,
-    // 5 → 6: the transaction that wrote each history event, so `on_event` consumers read in
-    // commit-safe order (see `events_after`). Existing events get the upgrade's own id: they
-    // are all committed, so any order among them is safe.
+    // 5 → 6: the transaction that wrote each history event and each outbox row, so
+    // `on_event` consumers and outbox consumers read in commit-safe order (see `events_after`
+    // and `outbox_after`). Existing rows get the upgrade's own id: they are all committed, so
+    // any order among them is safe.
     r#"
 ALTER TABLE events ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX events_by_tx ON events (tx, id);
+ALTER TABLE outbox ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX outbox_by_tx ON outbox (tx, id);
     "#,
     // 6 → 7: operator controls and incidents (issue 15; see the current schema).
     r#"

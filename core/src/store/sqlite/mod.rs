@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::{CaseRow, OutboxItem, StoredDefinition, TimerRow};
+use super::{CaseRow, OutboxItem, OutboxPos, StoredDefinition, TimerRow};
 use crate::error::{Error, Result};
 use crate::model::{
     Case, Effect, Event, Incident, IncidentFilter, Notification, NotificationFilter, Participant,
@@ -1112,14 +1112,17 @@ impl super::Tx for Connection {
             self, case_id, kind, recipient, template, subject, body, data, at,
         )
     }
-    fn consumer_position(&self, consumer: &str) -> Result<i64> {
+    fn consumer_position(&self, consumer: &str) -> Result<OutboxPos> {
         outbox::consumer_position(self, consumer)
     }
     fn consumer_event_position(&self, consumer: &str) -> Result<i64> {
         outbox::consumer_event_position(self, consumer)
     }
-    fn outbox_after(&self, after: i64, limit: i64) -> Result<Vec<OutboxItem>> {
+    fn outbox_after(&self, after: OutboxPos, limit: i64) -> Result<Vec<(OutboxPos, OutboxItem)>> {
         outbox::outbox_after(self, after, limit)
+    }
+    fn outbox_held(&self, _after: OutboxPos) -> Result<bool> {
+        Ok(false) // one writer: nothing is ever held back
     }
     fn has_delivery(&self, id: i64, consumer: &str) -> Result<bool> {
         outbox::has_delivery(self, id, consumer)

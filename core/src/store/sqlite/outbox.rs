@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{cursor, instant, micros, set_cursor, OutboxItem};
+use super::{cursor, instant, micros, set_cursor, OutboxItem, OutboxPos};
 use crate::error::Result;
 use crate::hooks::{Delivery, DeliveryFilter, DeliveryStatus};
 
@@ -23,7 +23,15 @@ pub(crate) fn events_cursor_name(consumer: &str) -> String {
 /// A consumer's outbox position. A consumer seen for the first time starts before the oldest
 /// row still waiting for delivery (neither delivered to every hook, acknowledged nor dropped),
 /// or after the last row when none waits: it receives what is pending, not years of history.
-pub(crate) fn consumer_position(db: &Connection, consumer: &str) -> Result<i64> {
+/// Positions are plain ids (`tx` 0): writers are serialised, so ids commit in order.
+pub(crate) fn consumer_position(db: &Connection, consumer: &str) -> Result<OutboxPos> {
+    Ok(OutboxPos {
+        tx: 0,
+        id: consumer_id_position(db, consumer)?,
+    })
+}
+
+fn consumer_id_position(db: &Connection, consumer: &str) -> Result<i64> {
     if let Some(p) = cursor(db, &outbox_cursor_name(consumer))? {
         return Ok(p);
     }
@@ -50,12 +58,25 @@ pub(crate) fn consumer_event_position(db: &Connection, consumer: &str) -> Result
 }
 
 /// Outbox rows after `after` that are neither acknowledged nor dropped, by id.
-pub(crate) fn outbox_after(db: &Connection, after: i64, limit: i64) -> Result<Vec<OutboxItem>> {
+pub(crate) fn outbox_after(
+    db: &Connection,
+    after: OutboxPos,
+    limit: i64,
+) -> Result<Vec<(OutboxPos, OutboxItem)>> {
     let sql = format!(
         "SELECT {} FROM outbox WHERE id > ?1 AND acked_at IS NULL AND dropped_at IS NULL ORDER BY id LIMIT ?2",
         super::OUTBOX_COLUMNS
     );
-    super::outbox_items(db, &sql, params![after, limit])
+    Ok(super::outbox_items(db, &sql, params![after.id, limit])?
+        .into_iter()
+        .map(|item| {
+            let id = match &item {
+                OutboxItem::Notification(n) => n.id,
+                OutboxItem::Signal(s) => s.id,
+            };
+            (OutboxPos { tx: 0, id }, item)
+        })
+        .collect())
 }
 
 /// Whether a consumer has a delivery record for a row (then the cursor pass skips it).
@@ -131,7 +152,7 @@ pub(crate) fn settle(
     at: DateTime<Utc>,
 ) -> Result<()> {
     for c in consumers {
-        if consumer_position(db, c)? < id {
+        if consumer_id_position(db, c)? < id {
             return Ok(());
         }
     }
@@ -318,7 +339,7 @@ pub(crate) fn drop_row(
         None => known_consumers(db)?,
     };
     for c in &consumers {
-        if consumer_position(db, c)? < id && !has_delivery(db, id, c)? {
+        if consumer_id_position(db, c)? < id && !has_delivery(db, id, c)? {
             db.prepare_cached(
                 "INSERT INTO deliveries (outbox_id, consumer, status, attempts, last_attempt_at)
                  VALUES (?1, ?2, 'dropped', 0, ?3)",
