@@ -453,8 +453,10 @@ def test_to_dict(engine: mentorflow.Engine) -> None:
     assert d["participants"] == {"client": ["pat"], "mentor": ["alice"]}
     assert set(d) == {
         "id", "workflow", "version", "org", "state", "state_label", "tags", "open", "data",
-        "participants", "revision", "created_at", "updated_at", "parent",
+        "participants", "revision", "created_at", "updated_at", "parent", "suspended",
+        "cancelled",
     }
+    assert d["suspended"] is None and d["cancelled"] is None
     event = engine.history(case.id)[1]
     e = event.to_dict()
     assert e["action"] == "assign" and e["inputs"] == {"mentor": "alice"}

@@ -196,16 +196,26 @@ async fn sign_in_link(
     Path(token): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
+    token_page(&app, &headers, token, "sign_in", "sign_in_link.html").await
+}
+
+/// The page an e-mailed link of this purpose opens: the person's name and a form (with its
+/// CSRF token) that uses the link up when posted; 404 for a link unknown, used or expired.
+async fn token_page(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    token: String,
+    purpose: &'static str,
+    template: &'static str,
+) -> Result<Response, PageError> {
     let t = token.clone();
     let found = app
-        .run(move |e| {
-            let Some(tok) = e.peek_token(&t, "sign_in")? else {
-                return Ok(None);
-            };
-            Ok(Some(e.person(&tok.person)?))
+        .run(move |e| match e.peek_token(&t, purpose)? {
+            Some(tok) => Ok(Some(e.person(&tok.person)?)),
+            None => Ok(None),
         })
         .await?;
-    let (pre, set) = pre_cookie(&app, &headers);
+    let (pre, set) = pre_cookie(app, headers);
     let (status, ctx) = match found {
         Some(p) => (
             StatusCode::OK,
@@ -213,11 +223,7 @@ async fn sign_in_link(
         ),
         None => (StatusCode::NOT_FOUND, json!({"expired": true})),
     };
-    Ok(page_with_cookie(
-        status,
-        render::page("sign_in_link.html", ctx),
-        set,
-    ))
+    Ok(page_with_cookie(status, render::page(template, ctx), set))
 }
 
 async fn sign_in_redeem(
@@ -395,26 +401,7 @@ async fn password_form(
     Path(token): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
-    let t = token.clone();
-    let found = app
-        .run(move |e| match e.peek_token(&t, "set_password")? {
-            Some(tok) => Ok(Some(e.person(&tok.person)?)),
-            None => Ok(None),
-        })
-        .await?;
-    let (pre, set) = pre_cookie(&app, &headers);
-    let (status, ctx) = match found {
-        Some(p) => (
-            StatusCode::OK,
-            json!({"csrf": auth::csrf_for(&pre), "name": name_of(&p), "token": token}),
-        ),
-        None => (StatusCode::NOT_FOUND, json!({"expired": true})),
-    };
-    Ok(page_with_cookie(
-        status,
-        render::page("password.html", ctx),
-        set,
-    ))
+    token_page(&app, &headers, token, "set_password", "password.html").await
 }
 
 /// Set the password: checked, hashed (argon2id), the link used up, and signed in.
