@@ -168,26 +168,36 @@ async fn sign_in_request(
         );
         return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
     }
-    let sender = app.clone();
+    for (person, secret) in issue_links(&app, &email, "sign_in", json!({"next": next})).await? {
+        let url = format!("{}/sign-in/{secret}", app.config().public_url);
+        crate::mail::send_sign_in(&app, &person, &url).await;
+    }
+    // the same answer whether or not the address is known: nothing leaks
+    Ok(render::page("sign_in.html", json!({"sent": true, "email": email})).into_response())
+}
+
+/// A single-use link of this purpose (valid for the sign-in lifetime) for every person with
+/// this address: each person and the link's secret, for the caller to mail. Nobody for an
+/// unknown address, so the page answers the same either way.
+async fn issue_links(
+    app: &App,
+    email: &str,
+    purpose: &'static str,
+    data: serde_json::Value,
+) -> Result<Vec<(mentorflow::Person, String)>, PageError> {
     let ttl = app.config().sign_in_ttl;
-    let addr = email.clone();
-    let links = app
+    let addr = email.to_owned();
+    Ok(app
         .run(move |e| {
             let mut links = Vec::new();
             for p in e.people_by_email(&addr)? {
                 let secret = auth::secret();
-                e.issue_token(&secret, "sign_in", &p.id, json!({"next": next}), ttl)?;
+                e.issue_token(&secret, purpose, &p.id, data.clone(), ttl)?;
                 links.push((p, secret));
             }
             Ok(links)
         })
-        .await?;
-    for (person, secret) in links {
-        let url = format!("{}/sign-in/{secret}", sender.config().public_url);
-        crate::mail::send_sign_in(&sender, &person, &url).await;
-    }
-    // the same answer whether or not the address is known: nothing leaks
-    Ok(render::page("sign_in.html", json!({"sent": true, "email": email})).into_response())
+        .await?)
 }
 
 /// A sign-in link shows a button: mail scanners that follow links do not use it up.
@@ -376,20 +386,7 @@ async fn password_request(
         );
         return Ok(page_with_cookie(StatusCode::BAD_REQUEST, html, set));
     }
-    let ttl = app.config().sign_in_ttl;
-    let addr = email.clone();
-    let links = app
-        .run(move |e| {
-            let mut links = Vec::new();
-            for p in e.people_by_email(&addr)? {
-                let secret = auth::secret();
-                e.issue_token(&secret, "set_password", &p.id, json!({}), ttl)?;
-                links.push((p, secret));
-            }
-            Ok(links)
-        })
-        .await?;
-    for (person, secret) in links {
+    for (person, secret) in issue_links(&app, &email, "set_password", json!({})).await? {
         let url = format!("{}/password/{secret}", app.config().public_url);
         crate::mail::send_password_link(&app, &person, &url).await;
     }
