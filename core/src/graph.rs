@@ -661,17 +661,20 @@ struct Arrow {
 }
 
 /// The definition as a drawing with no script and no network: inline SVG for a web page,
-/// laid out in layers from where cases start (each state in the layer of its shortest path
-/// from a start action; the order in a layer by the mean place of its neighbours in the layer
-/// before). Arrows forward go right; arrows back (and within a layer) bend below. A stay
-/// action draws no arrow; a timer's arrow is dashed. With a trace, the current state is
+/// laid out in layers from where cases start (arrows that close a cycle in a depth-first walk
+/// are the arrows back; each state sits in the layer of its longest path over the others; the
+/// order in a layer follows the mean place of its neighbours in the layers before). Arrows
+/// forward go right; arrows back bend through a lane above or below the drawing. An action
+/// from several states to one of several meets in one small diamond (a hub). A stay action
+/// draws no arrow; a timer's arrow is dashed. With a trace, the current state is
 /// marked (`current`, thicker border, bold label), the states visited and the arrows taken
 /// too (`visited`, `taken`). Colours are presentation attributes (readable standalone) and
 /// every element has a class (`flow-svg`, `node`, `final`, `current`, `visited`, `arrow`,
 /// `timer`, `taken`, `start`) for a page's stylesheet to override: no `style`, so a
 /// Content-Security-Policy without inline styles holds. Accessible as one image:
-/// `role="img"` with a `<title>` and a `<desc>` that names the states in order and the
-/// current one. `id` prefixes the element ids (unique on a page with several drawings).
+/// `role="img"` named by its `<title>` ("Flow diagram") and described by its `<desc>` (the
+/// workflow's title, its states in order, the current one and the way the case came). `id`
+/// prefixes the element ids (unique on a page with several drawings).
 pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
     let id: String = id
         .chars()
@@ -683,14 +686,23 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
             }
         })
         .collect();
+    let n_states = def.states.len();
     let index = |s: &str| def.states.iter().position(|st| st.id == s).map(|i| i + 1);
     let timer_actions: BTreeSet<&str> = def
         .states
         .iter()
         .flat_map(|s| s.timers.iter().filter_map(|t| t.action.as_deref()))
         .collect();
+    // nodes: 0 where cases start, 1..=n the states, then one hub per action that leads from
+    // several states to one of several (drawn once instead of every pair)
+    let mut hubs: Vec<(String, String)> = Vec::new();
     let mut arrows: Vec<Arrow> = Vec::new();
-    let mut add = |from: usize, to: usize, timer: bool, label: String, action: &str| {
+    let add = |arrows: &mut Vec<Arrow>,
+               from: usize,
+               to: usize,
+               timer: bool,
+               label: &str,
+               action: &str| {
         if from == to {
             return;
         }
@@ -699,8 +711,8 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
             .find(|a| a.from == from && a.to == to && a.timer == timer)
         {
             Some(a) => {
-                if !a.labels.contains(&label) {
-                    a.labels.push(label);
+                if !a.labels.iter().any(|l| l == label) {
+                    a.labels.push(label.to_owned());
                 }
                 a.actions.push(action.to_owned());
             }
@@ -708,7 +720,7 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
                 from,
                 to,
                 timer,
-                labels: vec![label],
+                labels: vec![label.to_owned()],
                 actions: vec![action.to_owned()],
             }),
         }
@@ -726,9 +738,21 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
             }
             Some(from) => from.iter().filter_map(|s| index(s)).collect(),
         };
-        for from in sources {
-            for to in a.to.states().into_iter().filter_map(index) {
-                add(from, to, false, label.clone(), &a.id);
+        let targets: Vec<usize> = a.to.states().into_iter().filter_map(index).collect();
+        if sources.len() > 1 && targets.len() > 1 {
+            let hub = n_states + 1 + hubs.len();
+            hubs.push((a.id.clone(), label.clone()));
+            for &from in &sources {
+                add(&mut arrows, from, hub, false, &label, &a.id);
+            }
+            for &to in &targets {
+                add(&mut arrows, hub, to, false, &label, &a.id);
+            }
+            continue;
+        }
+        for &from in &sources {
+            for &to in &targets {
+                add(&mut arrows, from, to, false, &label, &a.id);
             }
         }
     }
@@ -743,29 +767,68 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
                 a.label.as_deref().unwrap_or(&a.id)
             );
             for to in a.to.states().into_iter().filter_map(index) {
-                add(i + 1, to, true, label.clone(), &a.id);
+                add(&mut arrows, i + 1, to, true, &label, &a.id);
             }
         }
     }
-    let n = def.states.len() + 1;
+    let n = n_states + 1 + hubs.len();
+    let is_hub = |v: usize| v > n_states;
+    let small = |v: usize| v == 0 || is_hub(v);
 
-    // layers: the shortest path from where cases start
-    let mut layer: Vec<Option<usize>> = vec![None; n];
-    let root = if has_start { 0 } else { 1.min(n - 1) };
-    layer[root] = Some(0);
-    let mut queue = std::collections::VecDeque::from([root]);
-    while let Some(v) = queue.pop_front() {
-        let l = layer[v].unwrap_or(0);
-        for a in arrows.iter().filter(|a| a.from == v) {
-            if layer[a.to].is_none() {
-                layer[a.to] = Some(l + 1);
-                queue.push_back(a.to);
+    // arrows back: those closing a cycle in a depth-first walk from where cases start
+    let mut back = vec![false; arrows.len()];
+    let mut mark = vec![0u8; n]; // 0 new, 1 on the walk, 2 done
+    let roots: Vec<usize> = if has_start { vec![0] } else { Vec::new() }
+        .into_iter()
+        .chain(1..n)
+        .collect();
+    for root in roots {
+        if mark[root] != 0 {
+            continue;
+        }
+        // iterative depth-first walk: (node, next arrow to look at)
+        let mut stack = vec![(root, 0usize)];
+        mark[root] = 1;
+        while let Some(&mut (v, ref mut next)) = stack.last_mut() {
+            let out: Vec<usize> = (0..arrows.len()).filter(|&i| arrows[i].from == v).collect();
+            if *next < out.len() {
+                let i = out[*next];
+                *next += 1;
+                let w = arrows[i].to;
+                match mark[w] {
+                    0 => {
+                        mark[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => back[i] = true,
+                    _ => {}
+                }
+            } else {
+                mark[v] = 2;
+                stack.pop();
             }
         }
     }
-    let deepest = layer.iter().flatten().copied().max().unwrap_or(0);
+    // layers: the longest path over the arrows forward
+    let mut layer = vec![0usize; n];
+    for _ in 0..n {
+        let mut changed = false;
+        for (i, a) in arrows.iter().enumerate() {
+            if !back[i] && layer[a.to] < layer[a.from] + 1 {
+                layer[a.to] = layer[a.from] + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if !has_start {
+        for l in &mut layer {
+            *l = l.saturating_sub(1);
+        }
+    }
     let shown: Vec<usize> = (0..n).filter(|&v| v > 0 || has_start).collect();
-    let layer: Vec<usize> = layer.iter().map(|l| l.unwrap_or(deepest + 1)).collect();
     let layers = shown.iter().map(|&v| layer[v]).max().unwrap_or(0) + 1;
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
     for &v in &shown {
@@ -774,7 +837,6 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
     // order within a layer: the mean place of the neighbours in earlier layers (two sweeps)
     for _ in 0..2 {
         for l in 1..layers {
-            let place = |v: usize| -> Option<usize> { rows[layer[v]].iter().position(|&x| x == v) };
             let mut keyed: Vec<(f64, usize)> = rows[l]
                 .iter()
                 .enumerate()
@@ -789,13 +851,17 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
                             } else {
                                 return None;
                             };
-                            (layer[other] < l)
-                                .then(|| place(other).map(|p| p as f64))
-                                .flatten()
+                            if layer[other] >= l {
+                                return None;
+                            }
+                            let row = &rows[layer[other]];
+                            let at = row.iter().position(|&x| x == other)? as f64;
+                            // centred, so that rows of different lengths line up
+                            Some(at - (row.len() as f64 - 1.0) / 2.0)
                         })
                         .collect();
                     let key = if near.is_empty() {
-                        i as f64
+                        i as f64 - (rows[l].len() as f64 - 1.0) / 2.0
                     } else {
                         near.iter().sum::<f64>() / near.len() as f64
                     };
@@ -807,45 +873,68 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
         }
     }
 
-    // places
-    let col_w = |l: usize| {
-        if l == 0 && has_start {
-            2.0 * START_R
-        } else {
-            NODE_W
-        }
-    };
+    // places: columns as wide as their widest node, layers centred vertically
+    let col_w: Vec<f64> = rows
+        .iter()
+        .map(|row| {
+            if row.iter().all(|&v| small(v)) {
+                2.0 * START_R
+            } else {
+                NODE_W
+            }
+        })
+        .collect();
     let mut col_x = Vec::with_capacity(layers);
     let mut x = PAD;
-    for l in 0..layers {
+    for w in &col_w {
         col_x.push(x);
-        x += col_w(l) + GAP_X;
+        x += w + GAP_X;
     }
     let width = x - GAP_X + PAD;
+    let any_back = back.iter().any(|b| *b);
+    let lane = if any_back { 30.0 } else { 0.0 };
     let tallest = rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as f64;
     let body_h = tallest * (NODE_H + GAP_Y) - GAP_Y;
-    let mut pos = vec![(0.0_f64, 0.0_f64); n];
+    let top0 = PAD + lane;
+    // (left, top, width) of each node's box; small nodes sit in the middle of their cell
+    let mut cell = vec![(0.0_f64, 0.0_f64, NODE_W); n];
     for (l, row) in rows.iter().enumerate() {
         let k = row.len() as f64;
-        let top = PAD + (body_h - (k * (NODE_H + GAP_Y) - GAP_Y)) / 2.0;
+        let top = top0 + (body_h - (k * (NODE_H + GAP_Y) - GAP_Y)) / 2.0;
         for (i, &v) in row.iter().enumerate() {
-            pos[v] = (col_x[l], top + i as f64 * (NODE_H + GAP_Y));
+            let y = top + i as f64 * (NODE_H + GAP_Y);
+            cell[v] = if small(v) {
+                (col_x[l] + col_w[l] / 2.0 - START_R, y, 2.0 * START_R)
+            } else {
+                (col_x[l], y, NODE_W)
+            };
         }
     }
-    let back = arrows.iter().any(|a| layer[a.to] <= layer[a.from]);
-    let bottom = PAD + body_h;
-    let height = bottom + if back { 34.0 } else { 0.0 } + PAD;
-    let visited =
-        |v: usize| v > 0 && trace.is_some_and(|t| t.visited.contains(&def.states[v - 1].id));
-    let current = |v: usize| v > 0 && trace.is_some_and(|t| t.current == def.states[v - 1].id);
+    let bottom = top0 + body_h;
+    let height = bottom + lane + PAD;
+    let mid_y = |v: usize| cell[v].1 + NODE_H / 2.0;
+    let visited = |v: usize| {
+        (1..=n_states).contains(&v)
+            && trace.is_some_and(|t| t.visited.contains(&def.states[v - 1].id))
+    };
+    let current = |v: usize| {
+        (1..=n_states).contains(&v) && trace.is_some_and(|t| t.current == def.states[v - 1].id)
+    };
     let taken = |a: &Arrow| {
         trace.is_some_and(|t| {
             t.steps.iter().any(|(f, to, act)| {
-                let from_ok = match f {
-                    None => a.from == 0,
-                    Some(f) => index(f) == Some(a.from),
+                let from_ok = |v: usize| match f {
+                    None => v == 0,
+                    Some(f) => index(f) == Some(v),
                 };
-                from_ok && index(to) == Some(a.to) && a.actions.iter().any(|x| x == act)
+                let acted = a.actions.iter().any(|x| x == act);
+                if is_hub(a.to) {
+                    acted && from_ok(a.from)
+                } else if is_hub(a.from) {
+                    acted && index(to) == Some(a.to)
+                } else {
+                    acted && from_ok(a.from) && index(to) == Some(a.to)
+                }
             })
         })
     };
@@ -853,46 +942,35 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" font-family=\"sans-serif\" font-size=\"13\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-labelledby=\"{id}-t\" aria-describedby=\"{id}-d\" font-family=\"sans-serif\" font-size=\"13\">",
         w = width.ceil(),
         h = height.ceil(),
     );
-    let _ = write!(
-        o,
-        "<title id=\"{id}-t\">{}</title>",
-        xml(&format!("The flow of {}", def.title))
-    );
+    let _ = write!(o, "<title id=\"{id}-t\">Flow diagram</title>");
     let mut desc = format!(
-        "{} states: {}.",
-        def.states.len(),
-        shown
+        "{}: {} states: {}.",
+        def.title,
+        n_states,
+        def.states
             .iter()
-            .filter(|&&v| v > 0)
-            .map(|&v| {
-                let s = &def.states[v - 1];
-                if s.is_final {
-                    format!("{} (final)", s.label)
-                } else {
-                    s.label.clone()
-                }
+            .map(|s| if s.is_final {
+                format!("{} (final)", s.label)
+            } else {
+                s.label.clone()
             })
             .collect::<Vec<_>>()
             .join(", ")
     );
     if let Some(t) = trace {
         let _ = write!(desc, " The case is now in {}.", def.state_label(&t.current));
-        let path: Vec<&str> = t
-            .steps
-            .iter()
-            .map(|(_, to, _)| def.state_label(to))
-            .collect();
-        if path.len() > 1 {
-            let mut seen: Vec<&str> = Vec::new();
-            for p in path {
-                if seen.last() != Some(&p) {
-                    seen.push(p);
-                }
+        let mut seen: Vec<&str> = Vec::new();
+        for (_, to, _) in &t.steps {
+            let l = def.state_label(to);
+            if seen.last() != Some(&l) {
+                seen.push(l);
             }
+        }
+        if seen.len() > 1 {
             let _ = write!(desc, " It went: {}.", seen.join(" → "));
         }
     }
@@ -902,56 +980,77 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
         "<defs><marker id=\"{id}-a\" class=\"arrowhead\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0L10 5L0 10z\" fill=\"#6b7280\"/></marker>\
          <marker id=\"{id}-at\" class=\"arrowhead taken\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0L10 5L0 10z\" fill=\"#b45309\"/></marker></defs>"
     );
-    // arrows under the nodes
-    let anchor_right = |v: usize| -> (f64, f64) {
-        let (x, y) = pos[v];
-        if v == 0 {
-            (x + 2.0 * START_R, y + NODE_H / 2.0)
-        } else {
-            (x + NODE_W, y + NODE_H / 2.0)
-        }
-    };
-    for a in &arrows {
+    // arrows under the nodes; those into a hub carry no head
+    for (i, a) in arrows.iter().enumerate() {
         let took = taken(a);
         let class = format!(
-            "arrow{}{}",
+            "arrow{}{}{}",
             if a.timer { " timer" } else { "" },
+            if back[i] { " back" } else { "" },
             if took { " taken" } else { "" }
         );
-        let d = if layer[a.to] > layer[a.from] {
-            let (x1, y1) = anchor_right(a.from);
-            let (x2, y2) = (pos[a.to].0 - 1.0, pos[a.to].1 + NODE_H / 2.0);
-            let dx = ((x2 - x1) / 2.0).max(20.0);
+        let (fx, fy, fw) = cell[a.from];
+        let (tx, ty, tw) = cell[a.to];
+        let d = if !back[i] {
+            let (x1, y1) = (fx + fw, mid_y(a.from));
+            let (x2, y2) = (tx - 1.0, mid_y(a.to));
+            let dx = ((x2 - x1) / 2.0).max(16.0);
             format!(
                 "M{x1:.1} {y1:.1}C{:.1} {y1:.1} {:.1} {y2:.1} {x2:.1} {y2:.1}",
                 x1 + dx,
                 x2 - dx
             )
         } else {
-            // back (or within a layer): leave at the bottom, bend below the drawing
-            let (x1, y1) = (pos[a.from].0 + NODE_W * 0.4, pos[a.from].1 + NODE_H);
-            let (x2, y2) = (pos[a.to].0 + NODE_W * 0.6, pos[a.to].1 + NODE_H + 1.0);
-            let low = bottom + 26.0;
-            format!("M{x1:.1} {y1:.1}C{x1:.1} {low:.1} {x2:.1} {low:.1} {x2:.1} {y2:.1}")
+            // back: out of the top (or bottom) of the node, along the lane above (or below)
+            // the drawing, into the top (or bottom) of the target, whichever side is nearer
+            let above = fy + NODE_H / 2.0 < top0 + body_h / 2.0;
+            let (y1, y2, lane_y) = if above {
+                (fy, ty - 1.0, PAD + 4.0)
+            } else {
+                (fy + NODE_H, ty + NODE_H + 1.0, bottom + lane - 4.0)
+            };
+            let (x1, x2) = (fx + fw * 0.4, tx + tw * 0.6);
+            format!("M{x1:.1} {y1:.1}C{x1:.1} {lane_y:.1} {x2:.1} {lane_y:.1} {x2:.1} {y2:.1}")
+        };
+        let head = if is_hub(a.to) {
+            String::new()
+        } else {
+            format!(
+                " marker-end=\"url(#{id}-a{})\"",
+                if took { "t" } else { "" }
+            )
         };
         let _ = write!(
             o,
-            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{} marker-end=\"url(#{id}-a{})\"><title>{}</title></path>",
+            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{}{head}><title>{}</title></path>",
             if took { "#b45309" } else { "#6b7280" },
-            if took { "2.5" } else { "1.5" },
+            if took { "2.5" } else { "1.2" },
             if a.timer { " stroke-dasharray=\"5 4\"" } else { "" },
-            if took { "t" } else { "" },
             xml(&a.labels.join("; "))
         );
     }
     for &v in &shown {
-        let (x, y) = pos[v];
+        let (x, y, _) = cell[v];
+        let cy = y + NODE_H / 2.0;
         if v == 0 {
             let _ = write!(
                 o,
-                "<circle class=\"start\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{START_R}\" fill=\"#374151\"><title>where cases start</title></circle>",
+                "<circle class=\"start\" cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"{START_R}\" fill=\"#374151\"><title>where cases start</title></circle>",
                 x + START_R,
-                y + NODE_H / 2.0
+            );
+            continue;
+        }
+        if is_hub(v) {
+            let (_, label) = &hubs[v - n_states - 1];
+            let cx = x + START_R;
+            let _ = write!(
+                o,
+                "<path class=\"hub\" d=\"M{cx:.1} {:.1}L{:.1} {cy:.1}L{cx:.1} {:.1}L{:.1} {cy:.1}z\" fill=\"#e5e7eb\" stroke=\"#6b7280\"><title>{}</title></path>",
+                cy - START_R,
+                cx + START_R,
+                cy + START_R,
+                cx - START_R,
+                xml(&format!("{label}: one of several states"))
             );
             continue;
         }
@@ -967,7 +1066,9 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
             }
         }
         let _ = write!(o, "<g class=\"{class}\"><title>{}</title>", xml(&s.label));
-        let _ = write!(o, "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"8\" fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\"/>",
+        let _ = write!(
+            o,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"8\" fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\"/>",
             if current(v) { "#fde68a" } else if visited(v) { "#fef3c7" } else { "#ffffff" },
             if current(v) { "#b45309" } else { "#6b7280" },
             if current(v) { "3" } else { "1.5" },
@@ -984,7 +1085,7 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
         }
         let lines = wrap(&s.label);
         let cx = x + NODE_W / 2.0;
-        let first = y + NODE_H / 2.0 - (lines.len() as f64 - 1.0) * 8.0 + 4.5;
+        let first = cy - (lines.len() as f64 - 1.0) * 8.0 + 4.5;
         let _ = write!(
             o,
             "<text text-anchor=\"middle\" fill=\"#111827\"{}>",
@@ -1214,16 +1315,14 @@ actions:
             "{plain}"
         );
         assert!(
-            plain.contains("role=\"img\" aria-labelledby=\"g1-t g1-d\""),
+            plain.contains("role=\"img\" aria-labelledby=\"g1-t\" aria-describedby=\"g1-d\""),
             "{plain}"
         );
         assert!(
-            plain.contains(
-                "<title id=\"g1-t\">The flow of Tom &amp; Jerry&#39;s &lt;flow&gt;</title>"
-            ),
+            plain.contains("<title id=\"g1-t\">Flow diagram</title>"),
             "{plain}"
         );
-        assert!(plain.contains("<desc id=\"g1-d\">3 states: Waiting for the mentor to answer the request, B, C (final).</desc>"), "{plain}");
+        assert!(plain.contains("<desc id=\"g1-d\">Tom &amp; Jerry&#39;s &lt;flow&gt;: 3 states: Waiting for the mentor to answer the request, B, C (final).</desc>"), "{plain}");
         assert!(!plain.contains("current"), "{plain}");
         assert!(!plain.contains("style="), "no inline style: {plain}");
         assert!(plain.contains("<title>Next &lt;one&gt;</title>"), "{plain}");
@@ -1264,7 +1363,7 @@ actions:
         };
         let marked = svg(&d, Some(&trace), "case 7");
         assert!(
-            marked.contains("aria-labelledby=\"case_7-t case_7-d\""),
+            marked.contains("aria-labelledby=\"case_7-t\" aria-describedby=\"case_7-d\""),
             "{marked}"
         );
         assert!(
@@ -1288,6 +1387,12 @@ actions:
             marked.contains(
                 "The case is now in B. It went: Waiting for the mentor to answer the request → B."
             ),
+            "{marked}"
+        );
+        // b → a closes a cycle: drawn back, through a lane
+        assert_eq!(
+            marked.matches("class=\"arrow back\"").count(),
+            1,
             "{marked}"
         );
         assert_eq!(

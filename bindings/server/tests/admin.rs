@@ -359,7 +359,7 @@ async fn definitions_and_the_outbox() {
         // each definition drawn, with its own ids
         assert!(
             defs.contains(&format!(
-                "role=\"img\" aria-labelledby=\"flow-{id}-v{v}-t flow-{id}-v{v}-d\"",
+                "role=\"img\" aria-labelledby=\"flow-{id}-v{v}-t\" aria-describedby=\"flow-{id}-v{v}-d\"",
                 id = d.id,
                 v = d.version
             )),

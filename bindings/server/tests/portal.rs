@@ -394,7 +394,7 @@ async fn the_case_page_draws_the_flow_with_the_current_state_marked() {
     let svg = &body[at..at + body[at..].find("</svg>").unwrap()];
     assert!(
         svg.contains(&format!(
-            "role=\"img\" aria-labelledby=\"flow-{id}-t flow-{id}-d\""
+            "role=\"img\" aria-labelledby=\"flow-{id}-t\" aria-describedby=\"flow-{id}-d\""
         )),
         "{svg}"
     );
