@@ -440,6 +440,7 @@ settings:
   kinds: { default: [video, phone] }
 states:
   open: {}
+  done: { final: true }
 actions:
   go:
     to: open
@@ -455,6 +456,7 @@ actions:
             minutes: { type: int, required: true, label: Duration }
             kind: { type: string, one_of: settings.kinds, label: Kind }
             online: { type: bool, default: true, label: Online }
+  finish: { from: open, to: done, by: a }
 "#;
 
     fn fields() -> Vec<Field> {
