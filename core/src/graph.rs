@@ -1083,7 +1083,15 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
                 NODE_H - 6.0
             );
         }
-        let lines = wrap(&s.label);
+        // bold (the current state) is wider: shorter lines
+        let lines = wrap(
+            &s.label,
+            if current(v) {
+                LINE_CHARS - 3
+            } else {
+                LINE_CHARS
+            },
+        );
         let cx = x + NODE_W / 2.0;
         let first = cy - (lines.len() as f64 - 1.0) * 8.0 + 4.5;
         let _ = write!(
@@ -1109,12 +1117,12 @@ pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
     o
 }
 
-/// A label on at most two lines of about [`LINE_CHARS`] characters (an ellipsis when longer).
-fn wrap(label: &str) -> Vec<String> {
+/// A label on at most two lines of about `width` characters (an ellipsis when longer).
+fn wrap(label: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in label.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > LINE_CHARS {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
@@ -1131,8 +1139,8 @@ fn wrap(label: &str) -> Vec<String> {
         lines.push(rest);
     }
     for l in &mut lines {
-        if l.chars().count() > LINE_CHARS + 2 {
-            *l = l.chars().take(LINE_CHARS).collect::<String>() + "…";
+        if l.chars().count() > width + 2 {
+            *l = l.chars().take(width).collect::<String>() + "…";
         }
     }
     lines

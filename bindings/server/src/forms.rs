@@ -53,7 +53,10 @@ pub const BLANK_ROWS: usize = 3;
 
 /// The submitted rows of a list of records: `NAME.ROW.FIELD=value` grouped by row, with the
 /// record's own field names.
-fn record_rows(name: &str, submitted: &[(String, String)]) -> BTreeMap<usize, Vec<(String, String)>> {
+fn record_rows(
+    name: &str,
+    submitted: &[(String, String)],
+) -> BTreeMap<usize, Vec<(String, String)>> {
     let mut rows: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
     let prefix = format!("{name}.");
     for (k, v) in submitted {
@@ -65,7 +68,9 @@ fn record_rows(name: &str, submitted: &[(String, String)]) -> BTreeMap<usize, Ve
         };
         if let Ok(row) = row.parse::<usize>() {
             if row < 1000 {
-                rows.entry(row).or_default().push((field.to_owned(), v.clone()));
+                rows.entry(row)
+                    .or_default()
+                    .push((field.to_owned(), v.clone()));
             }
         }
     }
@@ -465,27 +470,49 @@ actions:
             .workflow_str("r.yaml", W)
             .build()
             .unwrap();
-        e.definition("r").unwrap().action("go").unwrap().inputs.clone()
+        e.definition("r")
+            .unwrap()
+            .action("go")
+            .unwrap()
+            .inputs
+            .clone()
     }
 
     fn ctx_settings() -> Map<String, Value> {
-        serde_json::json!({"kinds": ["video", "phone"]}).as_object().unwrap().clone()
+        serde_json::json!({"kinds": ["video", "phone"]})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn a_list_of_records_is_rows_of_the_records_controls() {
         let settings = ctx_settings();
-        let ctx = Context { settings: &settings, people: &[], zone: Tz::UTC };
+        let ctx = Context {
+            settings: &settings,
+            people: &[],
+            zone: Tz::UTC,
+        };
         let fs = fields();
         let c = &controls(&fs, &ctx, &[], &BTreeMap::new())[0];
         assert_eq!(c.control, "records");
         assert_eq!(c.rows.len(), BLANK_ROWS);
         let names: Vec<&str> = c.rows[1].iter().map(|x| x.name.as_str()).collect();
-        assert_eq!(names, ["sessions.2.date", "sessions.2.minutes", "sessions.2.kind", "sessions.2.online"]);
+        assert_eq!(
+            names,
+            [
+                "sessions.2.date",
+                "sessions.2.minutes",
+                "sessions.2.kind",
+                "sessions.2.online"
+            ]
+        );
         assert_eq!(c.rows[0][2].control, "select");
         assert_eq!(c.rows[0][2].options.len(), 2);
         // blank rows show no defaults (the check box is not ticked)
@@ -493,10 +520,16 @@ actions:
 
         // rows 1 and 3 filled in, row 2 blank: two items, typed
         let form = pairs(&[
-            ("sessions.1.date", "2026-12-01"), ("sessions.1.minutes", "60"), ("sessions.1.kind", "video"),
+            ("sessions.1.date", "2026-12-01"),
+            ("sessions.1.minutes", "60"),
+            ("sessions.1.kind", "video"),
             ("sessions.1.online", "on"),
-            ("sessions.2.date", ""), ("sessions.2.minutes", " "), ("sessions.2.kind", ""),
-            ("sessions.3.date", "2026-12-03"), ("sessions.3.minutes", "45"), ("sessions.3.kind", "phone"),
+            ("sessions.2.date", ""),
+            ("sessions.2.minutes", " "),
+            ("sessions.2.kind", ""),
+            ("sessions.3.date", "2026-12-03"),
+            ("sessions.3.minutes", "45"),
+            ("sessions.3.kind", "phone"),
         ]);
         let read = read(&fs, &ctx, &form).unwrap();
         assert_eq!(
@@ -516,9 +549,15 @@ actions:
         // nothing filled in: not given at all
         assert!(!read_ok(&fs, &ctx, &pairs(&[("sessions.1.date", "")])).contains_key("sessions"));
         // a bad number names its row and column
-        let bad = pairs(&[("sessions.1.date", "2026-12-01"), ("sessions.1.minutes", "an hour")]);
+        let bad = pairs(&[
+            ("sessions.1.date", "2026-12-01"),
+            ("sessions.1.minutes", "an hour"),
+        ]);
         let errors = super::read(&fs, &ctx, &bad).unwrap_err();
-        assert_eq!(errors["sessions"], "row 1: Duration must be a whole number, got \"an hour\"");
+        assert_eq!(
+            errors["sessions"],
+            "row 1: Duration must be a whole number, got \"an hour\""
+        );
     }
 
     fn read_ok(fs: &[Field], ctx: &Context<'_>, form: &[(String, String)]) -> Map<String, Value> {
@@ -528,10 +567,17 @@ actions:
     #[test]
     fn the_rows_render_with_labels_for_every_control() {
         let settings = ctx_settings();
-        let ctx = Context { settings: &settings, people: &[], zone: Tz::UTC };
+        let ctx = Context {
+            settings: &settings,
+            people: &[],
+            zone: Tz::UTC,
+        };
         let fs = fields();
         let mut errors = BTreeMap::new();
-        errors.insert("sessions".to_owned(), "row 1: Duration must be a whole number".to_owned());
+        errors.insert(
+            "sessions".to_owned(),
+            "row 1: Duration must be a whole number".to_owned(),
+        );
         let controls = controls(&fs, &ctx, &[], &errors);
         let html = crate::render::page(
             "start.html",
@@ -539,12 +585,21 @@ actions:
         )
         .0;
         assert!(html.contains("<legend>Sessions"), "{html}");
-        assert!(html.contains("<label for=\"start-sessions-2-minutes\">Duration</label>"), "{html}");
+        assert!(
+            html.contains("<label for=\"start-sessions-2-minutes\">Duration</label>"),
+            "{html}"
+        );
         assert!(html.contains("<input id=\"start-sessions-2-minutes\" name=\"sessions.2.minutes\" type=\"number\""), "{html}");
         assert!(html.contains("<legend>Row 3</legend>"), "{html}");
         assert!(!html.contains("Row 4"), "{html}");
-        assert!(html.contains("aria-describedby=\"start-sessions-error\""), "{html}");
-        assert!(html.contains("row 1: Duration must be a whole number"), "{html}");
+        assert!(
+            html.contains("aria-describedby=\"start-sessions-error\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("row 1: Duration must be a whole number"),
+            "{html}"
+        );
     }
 }
 
