@@ -4,8 +4,9 @@
 //! [`Trace`] of a case, its current state is highlighted and the path taken so far drawn
 //! over the diagram.
 //!
-//! Two formats: Mermaid (`flowchart`, renders on GitHub and in most Markdown viewers) and
-//! Graphviz DOT.
+//! Three formats: Mermaid (`flowchart`, renders on GitHub and in most Markdown viewers),
+//! Graphviz DOT, and SVG drawn here ([`svg`]: a layered layout, no renderer and no network,
+//! what the portal shows inline).
 //!
 //! ```
 //! # use mentorflow::{graph, Engine};
@@ -31,6 +32,8 @@ pub enum Format {
     Mermaid,
     /// Graphviz DOT.
     Dot,
+    /// A standalone SVG drawing ([`svg`]): no renderer needed.
+    Svg,
 }
 
 impl FromStr for Format {
@@ -39,8 +42,9 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "mermaid" | "mmd" => Ok(Format::Mermaid),
             "dot" | "graphviz" => Ok(Format::Dot),
+            "svg" => Ok(Format::Svg),
             other => Err(format!(
-                "unknown diagram format `{other}`; use mermaid or dot"
+                "unknown diagram format `{other}`; use mermaid, dot or svg"
             )),
         }
     }
@@ -150,6 +154,7 @@ pub fn render(def: &Definition, format: Format, trace: Option<&Trace>) -> String
     match format {
         Format::Mermaid => mermaid(def, &model, trace),
         Format::Dot => dot(def, &model, trace),
+        Format::Svg => svg(def, trace, "flow"),
     }
 }
 
@@ -632,6 +637,531 @@ fn dot(def: &Definition, m: &Model, trace: Option<&Trace>) -> String {
     o
 }
 
+// ---- SVG -----------------------------------------------------------------------------------
+
+/// Sizes in the drawing's own units (CSS pixels at 100 %).
+const NODE_W: f64 = 152.0;
+const NODE_H: f64 = 46.0;
+const GAP_X: f64 = 54.0;
+const GAP_Y: f64 = 18.0;
+const START_R: f64 = 9.0;
+const PAD: f64 = 10.0;
+/// Characters of a label line before it wraps (two lines at most).
+const LINE_CHARS: usize = 20;
+
+/// One arrow of the SVG drawing: between two nodes (0 = where cases start, then the states in
+/// definition order), the labels of the actions or timers it stands for.
+#[derive(Debug)]
+struct Arrow {
+    from: usize,
+    to: usize,
+    timer: bool,
+    labels: Vec<String>,
+    actions: Vec<String>,
+}
+
+/// The definition as a drawing with no script and no network: inline SVG for a web page,
+/// laid out in layers from where cases start (arrows that close a cycle in a depth-first walk
+/// are the arrows back; each state sits in the layer of its longest path over the others; the
+/// order in a layer follows the mean place of its neighbours in the layers before). Arrows
+/// forward go right; arrows back bend through a lane above or below the drawing. An action
+/// from several states to one of several meets in one small diamond (a hub). A stay action
+/// draws no arrow; a timer's arrow is dashed. With a trace, the current state is
+/// marked (`current`, thicker border, bold label), the states visited and the arrows taken
+/// too (`visited`, `taken`). Colours are presentation attributes (readable standalone) and
+/// every element has a class (`flow-svg`, `node`, `final`, `current`, `visited`, `arrow`,
+/// `timer`, `taken`, `start`) for a page's stylesheet to override: no `style`, so a
+/// Content-Security-Policy without inline styles holds. Accessible as one image:
+/// `role="img"` named by its `<title>` ("Flow diagram") and described by its `<desc>` (the
+/// workflow's title, its states in order, the current one and the way the case came). `id`
+/// prefixes the element ids (unique on a page with several drawings).
+pub fn svg(def: &Definition, trace: Option<&Trace>, id: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let n_states = def.states.len();
+    let index = |s: &str| def.states.iter().position(|st| st.id == s).map(|i| i + 1);
+    let timer_actions: BTreeSet<&str> = def
+        .states
+        .iter()
+        .flat_map(|s| s.timers.iter().filter_map(|t| t.action.as_deref()))
+        .collect();
+    // nodes: 0 where cases start, 1..=n the states, then one hub per action that leads from
+    // several states to one of several (drawn once instead of every pair)
+    let mut hubs: Vec<(String, String)> = Vec::new();
+    let mut arrows: Vec<Arrow> = Vec::new();
+    let add = |arrows: &mut Vec<Arrow>,
+               from: usize,
+               to: usize,
+               timer: bool,
+               label: &str,
+               action: &str| {
+        if from == to {
+            return;
+        }
+        match arrows
+            .iter_mut()
+            .find(|a| a.from == from && a.to == to && a.timer == timer)
+        {
+            Some(a) => {
+                if !a.labels.iter().any(|l| l == label) {
+                    a.labels.push(label.to_owned());
+                }
+                a.actions.push(action.to_owned());
+            }
+            None => arrows.push(Arrow {
+                from,
+                to,
+                timer,
+                labels: vec![label.to_owned()],
+                actions: vec![action.to_owned()],
+            }),
+        }
+    };
+    let mut has_start = false;
+    for a in &def.actions {
+        if a.system_only() && timer_actions.contains(a.id.as_str()) {
+            continue;
+        }
+        let label = a.label.clone().unwrap_or_else(|| a.id.clone());
+        let sources: Vec<usize> = match &a.from {
+            None => {
+                has_start = true;
+                vec![0]
+            }
+            Some(from) => from.iter().filter_map(|s| index(s)).collect(),
+        };
+        let targets: Vec<usize> = a.to.states().into_iter().filter_map(index).collect();
+        if sources.len() > 1 && targets.len() > 1 {
+            let hub = n_states + 1 + hubs.len();
+            hubs.push((a.id.clone(), label.clone()));
+            for &from in &sources {
+                add(&mut arrows, from, hub, false, &label, &a.id);
+            }
+            for &to in &targets {
+                add(&mut arrows, hub, to, false, &label, &a.id);
+            }
+            continue;
+        }
+        for &from in &sources {
+            for &to in &targets {
+                add(&mut arrows, from, to, false, &label, &a.id);
+            }
+        }
+    }
+    for (i, s) in def.states.iter().enumerate() {
+        for t in &s.timers {
+            let Some(a) = t.action.as_deref().and_then(|aid| def.action(aid)) else {
+                continue;
+            };
+            let label = format!(
+                "⏱ {}: {}",
+                schedule_text(t),
+                a.label.as_deref().unwrap_or(&a.id)
+            );
+            for to in a.to.states().into_iter().filter_map(index) {
+                add(&mut arrows, i + 1, to, true, &label, &a.id);
+            }
+        }
+    }
+    let n = n_states + 1 + hubs.len();
+    let is_hub = |v: usize| v > n_states;
+    let small = |v: usize| v == 0 || is_hub(v);
+
+    // arrows back: those closing a cycle in a depth-first walk from where cases start
+    let mut back = vec![false; arrows.len()];
+    let mut mark = vec![0u8; n]; // 0 new, 1 on the walk, 2 done
+    let roots: Vec<usize> = if has_start { vec![0] } else { Vec::new() }
+        .into_iter()
+        .chain(1..n)
+        .collect();
+    for root in roots {
+        if mark[root] != 0 {
+            continue;
+        }
+        // iterative depth-first walk: (node, next arrow to look at)
+        let mut stack = vec![(root, 0usize)];
+        mark[root] = 1;
+        while let Some(&mut (v, ref mut next)) = stack.last_mut() {
+            let out: Vec<usize> = (0..arrows.len()).filter(|&i| arrows[i].from == v).collect();
+            if *next < out.len() {
+                let i = out[*next];
+                *next += 1;
+                let w = arrows[i].to;
+                match mark[w] {
+                    0 => {
+                        mark[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => back[i] = true,
+                    _ => {}
+                }
+            } else {
+                mark[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    // layers: the longest path over the arrows forward
+    let mut layer = vec![0usize; n];
+    for _ in 0..n {
+        let mut changed = false;
+        for (i, a) in arrows.iter().enumerate() {
+            if !back[i] && layer[a.to] < layer[a.from] + 1 {
+                layer[a.to] = layer[a.from] + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if !has_start {
+        for l in &mut layer {
+            *l = l.saturating_sub(1);
+        }
+    }
+    let shown: Vec<usize> = (0..n).filter(|&v| v > 0 || has_start).collect();
+    let layers = shown.iter().map(|&v| layer[v]).max().unwrap_or(0) + 1;
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    for &v in &shown {
+        rows[layer[v]].push(v);
+    }
+    // order within a layer: the mean place of the neighbours in earlier layers (two sweeps)
+    for _ in 0..2 {
+        for l in 1..layers {
+            let mut keyed: Vec<(f64, usize)> = rows[l]
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let near: Vec<f64> = arrows
+                        .iter()
+                        .filter_map(|a| {
+                            let other = if a.to == v {
+                                a.from
+                            } else if a.from == v {
+                                a.to
+                            } else {
+                                return None;
+                            };
+                            if layer[other] >= l {
+                                return None;
+                            }
+                            let row = &rows[layer[other]];
+                            let at = row.iter().position(|&x| x == other)? as f64;
+                            // centred, so that rows of different lengths line up
+                            Some(at - (row.len() as f64 - 1.0) / 2.0)
+                        })
+                        .collect();
+                    let key = if near.is_empty() {
+                        i as f64 - (rows[l].len() as f64 - 1.0) / 2.0
+                    } else {
+                        near.iter().sum::<f64>() / near.len() as f64
+                    };
+                    (key, v)
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            rows[l] = keyed.into_iter().map(|(_, v)| v).collect();
+        }
+    }
+
+    // places: columns as wide as their widest node, layers centred vertically
+    let col_w: Vec<f64> = rows
+        .iter()
+        .map(|row| {
+            if row.iter().all(|&v| small(v)) {
+                2.0 * START_R
+            } else {
+                NODE_W
+            }
+        })
+        .collect();
+    let mut col_x = Vec::with_capacity(layers);
+    let mut x = PAD;
+    for w in &col_w {
+        col_x.push(x);
+        x += w + GAP_X;
+    }
+    let width = x - GAP_X + PAD;
+    let any_back = back.iter().any(|b| *b);
+    let lane = if any_back { 30.0 } else { 0.0 };
+    let tallest = rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as f64;
+    let body_h = tallest * (NODE_H + GAP_Y) - GAP_Y;
+    let top0 = PAD + lane;
+    // (left, top, width) of each node's box; small nodes sit in the middle of their cell
+    let mut cell = vec![(0.0_f64, 0.0_f64, NODE_W); n];
+    for (l, row) in rows.iter().enumerate() {
+        let k = row.len() as f64;
+        let top = top0 + (body_h - (k * (NODE_H + GAP_Y) - GAP_Y)) / 2.0;
+        for (i, &v) in row.iter().enumerate() {
+            let y = top + i as f64 * (NODE_H + GAP_Y);
+            cell[v] = if small(v) {
+                (col_x[l] + col_w[l] / 2.0 - START_R, y, 2.0 * START_R)
+            } else {
+                (col_x[l], y, NODE_W)
+            };
+        }
+    }
+    let bottom = top0 + body_h;
+    let height = bottom + lane + PAD;
+    let mid_y = |v: usize| cell[v].1 + NODE_H / 2.0;
+    let visited = |v: usize| {
+        (1..=n_states).contains(&v)
+            && trace.is_some_and(|t| t.visited.contains(&def.states[v - 1].id))
+    };
+    let current = |v: usize| {
+        (1..=n_states).contains(&v) && trace.is_some_and(|t| t.current == def.states[v - 1].id)
+    };
+    let taken = |a: &Arrow| {
+        trace.is_some_and(|t| {
+            t.steps.iter().any(|(f, to, act)| {
+                let from_ok = |v: usize| match f {
+                    None => v == 0,
+                    Some(f) => index(f) == Some(v),
+                };
+                let acted = a.actions.iter().any(|x| x == act);
+                if is_hub(a.to) {
+                    acted && from_ok(a.from)
+                } else if is_hub(a.from) {
+                    acted && index(to) == Some(a.to)
+                } else {
+                    acted && from_ok(a.from) && index(to) == Some(a.to)
+                }
+            })
+        })
+    };
+
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-labelledby=\"{id}-t\" aria-describedby=\"{id}-d\" font-family=\"sans-serif\" font-size=\"13\">",
+        w = width.ceil(),
+        h = height.ceil(),
+    );
+    let _ = write!(o, "<title id=\"{id}-t\">Flow diagram</title>");
+    let mut desc = format!(
+        "{}: {} states: {}.",
+        def.title,
+        n_states,
+        def.states
+            .iter()
+            .map(|s| if s.is_final {
+                format!("{} (final)", s.label)
+            } else {
+                s.label.clone()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(t) = trace {
+        let _ = write!(desc, " The case is now in {}.", def.state_label(&t.current));
+        let mut seen: Vec<&str> = Vec::new();
+        for (_, to, _) in &t.steps {
+            let l = def.state_label(to);
+            if seen.last() != Some(&l) {
+                seen.push(l);
+            }
+        }
+        if seen.len() > 1 {
+            let _ = write!(desc, " It went: {}.", seen.join(" → "));
+        }
+    }
+    let _ = write!(o, "<desc id=\"{id}-d\">{}</desc>", xml(&desc));
+    let _ = write!(
+        o,
+        "<defs><marker id=\"{id}-a\" class=\"arrowhead\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0L10 5L0 10z\" fill=\"#6b7280\"/></marker>\
+         <marker id=\"{id}-at\" class=\"arrowhead taken\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0 0L10 5L0 10z\" fill=\"#b45309\"/></marker></defs>"
+    );
+    // arrows under the nodes; those into a hub carry no head
+    for (i, a) in arrows.iter().enumerate() {
+        let took = taken(a);
+        let class = format!(
+            "arrow{}{}{}",
+            if a.timer { " timer" } else { "" },
+            if back[i] { " back" } else { "" },
+            if took { " taken" } else { "" }
+        );
+        let (fx, fy, fw) = cell[a.from];
+        let (tx, ty, tw) = cell[a.to];
+        let d = if !back[i] {
+            let (x1, y1) = (fx + fw, mid_y(a.from));
+            let (x2, y2) = (tx - 1.0, mid_y(a.to));
+            let dx = ((x2 - x1) / 2.0).max(16.0);
+            format!(
+                "M{x1:.1} {y1:.1}C{:.1} {y1:.1} {:.1} {y2:.1} {x2:.1} {y2:.1}",
+                x1 + dx,
+                x2 - dx
+            )
+        } else {
+            // back: out of the top (or bottom) of the node, along the lane above (or below)
+            // the drawing, into the top (or bottom) of the target, whichever side is nearer
+            let above = fy + NODE_H / 2.0 < top0 + body_h / 2.0;
+            let (y1, y2, lane_y) = if above {
+                (fy, ty - 1.0, PAD + 4.0)
+            } else {
+                (fy + NODE_H, ty + NODE_H + 1.0, bottom + lane - 4.0)
+            };
+            let (x1, x2) = (fx + fw * 0.4, tx + tw * 0.6);
+            format!("M{x1:.1} {y1:.1}C{x1:.1} {lane_y:.1} {x2:.1} {lane_y:.1} {x2:.1} {y2:.1}")
+        };
+        let head = if is_hub(a.to) {
+            String::new()
+        } else {
+            format!(
+                " marker-end=\"url(#{id}-a{})\"",
+                if took { "t" } else { "" }
+            )
+        };
+        let _ = write!(
+            o,
+            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{}{head}><title>{}</title></path>",
+            if took { "#b45309" } else { "#6b7280" },
+            if took { "2.5" } else { "1.2" },
+            if a.timer { " stroke-dasharray=\"5 4\"" } else { "" },
+            xml(&a.labels.join("; "))
+        );
+    }
+    for &v in &shown {
+        let (x, y, _) = cell[v];
+        let cy = y + NODE_H / 2.0;
+        if v == 0 {
+            let _ = write!(
+                o,
+                "<circle class=\"start\" cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"{START_R}\" fill=\"#374151\"><title>where cases start</title></circle>",
+                x + START_R,
+            );
+            continue;
+        }
+        if is_hub(v) {
+            let (_, label) = &hubs[v - n_states - 1];
+            let cx = x + START_R;
+            let _ = write!(
+                o,
+                "<path class=\"hub\" d=\"M{cx:.1} {:.1}L{:.1} {cy:.1}L{cx:.1} {:.1}L{:.1} {cy:.1}z\" fill=\"#e5e7eb\" stroke=\"#6b7280\"><title>{}</title></path>",
+                cy - START_R,
+                cx + START_R,
+                cy + START_R,
+                cx - START_R,
+                xml(&format!("{label}: one of several states"))
+            );
+            continue;
+        }
+        let s = &def.states[v - 1];
+        let mut class = String::from("node");
+        for (on, name) in [
+            (s.is_final, " final"),
+            (visited(v), " visited"),
+            (current(v), " current"),
+        ] {
+            if on {
+                class.push_str(name);
+            }
+        }
+        let _ = write!(o, "<g class=\"{class}\"><title>{}</title>", xml(&s.label));
+        let _ = write!(
+            o,
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"8\" fill=\"{}\" stroke=\"{}\" stroke-width=\"{}\"/>",
+            if current(v) { "#fde68a" } else if visited(v) { "#fef3c7" } else { "#ffffff" },
+            if current(v) { "#b45309" } else { "#6b7280" },
+            if current(v) { "3" } else { "1.5" },
+        );
+        if s.is_final {
+            let _ = write!(
+                o,
+                "<rect class=\"inner\" x=\"{:.1}\" y=\"{:.1}\" width=\"{}\" height=\"{}\" rx=\"6\" fill=\"none\" stroke=\"#6b7280\"/>",
+                x + 3.0,
+                y + 3.0,
+                NODE_W - 6.0,
+                NODE_H - 6.0
+            );
+        }
+        // bold (the current state) is wider: shorter lines
+        let lines = wrap(
+            &s.label,
+            if current(v) {
+                LINE_CHARS - 3
+            } else {
+                LINE_CHARS
+            },
+        );
+        let cx = x + NODE_W / 2.0;
+        let first = cy - (lines.len() as f64 - 1.0) * 8.0 + 4.5;
+        let _ = write!(
+            o,
+            "<text text-anchor=\"middle\" fill=\"#111827\"{}>",
+            if current(v) {
+                " font-weight=\"bold\""
+            } else {
+                ""
+            }
+        );
+        for (i, line) in lines.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tspan x=\"{cx:.1}\" y=\"{:.1}\">{}</tspan>",
+                first + i as f64 * 16.0,
+                xml(line)
+            );
+        }
+        o.push_str("</text></g>");
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// A label on at most two lines of about `width` characters (an ellipsis when longer).
+fn wrap(label: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in label.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    if lines.len() > 2 {
+        let rest = lines[1..].join(" ");
+        lines.truncate(1);
+        lines.push(rest);
+    }
+    for l in &mut lines {
+        if l.chars().count() > width + 2 {
+            *l = l.chars().take(width).collect::<String>() + "…";
+        }
+    }
+    lines
+}
+
+/// Text for XML: `&`, `<`, `>`, `"` and `'` escaped.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -765,5 +1295,118 @@ actions:
         assert!(m.contains("class s_done current"), "{m}");
         assert!(m.contains("class s_open visited"), "{m}");
         assert!(m.contains("linkStyle 0,3 stroke"), "{m}");
+    }
+
+    #[test]
+    fn svg_draws_layers_marks_the_current_state_and_escapes() {
+        let yaml = r#"
+workflow: s
+version: 1
+title: "Tom & Jerry's <flow>"
+roles: { m: {} }
+states:
+  a: { label: "Waiting for the mentor to answer the request" }
+  b: { label: B }
+  c: { label: C, final: true, timers: [] }
+actions:
+  go: { to: a, by: m, label: Start it }
+  next: { from: a, to: b, by: m, label: "Next <one>" }
+  back: { from: b, to: a, by: m }
+  stay: { from: a, by: m }
+  done: { from: b, to: c, by: m }
+"#;
+        let d =
+            crate::definition::load_str(yaml, "s.yaml", &Scripts::new(Limits::default())).unwrap();
+        let plain = svg(&d, None, "g1");
+        assert!(
+            plain.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-svg\""),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("role=\"img\" aria-labelledby=\"g1-t\" aria-describedby=\"g1-d\""),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("<title id=\"g1-t\">Flow diagram</title>"),
+            "{plain}"
+        );
+        assert!(plain.contains("<desc id=\"g1-d\">Tom &amp; Jerry&#39;s &lt;flow&gt;: 3 states: Waiting for the mentor to answer the request, B, C (final).</desc>"), "{plain}");
+        assert!(!plain.contains("current"), "{plain}");
+        assert!(!plain.contains("style="), "no inline style: {plain}");
+        assert!(plain.contains("<title>Next &lt;one&gt;</title>"), "{plain}");
+        // a stay action draws no arrow; start → a, a → b, b → a (back, below), b → c
+        assert_eq!(plain.matches("<path class=\"arrow").count(), 4, "{plain}");
+        // layers: the start circle, then a, b, c left to right
+        let x_of = |label: &str| -> f64 {
+            let at = plain
+                .find(&format!("<title>{label}</title><rect x=\""))
+                .unwrap();
+            let rest = &plain[at..];
+            let start = rest.find("x=\"").unwrap() + 3;
+            rest[start..start + rest[start..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        let (a, b, c) = (
+            x_of("Waiting for the mentor to answer the request"),
+            x_of("B"),
+            x_of("C"),
+        );
+        assert!(a < b && b < c, "{a} {b} {c}");
+        // a long label wraps onto two lines
+        assert!(plain.contains(">Waiting for the</tspan><tspan"), "{plain}");
+        assert_eq!(
+            plain.matches("class=\"inner\"").count(),
+            1,
+            "one final state: {plain}"
+        );
+
+        let trace = Trace {
+            current: "b".into(),
+            visited: ["a".to_owned(), "b".to_owned()].into_iter().collect(),
+            steps: vec![
+                (None, "a".into(), "go".into()),
+                (Some("a".into()), "b".into(), "next".into()),
+            ],
+        };
+        let marked = svg(&d, Some(&trace), "case 7");
+        assert!(
+            marked.contains("aria-labelledby=\"case_7-t\" aria-describedby=\"case_7-d\""),
+            "{marked}"
+        );
+        assert!(
+            marked.contains("<g class=\"node visited current\"><title>B</title>"),
+            "{marked}"
+        );
+        assert!(
+            marked.contains("<g class=\"node visited\"><title>Waiting"),
+            "{marked}"
+        );
+        assert!(
+            marked.contains("<g class=\"node final\"><title>C</title>"),
+            "{marked}"
+        );
+        assert_eq!(
+            marked.matches("class=\"arrow taken\"").count(),
+            2,
+            "{marked}"
+        );
+        assert!(
+            marked.contains(
+                "The case is now in B. It went: Waiting for the mentor to answer the request → B."
+            ),
+            "{marked}"
+        );
+        // b → a closes a cycle: drawn back, through a lane
+        assert_eq!(
+            marked.matches("class=\"arrow back\"").count(),
+            1,
+            "{marked}"
+        );
+        assert_eq!(
+            render(&d, Format::Svg, Some(&trace)),
+            svg(&d, Some(&trace), "flow")
+        );
+        assert_eq!("svg".parse::<Format>(), Ok(Format::Svg));
     }
 }

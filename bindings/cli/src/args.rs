@@ -785,6 +785,8 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz DOT (`| dot -Tsvg > flow.svg`).
     Dot,
+    /// SVG drawn by mentorflow itself (the portal's diagram; no Graphviz needed).
+    Svg,
 }
 
 /// `graph`.

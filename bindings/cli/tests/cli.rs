@@ -259,6 +259,13 @@ fn graph_draws_mermaid_and_dot() {
     snap!("graph_mermaid", e.ok(&["graph", "request"]));
     let dot = e.ok(&["graph", "request", "--format", "dot"]);
     snap!("graph_dot", dot);
+    let svg = e.ok(&["graph", "request", "--format", "svg"]);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"flow-svg\""),
+        "{svg}"
+    );
+    assert!(svg.contains("role=\"img\""), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
     assert!(!e.path("t.db").exists(), "drawing needs no database");
 }
 
@@ -270,6 +277,9 @@ fn graph_with_a_case_highlights_its_path() {
     assert!(text.contains("class s_pending current"), "{text}");
     assert!(text.contains("class s_submitted visited"), "{text}");
     assert!(text.contains("linkStyle 0,1 stroke:#e65100"), "{text}");
+    let svg = e.ok(&["graph", "request", "--case", "1", "--format", "svg"]);
+    assert_eq!(svg.matches(" current\"").count(), 1, "{svg}");
+    assert!(svg.contains("The case is now in"), "{svg}");
     let dot = e.ok(&["graph", "request", "--case", "1", "--format", "dot"]);
     assert!(
         dot.contains("\"submitted\" -> \"pending\" [label=\"assign · coordinator\", color=\"#e65100\", penwidth=3]"),

@@ -366,6 +366,7 @@ async fn definitions(State(app): State<App>, Operator(s): Operator) -> Result<Re
                         "hash": d.hash.chars().take(12).collect::<String>(),
                         "states": d.states.iter().map(|st| st.label.clone()).collect::<Vec<_>>(),
                         "actions": d.actions.len(),
+                        "diagram": mentorflow::graph::svg(d, None, &format!("flow-{}-v{}", d.id, d.version)),
                     })
                 })
                 .collect();

@@ -11,6 +11,7 @@
 //! | datetime | date-and-time picker, read in the organisation's time zone |
 //! | person | a select of the organisation's people |
 //! | list | check boxes when `one_of`, else one item a line |
+//! | list of records (`of: { fields }`) | rows of the record's controls (those given, plus blank ones) |
 //! | map | JSON text area |
 //!
 //! Values a browser cannot type wrong (numbers that are not numbers, a date-time without
@@ -33,7 +34,7 @@ pub struct Control {
     pub label: String,
     pub help: Option<String>,
     /// `text`, `textarea`, `number`, `checkbox`, `date`, `time`, `datetime-local`, `select`,
-    /// `checkboxes`, `json`.
+    /// `checkboxes`, `json`, `records`.
     pub control: &'static str,
     pub required: bool,
     pub step: Option<&'static str>,
@@ -43,6 +44,42 @@ pub struct Control {
     pub value: String,
     pub checked: bool,
     pub error: Option<String>,
+    /// For `records`: one row of controls per item (named `NAME.ROW.FIELD`).
+    pub rows: Vec<Vec<Control>>,
+}
+
+/// Blank rows a list of records offers beyond those given (at least this many rows in all).
+pub const BLANK_ROWS: usize = 3;
+
+/// The submitted rows of a list of records: `NAME.ROW.FIELD=value` grouped by row, with the
+/// record's own field names.
+fn record_rows(
+    name: &str,
+    submitted: &[(String, String)],
+) -> BTreeMap<usize, Vec<(String, String)>> {
+    let mut rows: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
+    let prefix = format!("{name}.");
+    for (k, v) in submitted {
+        let Some(rest) = k.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((row, field)) = rest.split_once('.') else {
+            continue;
+        };
+        if let Ok(row) = row.parse::<usize>() {
+            if row < 1000 {
+                rows.entry(row)
+                    .or_default()
+                    .push((field.to_owned(), v.clone()));
+            }
+        }
+    }
+    rows
+}
+
+/// A row the person left blank (no text, no box ticked).
+fn blank_row(row: &[(String, String)]) -> bool {
+    row.iter().all(|(_, v)| v.trim().is_empty())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +139,51 @@ pub fn controls(
                 given.first().map(|s| (*s).to_owned()).unwrap_or_default()
             };
             let choices = allowed(f, ctx.settings);
+            let label = f.label.clone().unwrap_or_else(|| humanize(&f.name));
+            if f.kind == FieldType::List && !f.item_fields.is_empty() {
+                // rows as given (a refused submit keeps them), then blank ones
+                let given: Vec<Vec<(String, String)>> = record_rows(&f.name, submitted)
+                    .into_values()
+                    .filter(|r| !blank_row(r))
+                    .collect();
+                let max = f.max.map_or(usize::MAX, |m| m.max(0.0) as usize);
+                let total = (given.len() + 1).max(BLANK_ROWS).min(max.max(given.len()));
+                let rows = (0..total)
+                    .map(|i| {
+                        let row = given.get(i).cloned().unwrap_or_default();
+                        let mut cs = controls(&f.item_fields, ctx, &row, &BTreeMap::new());
+                        if row.is_empty() {
+                            // a blank row shows no defaults: it is not an item until filled in
+                            for c in &mut cs {
+                                c.value.clear();
+                                c.checked = false;
+                                for o in &mut c.options {
+                                    o.selected = false;
+                                }
+                            }
+                        }
+                        for c in &mut cs {
+                            c.name = format!("{}.{}.{}", f.name, i + 1, c.name);
+                            c.required = false;
+                        }
+                        cs
+                    })
+                    .collect();
+                return Control {
+                    error: errors.get(&f.name).map(|m| at_field(&label, m)),
+                    name: f.name.clone(),
+                    label,
+                    help: f.description.clone(),
+                    control: "records",
+                    required: f.required,
+                    step: None,
+                    max_length: None,
+                    options: Vec::new(),
+                    value: String::new(),
+                    checked: false,
+                    rows,
+                };
+            }
             let (control, options) = match (f.kind, &choices) {
                 (FieldType::List, Some(list)) => ("checkboxes", options(list, &given)),
                 (FieldType::Bool, _) => ("checkbox", Vec::new()),
@@ -127,8 +209,8 @@ pub fn controls(
                 (FieldType::DateTime, None) => ("datetime-local", Vec::new()),
                 (FieldType::String, None) => ("text", Vec::new()),
             };
-            let label = f.label.clone().unwrap_or_else(|| humanize(&f.name));
             Control {
+                rows: Vec::new(),
                 error: errors.get(&f.name).map(|m| at_field(&label, m)),
                 name: f.name.clone(),
                 label,
@@ -224,6 +306,36 @@ pub fn read(
         let first = given.first().copied().unwrap_or("");
         let choices = allowed(f, ctx.settings);
         let value: Result<Option<Value>, String> = match f.kind {
+            FieldType::List if !f.item_fields.is_empty() => {
+                // each row filled in is an item, read by the record's fields; blank rows are not
+                let mut items = Vec::new();
+                let mut problem = None;
+                for (n, row) in record_rows(&f.name, submitted)
+                    .into_values()
+                    .filter(|r| !blank_row(r))
+                    .enumerate()
+                {
+                    match read(&f.item_fields, ctx, &row) {
+                        Ok(item) => items.push(Value::Object(item)),
+                        Err(errs) => {
+                            let (field, m) = errs.into_iter().next().unwrap_or_default();
+                            let label = f
+                                .item_fields
+                                .iter()
+                                .find(|x| x.name == field)
+                                .map(|x| x.label.clone().unwrap_or_else(|| humanize(&x.name)))
+                                .unwrap_or(field);
+                            problem = Some(format!("row {}: {label} {m}", n + 1));
+                            break;
+                        }
+                    }
+                }
+                match problem {
+                    Some(m) => Err(m),
+                    None if items.is_empty() => Ok(None),
+                    None => Ok(Some(Value::Array(items))),
+                }
+            }
             FieldType::Bool => Ok(Some(Value::Bool(
                 given.iter().any(|v| *v == "on" || *v == "true"),
             ))),
@@ -317,6 +429,177 @@ pub fn error_field(e: &mentorflow::Error) -> Option<String> {
                 .to_owned(),
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod records {
+    use super::*;
+
+    const W: &str = r#"
+workflow: r
+version: 1
+roles: { a: {} }
+settings:
+  kinds: { default: [video, phone] }
+states:
+  open: {}
+  done: { final: true }
+actions:
+  go:
+    to: open
+    by: a
+    inputs:
+      sessions:
+        type: list
+        label: Sessions
+        max: 5
+        of:
+          fields:
+            date: { type: date, required: true, label: Date }
+            minutes: { type: int, required: true, label: Duration }
+            kind: { type: string, one_of: settings.kinds, label: Kind }
+            online: { type: bool, default: true, label: Online }
+  finish: { from: open, to: done, by: a }
+"#;
+
+    fn fields() -> Vec<Field> {
+        let e = mentorflow::Engine::builder()
+            .in_memory()
+            .workflow_str("r.yaml", W)
+            .build()
+            .unwrap();
+        e.definition("r")
+            .unwrap()
+            .action("go")
+            .unwrap()
+            .inputs
+            .clone()
+    }
+
+    fn ctx_settings() -> Map<String, Value> {
+        serde_json::json!({"kinds": ["video", "phone"]})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_list_of_records_is_rows_of_the_records_controls() {
+        let settings = ctx_settings();
+        let ctx = Context {
+            settings: &settings,
+            people: &[],
+            zone: Tz::UTC,
+        };
+        let fs = fields();
+        let c = &controls(&fs, &ctx, &[], &BTreeMap::new())[0];
+        assert_eq!(c.control, "records");
+        assert_eq!(c.rows.len(), BLANK_ROWS);
+        let names: Vec<&str> = c.rows[1].iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sessions.2.date",
+                "sessions.2.minutes",
+                "sessions.2.kind",
+                "sessions.2.online"
+            ]
+        );
+        assert_eq!(c.rows[0][2].control, "select");
+        assert_eq!(c.rows[0][2].options.len(), 2);
+        // blank rows show no defaults (the check box is not ticked)
+        assert!(!c.rows[0][3].checked);
+
+        // rows 1 and 3 filled in, row 2 blank: two items, typed
+        let form = pairs(&[
+            ("sessions.1.date", "2026-12-01"),
+            ("sessions.1.minutes", "60"),
+            ("sessions.1.kind", "video"),
+            ("sessions.1.online", "on"),
+            ("sessions.2.date", ""),
+            ("sessions.2.minutes", " "),
+            ("sessions.2.kind", ""),
+            ("sessions.3.date", "2026-12-03"),
+            ("sessions.3.minutes", "45"),
+            ("sessions.3.kind", "phone"),
+        ]);
+        let read = read(&fs, &ctx, &form).unwrap();
+        assert_eq!(
+            read["sessions"],
+            serde_json::json!([
+                {"date": "2026-12-01", "minutes": 60, "kind": "video", "online": true},
+                {"date": "2026-12-03", "minutes": 45, "kind": "phone", "online": false},
+            ])
+        );
+        // after a refused submit the rows come back as typed, blank ones left out, one more blank
+        let again = &controls(&fs, &ctx, &form, &BTreeMap::new())[0];
+        assert_eq!(again.rows.len(), BLANK_ROWS);
+        assert_eq!(again.rows[1][1].value, "45");
+        assert_eq!(again.rows[1][1].name, "sessions.2.minutes");
+        assert_eq!(again.rows[2][1].value, "");
+
+        // nothing filled in: not given at all
+        assert!(!read_ok(&fs, &ctx, &pairs(&[("sessions.1.date", "")])).contains_key("sessions"));
+        // a bad number names its row and column
+        let bad = pairs(&[
+            ("sessions.1.date", "2026-12-01"),
+            ("sessions.1.minutes", "an hour"),
+        ]);
+        let errors = super::read(&fs, &ctx, &bad).unwrap_err();
+        assert_eq!(
+            errors["sessions"],
+            "row 1: Duration must be a whole number, got \"an hour\""
+        );
+    }
+
+    fn read_ok(fs: &[Field], ctx: &Context<'_>, form: &[(String, String)]) -> Map<String, Value> {
+        read(fs, ctx, form).unwrap()
+    }
+
+    #[test]
+    fn the_rows_render_with_labels_for_every_control() {
+        let settings = ctx_settings();
+        let ctx = Context {
+            settings: &settings,
+            people: &[],
+            zone: Tz::UTC,
+        };
+        let fs = fields();
+        let mut errors = BTreeMap::new();
+        errors.insert(
+            "sessions".to_owned(),
+            "row 1: Duration must be a whole number".to_owned(),
+        );
+        let controls = controls(&fs, &ctx, &[], &errors);
+        let html = crate::render::page(
+            "start.html",
+            serde_json::json!({"label": "Go", "workflow": "R", "controls": controls, "href": "/start/r/go", "key": "k", "csrf": "c"}),
+        )
+        .0;
+        assert!(html.contains("<legend>Sessions"), "{html}");
+        assert!(
+            html.contains("<label for=\"start-sessions-2-minutes\">Duration</label>"),
+            "{html}"
+        );
+        assert!(html.contains("<input id=\"start-sessions-2-minutes\" name=\"sessions.2.minutes\" type=\"number\""), "{html}");
+        assert!(html.contains("<legend>Row 3</legend>"), "{html}");
+        assert!(!html.contains("Row 4"), "{html}");
+        assert!(
+            html.contains("aria-describedby=\"start-sessions-error\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("row 1: Duration must be a whole number"),
+            "{html}"
+        );
     }
 }
 

@@ -1103,11 +1103,9 @@ fn case_context(
     let refused_elsewhere = refusal.filter(|r| !available.contains(&r.action)).map(|r| {
         json!({"action": action_label(&r.action), "message": r.message, "suggest": r.suggest.iter().map(|s| action_label(s)).collect::<Vec<_>>()})
     });
-    let graph = def
-        .states
-        .iter()
-        .map(|st| json!({"id": st.id, "label": st.label, "current": st.id == case.state, "final": st.is_final}))
-        .collect::<Vec<_>>();
+    // the flow drawn inline (SVG, no script): the current state and the path taken marked
+    let trace = mentorflow::graph::Trace::from_history(&history);
+    let diagram = mentorflow::graph::svg(&def, Some(&trace), &format!("flow-{}", case.id));
     Ok(json!({
         "case": {
             "id": case.id, "state": case.state, "state_label": case.state_label, "open": case.open,
@@ -1117,7 +1115,7 @@ fn case_context(
         },
         "fields": fields, "participants": participants, "events": events, "notes": notes,
         "timers": timers, "actions": actions, "unavailable": unavailable, "later": later, "moves_on": moves_on,
-        "states": graph,
+        "diagram": diagram,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
     }))

@@ -356,7 +356,22 @@ async fn definitions_and_the_outbox() {
     let (_, _, defs) = send(&app, get("/admin/definitions", &s)).await;
     for d in e.definitions() {
         assert!(defs.contains(&d.title), "{}: {defs}", d.title);
+        // each definition drawn, with its own ids
+        assert!(
+            defs.contains(&format!(
+                "role=\"img\" aria-labelledby=\"flow-{id}-v{v}-t\" aria-describedby=\"flow-{id}-v{v}-d\"",
+                id = d.id,
+                v = d.version
+            )),
+            "{}: {defs}",
+            d.id
+        );
     }
+    assert_eq!(defs.matches("<svg ").count(), e.definitions().len());
+    assert!(
+        !defs.contains(" current\""),
+        "no case, no current state: {defs}"
+    );
     // a request notifies the coordinator; the mail consumer is down
     e.start_with(mentorflow::Start {
         workflow: "score_request".into(),

@@ -383,6 +383,79 @@ fn assigned(t: &T) -> i64 {
 }
 
 #[tokio::test]
+async fn the_case_page_draws_the_flow_with_the_current_state_marked() {
+    let t = setup();
+    let id = assigned(&t);
+    let alice = session(&t, "alice");
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = &r.body;
+    let at = body.find("<svg").expect("an inline SVG");
+    let svg = &body[at..at + body[at..].find("</svg>").unwrap()];
+    assert!(
+        svg.contains(&format!(
+            "role=\"img\" aria-labelledby=\"flow-{id}-t\" aria-describedby=\"flow-{id}-d\""
+        )),
+        "{svg}"
+    );
+    assert!(svg.contains("<title id=\"flow-"), "{svg}");
+    // the definition's labels, the current state marked and told in the description
+    let def = t.engine.definition("score_request").unwrap();
+    let label = def.state_label("assigned_pending").to_owned();
+    let current_label = minijinja_like_escape(&label);
+    assert!(
+        svg.contains(&format!(
+            "<g class=\"node visited current\"><title>{current_label}</title>"
+        )),
+        "{svg}"
+    );
+    assert_eq!(svg.matches("current\"").count(), 1, "{svg}");
+    assert!(
+        svg.contains(&format!("The case is now in {current_label}.")),
+        "{svg}"
+    );
+    assert!(svg.contains("class=\"arrow taken\""), "{svg}");
+    assert!(!svg.contains("style=") && !svg.contains("<script"), "{svg}");
+    // the page keeps its CSP: no inline script or style allowed
+    let csp = r
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // once accepted, the diagram moves on
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[("_revision", &rev), ("_key", "k-svg"), ("note", "Glad to")],
+        ),
+    )
+    .await;
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    let now = minijinja_like_escape(def.state_label("in_progress"));
+    assert!(
+        r.body.contains(&format!(
+            "<g class=\"node visited current\"><title>{now}</title>"
+        )),
+        "{}",
+        r.body
+    );
+}
+
+/// A label as the SVG writes it (`&`, `<`, `>`, quotes escaped).
+fn minijinja_like_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[tokio::test]
 async fn accept_with_a_note_through_the_form() {
     let t = setup();
     let id = assigned(&t);

@@ -345,6 +345,59 @@ fn tz(name: &str) -> Result<Tz, CliError> {
     name.parse::<Tz>().map_err(|e| bad(name, e))
 }
 
+/// Every `YYYY-MM-DD` date in a story's JSON text moved by `shift` (whole days).
+fn shift_dates(text: &str, shift: chrono::Duration) -> String {
+    if shift.is_zero() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let date = rest
+            .get(..10)
+            .filter(|d| d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-')
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        match date {
+            Some(d) => {
+                out.push_str(&(d + shift).format("%Y-%m-%d").to_string());
+                rest = &rest[10..];
+            }
+            None => {
+                let c = rest.chars().next().unwrap_or_default();
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
+/// When the story's last step happens (UTC), unmoved.
+fn story_end() -> Result<DateTime<Utc>, CliError> {
+    let mut zone = tz(START_TZ)?;
+    let mut end = local(START, zone)?;
+    for step in STORY {
+        match step {
+            Chapter(_, org) => {
+                if let Some((.., z, _, _)) = ORGS.iter().find(|o| o.0 == *org) {
+                    zone = tz(z)?;
+                }
+            }
+            At(text) => end = end.max(local(text, zone)?),
+            _ => {}
+        }
+    }
+    Ok(end)
+}
+
+/// The whole weeks that move the story to end within the week before `now` (weekdays, and so
+/// business days, stay as the story has them).
+fn weeks_to(now: DateTime<Utc>) -> Result<chrono::Duration, CliError> {
+    let end = story_end()?;
+    let weeks = (now - end).num_seconds().div_euclid(7 * 86_400);
+    Ok(chrono::Duration::weeks(weeks))
+}
+
 fn local(text: &str, zone: Tz) -> Result<DateTime<Utc>, CliError> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map_err(|e| bad(text, e))?;
     zone.from_local_datetime(&naive)
@@ -364,6 +417,8 @@ struct Driver<'a> {
     last_event: i64,
     notifications: usize,
     quiet: bool,
+    /// Whole weeks the story is moved by (`serve --demo` plays it to end in the last week).
+    shift: chrono::Duration,
 }
 
 impl Driver<'_> {
@@ -399,7 +454,7 @@ impl Driver<'_> {
                 }
             }
             At(text) => {
-                let t = local(text, self.zone)?;
+                let t = local(text, self.zone)? + self.shift;
                 self.engine.advance_to(t)?;
             }
             Start {
@@ -411,7 +466,7 @@ impl Driver<'_> {
                 let case = self.engine.start_with(mentorflow::Start {
                     workflow: (*workflow).to_owned(),
                     actor: (*by).to_owned(),
-                    data: json_object(data)?,
+                    data: json_object(&shift_dates(data, self.shift))?,
                     ..mentorflow::Start::default()
                 })?;
                 self.cases.insert(name, case.id);
@@ -423,8 +478,8 @@ impl Driver<'_> {
                 inputs,
             } => {
                 let id = self.case(case)?;
-                self.engine
-                    .act(id, action, by, Value::Object(json_object(inputs)?))?;
+                let inputs = json_object(&shift_dates(inputs, self.shift))?;
+                self.engine.act(id, action, by, Value::Object(inputs))?;
             }
             Refused {
                 case,
@@ -433,10 +488,8 @@ impl Driver<'_> {
                 inputs,
             } => {
                 let id = self.case(case)?;
-                match self
-                    .engine
-                    .act(id, action, by, Value::Object(json_object(inputs)?))
-                {
+                let inputs = json_object(&shift_dates(inputs, self.shift))?;
+                match self.engine.act(id, action, by, Value::Object(inputs)) {
                     Ok(_) => {
                         return Err(CliError::msg(format!(
                             "demo: `{action}` by {by} should have been refused"
@@ -748,9 +801,6 @@ pub fn builder(path: &Path, workflows: Option<&Path>) -> mentorflow::EngineBuild
     b
 }
 
-/// Fill a fresh database with the demo's organisations, people and story (quietly), on a
-/// manual clock that ends at the story's last step: `serve --demo` then opens it on the
-/// system clock. Returns the people (id, name, organisation, roles).
 /// The demo's story mails were sent in the story (as `mentorflow demo` prints them): a hook
 /// that takes them, so that only mail from what people do in the portal is delivered.
 #[derive(Debug)]
@@ -763,12 +813,19 @@ impl mentorflow::Hook for StoryMail {
     }
 }
 
+/// Fill a fresh database with the demo's organisations, people and story (quietly), on a
+/// manual clock, the story moved by whole weeks to end within the week before `now` (its
+/// times, and the dates in its inputs, move with it; weekdays and so business days stay):
+/// `serve --demo` then opens it on the system clock, with the story's pending timers still
+/// ahead. Returns the people (id, name, organisation, roles).
 pub fn seed(
     path: &Path,
     workflows: Option<&Path>,
     settings: &[(&str, serde_json::Value)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<(String, String, String, String)>, CliError> {
-    let start = local(START, tz(START_TZ)?)?;
+    let shift = weeks_to(now)?;
+    let start = local(START, tz(START_TZ)?)? + shift;
     let mut b = builder(path, workflows)
         .clock(ManualClock::at(start))
         .hook(StoryMail);
@@ -792,6 +849,7 @@ pub fn seed(
         last_event: 0,
         notifications: 0,
         quiet: true,
+        shift,
     };
     for step in STORY {
         d.play(step)?;
@@ -858,6 +916,7 @@ pub fn run(ctx: &Ctx, a: &DemoArgs) -> Result<(), CliError> {
         last_event: 0,
         notifications: 0,
         quiet: false,
+        shift: chrono::Duration::zero(),
     };
     for step in STORY {
         d.play(step)?;
@@ -926,4 +985,78 @@ pub fn run(ctx: &Ctx, a: &DemoArgs) -> Result<(), CliError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn dates_in_the_story_move_by_whole_days() {
+        let text =
+            r#"{"date": "2026-12-03", "n": 2026, "s": "from 2026-11-30 on", "x": "2026-13-40"}"#;
+        assert_eq!(
+            shift_dates(text, Duration::weeks(-2)),
+            r#"{"date": "2026-11-19", "n": 2026, "s": "from 2026-11-16 on", "x": "2026-13-40"}"#
+        );
+        assert_eq!(shift_dates(text, Duration::zero()), text);
+    }
+
+    /// `serve --demo` plays the story to end within the week before now, and it plays the
+    /// same way whichever week that is.
+    #[test]
+    fn the_served_demo_ends_in_the_week_before_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = story_end().unwrap();
+        let mut outcomes = Vec::new();
+        for (i, now) in [
+            end,
+            end + Duration::days(3) + Duration::hours(2),
+            end - Duration::weeks(5) + Duration::hours(30),
+            end + Duration::weeks(60) + Duration::days(6),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("demo{i}.db"));
+            seed(&path, None, &[], now).unwrap();
+            let shift = weeks_to(now).unwrap();
+            assert!(
+                end + shift <= now && now < end + shift + Duration::weeks(1),
+                "{now}"
+            );
+            assert_eq!(shift.num_days() % 7, 0);
+            let engine = builder(&path, None).build().unwrap();
+            let cases = engine.cases(&CaseFilter::default()).unwrap();
+            assert!(!cases.is_empty());
+            for c in &cases {
+                assert!(c.created_at >= local(START, tz(START_TZ).unwrap()).unwrap() + shift);
+                assert!(
+                    c.updated_at <= end + shift && c.updated_at <= now,
+                    "case {}",
+                    c.id
+                );
+            }
+            // the dates in the story's inputs moved too (sessions are never in the future)
+            let rows = engine
+                .export("score_request.session_activity", None)
+                .unwrap();
+            assert!(!rows.rows.is_empty());
+            let today = now.date_naive();
+            for r in &rows.rows {
+                let d = r["date"].as_str().unwrap();
+                let d = NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+                assert!(d <= today, "{d} after {today}");
+            }
+            outcomes.push(
+                cases
+                    .iter()
+                    .map(|c| (c.workflow.clone(), c.state.clone(), c.revision))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
+    }
 }

@@ -1,4 +1,4 @@
-//! `mentorflow graph WORKFLOW [--format mermaid|dot] [--case ID]`.
+//! `mentorflow graph WORKFLOW [--format mermaid|dot|svg] [--case ID]`.
 
 use mentorflow::graph::{self, Format, Trace};
 
@@ -10,6 +10,7 @@ pub fn run(ctx: &Ctx, a: GraphArgs) -> Result<(), CliError> {
     let format = match a.format {
         GraphFormat::Mermaid => Format::Mermaid,
         GraphFormat::Dot => Format::Dot,
+        GraphFormat::Svg => Format::Svg,
     };
     let text = match a.case {
         Some(id) => {
