@@ -867,6 +867,16 @@ fn show_value(v: &Value) -> String {
         Value::Bool(false) => "no".into(),
         Value::Null => String::new(),
         Value::Array(items) => items.iter().map(show_value).collect::<Vec<_>>().join(", "),
+        // A record or a map (referrals by person, a message): "Key: value; …", nested ones in
+        // parentheses, rather than JSON.
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Object(_) => format!("{}: ({})", humanize(k), show_value(v)),
+                _ => format!("{}: {}", humanize(k), show_value(v)),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }
@@ -1543,4 +1553,20 @@ async fn start(
             (status, render::page("start.html", with(layout(&s), ctx))).into_response()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_value;
+    use serde_json::json;
+
+    #[test]
+    fn a_map_field_reads_as_words_not_json() {
+        let v = json!({"alice": {"by": "dan", "status": "accepted"}, "note_text": "hi"});
+        assert_eq!(
+            show_value(&v),
+            "Alice: (By: dan; Status: accepted); Note text: hi"
+        );
+        assert_eq!(show_value(&json!([true, 2])), "yes, 2");
+    }
 }
