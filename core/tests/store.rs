@@ -499,23 +499,70 @@ fn a_schema_5_file_is_upgraded_to_the_current_schema() {
         out
     };
     let current = shape(&path);
-    // back to schema 5: undo step 7 (step 6 changes nothing on SQLite, see its comment)
+    // back to schema 5: undo step 9, then step 7 (steps 6 and 8 change nothing on SQLite,
+    // see their comments)
     Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
+            "DROP INDEX cases_suspended;
+             CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
+             DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
              ALTER TABLE cases DROP COLUMN cancelled; PRAGMA user_version = 5;",
         )
         .unwrap();
     assert_ne!(shape(&path), current);
     let e = open(&path).unwrap();
     assert_eq!(user_version(&path), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 7);
+    assert_eq!(SCHEMA_VERSION, 9);
     assert_eq!(
         shape(&path),
         current,
         "the upgraded file has a new file's schema"
     );
     e.start("request", "submit", "pat", json!({ "client_name": "Pat" }))
+        .unwrap();
+}
+
+#[test]
+fn a_schema_7_file_gets_the_write_path_indexes_and_keeps_its_cases() {
+    let (_dir, path) = temp_db();
+    let index_names = |path: &Path| -> Vec<String> {
+        schema_of(path)
+            .into_iter()
+            .filter(|(kind, name, _)| kind == "index" && name.starts_with("cases_"))
+            .map(|(_, name, _)| name)
+            .collect()
+    };
+    let id = {
+        let e = open(&path).unwrap();
+        e.start("request", "submit", "pat", json!({ "client_name": "Pat" }))
+            .unwrap()
+            .id
+    };
+    let fresh = index_names(&path);
+    assert!(fresh.contains(&"cases_suspended".to_owned()), "{fresh:?}");
+    assert!(
+        !fresh.contains(&"cases_by_org_state".to_owned()),
+        "{fresh:?}"
+    );
+    // back to schema 7: the indexes before step 9
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX cases_suspended;
+             CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    assert_ne!(index_names(&path), fresh);
+    let e = open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(
+        index_names(&path),
+        fresh,
+        "the upgraded file has a new file's indexes"
+    );
+    assert_eq!(e.get(id, None).unwrap().data["client_name"], json!("Pat"));
+    e.act(id, "assign", "cody", json!({ "mentor": "alice" }))
         .unwrap();
 }

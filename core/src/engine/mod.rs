@@ -963,20 +963,23 @@ impl Engine {
     /// Start a case with every option.
     pub fn start_with(&self, start: Start) -> Result<Case> {
         let def = self.definition_to_start(&start.workflow)?;
-        let command = serde_json::json!([
-            "start",
-            start.workflow,
-            start.action,
-            start.org,
-            start.data,
-            start.inputs
-        ]);
+        // built only when a key asks for it (it copies the case's data)
+        let command = || {
+            serde_json::json!([
+                "start",
+                start.workflow,
+                start.action,
+                start.org,
+                start.data,
+                start.inputs
+            ])
+        };
         let case = self.write(|db| {
             self.once(
                 db,
                 &start.actor,
                 start.idempotency_key.as_deref(),
-                &command,
+                command,
                 || step::start(self, db, &def, &start),
             )
         })?;
@@ -991,7 +994,7 @@ impl Engine {
         db: &dyn Tx,
         actor: &str,
         key: Option<&str>,
-        command: &Value,
+        command: impl FnOnce() -> Value,
         run: impl FnOnce() -> Result<Case>,
     ) -> Result<Case> {
         let Some(key) = key else { return run() };
@@ -1001,7 +1004,7 @@ impl Engine {
                 "an idempotency key must be 1 to 200 characters",
             ));
         }
-        let fp = crate::auth::fingerprint(command);
+        let fp = crate::auth::fingerprint(&command());
         if let Some((stored, case_id)) = db.idempotency(actor, key)? {
             if stored != fp {
                 return Err(Error::validation(
@@ -1098,13 +1101,13 @@ impl Engine {
         options: &ActOptions,
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let command = serde_json::json!(["act", case_id, action, inputs]);
+        let command = || serde_json::json!(["act", case_id, action, inputs]);
         let case = self.write(|db| {
             self.once(
                 db,
                 actor,
                 options.idempotency_key.as_deref(),
-                &command,
+                command,
                 || {
                     step::act(
                         self,

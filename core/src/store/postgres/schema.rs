@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use super::pg_error;
 
 /// The schema version this build writes (equal to SQLite's [`crate::store::schema::SCHEMA_VERSION`]).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// A lock key for schema changes (`pg_advisory_xact_lock`): two processes opening a new
 /// database at once create it once.
@@ -81,7 +81,6 @@ CREATE TABLE cases (
     cancelled    TEXT,
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
-CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
 CREATE INDEX cases_by_org_state_updated ON cases (workflow, org, state, updated_at);
 
 CREATE TABLE participants (
@@ -234,6 +233,9 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+
+-- The write path (schema step 9, issue 19): suspended cases, few, for the timer sweep.
+CREATE INDEX cases_suspended ON cases (id) WHERE suspended IS NOT NULL;
 "#;
 
 /// Upgrade steps: `UPGRADES[n - 4]` brings version `n` to `n + 1`, each the twin of SQLite's
@@ -297,6 +299,14 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+    "#,
+    // 7 → 8: reserved for the audit work's step 8 (a separate branch); nothing here.
+    "SELECT 1;",
+    // 8 → 9: the write path (issue 19), the twin of SQLite's step 9: the redundant
+    // `cases_by_org_state` dropped, `cases_suspended` for the timer sweep.
+    r#"
+DROP INDEX IF EXISTS cases_by_org_state;
+CREATE INDEX IF NOT EXISTS cases_suspended ON cases (id) WHERE suspended IS NOT NULL;
     "#,
 ];
 

@@ -528,24 +528,31 @@ fn timer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
     })
 }
 
+/// The cases whose timers wait (suspended): read once per statement through the partial
+/// index `cases_suspended`, not looked up for every due timer.
+const NOT_SUSPENDED: &str = "case_id NOT IN (SELECT id FROM cases WHERE suspended IS NOT NULL)";
+
+/// Due timers of cases not suspended (`timers_by_due`, and `cases_suspended` read once).
+pub(crate) const DUE_TIMERS: &str =
+    "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers
+     WHERE due_at <= ?1 AND case_id NOT IN (SELECT id FROM cases WHERE suspended IS NOT NULL)
+     ORDER BY due_at, id LIMIT ?2";
+
 /// Timers due at or before `now`, oldest first (ties broken by id: deterministic).
 pub(crate) fn due_timers(db: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<TimerRow>> {
-    let mut stmt = db.prepare_cached(
-        "SELECT id, case_id, state, name, due_at, anchor, fired FROM timers
-         WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)
-         ORDER BY due_at, id LIMIT ?2",
-    )?;
+    let mut stmt = db.prepare_cached(DUE_TIMERS)?;
     let rows = stmt.query_map(params![micros(now), limit], timer_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// The earliest pending timer's due time.
+/// The earliest pending timer's due time (the first of `timers_by_due` not suspended).
 pub(crate) fn next_due(db: &Connection) -> Result<Option<DateTime<Utc>>> {
     let v: Option<i64> = db
-        .prepare_cached(
-            "SELECT min(due_at) FROM timers WHERE true AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
-        )?
-        .query_row([], |r| r.get(0))?;
+        .prepare_cached(&format!(
+            "SELECT due_at FROM timers WHERE {NOT_SUSPENDED} ORDER BY due_at LIMIT 1"
+        ))?
+        .query_row([], |r| r.get(0))
+        .optional()?;
     Ok(v.map(instant))
 }
 
@@ -691,9 +698,9 @@ pub(crate) fn signals(db: &Connection, case_id: Option<i64>) -> Result<Vec<Signa
 /// Timers due at or before `before` (an index range on `timers_by_due`).
 pub(crate) fn count_due_timers(db: &Connection, before: DateTime<Utc>) -> Result<i64> {
     Ok(db
-        .prepare_cached(
-            "SELECT count(*) FROM timers WHERE due_at <= ?1 AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = timers.case_id AND c.suspended IS NOT NULL)",
-        )?
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM timers WHERE due_at <= ?1 AND {NOT_SUSPENDED}"
+        ))?
         .query_row(params![micros(before)], |r| r.get(0))?)
 }
 
@@ -837,17 +844,74 @@ pub(crate) fn import_rows(db: &Connection, table: &str, rows: &super::copy::Rows
     Ok(())
 }
 
+/// Run one of the statements that open and close transactions and savepoints, prepared once
+/// per connection (`execute_batch` would parse it afresh every time).
+fn control(db: &Connection, sql: &str) -> Result<()> {
+    db.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
 /// Run `f` in a savepoint of the open transaction.
 fn savepoint(db: &Connection, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
-    db.execute_batch("SAVEPOINT firing")?;
+    control(db, "SAVEPOINT firing")?;
     match f() {
         Ok(()) => {
-            db.execute_batch("RELEASE firing")?;
+            control(db, "RELEASE firing")?;
             Ok(())
         }
         Err(e) => {
-            db.execute_batch("ROLLBACK TO firing; RELEASE firing")?;
+            control(db, "ROLLBACK TO firing")?;
+            control(db, "RELEASE firing")?;
             Err(e)
+        }
+    }
+}
+
+/// A transaction on a connection, begun and committed by cached statements (see [`control`]);
+/// rolled back when dropped uncommitted, as `rusqlite::Transaction` is.
+pub(crate) struct Transaction<'a> {
+    db: &'a Connection,
+    open: bool,
+}
+
+impl<'a> Transaction<'a> {
+    /// `BEGIN` with a behaviour (deferred, immediate or exclusive).
+    pub(crate) fn begin(
+        db: &'a Connection,
+        behavior: rusqlite::TransactionBehavior,
+    ) -> Result<Transaction<'a>> {
+        control(
+            db,
+            match behavior {
+                rusqlite::TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
+                rusqlite::TransactionBehavior::Exclusive => "BEGIN EXCLUSIVE",
+                _ => "BEGIN DEFERRED",
+            },
+        )?;
+        Ok(Transaction { db, open: true })
+    }
+
+    /// `COMMIT`. On failure the transaction is rolled back when dropped.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        control(self.db, "COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.db
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.db.is_autocommit() {
+            // best effort, as rusqlite's own transactions: the error of the failed command
+            // is what the caller reports
+            let _ = control(self.db, "ROLLBACK");
         }
     }
 }
@@ -942,8 +1006,8 @@ impl SqliteStore {
         behavior: rusqlite::TransactionBehavior,
         f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>,
     ) -> Result<()> {
-        let mut db = self.lock();
-        let tx = db.transaction_with_behavior(behavior)?;
+        let db = self.lock();
+        let tx = Transaction::begin(&db, behavior)?;
         with_connection(&tx, 0, || f(&*tx))?;
         tx.commit()?;
         Ok(())
@@ -958,13 +1022,11 @@ impl super::Store for SqliteStore {
         let Some(pool) = &self.readers else {
             return self.run(rusqlite::TransactionBehavior::Deferred, f);
         };
-        let mut reader = pool
+        let reader = pool
             .get()
             .map_err(|e| Error::storage(format!("no read connection: {e}")))?;
         let slot = reader.slot;
-        let tx = reader
-            .db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        let tx = Transaction::begin(&reader.db, rusqlite::TransactionBehavior::Deferred)?;
         with_connection(&tx, slot, || f(&*tx))?;
         tx.commit()?;
         Ok(())

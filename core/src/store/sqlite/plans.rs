@@ -90,6 +90,38 @@ mod tests {
     }
 
     #[test]
+    fn the_due_timers_read_suspended_cases_once_not_every_timers_case() {
+        let db = db();
+        let lines = plan(
+            &db,
+            store::DUE_TIMERS,
+            &[SqlValue::Integer(0), SqlValue::Integer(500)],
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("SEARCH timers USING INDEX timers_by_due")),
+            "{lines:#?}"
+        );
+        // the suspended cases: a list built once from the partial index, not a correlated
+        // lookup per due timer, and never the whole cases table
+        assert!(
+            lines.iter().any(|l| l.starts_with("LIST SUBQUERY")),
+            "{lines:#?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("CORRELATED")),
+            "{lines:#?}"
+        );
+        let cases: Vec<&String> = lines.iter().filter(|l| l.contains(" cases")).collect();
+        assert!(!cases.is_empty(), "{lines:#?}");
+        assert!(
+            cases.iter().all(|l| l.contains("cases_suspended")),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
     fn reads_behind_a_page_are_index_lookups() {
         let db = db();
         let id = [SqlValue::Integer(7)];

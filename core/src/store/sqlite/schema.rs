@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -64,7 +64,6 @@ CREATE TABLE cases (
     cancelled    TEXT,
     FOREIGN KEY (workflow, version) REFERENCES definitions (workflow, version)
 );
-CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
 
 CREATE TABLE participants (
     person  TEXT NOT NULL,
@@ -218,6 +217,10 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+
+-- The write path (schema step 9, issue 19): suspended cases, few, for the timer sweep's due
+-- query (it leaves their timers alone).
+CREATE INDEX cases_suspended ON cases (id) WHERE suspended IS NOT NULL;
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -458,6 +461,17 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+    "#,
+    // 7 → 8: reserved for the audit work's step 8 (a separate branch); nothing here.
+    "SELECT 1;",
+    // 8 → 9: the write path (issue 19). `cases_by_org_state` is dropped: every column of it
+    // leads `cases_by_org_state_updated`, which serves the same lookups, and every step that
+    // changes a case's state paid for both. `cases_suspended` holds only suspended cases, so
+    // the timer sweep reads the few cases whose timers wait once per batch instead of looking
+    // up every due timer's case.
+    r#"
+DROP INDEX IF EXISTS cases_by_org_state;
+CREATE INDEX IF NOT EXISTS cases_suspended ON cases (id) WHERE suspended IS NOT NULL;
     "#,
 ];
 
