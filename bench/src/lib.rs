@@ -14,6 +14,9 @@
 //! 4. **reads under load** — `get` latency (p50/p99) from one thread while two threads run
 //!    the lifecycle on the same file engine as fast as they can: reads go through the pooled
 //!    read connections and must not wait for the writer.
+//! 6. **concurrent** ([`concurrent`]) — eight threads running the lifecycle at once on one
+//!    file engine against the single-thread floor (group commit), and `get` latency from one
+//!    more thread meanwhile.
 //! 5. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
 //!    `view`, `actions`, `get` and `act`, and the process's peak memory.
 //!
@@ -21,6 +24,8 @@
 //! active mentor in the directory; effect: set the mentor; schedules a timer), `accept` (guard:
 //! the actor is the mentor; effects: contacted, a note; the timer is cancelled), `log_session`
 //! (sessions += 1), `complete` (guard: a session was logged and the client contacted).
+
+pub mod concurrent;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -222,6 +227,8 @@ pub struct Report {
     pub timers: Timers,
     /// Part 4.
     pub reads: ReadsUnderLoad,
+    /// Part 6: threads at once on one engine.
+    pub concurrent: concurrent::Concurrent,
     /// Part 5 (absent when `scale` is 0).
     pub scale: Option<Scale>,
     /// The largest database the run wrote (file and WAL), MB: the disk it needs at once.
@@ -296,7 +303,7 @@ pub fn estimated_disk_mb(o: &Options) -> f64 {
 
 /// How many progress steps [`run`] reports for these options.
 pub fn steps(o: &Options) -> usize {
-    5 * o.repeat.max(1) + 1 + usize::from(o.scale > 0)
+    6 * o.repeat.max(1) + 1 + usize::from(o.scale > 0)
 }
 
 /// Client fields of about 300 bytes.
@@ -1187,6 +1194,15 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         o.samples
     ));
     let reads = reads_under_load(o.samples, &o.dir)?;
+    let concurrent = concurrent::concurrent(
+        o.cases,
+        o.samples,
+        o.repeat,
+        &lifecycle.floor,
+        &lifecycle.engine,
+        &o.dir,
+        &mut progress,
+    )?;
     let scale = if o.scale > 0 {
         progress(&format!("scale: loading {} cases", o.scale));
         Some(scale(o.scale, o.samples, &o.dir)?)
@@ -1199,6 +1215,7 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         lifecycle,
         timers,
         reads,
+        concurrent,
         scale,
         peak_disk_mb: PEAK_DISK.load(Ordering::Relaxed) as f64 / 1e6,
     })

@@ -132,6 +132,21 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
         format!("{:.3} ms", r.get_p99_ms),
         String::new(),
     ]);
+    let c = &report.concurrent;
+    rows.push(vec![
+        format!("lifecycle: {} threads at once", c.threads),
+        format!("{:.0} steps/s", c.engine.per_sec),
+        format!("{:.0} µs", c.engine.p50_us),
+        format!("{:.0} µs", c.engine.p99_us),
+        format!("{:.2}× the floor", c.ratio),
+    ]);
+    rows.push(vec![
+        format!("get beside {} writers", c.threads),
+        String::new(),
+        format!("{:.3} ms", c.get_p50_ms),
+        format!("{:.3} ms", c.get_p99_ms),
+        format!("{:.2}× one thread", c.speedup),
+    ]);
     if let Some(s) = &report.scale {
         for (name, p50, p99) in [
             ("view need_action", s.view_p50_ms, s.view_p99_ms),
