@@ -26,6 +26,7 @@
 //! (sessions += 1), `complete` (guard: a session was logged and the client contacted).
 
 pub mod concurrent;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +121,9 @@ pub struct Options {
     pub samples: usize,
     /// Folder for the database files.
     pub dir: PathBuf,
+    /// A PostgreSQL server for the PostgreSQL parts ([`postgres`]; skipped when `None`).
+    #[serde(skip)]
+    pub postgres: Option<String>,
 }
 
 impl Default for Options {
@@ -131,6 +135,7 @@ impl Default for Options {
             repeat: 5,
             samples: 2_000,
             dir: std::env::temp_dir(),
+            postgres: None,
         }
     }
 }
@@ -229,6 +234,8 @@ pub struct Report {
     pub reads: ReadsUnderLoad,
     /// Part 6: threads at once on one engine.
     pub concurrent: concurrent::Concurrent,
+    /// The PostgreSQL parts (when a server was given).
+    pub postgres: Option<postgres::Postgres>,
     /// Part 5 (absent when `scale` is 0).
     pub scale: Option<Scale>,
     /// The largest database the run wrote (file and WAL), MB: the disk it needs at once.
@@ -303,7 +310,10 @@ pub fn estimated_disk_mb(o: &Options) -> f64 {
 
 /// How many progress steps [`run`] reports for these options.
 pub fn steps(o: &Options) -> usize {
-    6 * o.repeat.max(1) + 1 + usize::from(o.scale > 0)
+    6 * o.repeat.max(1)
+        + 1
+        + usize::from(o.scale > 0)
+        + o.postgres.as_ref().map_or(0, |_| postgres::steps(o.repeat))
 }
 
 /// Client fields of about 300 bytes.
@@ -1203,6 +1213,16 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         &o.dir,
         &mut progress,
     )?;
+    let pg = match &o.postgres {
+        Some(url) => Some(postgres::run(
+            url,
+            o.cases,
+            o.timers,
+            o.repeat,
+            &mut progress,
+        )?),
+        None => None,
+    };
     let scale = if o.scale > 0 {
         progress(&format!("scale: loading {} cases", o.scale));
         Some(scale(o.scale, o.samples, &o.dir)?)
@@ -1216,6 +1236,7 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         timers,
         reads,
         concurrent,
+        postgres: pg,
         scale,
         peak_disk_mb: PEAK_DISK.load(Ordering::Relaxed) as f64 / 1e6,
     })
