@@ -189,10 +189,57 @@ fn write(
     Ok(())
 }
 
-fn begin(c: &mut Client) -> BenchResult<postgres::Transaction<'_>> {
-    Ok(c.build_transaction()
-        .isolation_level(postgres::IsolationLevel::Serializable)
-        .start()?)
+/// Whether a PostgreSQL error asks for the transaction to be run again (a serialization
+/// failure or a deadlock), as the engine's store does.
+fn retryable(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    e.downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::code)
+        .is_some_and(|c| {
+            *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+/// A PostgreSQL error with the server's message (the crate's `Display` says only `db error`).
+fn explain(
+    e: Box<dyn std::error::Error + Send + Sync>,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    match e
+        .downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::as_db_error)
+    {
+        Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()).into(),
+        None => e,
+    }
+}
+
+/// One step: `f` in a `SERIALIZABLE` transaction, committed, run again on a serialization
+/// failure or deadlock (as the engine does); its latency pushed to `lat`.
+fn step<T>(
+    c: &mut Client,
+    lat: &mut Vec<Duration>,
+    mut f: impl FnMut(&mut postgres::Transaction<'_>) -> BenchResult<T>,
+) -> BenchResult<T> {
+    let s = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::Serializable)
+            .start()?;
+        let r = f(&mut tx).and_then(|v| {
+            tx.commit()?;
+            Ok(v)
+        });
+        match r {
+            Ok(v) => {
+                lat.push(s.elapsed());
+                return Ok(v);
+            }
+            Err(e) if attempt < 30 && retryable(&*e) => attempt += 1,
+            Err(e) => return Err(explain(e)),
+        }
+    }
 }
 
 /// The lifecycle of the cases numbered `cases` as plain SQL on one connection; returns each
@@ -203,113 +250,104 @@ fn floor_cases(c: &mut Client, cases: impl Iterator<Item = usize>) -> BenchResul
     for i in cases {
         let mentor = format!("mentor{:02}", i % 20);
         let client = format!("client{:02}", i % 50);
-        let s = Instant::now();
-        let mut tx = begin(c)?;
         let mut data = client_data(i).as_object().cloned().unwrap_or_default();
         data.insert("contacted".into(), json!(false));
         data.insert("sessions".into(), json!(0));
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at)
-                 VALUES ('lifecycle', 1, 'ch1', 'submitted', true, $1, $2, 1, $3, $3) RETURNING id",
-                &[&serde_json::to_string(&data)?, &json!({"client": [client]}).to_string(), &at],
-            )?
-            .get(0);
-        tx.execute(
-            "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
-             VALUES ($1, 1, $2, $3, 'submit', NULL, 'submitted', '{}', $4)",
-            &[&id, &at, &client, &Value::Object(data.clone()).to_string()],
-        )?;
-        tx.commit()?;
-        lat.push(s.elapsed());
-        // assign
-        let s = Instant::now();
-        let mut tx = begin(c)?;
-        let mut k = read(&mut tx, id)?;
-        let attrs: String = tx
-            .query_one("SELECT attributes FROM people WHERE id = $1", &[&mentor])?
-            .get(0);
-        let attrs: Map<String, Value> = serde_json::from_str(&attrs)?;
-        if k.state != "submitted" || attrs.get("classification") != Some(&json!("active")) {
-            return Err("guard".into());
-        }
-        k.state = "assigned_pending".into();
-        k.participants.insert("mentor".into(), json!([mentor]));
-        let effects = json!([{"type": "assign", "role": "mentor", "person": mentor}]);
-        write(&mut tx, id, &k, "assign", "cody", "submitted", &effects, at)?;
-        tx.execute(
-            "INSERT INTO timers (case_id, state, name, due_at, anchor) VALUES ($1, 'assigned_pending', 'return_to_queue', $2, $2)",
-            &[&id, &(at + 7 * 86_400_000_000)],
-        )?;
-        tx.commit()?;
-        lat.push(s.elapsed());
-        // accept
-        let s = Instant::now();
-        let mut tx = begin(c)?;
-        let mut k = read(&mut tx, id)?;
-        if k.state != "assigned_pending" || k.participants.get("mentor") != Some(&json!([mentor])) {
-            return Err("guard".into());
-        }
-        k.state = "in_progress".into();
-        k.data.insert("contacted".into(), json!(true));
-        let effects = json!([{"type": "set", "field": "contacted", "value": true}, {"type": "note", "text": "Accepted"}]);
-        write(
-            &mut tx,
-            id,
-            &k,
-            "accept",
-            &mentor,
-            "assigned_pending",
-            &effects,
-            at,
-        )?;
-        tx.execute("DELETE FROM timers WHERE case_id = $1", &[&id])?;
-        tx.commit()?;
-        lat.push(s.elapsed());
-        // log_session
-        let s = Instant::now();
-        let mut tx = begin(c)?;
-        let mut k = read(&mut tx, id)?;
-        if k.state != "in_progress" {
-            return Err("guard".into());
-        }
-        let sessions = k.data.get("sessions").and_then(Value::as_i64).unwrap_or(0) + 1;
-        k.data.insert("sessions".into(), json!(sessions));
-        let effects = json!([{"type": "set", "field": "sessions", "value": sessions}]);
-        write(
-            &mut tx,
-            id,
-            &k,
-            "log_session",
-            &mentor,
-            "in_progress",
-            &effects,
-            at,
-        )?;
-        tx.commit()?;
-        lat.push(s.elapsed());
-        // complete
-        let s = Instant::now();
-        let mut tx = begin(c)?;
-        let mut k = read(&mut tx, id)?;
-        if k.data.get("sessions").and_then(Value::as_i64).unwrap_or(0) < 1
-            || k.data.get("contacted") != Some(&json!(true))
-        {
-            return Err("guard".into());
-        }
-        k.state = "complete".into();
-        write(
-            &mut tx,
-            id,
-            &k,
-            "complete",
-            &mentor,
-            "in_progress",
-            &json!([]),
-            at,
-        )?;
-        tx.commit()?;
-        lat.push(s.elapsed());
+        let id: i64 = step(c, &mut lat, |tx| {
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO cases (workflow, version, org, state, open, data, participants, revision, created_at, updated_at)
+                     VALUES ('lifecycle', 1, 'ch1', 'submitted', true, $1, $2, 1, $3, $3) RETURNING id",
+                    &[&serde_json::to_string(&data)?, &json!({"client": [client]}).to_string(), &at],
+                )?
+                .get(0);
+            tx.execute(
+                "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+                 VALUES ($1, 1, $2, $3, 'submit', NULL, 'submitted', '{}', $4)",
+                &[&id, &at, &client, &Value::Object(data.clone()).to_string()],
+            )?;
+            Ok(id)
+        })?;
+        step(c, &mut lat, |tx| {
+            let mut k = read(tx, id)?;
+            let attrs: String = tx
+                .query_one("SELECT attributes FROM people WHERE id = $1", &[&mentor])?
+                .get(0);
+            let attrs: Map<String, Value> = serde_json::from_str(&attrs)?;
+            if k.state != "submitted" || attrs.get("classification") != Some(&json!("active")) {
+                return Err("guard".into());
+            }
+            k.state = "assigned_pending".into();
+            k.participants.insert("mentor".into(), json!([mentor]));
+            let effects = json!([{"type": "assign", "role": "mentor", "person": mentor}]);
+            write(tx, id, &k, "assign", "cody", "submitted", &effects, at)?;
+            tx.execute(
+                "INSERT INTO timers (case_id, state, name, due_at, anchor) VALUES ($1, 'assigned_pending', 'return_to_queue', $2, $2)",
+                &[&id, &(at + 7 * 86_400_000_000)],
+            )?;
+            Ok(())
+        })?;
+        step(c, &mut lat, |tx| {
+            let mut k = read(tx, id)?;
+            if k.state != "assigned_pending"
+                || k.participants.get("mentor") != Some(&json!([mentor]))
+            {
+                return Err("guard".into());
+            }
+            k.state = "in_progress".into();
+            k.data.insert("contacted".into(), json!(true));
+            let effects = json!([{"type": "set", "field": "contacted", "value": true}, {"type": "note", "text": "Accepted"}]);
+            write(
+                tx,
+                id,
+                &k,
+                "accept",
+                &mentor,
+                "assigned_pending",
+                &effects,
+                at,
+            )?;
+            tx.execute("DELETE FROM timers WHERE case_id = $1", &[&id])?;
+            Ok(())
+        })?;
+        step(c, &mut lat, |tx| {
+            let mut k = read(tx, id)?;
+            if k.state != "in_progress" {
+                return Err("guard".into());
+            }
+            let sessions = k.data.get("sessions").and_then(Value::as_i64).unwrap_or(0) + 1;
+            k.data.insert("sessions".into(), json!(sessions));
+            let effects = json!([{"type": "set", "field": "sessions", "value": sessions}]);
+            write(
+                tx,
+                id,
+                &k,
+                "log_session",
+                &mentor,
+                "in_progress",
+                &effects,
+                at,
+            )
+        })?;
+        step(c, &mut lat, |tx| {
+            let mut k = read(tx, id)?;
+            if k.data.get("sessions").and_then(Value::as_i64).unwrap_or(0) < 1
+                || k.data.get("contacted") != Some(&json!(true))
+            {
+                return Err("guard".into());
+            }
+            k.state = "complete".into();
+            write(
+                tx,
+                id,
+                &k,
+                "complete",
+                &mentor,
+                "in_progress",
+                &json!([]),
+                at,
+            )
+        })?;
     }
     Ok(lat)
 }
@@ -459,38 +497,40 @@ pub fn floor_timers(base: &str, n: usize) -> BenchResult<(f64, Vec<Duration>)> {
         tx.commit()?;
     }
     let started = Instant::now();
+    let mut lat = Vec::new();
     loop {
-        let mut tx = begin(&mut c)?;
-        let due: Vec<(i64, i64)> = tx
-            .query(
-                "SELECT id, case_id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
-                 FOR UPDATE SKIP LOCKED",
-                &[&at, &CLAIM],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        if due.is_empty() {
+        let fired = step(&mut c, &mut lat, |tx| {
+            let due: Vec<(i64, i64)> = tx
+                .query(
+                    "SELECT id, case_id FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2
+                     FOR UPDATE SKIP LOCKED",
+                    &[&at, &CLAIM],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            for &(tid, cid) in &due {
+                let mut k = read(tx, cid)?;
+                k.state = "submitted".into();
+                k.participants.remove("mentor");
+                let effects = json!([{"type": "unassign", "role": "mentor"}]);
+                write(
+                    tx,
+                    cid,
+                    &k,
+                    "expire",
+                    "system",
+                    "assigned_pending",
+                    &effects,
+                    at,
+                )?;
+                tx.execute("DELETE FROM timers WHERE id = $1", &[&tid])?;
+            }
+            Ok(due.len())
+        })?;
+        if fired == 0 {
             break;
         }
-        for (tid, cid) in due {
-            let mut k = read(&mut tx, cid)?;
-            k.state = "submitted".into();
-            k.participants.remove("mentor");
-            let effects = json!([{"type": "unassign", "role": "mentor"}]);
-            write(
-                &mut tx,
-                cid,
-                &k,
-                "expire",
-                "system",
-                "assigned_pending",
-                &effects,
-                at,
-            )?;
-            tx.execute("DELETE FROM timers WHERE id = $1", &[&tid])?;
-        }
-        tx.commit()?;
     }
     let secs = started.elapsed().as_secs_f64();
     Ok((
@@ -515,25 +555,31 @@ pub fn run(
         progress(&format!(
             "postgres run {r}/{repeat}: lifecycle floor, one client"
         ));
-        f1.push(floor_lifecycle(base, n, 1)?);
+        f1.push(named("lifecycle floor", floor_lifecycle(base, n, 1))?);
         progress(&format!(
             "postgres run {r}/{repeat}: lifecycle engine, one client"
         ));
-        e1.push(engine_lifecycle(base, n, 1)?);
+        e1.push(named("lifecycle engine", engine_lifecycle(base, n, 1))?);
         progress(&format!(
             "postgres run {r}/{repeat}: lifecycle floor, {CLIENTS} clients"
         ));
-        fc.push(floor_lifecycle(base, n, CLIENTS)?);
+        fc.push(named(
+            "concurrent floor",
+            floor_lifecycle(base, n, CLIENTS),
+        )?);
         progress(&format!(
             "postgres run {r}/{repeat}: lifecycle engine, {CLIENTS} clients"
         ));
-        ec.push(engine_lifecycle(base, n, CLIENTS)?);
+        ec.push(named(
+            "concurrent engine",
+            engine_lifecycle(base, n, CLIENTS),
+        )?);
         progress(&format!(
             "postgres run {r}/{repeat}: timers, batched-claim floor"
         ));
-        tf.push(floor_timers(base, timers)?);
+        tf.push(named("timers floor", floor_timers(base, timers))?);
         progress(&format!("postgres run {r}/{repeat}: timers, engine sweep"));
-        te.push(engine_timers(base, timers)?);
+        te.push(named("timers engine", engine_timers(base, timers))?);
     }
     let (floor, engine) = (throughput(f1), throughput(e1));
     let (concurrent_floor, concurrent_engine) = (throughput(fc), throughput(ec));
@@ -551,6 +597,11 @@ pub fn run(
         timers_floor,
         timers_engine,
     })
+}
+
+/// A part's error, named, with the server's message.
+fn named<T>(part: &str, r: BenchResult<T>) -> BenchResult<T> {
+    r.map_err(|e| format!("postgres {part}: {}", explain(e)).into())
 }
 
 /// How many progress steps [`run`] reports.
