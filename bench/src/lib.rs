@@ -1,6 +1,6 @@
 //! mentorflow benchmarks: the engine against the SQLite floor on this machine.
 //!
-//! Five parts, run in one process by `mentorflow bench` (and [`run`]):
+//! Seven parts, run in one process by `mentorflow bench` (and [`run`]):
 //!
 //! 1. **floor** — the lifecycle workload as plain SQL with guards in plain Rust: per step,
 //!    read the case, update it with a revision check, insert the history event, insert or
@@ -14,11 +14,14 @@
 //! 4. **reads under load** — `get` latency (p50/p99) from one thread while two threads run
 //!    the lifecycle on the same file engine as fast as they can: reads go through the pooled
 //!    read connections and must not wait for the writer.
+//! 5. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
+//!    `view`, `actions`, `get` and `act`, and the process's peak memory.
 //! 6. **concurrent** ([`concurrent`]) — eight threads running the lifecycle at once on one
 //!    file engine against the single-thread floor (group commit), and `get` latency from one
 //!    more thread meanwhile.
-//! 5. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
-//!    `view`, `actions`, `get` and `act`, and the process's peak memory.
+//! 7. **PostgreSQL** ([`postgres`], when a server is given) — lifecycle from one client and
+//!    from 16 against floors of the same statements, and timer firings against a
+//!    batched-claim floor.
 //!
 //! The lifecycle of a case: `start` (≈300 bytes of fields), `assign` (guard: the mentor is an
 //! active mentor in the directory; effect: set the mentor; schedules a timer), `accept` (guard:

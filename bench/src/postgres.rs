@@ -213,8 +213,18 @@ fn explain(
     }
 }
 
+/// A short random pause before running a step again, growing with the attempt (up to
+/// 128 ms), as the engine's store waits.
+fn backoff(attempt: u32) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let cap = 2u64.saturating_pow(attempt.min(7));
+    std::thread::sleep(Duration::from_micros(h.finish() % (cap * 1000) + 100));
+}
+
 /// One step: `f` in a `SERIALIZABLE` transaction, committed, run again on a serialization
-/// failure or deadlock (as the engine does); its latency pushed to `lat`.
+/// failure or deadlock after a random pause (as the engine does); its latency pushed to `lat`.
 fn step<T>(
     c: &mut Client,
     lat: &mut Vec<Duration>,
@@ -236,7 +246,10 @@ fn step<T>(
                 lat.push(s.elapsed());
                 return Ok(v);
             }
-            Err(e) if attempt < 30 && retryable(&*e) => attempt += 1,
+            Err(e) if attempt < 30 && retryable(&*e) => {
+                attempt += 1;
+                backoff(attempt);
+            }
             Err(e) => return Err(explain(e)),
         }
     }
