@@ -114,6 +114,24 @@ mf --json store copy --from "$dir/copy.db" --to "$back" >"$dir/refused.json" 2>&
 grep -q "not empty" "$dir/refused.json" || { cat "$dir/refused.json"; exit 1; }
 echo "store copy: $n cases, their histories and notifications identical after PostgreSQL → SQLite → PostgreSQL"
 
+step "CLI: mentorflow bench --postgres (the PostgreSQL parts at a tiny size, every figure present)"
+mf --json bench --cases 16 --timers 40 --scale 0 --repeat 1 --samples 10 --dir "$dir" \
+    --postgres "$MENTORFLOW_TEST_POSTGRES" >"$dir/bench.json"
+python3 - "$dir/bench.json" <<'EOF'
+import json, sys
+pg = json.load(open(sys.argv[1]))["postgres"]
+assert pg["clients"] == 16, pg
+for key in ["ratio", "concurrent_ratio", "timers_ratio"]:
+    assert pg[key] > 0, (key, pg)
+for part in ["floor", "engine", "concurrent_floor", "concurrent_engine", "timers_floor", "timers_engine"]:
+    assert pg[part]["per_sec"] > 0, (part, pg)
+print("bench on PostgreSQL: lifecycle %.2f, 16 clients %.2f, timers %.2f of their floors (tiny run)"
+      % (pg["ratio"], pg["concurrent_ratio"], pg["timers_ratio"]))
+EOF
+left=$("${as_server[@]}" "$bin/psql" -h "$dir" -p "$port" -U mentorflow -d postgres -tAc \
+    "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'mfbench%'")
+[ "$left" = 0 ] || { echo "the benchmark left $left schemas behind"; exit 1; }
+
 py="${MENTORFLOW_PY:-$root/target/wheel-venv/bin/python}"
 if [ -x "$py" ]; then
     step "Python on PostgreSQL: mentorflow.Engine(\"postgresql://…\")"

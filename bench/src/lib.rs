@@ -1,6 +1,6 @@
 //! mentorflow benchmarks: the engine against the SQLite floor on this machine.
 //!
-//! Five parts, run in one process by `mentorflow bench` (and [`run`]):
+//! Seven parts, run in one process by `mentorflow bench` (and [`run`]):
 //!
 //! 1. **floor** — the lifecycle workload as plain SQL with guards in plain Rust: per step,
 //!    read the case, update it with a revision check, insert the history event, insert or
@@ -16,11 +16,20 @@
 //!    read connections and must not wait for the writer.
 //! 5. **scale** — N cases bulk-loaded over states and mentors, then p50/p99 latency of
 //!    `view`, `actions`, `get` and `act`, and the process's peak memory.
+//! 6. **concurrent** ([`concurrent`]) — eight threads running the lifecycle at once on one
+//!    file engine against the single-thread floor (group commit), and `get` latency from one
+//!    more thread meanwhile.
+//! 7. **PostgreSQL** ([`postgres`], when a server is given) — lifecycle from one client and
+//!    from 16 against floors of the same statements, and timer firings against a
+//!    batched-claim floor.
 //!
 //! The lifecycle of a case: `start` (≈300 bytes of fields), `assign` (guard: the mentor is an
 //! active mentor in the directory; effect: set the mentor; schedules a timer), `accept` (guard:
 //! the actor is the mentor; effects: contacted, a note; the timer is cancelled), `log_session`
 //! (sessions += 1), `complete` (guard: a session was logged and the client contacted).
+
+pub mod concurrent;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,6 +124,9 @@ pub struct Options {
     pub samples: usize,
     /// Folder for the database files.
     pub dir: PathBuf,
+    /// A PostgreSQL server for the PostgreSQL parts ([`postgres`]; skipped when `None`).
+    #[serde(skip)]
+    pub postgres: Option<String>,
 }
 
 impl Default for Options {
@@ -126,6 +138,7 @@ impl Default for Options {
             repeat: 5,
             samples: 2_000,
             dir: std::env::temp_dir(),
+            postgres: None,
         }
     }
 }
@@ -222,6 +235,10 @@ pub struct Report {
     pub timers: Timers,
     /// Part 4.
     pub reads: ReadsUnderLoad,
+    /// Part 6: threads at once on one engine.
+    pub concurrent: concurrent::Concurrent,
+    /// The PostgreSQL parts (when a server was given).
+    pub postgres: Option<postgres::Postgres>,
     /// Part 5 (absent when `scale` is 0).
     pub scale: Option<Scale>,
     /// The largest database the run wrote (file and WAL), MB: the disk it needs at once.
@@ -296,7 +313,10 @@ pub fn estimated_disk_mb(o: &Options) -> f64 {
 
 /// How many progress steps [`run`] reports for these options.
 pub fn steps(o: &Options) -> usize {
-    5 * o.repeat.max(1) + 1 + usize::from(o.scale > 0)
+    6 * o.repeat.max(1)
+        + 1
+        + usize::from(o.scale > 0)
+        + o.postgres.as_ref().map_or(0, |_| postgres::steps(o.repeat))
 }
 
 /// Client fields of about 300 bytes.
@@ -1187,6 +1207,25 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         o.samples
     ));
     let reads = reads_under_load(o.samples, &o.dir)?;
+    let concurrent = concurrent::concurrent(
+        o.cases,
+        o.samples,
+        o.repeat,
+        &lifecycle.floor,
+        &lifecycle.engine,
+        &o.dir,
+        &mut progress,
+    )?;
+    let pg = match &o.postgres {
+        Some(url) => Some(postgres::run(
+            url,
+            o.cases,
+            o.timers,
+            o.repeat,
+            &mut progress,
+        )?),
+        None => None,
+    };
     let scale = if o.scale > 0 {
         progress(&format!("scale: loading {} cases", o.scale));
         Some(scale(o.scale, o.samples, &o.dir)?)
@@ -1199,6 +1238,8 @@ pub fn run(o: &Options, mut progress: impl FnMut(&str)) -> BenchResult<Report> {
         lifecycle,
         timers,
         reads,
+        concurrent,
+        postgres: pg,
         scale,
         peak_disk_mb: PEAK_DISK.load(Ordering::Relaxed) as f64 / 1e6,
     })

@@ -947,6 +947,10 @@ pub struct BenchArgs {
     /// Folder for the benchmark's database files (default: the system temp folder).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
+    /// A PostgreSQL server for the PostgreSQL parts (each on a fresh schema, dropped after;
+    /// skipped when not given).
+    #[arg(long, env = "MENTORFLOW_BENCH_POSTGRES", value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 /// `demo`.

@@ -30,11 +30,18 @@ fn bench_json_has_every_figure() {
         "/scale/get_p99_ms",
         "/scale/act_p99_ms",
         "/scale/peak_rss_mb",
+        "/concurrent/engine/per_sec",
+        "/concurrent/ratio",
+        "/concurrent/speedup",
+        "/concurrent/get_p50_ms",
+        "/concurrent/get_p99_ms",
         "/peak_disk_mb",
     ] {
         let x = v.pointer(path).and_then(|x| x.as_f64());
         assert!(x.is_some_and(|x| x > 0.0), "{path} missing or zero in {v}");
     }
+    assert_eq!(v["concurrent"]["threads"], 8);
+    assert!(v["concurrent"]["get_samples"].as_u64().unwrap() >= 1);
     // the benchmark cleans up its databases
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -93,7 +100,14 @@ fn bench_says_how_much_disk_it_needs_and_used() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("of free disk in"), "{stderr}");
-    assert!(stderr.contains("7 steps"), "{stderr}");
+    assert!(stderr.contains("8 steps"), "{stderr}");
+    for line in ["lifecycle: 8 threads at once", "get beside 8 writers"] {
+        let l = stdout
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("{line} in {stdout}"));
+        assert!(l.contains("ms") || l.contains("steps/s"), "{l}");
+    }
     let disk = stdout
         .lines()
         .find(|l| l.starts_with("disk: largest database"))

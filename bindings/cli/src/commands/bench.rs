@@ -20,6 +20,7 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
         repeat: a.repeat.max(1),
         samples: a.samples.max(1),
         dir: a.dir.clone().unwrap_or_else(std::env::temp_dir),
+        postgres: a.postgres.clone().filter(|u| !u.trim().is_empty()),
     };
     // Ctrl-C (or SIGTERM) removes the databases written so far before the process ends.
     let dir = options.dir.clone();
@@ -131,6 +132,61 @@ pub fn run(ctx: &Ctx, a: &BenchArgs) -> Result<(), CliError> {
         format!("{:.3} ms", r.get_p50_ms),
         format!("{:.3} ms", r.get_p99_ms),
         String::new(),
+    ]);
+    if let Some(p) = &report.postgres {
+        for (name, floor, engine, ratio, unit) in [
+            (
+                "postgres lifecycle, one client",
+                &p.floor,
+                &p.engine,
+                p.ratio,
+                "steps/s",
+            ),
+            (
+                "postgres lifecycle, 16 clients",
+                &p.concurrent_floor,
+                &p.concurrent_engine,
+                p.concurrent_ratio,
+                "steps/s",
+            ),
+            (
+                "postgres timers",
+                &p.timers_floor,
+                &p.timers_engine,
+                p.timers_ratio,
+                "firings/s",
+            ),
+        ] {
+            rows.push(vec![
+                format!("{name}: floor"),
+                format!("{:.0} {unit}", floor.per_sec),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            rows.push(vec![
+                format!("{name}: engine"),
+                format!("{:.0} {unit}", engine.per_sec),
+                String::new(),
+                String::new(),
+                format!("{ratio:.2} of the floor"),
+            ]);
+        }
+    }
+    let c = &report.concurrent;
+    rows.push(vec![
+        format!("lifecycle: {} threads at once", c.threads),
+        format!("{:.0} steps/s", c.engine.per_sec),
+        format!("{:.0} µs", c.engine.p50_us),
+        format!("{:.0} µs", c.engine.p99_us),
+        format!("{:.2}× the floor", c.ratio),
+    ]);
+    rows.push(vec![
+        format!("get beside {} writers", c.threads),
+        String::new(),
+        format!("{:.3} ms", c.get_p50_ms),
+        format!("{:.3} ms", c.get_p99_ms),
+        format!("{:.2}× one thread", c.speedup),
     ]);
     if let Some(s) = &report.scale {
         for (name, p50, p99) in [

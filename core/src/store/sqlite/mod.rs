@@ -5,6 +5,7 @@
 //! writes what the engine decided; it decides nothing.
 
 pub(crate) mod directory;
+pub(crate) mod group;
 pub(crate) mod incidents;
 pub(crate) mod outbox;
 #[cfg(test)]
@@ -778,12 +779,23 @@ impl super::DirectoryReads for Connection {
     }
 }
 
-/// Drop cached directory entries when this number moves (`PRAGMA data_version` changes when
-/// another connection committed to the file).
+/// Drop cached directory entries when this number moves: `PRAGMA data_version` changes when
+/// another connection committed to the file, and [`directory_changed`] adds a count of this
+/// process's directory writes and rolled-back writes (so the writer's cache also drops
+/// what an earlier command of the same group changed, or what a rolled-back one read).
 pub(crate) fn data_version(db: &Connection) -> Result<i64> {
-    Ok(db
+    let v: i64 = db
         .prepare_cached("PRAGMA data_version")?
-        .query_row([], |r| r.get(0))?)
+        .query_row([], |r| r.get(0))?;
+    Ok(v.wrapping_add(DIRECTORY_WRITES.load(std::sync::atomic::Ordering::SeqCst) << 32))
+}
+
+/// Directory writes and rolled-back writes in this process (see [`data_version`]).
+static DIRECTORY_WRITES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Count a directory write or a roll-back: every directory cache drops at its next command.
+pub(crate) fn directory_changed() {
+    DIRECTORY_WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 // ---- whole tables (store copy) ---------------------------------------------------------------
@@ -921,14 +933,23 @@ pub(crate) const READERS: u32 = 4;
 
 /// The SQLite store. SQLite has one writer per file: the writer connection sits behind a
 /// mutex, and writes are `BEGIN IMMEDIATE` transactions, so two processes on one file are
-/// serialised by SQLite's write lock and never deadlock. Reads of a file go through a small
+/// serialised by SQLite's write lock and never deadlock. Threads writing at once share
+/// transactions ([`group`]: group commit, each command in its own savepoint). Reads of a file go through a small
 /// pool of read-only connections ([`READERS`], opened when first needed): in WAL mode a
 /// reader sees the last commit and neither waits for the writer nor holds it up. A private
 /// `:memory:` database exists only on its one connection, so there reads share the writer's
 /// mutex.
 pub(crate) struct SqliteStore {
-    db: std::sync::Mutex<Connection>,
+    db: std::sync::Mutex<group::Writer>,
     readers: Option<r2d2::Pool<ReaderManager>>,
+    /// Threads waiting for the writer (a group is handed on while one waits).
+    waiting: std::sync::atomic::AtomicUsize,
+    /// The groups' outcomes, and the condvar their members wait on.
+    groups: std::sync::Mutex<group::Groups>,
+    finished: std::sync::Condvar,
+    /// A failure for the next group `COMMIT` (unit tests).
+    #[cfg(test)]
+    inject: std::sync::Mutex<Option<String>>,
 }
 
 /// Opens the pool's read-only connections to a file.
@@ -989,12 +1010,17 @@ impl SqliteStore {
                 })
         });
         Ok(SqliteStore {
-            db: std::sync::Mutex::new(db),
+            db: std::sync::Mutex::new(group::Writer::new(db)),
             readers,
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            groups: std::sync::Mutex::new(group::Groups::default()),
+            finished: std::sync::Condvar::new(),
+            #[cfg(test)]
+            inject: std::sync::Mutex::new(None),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, group::Writer> {
         match self.db.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -1006,9 +1032,12 @@ impl SqliteStore {
         behavior: rusqlite::TransactionBehavior,
         f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>,
     ) -> Result<()> {
-        let db = self.lock();
-        let tx = Transaction::begin(&db, behavior)?;
-        with_connection(&tx, 0, || f(&*tx))?;
+        let w = self.lock();
+        let tx = Transaction::begin(&w.db, behavior)?;
+        if let Err(e) = with_connection(&tx, 0, || f(&*tx)) {
+            directory_changed();
+            return Err(e);
+        }
         tx.commit()?;
         Ok(())
     }
@@ -1016,7 +1045,11 @@ impl SqliteStore {
 
 impl super::Store for SqliteStore {
     fn write(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
-        self.run(rusqlite::TransactionBehavior::Immediate, f)
+        if self.readers.is_none() {
+            // in memory: reads share the writer, so nothing stays uncommitted between commands
+            return self.run(rusqlite::TransactionBehavior::Immediate, f);
+        }
+        self.write_grouped(f)
     }
     fn read(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
         let Some(pool) = &self.readers else {
@@ -1284,6 +1317,7 @@ impl super::Tx for Connection {
         ack(self, id, at)
     }
     fn put_person(&self, p: &crate::directory::Person) -> Result<()> {
+        directory_changed();
         put_person(self, p)
     }
     fn get_person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
@@ -1296,9 +1330,11 @@ impl super::Tx for Connection {
         list_people(self, org)
     }
     fn remove_person(&self, id: &str) -> Result<bool> {
+        directory_changed();
         remove_person(self, id)
     }
     fn put_org(&self, o: &crate::directory::Org) -> Result<()> {
+        directory_changed();
         put_org(self, o)
     }
     fn get_org(&self, id: &str) -> Result<Option<crate::directory::Org>> {
@@ -1308,6 +1344,7 @@ impl super::Tx for Connection {
         list_orgs(self)
     }
     fn remove_org(&self, id: &str) -> Result<bool> {
+        directory_changed();
         remove_org(self, id)
     }
     fn insert_token(
@@ -1394,6 +1431,7 @@ impl super::Tx for Connection {
         Ok(self.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
     }
     fn import_rows(&self, table: &str, rows: &super::copy::Rows) -> Result<()> {
+        directory_changed();
         import_rows(self, table, rows)
     }
     fn after_import(&self) -> Result<()> {
