@@ -1120,6 +1120,7 @@ fn case_context(
         "states": graph,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
+        "operator_panel": crate::ops::operator_panel(e, case, me)?,
     }))
 }
 
