@@ -246,7 +246,7 @@ pub(crate) fn operator_panel(e: &Engine, case: &Case, me: &str) -> mentorflow::R
         })?
         .len();
     Ok(json!({
-        "href": format!("/admin/cases/{}", case.id),
+        "case": case.id,
         "suspended": mark(&case.suspended),
         "cancelled": mark(&case.cancelled),
         "open": case.open,
