@@ -22,6 +22,8 @@
 //! the actor is the mentor; effects: contacted, a note; the timer is cancelled), `log_session`
 //! (sessions += 1), `complete` (guard: a session was logged and the client contacted).
 
+pub mod portal_load;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -310,7 +312,7 @@ pub fn client_data(i: usize) -> Value {
     })
 }
 
-fn people() -> Vec<Person> {
+pub(crate) fn people() -> Vec<Person> {
     let mut p = vec![Person::new("cody").org("ch1").role("coordinator")];
     for m in 0..20 {
         p.push(
