@@ -156,6 +156,13 @@ async fn incidents(
             .into())
         }
     }
+    if let Some(c) = q.case {
+        if c < 1 {
+            return Err(
+                Failure::bad("case", format!("case must be a case id from 1, got {c}")).into(),
+            );
+        }
+    }
     if let Some(n) = q.limit {
         if !(1..=1000).contains(&n) {
             return Err(Failure::bad(

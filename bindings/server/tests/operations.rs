@@ -295,8 +295,36 @@ async fn the_incidents_api_is_for_operators_only() {
     assert_eq!(body["incidents"][0]["timer"], "remind");
     let (status, body) = api(&app, "GET", "/api/incidents?status=bad", &olga, Value::Null).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = api(&app, "GET", "/api/incidents?case=x", &olga, Value::Null).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    for bad in ["case=x", "case=0", "limit=0", "limit=1001", "colour=red"] {
+        let (status, body) = api(
+            &app,
+            "GET",
+            &format!("/api/incidents?{bad}"),
+            &olga,
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, body) = api(
+        &app,
+        "GET",
+        &format!("/api/incidents?case={case}&status=all&limit=5"),
+        &olga,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["incidents"].as_array().unwrap().len(), 1);
+    let (_, body) = api(
+        &app,
+        "GET",
+        &format!("/api/incidents?case={}", case + 1),
+        &olga,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(body["incidents"], json!([]));
     let (status, _) = api(&app, "GET", "/api/incidents/999", &olga, Value::Null).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
