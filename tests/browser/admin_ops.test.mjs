@@ -73,8 +73,8 @@ async function demoSignIn(page, name) {
 }
 
 test('an operator sees health and incidents, suspends and resumes a case, reassigns after a dry run', async () => {
-  const page = await open('gus');
-  await demoSignIn(page, 'Gus Ferreira');
+  const page = await open('cody');
+  await demoSignIn(page, 'Cody Nguyen');
   await page.goto(`${URL}/admin`);
   await page.getByRole('heading', { name: /^Health: / }).waitFor();
   await page.getByText('Open incidents', { exact: true }).waitFor();
@@ -85,13 +85,17 @@ test('an operator sees health and incidents, suspends and resumes a case, reassi
 
   // a case from his first list
   await page.goto(`${URL}/`);
-  await page.locator('a.box').first().click();
+  const boxes = await page.locator('a.box').evaluateAll((as) =>
+    as.map((a) => ({ href: a.getAttribute('href'), count: Number(a.querySelector('.count')?.textContent) })));
+  const full = boxes.find((b) => b.href.startsWith('/views/') && b.count > 0);
+  assert.ok(full, `a list with cases among ${JSON.stringify(boxes)}`);
+  await page.goto(`${URL}${full.href}`);
   await page.locator('table.list tbody tr a').first().click();
   await page.getByRole('heading', { name: 'Operator controls' }).waitFor();
   const caseUrl = page.url();
   await page.getByLabel('Reason for suspending').fill('client asked for a pause');
   await page.getByRole('button', { name: 'Suspend', exact: true }).click();
-  await page.getByText(/Suspended by Gus Ferreira .*client asked for a pause/).waitFor();
+  await page.getByText(/Suspended by Cody Nguyen .*client asked for a pause/).waitFor();
   await look(page, '42-case-suspended');
   await page.getByLabel('Reason for resuming').fill('client is back');
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
