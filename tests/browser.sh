@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The portal's browser stories (tests/browser/stories.test.mjs) in Debian's headless Chromium,
+# The portal's browser stories (tests/browser/stories.test.mjs, then the operators' story
+# tests/browser/admin_ops.test.mjs) in Debian's headless Chromium,
 # driven by playwright-core, with axe-core accessibility checks. Builds the CLI, starts
 # `mentorflow serve --demo` on a free loopback port with its own database and mail folder,
 # runs the stories, stops the server. Screenshots go to target/browser-shots/.
@@ -60,7 +61,7 @@ rm -f target/browser-shots/*.png
 
 status=0
 (cd tests/browser && MF_URL=$url MF_MAIL=$work/mail MF_SHOTS=$root/target/browser-shots \
-    node --test --test-reporter=spec --test-concurrency=1 stories.test.mjs) || status=$?
+    node --test --test-reporter=spec --test-concurrency=1 stories.test.mjs admin_ops.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "browser tests failed; the server's log:" >&2
     tail -n 40 "$work/serve.log" >&2

@@ -29,6 +29,7 @@
 //! (sessions += 1), `complete` (guard: a session was logged and the client contacted).
 
 pub mod concurrent;
+pub mod portal_load;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};
@@ -330,7 +331,7 @@ pub fn client_data(i: usize) -> Value {
     })
 }
 
-fn people() -> Vec<Person> {
+pub(crate) fn people() -> Vec<Person> {
     let mut p = vec![Person::new("cody").org("ch1").role("coordinator")];
     for m in 0..20 {
         p.push(

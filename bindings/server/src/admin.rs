@@ -4,6 +4,8 @@
 //! their versions, and the outbox's deliveries with retry and drop. Everyone else gets 404,
 //! exactly like a page that does not exist. Every change goes through the engine's own calls
 //! (`replace_person`, `replace_org`, `retry_delivery`, `drop_delivery`), one transaction each.
+//! The home shows the health report's counts; incidents, the controls on a case and bulk
+//! reassignment are in `ops`.
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -31,6 +33,7 @@ pub fn routes() -> Router<App> {
         .route("/admin/definitions", get(definitions))
         .route("/admin/outbox", get(outbox))
         .route("/admin/outbox/{id}/{what}", post(outbox_act))
+        .merge(crate::ops::routes())
 }
 
 /// A signed-in operator. Anyone else: the same 404 as a page that does not exist.
@@ -76,11 +79,25 @@ async fn index(State(app): State<App>, Operator(s): Operator) -> Result<Response
     let counts = app
         .run(|e| {
             let attention = e.deliveries(&DeliveryFilter::default())?.len();
+            // the same report as `mentorflow health` (timers overdue by more than 5 minutes)
+            let h = e.health(chrono::Duration::minutes(5))?;
             Ok(json!({
                 "people": e.people(None)?.len(),
                 "orgs": e.orgs()?.len(),
                 "definitions": e.definitions().len(),
                 "attention": attention,
+                "incidents": h.open_incidents,
+                "health": {
+                    "healthy": h.healthy(),
+                    "schema_version": h.schema_version,
+                    "overdue_timers": h.overdue_timers,
+                    "outbox_backlog": h.outbox_backlog,
+                    "failed_deliveries": h.failed_deliveries,
+                    "dead_letters": h.dead_letters,
+                    "open_incidents": h.open_incidents,
+                    "next_due": h.next_due.map(crate::ops::utc),
+                    "last_committed": h.last_committed_at.map(crate::ops::utc),
+                },
             }))
         })
         .await?;

@@ -30,6 +30,8 @@ mod forms;
 pub mod links;
 pub mod mail;
 pub mod openapi;
+mod ops;
+mod ops_api;
 mod pages;
 pub mod password;
 mod render;
@@ -259,7 +261,12 @@ impl App {
 fn api_parts() -> (Router<App>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api", api::routes().fallback(api::not_found))
+        .nest(
+            "/api",
+            api::routes()
+                .merge(ops_api::routes())
+                .fallback(api::not_found),
+        )
         .split_for_parts()
 }
 

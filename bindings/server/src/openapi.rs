@@ -127,6 +127,21 @@ pub struct CaseSchema {
     pub updated_at: String,
     #[schema(nullable)]
     pub parent: Option<i64>,
+    /// Set while an operator has suspended the case (actions refused, timers waiting).
+    #[schema(nullable)]
+    pub suspended: Option<OperatorMark>,
+    /// Set when an operator cancelled the case (it ended where it was).
+    #[schema(nullable)]
+    pub cancelled: Option<OperatorMark>,
+}
+
+/// Who suspended or cancelled a case, when and why (`mentorflow::OperatorMark`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorMark {
+    /// The operator.
+    pub by: String,
+    pub at: String,
+    pub reason: String,
 }
 
 /// `{"case": Case}`.

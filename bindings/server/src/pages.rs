@@ -1128,6 +1128,7 @@ fn case_context(
         "diagram": diagram,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
+        "operator_panel": crate::ops::operator_panel(e, case, me)?,
     }))
 }
 

@@ -50,6 +50,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_outbox.html",
         include_str!("../templates/admin_outbox.html"),
     ),
+    (
+        "admin_incidents.html",
+        include_str!("../templates/admin_incidents.html"),
+    ),
+    (
+        "admin_reassign.html",
+        include_str!("../templates/admin_reassign.html"),
+    ),
+    (
+        "_operator_panel.html",
+        include_str!("../templates/_operator_panel.html"),
+    ),
 ];
 
 /// The stylesheet (vendored: no network, no build step).
