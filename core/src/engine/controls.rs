@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::step;
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::metrics::Command;
 use crate::model::{Case, Decision, Effect, Event, OperatorMark, TimerPlan};
 use crate::store::Tx;
 
@@ -146,71 +147,79 @@ impl Engine {
         }
         self.check_operator(operator, control)?;
         let now = self.now();
-        let case = self.write(|db| {
-            let row = db
-                .load_case(case_id)?
-                .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
-            let def = self.definition_at(db, &row.workflow, row.version)?;
-            let old = step::to_case(&def, row);
-            if let Some(m) = &old.cancelled {
-                return Err(Error::Cancelled {
-                    case_id,
-                    by: m.by.clone(),
-                    at: m.at,
-                    reason: m.reason.clone(),
-                });
-            }
-            let plan = decide(&old, db, now)?;
-            let mark = OperatorMark {
-                by: operator.to_owned(),
-                at: now,
-                reason: reason.to_owned(),
-            };
-            let mut new = old.clone();
-            new.revision = old.revision + 1;
-            new.updated_at = now;
-            match plan.effects.first() {
-                Some(Effect::Suspended) => new.suspended = Some(mark),
-                Some(Effect::Resumed) => new.suspended = None,
-                Some(Effect::Cancelled) => {
-                    new.suspended = None;
-                    new.cancelled = Some(mark);
-                    new.open = false;
+        let command = match control {
+            "case.suspend" => Command::Suspend,
+            "case.resume" => Command::Resume,
+            "case.cancel" => Command::Cancel,
+            _ => Command::Repair,
+        };
+        let case = self.observed(command, Some(case_id), control, || {
+            self.write(|db| {
+                let row = db
+                    .load_case(case_id)?
+                    .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
+                let def = self.definition_at(db, &row.workflow, row.version)?;
+                let old = step::to_case(&def, row);
+                if let Some(m) = &old.cancelled {
+                    return Err(Error::Cancelled {
+                        case_id,
+                        by: m.by.clone(),
+                        at: m.at,
+                        reason: m.reason.clone(),
+                    });
                 }
-                _ => {}
-            }
-            if let Some(s) = &plan.to_state {
-                new.state = s.clone();
-            }
-            if let Some(l) = &plan.state_label {
-                new.state_label = l.clone();
-                new.tags = plan.tags.clone();
-            }
-            if let Some(open) = plan.open {
-                new.open = open;
-            }
-            let mut inputs = plan.inputs.clone();
-            inputs.insert("reason".into(), Value::String(reason.to_owned()));
-            let event = Event {
-                id: 0,
-                case_id,
-                seq: new.revision,
-                at: now,
-                actor: operator.to_owned(),
-                action: plan.action.to_owned(),
-                from_state: Some(old.state.clone()),
-                to_state: new.state.clone(),
-                inputs,
-                effects: plan.effects.clone(),
-            };
-            db.apply(Decision {
-                case: new,
-                expected_revision: Some(old.revision),
-                participants: Vec::new(),
-                timers: plan.timers.clone(),
-                outbox: Vec::new(),
-                copies: Vec::new(),
-                event,
+                let plan = decide(&old, db, now)?;
+                let mark = OperatorMark {
+                    by: operator.to_owned(),
+                    at: now,
+                    reason: reason.to_owned(),
+                };
+                let mut new = old.clone();
+                new.revision = old.revision + 1;
+                new.updated_at = now;
+                match plan.effects.first() {
+                    Some(Effect::Suspended) => new.suspended = Some(mark),
+                    Some(Effect::Resumed) => new.suspended = None,
+                    Some(Effect::Cancelled) => {
+                        new.suspended = None;
+                        new.cancelled = Some(mark);
+                        new.open = false;
+                    }
+                    _ => {}
+                }
+                if let Some(s) = &plan.to_state {
+                    new.state = s.clone();
+                }
+                if let Some(l) = &plan.state_label {
+                    new.state_label = l.clone();
+                    new.tags = plan.tags.clone();
+                }
+                if let Some(open) = plan.open {
+                    new.open = open;
+                }
+                let mut inputs = plan.inputs.clone();
+                inputs.insert("reason".into(), Value::String(reason.to_owned()));
+                let event = Event {
+                    id: 0,
+                    case_id,
+                    seq: new.revision,
+                    at: now,
+                    actor: operator.to_owned(),
+                    action: plan.action.to_owned(),
+                    from_state: Some(old.state.clone()),
+                    to_state: new.state.clone(),
+                    inputs,
+                    effects: plan.effects.clone(),
+                };
+                db.apply(Decision {
+                    case: new,
+                    expected_revision: Some(old.revision),
+                    participants: Vec::new(),
+                    timers: plan.timers.clone(),
+                    outbox: Vec::new(),
+                    copies: Vec::new(),
+                    event,
+                })
             })
         })?;
         self.after_commit();
@@ -345,12 +354,17 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         ids.sort_unstable();
+        if let Some(to) = &options.to {
+            self.check_successor(&ids, options, to)?;
+        }
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
             let one = if options.dry_run {
                 self.read(|db| self.reassign_case(db, id, options, operator, reason, false))?
             } else {
-                self.write(|db| self.reassign_case(db, id, options, operator, reason, true))?
+                self.observed(Command::Reassign, Some(id), "case.reassign", || {
+                    self.write(|db| self.reassign_case(db, id, options, operator, reason, true))
+                })?
             };
             cases.push(one);
         }
@@ -363,6 +377,52 @@ impl Engine {
             to: options.to.clone(),
             cases,
         })
+    }
+
+    /// The successor must be able to hold each case role they take: where the case's
+    /// organisation has people holding a directory role of the case role's name (`mentor`),
+    /// the successor must hold it too. Otherwise the whole reassignment is refused, naming the
+    /// role, the organisation and the cases, before anything changes.
+    fn check_successor(&self, ids: &[i64], o: &ReassignOptions, to: &str) -> Result<()> {
+        let person = self.person(to)?;
+        let mut missing: Vec<(String, String, Vec<i64>)> = Vec::new();
+        self.read(|db| {
+            missing.clear();
+            for id in ids {
+                let Some(row) = db.load_case(*id)? else {
+                    continue;
+                };
+                for (role, held) in &row.participants {
+                    let wanted = o.role.as_deref().is_none_or(|w| w == role);
+                    if !wanted || !held.contains(&o.from) || person.has_role(role) {
+                        continue;
+                    }
+                    if db.people_with_role(&row.org, role)?.is_empty() {
+                        continue; // not a role the directory gives (a client, an owner)
+                    }
+                    match missing
+                        .iter_mut()
+                        .find(|(r, org, _)| r == role && *org == row.org)
+                    {
+                        Some((_, _, cases)) => cases.push(*id),
+                        None => missing.push((role.clone(), row.org.clone(), vec![*id])),
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let Some((role, org, cases)) = missing.first() else {
+            return Ok(());
+        };
+        let list: Vec<String> = cases.iter().map(i64::to_string).collect();
+        Err(Error::validation(
+            "to",
+            format!(
+                "`{to}` cannot take the case role `{role}`: they do not hold the directory role `{role}` that its holders have in organisation `{org}` (case{} {}); give it to them first, or choose someone who holds it",
+                if cases.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+        ))
     }
 
     /// One case of a reassignment (also the replay's repeat of its event).

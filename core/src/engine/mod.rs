@@ -34,6 +34,7 @@ use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
 use crate::hooks::{Consumer, DeliveryPolicy, Hook};
+use crate::metrics::{Command, Gauges, Metrics, Recorder};
 use crate::script::{Limits, Scripts};
 use crate::store::{self, DirectoryReads, NotificationFilter, Store, Tx};
 use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
@@ -283,6 +284,7 @@ impl EngineBuilder {
                 delivery: self.delivery,
                 path: self.location.file().map(Path::to_path_buf),
                 operator_roles: self.operator_roles,
+                metrics: Recorder::default(),
             }),
         })
     }
@@ -383,6 +385,8 @@ pub(crate) struct Inner {
     delivery: DeliveryPolicy,
     path: Option<PathBuf>,
     operator_roles: Vec<String>,
+    /// Counters of commands, firings and deliveries ([`Engine::metrics`]).
+    pub(crate) metrics: Recorder,
 }
 
 /// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
@@ -971,14 +975,17 @@ impl Engine {
             start.data,
             start.inputs
         ]);
-        let case = self.write(|db| {
-            self.once(
-                db,
-                &start.actor,
-                start.idempotency_key.as_deref(),
-                &command,
-                || step::start(self, db, &def, &start),
-            )
+        let action = start.action.as_deref().unwrap_or_default();
+        let case = self.observed(Command::Start, None, action, || {
+            self.write(|db| {
+                self.once(
+                    db,
+                    &start.actor,
+                    start.idempotency_key.as_deref(),
+                    &command,
+                    || step::start(self, db, &def, &start),
+                )
+            })
         })?;
         self.after_commit();
         Ok(case)
@@ -1018,13 +1025,15 @@ impl Engine {
 
     /// Start many cases in one transaction (bulk loads). All or nothing.
     pub fn start_many(&self, starts: &[Start]) -> Result<Vec<Case>> {
-        let cases = self.write(|db| {
-            let mut out = Vec::with_capacity(starts.len());
-            for s in starts {
-                let def = self.definition_to_start(&s.workflow)?;
-                out.push(step::start(self, db, &def, s)?);
-            }
-            Ok(out)
+        let cases = self.observed(Command::Start, None, "start_many", || {
+            self.write(|db| {
+                let mut out = Vec::with_capacity(starts.len());
+                for s in starts {
+                    let def = self.definition_to_start(&s.workflow)?;
+                    out.push(step::start(self, db, &def, s)?);
+                }
+                Ok(out)
+            })
         })?;
         self.after_commit();
         Ok(cases)
@@ -1033,8 +1042,9 @@ impl Engine {
     /// Do an action on a case as a person.
     pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case =
-            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None))?;
+        let case = self.observed(Command::Act, Some(case_id), action, || {
+            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None))
+        })?;
         self.after_commit();
         Ok(case)
     }
@@ -1042,20 +1052,22 @@ impl Engine {
     /// Do many actions in one transaction (bulk work, imports). All or nothing: the first
     /// refusal or failure rolls every one of them back.
     pub fn act_many(&self, acts: &[Act]) -> Result<Vec<Case>> {
-        let cases = self.write(|db| {
-            let mut out = Vec::with_capacity(acts.len());
-            for a in acts {
-                out.push(step::act(
-                    self,
-                    db,
-                    a.case_id,
-                    &a.action,
-                    &a.actor,
-                    a.inputs.clone(),
-                    None,
-                )?);
-            }
-            Ok(out)
+        let cases = self.observed(Command::Act, None, "act_many", || {
+            self.write(|db| {
+                let mut out = Vec::with_capacity(acts.len());
+                for a in acts {
+                    out.push(step::act(
+                        self,
+                        db,
+                        a.case_id,
+                        &a.action,
+                        &a.actor,
+                        a.inputs.clone(),
+                        None,
+                    )?);
+                }
+                Ok(out)
+            })
         })?;
         self.after_commit();
         Ok(cases)
@@ -1072,16 +1084,18 @@ impl Engine {
         inputs: Value,
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case = self.write(|db| {
-            step::act(
-                self,
-                db,
-                case_id,
-                action,
-                actor,
-                inputs.clone(),
-                Some(revision),
-            )
+        let case = self.observed(Command::Act, Some(case_id), action, || {
+            self.write(|db| {
+                step::act(
+                    self,
+                    db,
+                    case_id,
+                    action,
+                    actor,
+                    inputs.clone(),
+                    Some(revision),
+                )
+            })
         })?;
         self.after_commit();
         Ok(case)
@@ -1099,24 +1113,26 @@ impl Engine {
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
         let command = serde_json::json!(["act", case_id, action, inputs]);
-        let case = self.write(|db| {
-            self.once(
-                db,
-                actor,
-                options.idempotency_key.as_deref(),
-                &command,
-                || {
-                    step::act(
-                        self,
-                        db,
-                        case_id,
-                        action,
-                        actor,
-                        inputs.clone(),
-                        options.revision,
-                    )
-                },
-            )
+        let case = self.observed(Command::Act, Some(case_id), action, || {
+            self.write(|db| {
+                self.once(
+                    db,
+                    actor,
+                    options.idempotency_key.as_deref(),
+                    &command,
+                    || {
+                        step::act(
+                            self,
+                            db,
+                            case_id,
+                            action,
+                            actor,
+                            inputs.clone(),
+                            options.revision,
+                        )
+                    },
+                )
+            })
         })?;
         self.after_commit();
         Ok(case)
@@ -1390,10 +1406,67 @@ impl Engine {
         sweep::deliver(self)
     }
 
+    /// The engine's metrics: its own counters (commands by outcome, the latency histogram,
+    /// firings and deliveries) and the database's gauges (timers due and overdue, the outbox
+    /// backlog and failures, dead letters, open incidents). See [`crate::metrics`].
+    pub fn metrics(&self) -> Result<Metrics> {
+        let now = self.now();
+        let gauges = self.read(|db| {
+            let n = |c: i64| u64::try_from(c).unwrap_or_default();
+            let (backlog, failed) = db.outbox_backlog()?;
+            Ok(Gauges {
+                timers_due: n(db.count_due_timers(now)?),
+                timers_overdue: n(db.count_due_timers(now - chrono::Duration::minutes(5))?),
+                outbox_backlog: n(backlog),
+                outbox_failed: n(failed),
+                dead_letters: n(db.dead_letters()?),
+                open_incidents: n(db.open_incidents()?),
+            })
+        })?;
+        Ok(self.inner.metrics.snapshot(gauges))
+    }
+
+    /// Run one command's transaction, counting it (kind, outcome, latency) and logging it.
+    pub(crate) fn observed<T: metrics_subject::Subject>(
+        &self,
+        command: Command,
+        case: Option<i64>,
+        action: &str,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let started = std::time::Instant::now();
+        let r = f();
+        let case = case.or_else(|| r.as_ref().ok().and_then(|t| t.case_id()));
+        self.inner
+            .metrics
+            .command(command, case, action, started.elapsed(), r.as_ref().err());
+        r
+    }
+
     fn after_commit(&self) {
         // Delivery problems are recorded on the outbox rows and retried by the next tick;
         // they never fail the command that already committed.
         let _ = self.deliver();
+    }
+}
+
+mod metrics_subject {
+    /// What a command returns, for its log line: the case it changed, if one.
+    pub(crate) trait Subject {
+        fn case_id(&self) -> Option<i64> {
+            None
+        }
+    }
+    impl Subject for super::Case {
+        fn case_id(&self) -> Option<i64> {
+            Some(self.id)
+        }
+    }
+    impl Subject for Vec<super::Case> {}
+    impl Subject for super::CaseReassignment {
+        fn case_id(&self) -> Option<i64> {
+            Some(self.case)
+        }
     }
 }
 
