@@ -28,6 +28,16 @@
 //! [links]                         # e-mail action links (Accept/Decline from the mail)
 //! secret_env = "MENTORFLOW_LINK_SECRET"   # at least 32 characters, read from this variable
 //! ttl_days = 14                   # how long a link works (default 14)
+//!
+//! [metrics]                       # GET /metrics (Prometheus); an operator's API token always works
+//! allow = ["127.0.0.1"]           # addresses that may read it without a token (default: none)
+//!
+//! [[webhooks]]                    # POST each notification as JSON (repeatable)
+//! name = "crm"                    # consumer `webhook:crm` (its own retries and dead letters)
+//! url = "https://crm.example.org/hooks/mentorflow"
+//! secret_env = "MENTORFLOW_WEBHOOK_SECRET"    # HMAC-SHA256 key, at least 16 characters
+//! timeout_seconds = 10            # default 10
+//! signals = true                  # also post signals (default true)
 //! ```
 //!
 //! Unknown keys are refused (a misspelt key is not silently ignored); every error names the
@@ -59,6 +69,80 @@ pub struct FileConfig {
     pub links: LinksConfig,
     /// `[proxy]`: single sign-on by a trusted reverse proxy's header.
     pub proxy: Option<ProxyConfig>,
+    /// `[metrics]`: who reads `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `[[webhooks]]`: endpoints that receive each notification.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Addresses that may read `/metrics` without a token.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl MetricsConfig {
+    /// The allowed addresses; one that is not an IP address is an error naming it.
+    pub fn allow(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        self.allow
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| format!("metrics.allow: \"{a}\" is not an IP address"))
+            })
+            .collect()
+    }
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The webhook's name: its consumer is `webhook:NAME`.
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// The environment variable holding the signing secret (never the secret itself).
+    pub secret_env: String,
+    /// How long to wait for the endpoint (default 10 s).
+    pub timeout_seconds: Option<u64>,
+    /// Post signals too (default true).
+    pub signals: Option<bool>,
+}
+
+impl FileConfig {
+    /// The configured webhooks, their secrets read from the environment; an error names the
+    /// entry and what is wrong (a missing variable, a bad URL, a name used twice).
+    pub fn webhooks(&self) -> Result<Vec<crate::webhook::Webhook>, String> {
+        let mut out: Vec<crate::webhook::Webhook> = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let at = format!("webhooks[{i}] (`{}`)", w.name);
+            let secret = std::env::var(&w.secret_env).map_err(|_| {
+                format!(
+                    "{at}: secret_env: the environment variable {} is not set",
+                    w.secret_env
+                )
+            })?;
+            let hook = crate::webhook::Webhook::new(
+                &w.name,
+                &w.url,
+                secret.as_bytes(),
+                Duration::from_secs(w.timeout_seconds.unwrap_or(10).clamp(1, 300)),
+                w.signals.unwrap_or(true),
+            )
+            .map_err(|e| format!("{at}: {e}"))?;
+            if out.iter().any(|h| h.consumer() == hook.consumer()) {
+                return Err(format!("{at}: the name `{}` is used twice", w.name));
+            }
+            out.push(hook);
+        }
+        Ok(out)
+    }
 }
 
 /// `[proxy]`.
@@ -184,6 +268,11 @@ impl FileConfig {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         c.links
             .ttl()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.metrics
+            .allow()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.webhooks()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(c)
     }
