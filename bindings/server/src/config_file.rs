@@ -354,7 +354,10 @@ mod tests {
         assert_eq!(c.metrics.allow().expect("valid").len(), 2);
         let c = FileConfig::parse("[metrics]\nallow = [\"localhost\"]\n").expect("parses");
         let err = c.metrics.allow().expect_err("a name is no address");
-        assert!(err.contains("metrics.allow") && err.contains("localhost"), "{err}");
+        assert!(
+            err.contains("metrics.allow") && err.contains("localhost"),
+            "{err}"
+        );
 
         let var = "MENTORFLOW_TEST_WEBHOOK_SECRET_CONFIG";
         let text = format!(
@@ -362,15 +365,22 @@ mod tests {
         );
         let c = FileConfig::parse(&text).expect("parses");
         let err = c.webhooks().expect_err("the variable is not set");
-        assert!(err.contains("webhooks[0] (`crm`)") && err.contains(var), "{err}");
+        assert!(
+            err.contains("webhooks[0] (`crm`)") && err.contains(var),
+            "{err}"
+        );
         // set once, for this test only (no other test reads it)
         std::env::set_var(var, "sixteen-characters-or-more");
         let hooks = c.webhooks().expect("valid");
         assert_eq!(hooks[0].consumer(), "webhook:crm");
         let twice = FileConfig::parse(&format!("{text}{text}")).expect("parses");
         let err = twice.webhooks().expect_err("one name twice");
-        assert!(err.contains("webhooks[1]") && err.contains("twice"), "{err}");
-        let err = FileConfig::parse(&text.replace("secret_env", "secret")).expect_err("unknown key");
+        assert!(
+            err.contains("webhooks[1]") && err.contains("twice"),
+            "{err}"
+        );
+        let err =
+            FileConfig::parse(&text.replace("secret_env", "secret")).expect_err("unknown key");
         assert!(err.contains("line"), "{err}");
     }
 
