@@ -291,6 +291,11 @@ fn deliver_inner(engine: &Engine) -> Result<TickReport> {
             if outcomes.is_empty() {
                 continue;
             }
+            for (i, outcome) in &outcomes {
+                if let Some(Err(e)) = outcome {
+                    log_failure(id, names[*i], 1, e);
+                }
+            }
             let now = engine.now();
             let (failures, dead) = engine.write(|tx| {
                 let (mut failures, mut dead) = (0, 0);
@@ -299,7 +304,6 @@ fn deliver_inner(engine: &Engine) -> Result<TickReport> {
                     match outcome {
                         Some(Ok(())) => tx.record_delivery_success(id, name, 1, now)?,
                         Some(Err(e)) => {
-                            log_failure(id, name, 1, e);
                             failures += 1;
                             if failed(&policy, tx, (id, name, 1), e, now)? {
                                 dead += 1;
@@ -334,6 +338,9 @@ fn deliver_inner(engine: &Engine) -> Result<TickReport> {
                 let id = item_id(item);
                 let outcome = offer(c, item);
                 let attempt = attempts + 1;
+                if let Err(e) = &outcome {
+                    log_failure(id, &c.name, attempt, e);
+                }
                 let at = engine.now();
                 let dead = engine.write(|tx| match &outcome {
                     Ok(()) => {
@@ -341,10 +348,7 @@ fn deliver_inner(engine: &Engine) -> Result<TickReport> {
                         tx.settle_outbox(id, &names, at)?;
                         Ok(false)
                     }
-                    Err(e) => {
-                        log_failure(id, &c.name, attempt, e);
-                        failed(&policy, tx, (id, &c.name, attempt), e, at)
-                    }
+                    Err(e) => failed(&policy, tx, (id, &c.name, attempt), e, at),
                 })?;
                 match outcome {
                     Ok(()) => {
