@@ -147,81 +147,81 @@ impl Engine {
         }
         self.check_operator(operator, control)?;
         let now = self.now();
+        let t = std::time::Instant::now();
+        let case = self.write(|db| {
+            let row = db
+                .load_case(case_id)?
+                .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
+            let def = self.definition_at(db, &row.workflow, row.version)?;
+            let old = step::to_case(&def, row);
+            if let Some(m) = &old.cancelled {
+                return Err(Error::Cancelled {
+                    case_id,
+                    by: m.by.clone(),
+                    at: m.at,
+                    reason: m.reason.clone(),
+                });
+            }
+            let plan = decide(&old, db, now)?;
+            let mark = OperatorMark {
+                by: operator.to_owned(),
+                at: now,
+                reason: reason.to_owned(),
+            };
+            let mut new = old.clone();
+            new.revision = old.revision + 1;
+            new.updated_at = now;
+            match plan.effects.first() {
+                Some(Effect::Suspended) => new.suspended = Some(mark),
+                Some(Effect::Resumed) => new.suspended = None,
+                Some(Effect::Cancelled) => {
+                    new.suspended = None;
+                    new.cancelled = Some(mark);
+                    new.open = false;
+                }
+                _ => {}
+            }
+            if let Some(s) = &plan.to_state {
+                new.state = s.clone();
+            }
+            if let Some(l) = &plan.state_label {
+                new.state_label = l.clone();
+                new.tags = plan.tags.clone();
+            }
+            if let Some(open) = plan.open {
+                new.open = open;
+            }
+            let mut inputs = plan.inputs.clone();
+            inputs.insert("reason".into(), Value::String(reason.to_owned()));
+            let event = Event {
+                id: 0,
+                case_id,
+                seq: new.revision,
+                at: now,
+                actor: operator.to_owned(),
+                action: plan.action.to_owned(),
+                from_state: Some(old.state.clone()),
+                to_state: new.state.clone(),
+                inputs,
+                effects: plan.effects.clone(),
+            };
+            db.apply(Decision {
+                case: new,
+                expected_revision: Some(old.revision),
+                participants: Vec::new(),
+                timers: plan.timers.clone(),
+                outbox: Vec::new(),
+                copies: Vec::new(),
+                event,
+            })
+        });
         let command = match control {
             "case.suspend" => Command::Suspend,
             "case.resume" => Command::Resume,
             "case.cancel" => Command::Cancel,
             _ => Command::Repair,
         };
-        let case = self.observed(command, Some(case_id), control, || {
-            self.write(|db| {
-                let row = db
-                    .load_case(case_id)?
-                    .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
-                let def = self.definition_at(db, &row.workflow, row.version)?;
-                let old = step::to_case(&def, row);
-                if let Some(m) = &old.cancelled {
-                    return Err(Error::Cancelled {
-                        case_id,
-                        by: m.by.clone(),
-                        at: m.at,
-                        reason: m.reason.clone(),
-                    });
-                }
-                let plan = decide(&old, db, now)?;
-                let mark = OperatorMark {
-                    by: operator.to_owned(),
-                    at: now,
-                    reason: reason.to_owned(),
-                };
-                let mut new = old.clone();
-                new.revision = old.revision + 1;
-                new.updated_at = now;
-                match plan.effects.first() {
-                    Some(Effect::Suspended) => new.suspended = Some(mark),
-                    Some(Effect::Resumed) => new.suspended = None,
-                    Some(Effect::Cancelled) => {
-                        new.suspended = None;
-                        new.cancelled = Some(mark);
-                        new.open = false;
-                    }
-                    _ => {}
-                }
-                if let Some(s) = &plan.to_state {
-                    new.state = s.clone();
-                }
-                if let Some(l) = &plan.state_label {
-                    new.state_label = l.clone();
-                    new.tags = plan.tags.clone();
-                }
-                if let Some(open) = plan.open {
-                    new.open = open;
-                }
-                let mut inputs = plan.inputs.clone();
-                inputs.insert("reason".into(), Value::String(reason.to_owned()));
-                let event = Event {
-                    id: 0,
-                    case_id,
-                    seq: new.revision,
-                    at: now,
-                    actor: operator.to_owned(),
-                    action: plan.action.to_owned(),
-                    from_state: Some(old.state.clone()),
-                    to_state: new.state.clone(),
-                    inputs,
-                    effects: plan.effects.clone(),
-                };
-                db.apply(Decision {
-                    case: new,
-                    expected_revision: Some(old.revision),
-                    participants: Vec::new(),
-                    timers: plan.timers.clone(),
-                    outbox: Vec::new(),
-                    copies: Vec::new(),
-                    event,
-                })
-            })
-        })?;
+        let case = self.observe(t, command, Some(case_id), control, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -362,9 +362,10 @@ impl Engine {
             let one = if options.dry_run {
                 self.read(|db| self.reassign_case(db, id, options, operator, reason, false))?
             } else {
-                self.observed(Command::Reassign, Some(id), "case.reassign", || {
-                    self.write(|db| self.reassign_case(db, id, options, operator, reason, true))
-                })?
+                let t = std::time::Instant::now();
+                let one =
+                    self.write(|db| self.reassign_case(db, id, options, operator, reason, true));
+                self.observe(t, Command::Reassign, Some(id), "case.reassign", one)?
             };
             cases.push(one);
         }

@@ -975,18 +975,18 @@ impl Engine {
             start.data,
             start.inputs
         ]);
+        let t = std::time::Instant::now();
+        let case = self.write(|db| {
+            self.once(
+                db,
+                &start.actor,
+                start.idempotency_key.as_deref(),
+                &command,
+                || step::start(self, db, &def, &start),
+            )
+        });
         let action = start.action.as_deref().unwrap_or_default();
-        let case = self.observed(Command::Start, None, action, || {
-            self.write(|db| {
-                self.once(
-                    db,
-                    &start.actor,
-                    start.idempotency_key.as_deref(),
-                    &command,
-                    || step::start(self, db, &def, &start),
-                )
-            })
-        })?;
+        let case = self.observe(t, Command::Start, None, action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1025,16 +1025,16 @@ impl Engine {
 
     /// Start many cases in one transaction (bulk loads). All or nothing.
     pub fn start_many(&self, starts: &[Start]) -> Result<Vec<Case>> {
-        let cases = self.observed(Command::Start, None, "start_many", || {
-            self.write(|db| {
-                let mut out = Vec::with_capacity(starts.len());
-                for s in starts {
-                    let def = self.definition_to_start(&s.workflow)?;
-                    out.push(step::start(self, db, &def, s)?);
-                }
-                Ok(out)
-            })
-        })?;
+        let t = std::time::Instant::now();
+        let cases = self.write(|db| {
+            let mut out = Vec::with_capacity(starts.len());
+            for s in starts {
+                let def = self.definition_to_start(&s.workflow)?;
+                out.push(step::start(self, db, &def, s)?);
+            }
+            Ok(out)
+        });
+        let cases = self.observe(t, Command::Start, None, "start_many", cases)?;
         self.after_commit();
         Ok(cases)
     }
@@ -1042,9 +1042,10 @@ impl Engine {
     /// Do an action on a case as a person.
     pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case = self.observed(Command::Act, Some(case_id), action, || {
-            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None))
-        })?;
+        let t = std::time::Instant::now();
+        let case =
+            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None));
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1052,23 +1053,23 @@ impl Engine {
     /// Do many actions in one transaction (bulk work, imports). All or nothing: the first
     /// refusal or failure rolls every one of them back.
     pub fn act_many(&self, acts: &[Act]) -> Result<Vec<Case>> {
-        let cases = self.observed(Command::Act, None, "act_many", || {
-            self.write(|db| {
-                let mut out = Vec::with_capacity(acts.len());
-                for a in acts {
-                    out.push(step::act(
-                        self,
-                        db,
-                        a.case_id,
-                        &a.action,
-                        &a.actor,
-                        a.inputs.clone(),
-                        None,
-                    )?);
-                }
-                Ok(out)
-            })
-        })?;
+        let t = std::time::Instant::now();
+        let cases = self.write(|db| {
+            let mut out = Vec::with_capacity(acts.len());
+            for a in acts {
+                out.push(step::act(
+                    self,
+                    db,
+                    a.case_id,
+                    &a.action,
+                    &a.actor,
+                    a.inputs.clone(),
+                    None,
+                )?);
+            }
+            Ok(out)
+        });
+        let cases = self.observe(t, Command::Act, None, "act_many", cases)?;
         self.after_commit();
         Ok(cases)
     }
@@ -1084,19 +1085,19 @@ impl Engine {
         inputs: Value,
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
-        let case = self.observed(Command::Act, Some(case_id), action, || {
-            self.write(|db| {
-                step::act(
-                    self,
-                    db,
-                    case_id,
-                    action,
-                    actor,
-                    inputs.clone(),
-                    Some(revision),
-                )
-            })
-        })?;
+        let t = std::time::Instant::now();
+        let case = self.write(|db| {
+            step::act(
+                self,
+                db,
+                case_id,
+                action,
+                actor,
+                inputs.clone(),
+                Some(revision),
+            )
+        });
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1113,27 +1114,27 @@ impl Engine {
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
         let command = serde_json::json!(["act", case_id, action, inputs]);
-        let case = self.observed(Command::Act, Some(case_id), action, || {
-            self.write(|db| {
-                self.once(
-                    db,
-                    actor,
-                    options.idempotency_key.as_deref(),
-                    &command,
-                    || {
-                        step::act(
-                            self,
-                            db,
-                            case_id,
-                            action,
-                            actor,
-                            inputs.clone(),
-                            options.revision,
-                        )
-                    },
-                )
-            })
-        })?;
+        let t = std::time::Instant::now();
+        let case = self.write(|db| {
+            self.once(
+                db,
+                actor,
+                options.idempotency_key.as_deref(),
+                &command,
+                || {
+                    step::act(
+                        self,
+                        db,
+                        case_id,
+                        action,
+                        actor,
+                        inputs.clone(),
+                        options.revision,
+                    )
+                },
+            )
+        });
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1426,16 +1427,16 @@ impl Engine {
         Ok(self.inner.metrics.snapshot(gauges))
     }
 
-    /// Run one command's transaction, counting it (kind, outcome, latency) and logging it.
-    pub(crate) fn observed<T: metrics_subject::Subject>(
+    /// Count and log one command's transaction (`started` before its `write`): its kind,
+    /// outcome and latency. Returns the result as it was.
+    pub(crate) fn observe<T: metrics_subject::Subject>(
         &self,
+        started: std::time::Instant,
         command: Command,
         case: Option<i64>,
         action: &str,
-        f: impl FnOnce() -> Result<T>,
+        r: Result<T>,
     ) -> Result<T> {
-        let started = std::time::Instant::now();
-        let r = f();
         let case = case.or_else(|| r.as_ref().ok().and_then(|t| t.case_id()));
         self.inner
             .metrics
