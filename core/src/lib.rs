@@ -61,6 +61,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod hooks;
+pub mod metrics;
 pub mod migrate;
 pub mod model;
 pub mod replay;
@@ -91,6 +92,7 @@ pub use engine::{
 };
 pub use error::{Error, Problem, Result, ScriptPlace};
 pub use hooks::{Delivery, DeliveryFilter, DeliveryPolicy, DeliveryStatus, Hook, HookError};
+pub use metrics::Metrics;
 pub use migrate::{
     CaseMigration, FieldChange, MigrateOptions, MigrationOutcome, MigrationPlan, MigrationReport,
     RoleChange, TimerChange, TimerFate,

@@ -431,3 +431,85 @@ fn reassigning_a_participant_moves_every_open_case_of_theirs_after_a_dry_run() {
         "{r:?}"
     );
 }
+
+#[test]
+fn the_successor_must_hold_the_directory_role_the_case_roles_holders_have() {
+    const TEAM: &str = r#"
+workflow: mentoring
+version: 1
+roles:
+  client: {}
+  mentor: {}
+states:
+  open: { label: Open }
+  done: { label: Done, final: true }
+actions:
+  create:
+    to: open
+    by: client
+    inputs:
+      mentor: { type: person, required: true }
+    run: 'assign("client", actor.id); assign("mentor", inputs.mentor);'
+  finish: { from: open, to: done, by: mentor }
+"#;
+    let e = Engine::builder()
+        .fresh()
+        .workflow_str("mentoring.yaml", TEAM)
+        .clock(ManualClock::at(t0()))
+        .build()
+        .unwrap();
+    e.put_people(&people()).unwrap();
+    for p in [
+        Person::new("olga").org("ch1").role("admin"),
+        Person::new("mia").org("ch1").role("mentor"),
+        Person::new("max").org("ch1").role("mentor"),
+        Person::new("pete").org("ch1"),
+    ] {
+        e.put_person(&p).unwrap();
+    }
+    let a = e
+        .start_with(mentorflow::Start {
+            workflow: "mentoring".into(),
+            action: Some("create".into()),
+            actor: "pat".into(),
+            inputs: json!({"mentor": "mia"}).as_object().cloned().unwrap(),
+            ..Default::default()
+        })
+        .unwrap();
+    let before = e.get(a.id, None).unwrap();
+    let mut o = mentorflow::ReassignOptions {
+        from: "mia".into(),
+        to: Some("pete".into()),
+        dry_run: true,
+        ..Default::default()
+    };
+    // pete is no mentor in the directory: refused, dry run or not, naming role, org and case
+    for dry in [true, false] {
+        o.dry_run = dry;
+        let x = err(e.reassign_participant(&o, "olga", "mia left"));
+        assert_eq!(x.code(), "validation");
+        let msg = x.to_string();
+        assert!(
+            msg.contains("`pete`")
+                && msg.contains("`mentor`")
+                && msg.contains("`ch1`")
+                && msg.contains(&format!("case {}", a.id)),
+            "{msg}"
+        );
+        assert_eq!(e.get(a.id, None).unwrap(), before, "nothing changed");
+    }
+    // max is: done
+    o.to = Some("max".into());
+    let done = e.reassign_participant(&o, "olga", "mia left").unwrap();
+    assert_eq!(done.cases.len(), 1);
+    assert_eq!(e.get(a.id, None).unwrap().participants["mentor"], ["max"]);
+    // a case role nobody holds in the directory (client) may go to anyone
+    let o = mentorflow::ReassignOptions {
+        from: "pat".into(),
+        to: Some("pete".into()),
+        ..Default::default()
+    };
+    e.reassign_participant(&o, "olga", "the client's colleague takes over")
+        .unwrap();
+    assert_eq!(e.get(a.id, None).unwrap().participants["client"], ["pete"]);
+}

@@ -73,3 +73,64 @@ def test_suspend_resume_cancel_repair(paced: mentorflow.Engine) -> None:
     with pytest.raises(mentorflow.Error) as refused:
         paced.act(c.id, "send", actor="pat")
     assert refused.value.code == "cancelled"
+
+
+def test_reassign_with_a_dry_run_and_the_successors_directory_role(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        """
+workflow: team
+version: 1
+roles:
+  client: {}
+  mentor: {}
+states:
+  open: { label: Open }
+  done: { label: Done, final: true }
+actions:
+  create:
+    to: open
+    by: client
+    inputs:
+      mentor: { type: person, required: true }
+    run: 'assign("client", actor.id); assign("mentor", inputs.mentor);'
+  finish: { from: open, to: done, by: mentor }
+"""
+    )
+    e = mentorflow.Engine(":memory:", workflows=path, now=T0)
+    e.people.put("pat", org="ch1")
+    e.people.put("olga", org="ch1", roles=["admin"])
+    e.people.put("mia", org="ch1", roles=["mentor"])
+    e.people.put("max", org="ch1", roles=["mentor"])
+    e.people.put("pete", org="ch1")
+    ids = [e.start("team", actor="pat", inputs={"mentor": "mia"}).id for _ in range(2)]
+
+    dry = e.reassign("mia", "max", operator="olga", reason="mia left", dry_run=True)
+    assert dry["dry_run"] is True
+    assert [c["case"] for c in dry["cases"]] == ids
+    assert {c["outcome"] for c in dry["cases"]} == {"would_reassign"}
+    assert all(e.get(i).participants["mentor"] == ["mia"] for i in ids)
+
+    with pytest.raises(mentorflow.ValidationError) as refused:
+        e.reassign("mia", "pete", operator="olga", reason="mia left")
+    assert "directory role `mentor`" in str(refused.value)
+    with pytest.raises(mentorflow.NotPermitted):
+        e.reassign("mia", "max", operator="pat", reason="me")
+
+    done = e.reassign("mia", "max", operator="olga", reason="mia left")
+    assert {c["outcome"] for c in done["cases"]} == {"reassigned"}
+    assert all(e.get(i).participants["mentor"] == ["max"] for i in ids)
+
+
+def test_metrics_count_commands(paced: mentorflow.Engine) -> None:
+    before = paced.metrics()
+    assert before["step_latency"]["count"] == 0
+    c = paced.start("paced", actor="pat")
+    paced.act(c.id, "finish", actor="pat")
+    with pytest.raises(mentorflow.GuardRejected):
+        paced.act(c.id, "finish", actor="pat")
+    m = paced.metrics()
+    counts = {(x["command"], x["outcome"]): x["count"] for x in m["commands"]}
+    assert counts == {("start", "ok"): 1, ("act", "ok"): 1, ("act", "guard_rejected"): 1}
+    assert m["step_latency"]["count"] == 3
+    assert m["open_incidents"] == 0 and m["timers_due"] == 0

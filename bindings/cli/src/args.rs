@@ -48,8 +48,23 @@ pub struct Cli {
     #[arg(long = "operator-role", global = true, value_name = "ROLE", env = "MENTORFLOW_OPERATOR_ROLES", value_delimiter = ',', help_heading = GLOBAL)]
     pub operator_roles: Vec<String>,
 
+    /// How log lines on stderr look: `text` or `json` (one object a line). What is logged is
+    /// chosen by $RUST_LOG (e.g. `RUST_LOG=mentorflow=debug`); without it only `serve` logs
+    /// (at `info`). Logs never go to stdout.
+    #[arg(long = "log-format", global = true, value_name = "FORMAT", value_enum, env = "MENTORFLOW_LOG_FORMAT", default_value = "text", help_heading = GLOBAL)]
+    pub log_format: LogFormatArg,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The global options that do nothing for a command, by their argument ids (`db`, `workflows`,

@@ -880,6 +880,58 @@ impl PyEngine {
         self.case(py, case)
     }
 
+    /// Move every open case role ``from_person`` holds to ``to`` (or only remove them when
+    /// ``to`` is None), each case in its own transaction with an ``operator:reassign`` event;
+    /// ``dry_run`` only says what would change. Returns the report as a plain dict
+    /// (``dry_run``, ``from``, ``to``, ``cases``: each ``case``, ``workflow``, ``roles``,
+    /// ``outcome``, ``reason``).
+    #[pyo3(signature = (from_person, to = None, *, operator, reason, role = None, workflow = None, dry_run = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn reassign<'py>(
+        &self,
+        py: Python<'py>,
+        from_person: String,
+        to: Option<String>,
+        operator: String,
+        reason: String,
+        role: Option<String>,
+        workflow: Option<String>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = mentorflow::ReassignOptions {
+            from: from_person,
+            to,
+            role,
+            workflow,
+            dry_run,
+        };
+        let core = if dry_run {
+            self.core(py)?
+        } else {
+            self.writable(py, "reassign()")?
+        };
+        let report = detached(py, || {
+            core.reassign_participant(&options, &operator, &reason)
+        })?;
+        let v = serde_json::to_value(&report)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        convert::to_py(py, &v, None)
+    }
+
+    /// The engine's metrics as a plain dict: its own counters (``commands``: each
+    /// ``command``, ``outcome``, ``count``; ``step_latency``: ``buckets`` of
+    /// ``[le_seconds, cumulative_count]``, ``count``, ``sum_seconds``; ``timers_fired``,
+    /// ``timers_failed``, ``deliveries``, ``delivery_failures``) and the database's gauges
+    /// (``timers_due``, ``timers_overdue``, ``outbox_backlog``, ``outbox_failed``,
+    /// ``dead_letters``, ``open_incidents``).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.core(py)?;
+        let m = detached(py, || core.metrics())?;
+        let v = serde_json::to_value(&m)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        convert::to_py(py, &v, None)
+    }
+
     /// The consumer names of the registered callbacks, in registration order.
     fn consumers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         Ok(self.core(py)?.consumers())

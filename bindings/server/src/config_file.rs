@@ -28,6 +28,16 @@
 //! [links]                         # e-mail action links (Accept/Decline from the mail)
 //! secret_env = "MENTORFLOW_LINK_SECRET"   # at least 32 characters, read from this variable
 //! ttl_days = 14                   # how long a link works (default 14)
+//!
+//! [metrics]                       # GET /metrics (Prometheus); an operator's API token always works
+//! allow = ["127.0.0.1"]           # addresses that may read it without a token (default: none)
+//!
+//! [[webhooks]]                    # POST each notification as JSON (repeatable)
+//! name = "crm"                    # consumer `webhook:crm` (its own retries and dead letters)
+//! url = "https://crm.example.org/hooks/mentorflow"
+//! secret_env = "MENTORFLOW_WEBHOOK_SECRET"    # HMAC-SHA256 key, at least 16 characters
+//! timeout_seconds = 10            # default 10
+//! signals = true                  # also post signals (default true)
 //! ```
 //!
 //! Unknown keys are refused (a misspelt key is not silently ignored); every error names the
@@ -59,6 +69,80 @@ pub struct FileConfig {
     pub links: LinksConfig,
     /// `[proxy]`: single sign-on by a trusted reverse proxy's header.
     pub proxy: Option<ProxyConfig>,
+    /// `[metrics]`: who reads `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `[[webhooks]]`: endpoints that receive each notification.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Addresses that may read `/metrics` without a token.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl MetricsConfig {
+    /// The allowed addresses; one that is not an IP address is an error naming it.
+    pub fn allow(&self) -> Result<Vec<std::net::IpAddr>, String> {
+        self.allow
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| format!("metrics.allow: \"{a}\" is not an IP address"))
+            })
+            .collect()
+    }
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The webhook's name: its consumer is `webhook:NAME`.
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// The environment variable holding the signing secret (never the secret itself).
+    pub secret_env: String,
+    /// How long to wait for the endpoint (default 10 s).
+    pub timeout_seconds: Option<u64>,
+    /// Post signals too (default true).
+    pub signals: Option<bool>,
+}
+
+impl FileConfig {
+    /// The configured webhooks, their secrets read from the environment; an error names the
+    /// entry and what is wrong (a missing variable, a bad URL, a name used twice).
+    pub fn webhooks(&self) -> Result<Vec<crate::webhook::Webhook>, String> {
+        let mut out: Vec<crate::webhook::Webhook> = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let at = format!("webhooks[{i}] (`{}`)", w.name);
+            let secret = std::env::var(&w.secret_env).map_err(|_| {
+                format!(
+                    "{at}: secret_env: the environment variable {} is not set",
+                    w.secret_env
+                )
+            })?;
+            let hook = crate::webhook::Webhook::new(
+                &w.name,
+                &w.url,
+                secret.as_bytes(),
+                Duration::from_secs(w.timeout_seconds.unwrap_or(10).clamp(1, 300)),
+                w.signals.unwrap_or(true),
+            )
+            .map_err(|e| format!("{at}: {e}"))?;
+            if out.iter().any(|h| h.consumer() == hook.consumer()) {
+                return Err(format!("{at}: the name `{}` is used twice", w.name));
+            }
+            out.push(hook);
+        }
+        Ok(out)
+    }
 }
 
 /// `[proxy]`.
@@ -185,6 +269,11 @@ impl FileConfig {
         c.links
             .ttl()
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.metrics
+            .allow()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.webhooks()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(c)
     }
 
@@ -258,6 +347,42 @@ impl FileConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_and_webhooks_are_checked() {
+        let c = FileConfig::parse("[metrics]\nallow = [\"127.0.0.1\", \"::1\"]\n").expect("parses");
+        assert_eq!(c.metrics.allow().expect("valid").len(), 2);
+        let c = FileConfig::parse("[metrics]\nallow = [\"localhost\"]\n").expect("parses");
+        let err = c.metrics.allow().expect_err("a name is no address");
+        assert!(
+            err.contains("metrics.allow") && err.contains("localhost"),
+            "{err}"
+        );
+
+        let var = "MENTORFLOW_TEST_WEBHOOK_SECRET_CONFIG";
+        let text = format!(
+            "[[webhooks]]\nname = \"crm\"\nurl = \"http://127.0.0.1:9/x\"\nsecret_env = \"{var}\"\n"
+        );
+        let c = FileConfig::parse(&text).expect("parses");
+        let err = c.webhooks().expect_err("the variable is not set");
+        assert!(
+            err.contains("webhooks[0] (`crm`)") && err.contains(var),
+            "{err}"
+        );
+        // set once, for this test only (no other test reads it)
+        std::env::set_var(var, "sixteen-characters-or-more");
+        let hooks = c.webhooks().expect("valid");
+        assert_eq!(hooks[0].consumer(), "webhook:crm");
+        let twice = FileConfig::parse(&format!("{text}{text}")).expect("parses");
+        let err = twice.webhooks().expect_err("one name twice");
+        assert!(
+            err.contains("webhooks[1]") && err.contains("twice"),
+            "{err}"
+        );
+        let err =
+            FileConfig::parse(&text.replace("secret_env", "secret")).expect_err("unknown key");
+        assert!(err.contains("line"), "{err}");
+    }
 
     #[test]
     fn the_proxy_section_is_checked() {

@@ -28,13 +28,16 @@ pub mod config_file;
 mod error;
 mod forms;
 pub mod links;
+pub mod logging;
 pub mod mail;
+mod metrics;
 pub mod openapi;
 mod ops;
 mod ops_api;
 mod pages;
 pub mod password;
 mod render;
+pub mod webhook;
 pub mod worker;
 
 pub use error::{ApiError, PageError};
@@ -79,6 +82,9 @@ pub struct Config {
     pub link_ttl: chrono::Duration,
     /// Single sign-on by a trusted reverse proxy's header (`[proxy]`), if configured.
     pub proxy: Option<Proxy>,
+    /// Addresses that may read `/metrics` without a token (`[metrics] allow`); empty by
+    /// default: only an operator's API token reads it. A trusted proxy's address never does.
+    pub metrics_allow: Vec<std::net::IpAddr>,
 }
 
 /// A reverse proxy that signs people in: its header names the person (a directory id, or
@@ -106,6 +112,7 @@ impl Default for Config {
             link_key: links::LinkKey::random(),
             link_ttl: chrono::Duration::days(14),
             proxy: None,
+            metrics_allow: Vec::new(),
         }
     }
 }
@@ -244,6 +251,7 @@ impl App {
         let doc = Arc::new(doc);
         pages::routes()
             .merge(admin::routes())
+            .route("/metrics", axum::routing::get(metrics::metrics))
             .merge(api)
             .route(
                 "/openapi.json",

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::step;
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::metrics::Command;
 use crate::model::{Case, Decision, Effect, Event, OperatorMark, TimerPlan};
 use crate::store::Tx;
 
@@ -146,6 +147,7 @@ impl Engine {
         }
         self.check_operator(operator, control)?;
         let now = self.now();
+        let t = std::time::Instant::now();
         let case = self.write(|db| {
             let row = db
                 .load_case(case_id)?
@@ -212,7 +214,14 @@ impl Engine {
                 copies: Vec::new(),
                 event,
             })
-        })?;
+        });
+        let command = match control {
+            "case.suspend" => Command::Suspend,
+            "case.resume" => Command::Resume,
+            "case.cancel" => Command::Cancel,
+            _ => Command::Repair,
+        };
+        let case = self.observe(t, command, Some(case_id), control, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -345,12 +354,18 @@ impl Engine {
             .map(|c| c.id)
             .collect();
         ids.sort_unstable();
+        if let Some(to) = &options.to {
+            self.check_successor(&ids, options, to)?;
+        }
         let mut cases = Vec::with_capacity(ids.len());
         for id in ids {
             let one = if options.dry_run {
                 self.read(|db| self.reassign_case(db, id, options, operator, reason, false))?
             } else {
-                self.write(|db| self.reassign_case(db, id, options, operator, reason, true))?
+                let t = std::time::Instant::now();
+                let one =
+                    self.write(|db| self.reassign_case(db, id, options, operator, reason, true));
+                self.observe(t, Command::Reassign, Some(id), "case.reassign", one)?
             };
             cases.push(one);
         }
@@ -363,6 +378,52 @@ impl Engine {
             to: options.to.clone(),
             cases,
         })
+    }
+
+    /// The successor must be able to hold each case role they take: where the case's
+    /// organisation has people holding a directory role of the case role's name (`mentor`),
+    /// the successor must hold it too. Otherwise the whole reassignment is refused, naming the
+    /// role, the organisation and the cases, before anything changes.
+    fn check_successor(&self, ids: &[i64], o: &ReassignOptions, to: &str) -> Result<()> {
+        let person = self.person(to)?;
+        let mut missing: Vec<(String, String, Vec<i64>)> = Vec::new();
+        self.read(|db| {
+            missing.clear();
+            for id in ids {
+                let Some(row) = db.load_case(*id)? else {
+                    continue;
+                };
+                for (role, held) in &row.participants {
+                    let wanted = o.role.as_deref().is_none_or(|w| w == role);
+                    if !wanted || !held.contains(&o.from) || person.has_role(role) {
+                        continue;
+                    }
+                    if db.people_with_role(&row.org, role)?.is_empty() {
+                        continue; // not a role the directory gives (a client, an owner)
+                    }
+                    match missing
+                        .iter_mut()
+                        .find(|(r, org, _)| r == role && *org == row.org)
+                    {
+                        Some((_, _, cases)) => cases.push(*id),
+                        None => missing.push((role.clone(), row.org.clone(), vec![*id])),
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let Some((role, org, cases)) = missing.first() else {
+            return Ok(());
+        };
+        let list: Vec<String> = cases.iter().map(i64::to_string).collect();
+        Err(Error::validation(
+            "to",
+            format!(
+                "`{to}` cannot take the case role `{role}`: they do not hold the directory role `{role}` that its holders have in organisation `{org}` (case{} {}); give it to them first, or choose someone who holds it",
+                if cases.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+        ))
     }
 
     /// One case of a reassignment (also the replay's repeat of its event).

@@ -34,6 +34,7 @@ use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
 use crate::error::{Error, Problem, Result};
 use crate::hooks::{Consumer, DeliveryPolicy, Hook};
+use crate::metrics::{Command, Gauges, Metrics, Recorder};
 use crate::script::{Limits, Scripts};
 use crate::store::{self, DirectoryReads, NotificationFilter, Store, Tx};
 use crate::time::{BusinessCalendar, Clock, ManualClock, Span, SystemClock};
@@ -283,6 +284,7 @@ impl EngineBuilder {
                 delivery: self.delivery,
                 path: self.location.file().map(Path::to_path_buf),
                 operator_roles: self.operator_roles,
+                metrics: Recorder::default(),
             }),
         })
     }
@@ -383,6 +385,8 @@ pub(crate) struct Inner {
     delivery: DeliveryPolicy,
     path: Option<PathBuf>,
     operator_roles: Vec<String>,
+    /// Counters of commands, firings and deliveries ([`Engine::metrics`]).
+    pub(crate) metrics: Recorder,
 }
 
 /// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
@@ -974,6 +978,7 @@ impl Engine {
                 start.inputs
             ])
         };
+        let t = std::time::Instant::now();
         let case = self.write(|db| {
             self.once(
                 db,
@@ -982,7 +987,9 @@ impl Engine {
                 command,
                 || step::start(self, db, &def, &start),
             )
-        })?;
+        });
+        let action = start.action.as_deref().unwrap_or_default();
+        let case = self.observe(t, Command::Start, None, action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1021,6 +1028,7 @@ impl Engine {
 
     /// Start many cases in one transaction (bulk loads). All or nothing.
     pub fn start_many(&self, starts: &[Start]) -> Result<Vec<Case>> {
+        let t = std::time::Instant::now();
         let cases = self.write(|db| {
             let mut out = Vec::with_capacity(starts.len());
             for s in starts {
@@ -1028,7 +1036,8 @@ impl Engine {
                 out.push(step::start(self, db, &def, s)?);
             }
             Ok(out)
-        })?;
+        });
+        let cases = self.observe(t, Command::Start, None, "start_many", cases)?;
         self.after_commit();
         Ok(cases)
     }
@@ -1036,8 +1045,10 @@ impl Engine {
     /// Do an action on a case as a person.
     pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
+        let t = std::time::Instant::now();
         let case =
-            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None))?;
+            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None));
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1045,6 +1056,7 @@ impl Engine {
     /// Do many actions in one transaction (bulk work, imports). All or nothing: the first
     /// refusal or failure rolls every one of them back.
     pub fn act_many(&self, acts: &[Act]) -> Result<Vec<Case>> {
+        let t = std::time::Instant::now();
         let cases = self.write(|db| {
             let mut out = Vec::with_capacity(acts.len());
             for a in acts {
@@ -1059,7 +1071,8 @@ impl Engine {
                 )?);
             }
             Ok(out)
-        })?;
+        });
+        let cases = self.observe(t, Command::Act, None, "act_many", cases)?;
         self.after_commit();
         Ok(cases)
     }
@@ -1075,6 +1088,7 @@ impl Engine {
         inputs: Value,
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
+        let t = std::time::Instant::now();
         let case = self.write(|db| {
             step::act(
                 self,
@@ -1085,7 +1099,8 @@ impl Engine {
                 inputs.clone(),
                 Some(revision),
             )
-        })?;
+        });
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1102,6 +1117,7 @@ impl Engine {
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
         let command = || serde_json::json!(["act", case_id, action, inputs]);
+        let t = std::time::Instant::now();
         let case = self.write(|db| {
             self.once(
                 db,
@@ -1120,7 +1136,8 @@ impl Engine {
                     )
                 },
             )
-        })?;
+        });
+        let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
     }
@@ -1393,10 +1410,67 @@ impl Engine {
         sweep::deliver(self)
     }
 
+    /// The engine's metrics: its own counters (commands by outcome, the latency histogram,
+    /// firings and deliveries) and the database's gauges (timers due and overdue, the outbox
+    /// backlog and failures, dead letters, open incidents). See [`crate::metrics`].
+    pub fn metrics(&self) -> Result<Metrics> {
+        let now = self.now();
+        let gauges = self.read(|db| {
+            let n = |c: i64| u64::try_from(c).unwrap_or_default();
+            let (backlog, failed) = db.outbox_backlog()?;
+            Ok(Gauges {
+                timers_due: n(db.count_due_timers(now)?),
+                timers_overdue: n(db.count_due_timers(now - chrono::Duration::minutes(5))?),
+                outbox_backlog: n(backlog),
+                outbox_failed: n(failed),
+                dead_letters: n(db.dead_letters()?),
+                open_incidents: n(db.open_incidents()?),
+            })
+        })?;
+        Ok(self.inner.metrics.snapshot(gauges))
+    }
+
+    /// Count and log one command's transaction (`started` before its `write`): its kind,
+    /// outcome and latency. Returns the result as it was.
+    pub(crate) fn observe<T: metrics_subject::Subject>(
+        &self,
+        started: std::time::Instant,
+        command: Command,
+        case: Option<i64>,
+        action: &str,
+        r: Result<T>,
+    ) -> Result<T> {
+        let case = case.or_else(|| r.as_ref().ok().and_then(|t| t.case_id()));
+        self.inner
+            .metrics
+            .command(command, case, action, started.elapsed(), r.as_ref().err());
+        r
+    }
+
     fn after_commit(&self) {
         // Delivery problems are recorded on the outbox rows and retried by the next tick;
         // they never fail the command that already committed.
         let _ = self.deliver();
+    }
+}
+
+mod metrics_subject {
+    /// What a command returns, for its log line: the case it changed, if one.
+    pub(crate) trait Subject {
+        fn case_id(&self) -> Option<i64> {
+            None
+        }
+    }
+    impl Subject for super::Case {
+        fn case_id(&self) -> Option<i64> {
+            Some(self.id)
+        }
+    }
+    impl Subject for Vec<super::Case> {}
+    impl Subject for super::CaseReassignment {
+        fn case_id(&self) -> Option<i64> {
+            Some(self.case)
+        }
     }
 }
 

@@ -32,6 +32,28 @@ pub const BATCH_TIME: Duration = Duration::from_millis(100);
 /// timer, so the failing one rolls back alone. Either way nothing is committed twice: a
 /// rolled-back firing is still due.
 pub(crate) fn sweep(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
+    let started = Instant::now();
+    let report = sweep_inner(engine, now)?;
+    engine
+        .inner
+        .metrics
+        .timers(report.fired, report.failed.len());
+    if report.fired > 0 || !report.failed.is_empty() {
+        tracing::info!(
+            target: "mentorflow",
+            fired = report.fired,
+            failed = report.failed.len(),
+            duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "timer sweep"
+        );
+    }
+    for f in &report.failed {
+        tracing::warn!(target: "mentorflow", "timer firing failed: {f}");
+    }
+    Ok(report)
+}
+
+fn sweep_inner(engine: &Engine, now: DateTime<Utc>) -> Result<TickReport> {
     let mut report = TickReport::default();
     loop {
         match fire_batch(engine, now, false)? {
@@ -171,6 +193,36 @@ fn failed(
 ///
 /// Every row's outcome is committed before the next row is offered.
 pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
+    let report = deliver_inner(engine)?;
+    engine
+        .inner
+        .metrics
+        .deliveries(report.delivered, report.delivery_failures);
+    if report.delivered > 0 || report.delivery_failures > 0 {
+        tracing::info!(
+            target: "mentorflow",
+            delivered = report.delivered,
+            failures = report.delivery_failures,
+            dead = report.dead_letters,
+            "delivery pass"
+        );
+    }
+    Ok(report)
+}
+
+/// Log one consumer's failure on a row.
+fn log_failure(id: i64, consumer: &str, attempt: u32, error: &str) {
+    tracing::warn!(
+        target: "mentorflow",
+        outbox_id = id,
+        consumer,
+        attempt,
+        error,
+        "delivery failed"
+    );
+}
+
+fn deliver_inner(engine: &Engine) -> Result<TickReport> {
     let consumers = engine.consumer_list();
     let mut report = TickReport::default();
     if consumers.is_empty() {
@@ -239,6 +291,11 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
             if outcomes.is_empty() {
                 continue;
             }
+            for (i, outcome) in &outcomes {
+                if let Some(Err(e)) = outcome {
+                    log_failure(id, names[*i], 1, e);
+                }
+            }
             let now = engine.now();
             let (failures, dead) = engine.write(|tx| {
                 let (mut failures, mut dead) = (0, 0);
@@ -281,6 +338,9 @@ pub(crate) fn deliver(engine: &Engine) -> Result<TickReport> {
                 let id = item_id(item);
                 let outcome = offer(c, item);
                 let attempt = attempts + 1;
+                if let Err(e) = &outcome {
+                    log_failure(id, &c.name, attempt, e);
+                }
                 let at = engine.now();
                 let dead = engine.write(|tx| match &outcome {
                     Ok(()) => {

@@ -164,6 +164,20 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let format = match cli.log_format {
+        crate::args::LogFormatArg::Text => mentorflow_server::logging::LogFormat::Text,
+        crate::args::LogFormatArg::Json => mentorflow_server::logging::LogFormat::Json,
+    };
+    // the portal logs what it does; one-shot commands say it on stdout and stderr already
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "error"
+    };
+    if let Err(e) = mentorflow_server::logging::init(format, default) {
+        CliError::coded("usage", e).print(cli.json);
+        return ExitCode::from(2);
+    }
     let ctx = Ctx {
         db: cli.db,
         workflows: cli.workflows,

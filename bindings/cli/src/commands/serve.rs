@@ -55,6 +55,11 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         config.link_key = key;
     }
     config.link_ttl = file.links.ttl().map_err(|e| CliError::coded("config", e))?;
+    config.metrics_allow = file
+        .metrics
+        .allow()
+        .map_err(|e| CliError::coded("config", e))?;
+    let webhooks = file.webhooks().map_err(|e| CliError::coded("config", e))?;
     if let Some(p) = &file.proxy {
         config.proxy = Some(p.proxy().map_err(|e| CliError::coded("config", e))?);
     }
@@ -137,6 +142,11 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             ttl: config.link_ttl,
         },
     );
+    let mut hooks = Vec::new();
+    for w in webhooks {
+        hooks.push(format!("{} → {}", w.consumer(), w.url()));
+        engine.add_hook(Arc::new(w));
+    }
     let transport = describe(&config.mail);
     let app = App::try_new(engine.clone(), config).map_err(|e| CliError::coded("config", e))?;
     mentorflow_server::serve_blocking(app, &local_addr, |at| {
@@ -144,6 +154,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             "mentorflow serve: listening on http://{at} (public address {url})"
         ));
         output::line(&format!("Mail: {transport}"));
+        for h in &hooks {
+            output::line(&format!("Webhook: {h}"));
+        }
         if !keyed && !a.demo {
             output::line("Action links in e-mails are signed with a random secret: they stop working when the server restarts (set [links] secret_env in the config file).");
         }

@@ -332,6 +332,27 @@ class Engine:
     def repair_case(self, case_id: int, state: str, *, operator: str, reason: str) -> Case:
         """Move a case to ``state`` of its definition outside the flow's actions, with that
         state's timers (NotFound with a suggestion for an unknown state)."""
+    def reassign(
+        self,
+        from_person: str,
+        to: str | None = None,
+        *,
+        operator: str,
+        reason: str,
+        role: str | None = None,
+        workflow: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Move every open case role ``from_person`` holds to ``to`` (or only remove them),
+        each case its own transaction; ``dry_run`` changes nothing. ``to`` must hold the
+        directory role named like the case role where the organisation's holders have it
+        (ValidationError otherwise, nothing changed). Returns ``dry_run``, ``from``, ``to``
+        and ``cases`` (each ``case``, ``workflow``, ``roles``, ``outcome``, ``reason``)."""
+    def metrics(self) -> dict[str, Any]:
+        """Counters (``commands``, ``step_latency``, ``timers_fired``, ``timers_failed``,
+        ``deliveries``, ``delivery_failures``) and gauges (``timers_due``,
+        ``timers_overdue``, ``outbox_backlog``, ``outbox_failed``, ``dead_letters``,
+        ``open_incidents``) as a plain dict."""
     def register_function(self, name: str, callable: Callable[..., Any]) -> None:
         """Make ``callable`` available to the workflows' scripts as ``name(...)``.
 
