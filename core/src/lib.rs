@@ -54,6 +54,7 @@
 //! | [`yaml`] | the one place YAML is parsed |
 //! | [`suggest`] | "did you mean …?" for unknown names |
 
+pub mod audit;
 pub mod auth;
 pub mod definition;
 pub mod directory;
@@ -78,6 +79,7 @@ pub mod yaml;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub use audit::{AuditEntry, AuditFilter};
 pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, OrgPatch, Person, PersonPatch};

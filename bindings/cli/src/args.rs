@@ -48,6 +48,12 @@ pub struct Cli {
     #[arg(long = "operator-role", global = true, value_name = "ROLE", env = "MENTORFLOW_OPERATOR_ROLES", value_delimiter = ',', help_heading = GLOBAL)]
     pub operator_roles: Vec<String>,
 
+    /// Who deploys and directory changes (people, organisations) of this invocation are
+    /// recorded as in the audit log [default: $MENTORFLOW_ACTOR, else system]. Operator
+    /// controls record their `--as` operator instead.
+    #[arg(long = "actor", global = true, value_name = "PERSON", env = "MENTORFLOW_ACTOR", help_heading = GLOBAL)]
+    pub audit_actor: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,26 +64,61 @@ pub struct Cli {
 pub const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     (
         "bench",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
     (
         "completions",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
-    ("demo", &["now", "limits", "operator_roles"]),
+    ("demo", &["now", "limits", "operator_roles", "audit_actor"]),
     (
         "schema",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
     (
         "store",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
-    ("test", &["db", "now", "operator_roles"]),
-    ("validate", &["now", "operator_roles"]),
+    ("test", &["db", "now", "operator_roles", "audit_actor"]),
+    ("validate", &["now", "operator_roles", "audit_actor"]),
     (
         "version",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
 ];
 
@@ -139,6 +180,7 @@ pub fn ignored_globals(matches: &clap::ArgMatches) -> Vec<String> {
             let option = match *id {
                 "limits" => "--script-limit".to_owned(),
                 "operator_roles" => "--operator-role".to_owned(),
+                "audit_actor" => "--actor".to_owned(),
                 other => format!("--{other}"),
             };
             format!("{option} does nothing for `{name}`; it was ignored")
@@ -302,6 +344,61 @@ pub enum Command {
     Version,
     /// Whole-database operations: `store copy` moves a database to another backend.
     Store(StoreArgs),
+    /// The audit log: who deployed, changed the directory or used an operator control, when,
+    /// and what changed (before and after).
+    #[command(after_help = "Examples:\n  \
+        mentorflow audit                                  # every entry, oldest first\n  \
+        mentorflow audit list --kind org --since 2026-11-01T00:00:00Z\n  \
+        mentorflow audit export --output audit.jsonl      # JSON lines, one entry a line")]
+    Audit(AuditArgs),
+}
+
+/// `audit [list|export]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Which entries `audit` without a subcommand lists.
+    #[command(flatten)]
+    pub query: AuditQuery,
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List entries, oldest first.
+    List(AuditQuery),
+    /// Write entries as JSON lines (one entry a line), to a file or stdout.
+    Export(AuditExport),
+}
+
+/// Which audit entries.
+#[derive(Debug, Args, Default, Clone)]
+pub struct AuditQuery {
+    /// Only entries at or after this instant (e.g. 2026-11-01T00:00:00Z).
+    #[arg(long, value_name = "INSTANT", value_parser = parse_now)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only this kind (org.put) or family (org, person, case, definition, incident,
+    /// outbox, retention).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only entries by this person.
+    #[arg(long, value_name = "PERSON")]
+    pub by: Option<String>,
+    /// Only entries about this subject (person:alice, org:ch1, case:12).
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+}
+
+/// `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExport {
+    #[command(flatten)]
+    pub query: AuditQuery,
+    /// Write to this file (replaced) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `store`.

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The full current schema, for new databases.
 pub(crate) const CURRENT: &str = r#"
@@ -218,6 +218,23 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+
+-- The audit log (schema step 8, issue 15): who changed what outside the cases' history
+-- (deploys, organisations, people, operator controls, forgetting, retention), before and
+-- after as JSON.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    before  TEXT NOT NULL,
+    after   TEXT NOT NULL,
+    reason  TEXT
+);
+CREATE INDEX audit_by_at ON audit (at, id);
+CREATE INDEX audit_by_kind ON audit (kind, id);
+CREATE INDEX audit_by_subject ON audit (subject, id);
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -458,6 +475,25 @@ CREATE TABLE incidents (
 CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 'open';
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
+    "#,
+    // 7 → 8: the audit log (issue 15; see the current schema).
+    r#"
+-- The audit log (schema step 8, issue 15): who changed what outside the cases' history
+-- (deploys, organisations, people, operator controls, forgetting, retention), before and
+-- after as JSON.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    before  TEXT NOT NULL,
+    after   TEXT NOT NULL,
+    reason  TEXT
+);
+CREATE INDEX audit_by_at ON audit (at, id);
+CREATE INDEX audit_by_kind ON audit (kind, id);
+CREATE INDEX audit_by_subject ON audit (subject, id);
     "#,
 ];
 
