@@ -1,0 +1,55 @@
+"""The audit log from Python (core/tests/audit.rs has the full story)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import mentorflow
+
+from conftest import T0
+
+PACED = """
+workflow: paced
+version: 1
+roles:
+  owner: {}
+states:
+  waiting: { label: Waiting }
+  done: { label: Done, final: true }
+actions:
+  create: { to: waiting, by: owner, run: 'assign("owner", actor.id)' }
+"""
+
+
+def test_the_audit_lists_who_changed_what(tmp_path: Path) -> None:
+    path = tmp_path / "paced.yaml"
+    path.write_text(PACED)
+    e = mentorflow.Engine(":memory:", workflows=path, now=T0, actor="deployer")
+    assert e.actor == "deployer"
+    e.actor = "hr"
+    e.people.put("olga", org="ch1", roles=["admin"])
+    e.people.put("pat", org="ch1")
+    e.advance(timedelta(hours=1))
+    c = e.start("paced", actor="pat")
+    e.suspend_case(c.id, operator="olga", reason="on leave")
+    log = e.audit()
+    assert [(a["kind"], a["actor"], a["subject"]) for a in log] == [
+        ("definition.deploy", "deployer", "definition:paced@1"),
+        ("person.put", "hr", "person:olga"),
+        ("person.put", "hr", "person:pat"),
+        ("case.suspend", "olga", f"case:{c.id}"),
+    ]
+    assert log[1]["before"] is None
+    assert log[1]["after"]["roles"] == ["admin"]
+    assert log[3]["reason"] == "on leave"
+    assert log[3]["at"] == T0 + timedelta(hours=1)
+    assert [a["kind"] for a in e.audit(kind="person")] == ["person.put", "person.put"]
+    assert [a["kind"] for a in e.audit(since=T0 + timedelta(minutes=30))] == [
+        "case.suspend"
+    ]
+    assert len(e.audit(by="hr")) == 2
+    with pytest.raises(mentorflow.ValidationError):
+        e.actor = " "
