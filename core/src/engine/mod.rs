@@ -5,6 +5,7 @@
 mod audit;
 mod availability;
 mod controls;
+mod forget;
 mod incidents;
 mod outbox;
 pub(crate) mod step;
@@ -29,6 +30,7 @@ pub use controls::{
     CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
     REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
 };
+pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 
 use crate::definition::{self, Definition};

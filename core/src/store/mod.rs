@@ -463,13 +463,13 @@ pub(crate) trait Tx: DirectoryReads {
     // -- forgetting a person and retention (`crate::engine::forget`, `crate::engine::retention`)
     /// Rows of a table of [`SCRUBBED`] whose named text columns mention one of `needles`
     /// (ASCII case-insensitively; candidates only: the caller decides what to rewrite), by
-    /// id, with those columns' values.
+    /// id, each with its case (if the table has one) and those columns' values.
     fn rows_mentioning(
         &self,
         table: &str,
         columns: &[&str],
         needles: &[String],
-    ) -> Result<Vec<(i64, Vec<Option<String>>)>>;
+    ) -> Result<Vec<Mention>>;
     /// Rewrite one text column of one row of a table of [`SCRUBBED`].
     fn set_text(&self, table: &str, id: i64, column: &str, value: Option<&str>) -> Result<()>;
     /// Replace every delivery error that mentions one of `needles` by `text`; how many.
@@ -558,25 +558,46 @@ pub(crate) fn apply_decision<T: Tx + ?Sized>(tx: &T, d: Decision) -> Result<Case
     Ok(case)
 }
 
+/// A row [`Tx::rows_mentioning`] found: its id, its case, and the columns asked for.
+pub(crate) type Mention = (i64, Option<i64>, Vec<Option<String>>);
+
 /// The tables and text columns [`Tx::rows_mentioning`] and [`Tx::set_text`] may touch (names
-/// are put into SQL, so only these); every table has an integer `id`.
-pub(crate) const SCRUBBED: &[(&str, &[&str])] = &[
-    ("cases", &["data", "participants", "suspended", "cancelled"]),
-    ("events", &["actor", "inputs", "effects"]),
+/// are put into SQL, so only these), each with the column naming its case (SQL); every
+/// table has an integer `id`.
+pub(crate) const SCRUBBED: &[(&str, &str, &[&str])] = &[
+    (
+        "cases",
+        "id",
+        &["data", "participants", "suspended", "cancelled"],
+    ),
+    ("events", "case_id", &["actor", "inputs", "effects"]),
     (
         "outbox",
+        "case_id",
         &["recipient", "subject", "body", "data", "last_error"],
     ),
-    ("incidents", &["error", "resolved_by", "note"]),
-    ("audit", &["actor", "subject", "before", "after", "reason"]),
+    ("incidents", "case_id", &["error", "resolved_by", "note"]),
+    (
+        "audit",
+        "NULL",
+        &["actor", "subject", "before", "after", "reason"],
+    ),
 ];
+
+/// The SQL naming the case of a row of a [`SCRUBBED`] table.
+pub(crate) fn case_column(table: &str) -> &'static str {
+    SCRUBBED
+        .iter()
+        .find(|(t, _, _)| *t == table)
+        .map_or("NULL", |(_, c, _)| *c)
+}
 
 /// Refuse a table or column [`SCRUBBED`] does not name.
 pub(crate) fn check_scrubbed(table: &str, columns: &[&str]) -> Result<()> {
     let known = SCRUBBED
         .iter()
-        .find(|(t, _)| *t == table)
-        .map(|(_, c)| *c)
+        .find(|(t, _, _)| *t == table)
+        .map(|(_, _, c)| *c)
         .unwrap_or_default();
     match columns.iter().find(|c| !known.contains(c)) {
         None if !known.is_empty() => Ok(()),

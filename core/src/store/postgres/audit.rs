@@ -8,7 +8,7 @@ use super::{instant, micros, PgTx};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::error::Result;
 use crate::store::sqlite::audit::like_escape;
-use crate::store::{check_scrubbed, like_patterns};
+use crate::store::{case_column, check_scrubbed, like_patterns, Mention};
 
 pub(crate) fn insert(tx: &PgTx, e: &AuditEntry) -> Result<i64> {
     Ok(tx
@@ -68,7 +68,7 @@ pub(crate) fn rows_mentioning(
     table: &str,
     columns: &[&str],
     needles: &[String],
-) -> Result<Vec<(i64, Vec<Option<String>>)>> {
+) -> Result<Vec<Mention>> {
     check_scrubbed(table, columns)?;
     let patterns = like_patterns(needles);
     if patterns.is_empty() || columns.is_empty() {
@@ -87,7 +87,8 @@ pub(crate) fn rows_mentioning(
         .flat_map(|_| patterns.iter().map(|p| p as &(dyn ToSql + Sync)))
         .collect();
     let sql = format!(
-        "SELECT id, {} FROM {table} WHERE {} ORDER BY id",
+        "SELECT id, {}::bigint, {} FROM {table} WHERE {} ORDER BY id",
+        case_column(table),
         columns.join(", "),
         preds.join(" OR ")
     );
@@ -96,10 +97,11 @@ pub(crate) fn rows_mentioning(
         .iter()
         .map(|r| {
             let id: i64 = r.get(0);
+            let case: Option<i64> = r.get(1);
             let cells = (0..columns.len())
-                .map(|i| r.get::<_, Option<String>>(i + 1))
+                .map(|i| r.get::<_, Option<String>>(i + 2))
                 .collect();
-            (id, cells)
+            (id, case, cells)
         })
         .collect())
 }

@@ -1447,7 +1447,7 @@ impl Tx for PgTx {
         table: &str,
         columns: &[&str],
         needles: &[String],
-    ) -> Result<Vec<(i64, Vec<Option<String>>)>> {
+    ) -> Result<Vec<crate::store::Mention>> {
         audit::rows_mentioning(self, table, columns, needles)
     }
     fn set_text(&self, table: &str, id: i64, column: &str, value: Option<&str>) -> Result<()> {

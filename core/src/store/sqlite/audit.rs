@@ -9,7 +9,7 @@ use rusqlite::{params, params_from_iter, Connection, Row};
 use super::{instant, micros};
 use crate::audit::{AuditEntry, AuditFilter};
 use crate::error::Result;
-use crate::store::{check_scrubbed, like_patterns};
+use crate::store::{case_column, check_scrubbed, like_patterns, Mention};
 
 fn entry(r: &Row<'_>) -> rusqlite::Result<(AuditEntry, String, String)> {
     Ok((
@@ -89,7 +89,7 @@ pub(crate) fn rows_mentioning(
     table: &str,
     columns: &[&str],
     needles: &[String],
-) -> Result<Vec<(i64, Vec<Option<String>>)>> {
+) -> Result<Vec<Mention>> {
     check_scrubbed(table, columns)?;
     let patterns = like_patterns(needles);
     if patterns.is_empty() || columns.is_empty() {
@@ -104,18 +104,20 @@ pub(crate) fn rows_mentioning(
         }
     }
     let sql = format!(
-        "SELECT id, {} FROM {table} WHERE {} ORDER BY id",
+        "SELECT id, {}, {} FROM {table} WHERE {} ORDER BY id",
+        case_column(table),
         columns.join(", "),
         preds.join(" OR ")
     );
     let mut stmt = db.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), |r| {
         let id: i64 = r.get(0)?;
+        let case: Option<i64> = r.get(1)?;
         let mut cells = Vec::with_capacity(columns.len());
         for i in 0..columns.len() {
-            cells.push(r.get::<_, Option<String>>(i + 1)?);
+            cells.push(r.get::<_, Option<String>>(i + 2)?);
         }
-        Ok((id, cells))
+        Ok((id, case, cells))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
