@@ -21,6 +21,7 @@ states:
   done: { label: Done, final: true }
 actions:
   create: { to: waiting, by: owner, run: 'assign("owner", actor.id)' }
+  finish: { from: waiting, to: done, by: owner }
 """
 
 
@@ -53,3 +54,24 @@ def test_the_audit_lists_who_changed_what(tmp_path: Path) -> None:
     assert len(e.audit(by="hr")) == 2
     with pytest.raises(mentorflow.ValidationError):
         e.actor = " "
+
+
+def test_forget_person_dry_run_then_blank(tmp_path: Path) -> None:
+    path = tmp_path / "paced.yaml"
+    path.write_text(PACED)
+    e = mentorflow.Engine(":memory:", workflows=path, now=T0)
+    e.people.put("olga", org="ch1", roles=["admin"])
+    e.people.put("pat", org="ch1", name="Pat Zqxmark")
+    c = e.start("paced", actor="pat")
+    dry = e.forget_person("pat", operator="olga", reason="request 7", dry_run=True)
+    assert dry["dry_run"] is True and dry["pseudonym"] == "forgotten-1"
+    assert dry["cases"] == [c.id]
+    assert e.people.get("pat").name == "Pat Zqxmark"
+    with pytest.raises(mentorflow.NotPermitted):
+        e.forget_person("pat", operator="pat", reason="x")
+    done = e.forget_person("pat", operator="olga", reason="request 7")
+    assert done["places"] == dry["places"]
+    with pytest.raises(mentorflow.NotFound):
+        e.people.get("pat")
+    assert e.get(c.id).participants["owner"] == ["forgotten-1"]
+    assert "zqxmark" not in repr(e.audit()).lower()

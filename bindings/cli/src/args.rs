@@ -783,6 +783,28 @@ pub enum PeopleCommand {
         /// The person id.
         id: String,
     },
+    /// Forget a person: list every place their data lives and blank it (their id, name and
+    /// e-mail become a pseudonym forgotten-N), in one transaction.
+    #[command(after_help = "Examples:\n  \
+        mentorflow people forget alice --as olga --reason \"erasure request 2026-11\" --dry-run\n  \
+        mentorflow people forget alice --as olga --reason \"erasure request 2026-11\"")]
+    Forget(PersonForget),
+}
+
+/// `people forget ID --as OPERATOR --reason TEXT [--dry-run]`.
+#[derive(Debug, Args)]
+pub struct PersonForget {
+    /// The person id.
+    pub id: String,
+    /// The operator doing it (must hold an operator role; recorded in the history and audit).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (the request); recorded.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Only list the places; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `people put`.

@@ -143,3 +143,102 @@ fn audit_lists_and_exports_who_changed_what() {
     let err = e.fails(T1, &["audit", "list", "--since", "yesterday"]);
     assert!(err.contains("--since"), "{err}");
 }
+
+#[test]
+fn people_forget_lists_with_a_dry_run_then_blanks() {
+    let e = Env::new();
+    e.ok(
+        T0,
+        &["people", "put", "olga", "--org", "ch1", "--role", "admin"],
+    );
+    e.ok(
+        T0,
+        &[
+            "people",
+            "put",
+            "pat",
+            "--org",
+            "ch1",
+            "--name",
+            "Pat Zqxmark",
+            "--email",
+            "pat@zqxmark.example",
+        ],
+    );
+    let started = e.ok(
+        T0,
+        &[
+            "--json",
+            "start",
+            "request",
+            "--as",
+            "pat",
+            "--set",
+            "client_name=Pat Zqxmark",
+        ],
+    );
+    let id = serde_json::from_str::<Value>(&started).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let dry = e.ok(
+        T1,
+        &[
+            "people",
+            "forget",
+            "pat",
+            "--as",
+            "olga",
+            "--reason",
+            "request 7",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        dry.contains("dry run: pat would become forgotten-1"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("directory") && dry.contains("history"),
+        "{dry}"
+    );
+    assert!(e.ok(T1, &["show", &id]).contains("Zqxmark"));
+
+    let err = e.fails(
+        T1,
+        &["people", "forget", "pat", "--as", "pat", "--reason", "x"],
+    );
+    assert!(
+        err.contains("not_permitted") || err.contains("may not"),
+        "{err}"
+    );
+
+    let done: Value = serde_json::from_str(&e.ok(
+        T1,
+        &[
+            "--json",
+            "people",
+            "forget",
+            "pat",
+            "--as",
+            "olga",
+            "--reason",
+            "request 7",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(done["pseudonym"], "forgotten-1");
+    assert_eq!(
+        done["cases"],
+        serde_json::json!([id.parse::<i64>().unwrap()])
+    );
+    let show = e.ok(T1, &["show", &id]);
+    assert!(!show.to_lowercase().contains("zqxmark"), "{show}");
+    assert!(show.contains("forgotten-1"), "{show}");
+    let log = e.ok(T1, &["audit", "export", "--kind", "person.forget"]);
+    assert!(log.contains("\"actor\":\"olga\""), "{log}");
+    assert!(!e
+        .ok(T1, &["audit", "export"])
+        .to_lowercase()
+        .contains("zqxmark"));
+}

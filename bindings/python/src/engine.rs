@@ -861,6 +861,26 @@ impl PyEngine {
         Ok(out)
     }
 
+    /// Forget a person (operator control): every place their data lives, blanked into a
+    /// pseudonym unless `dry_run`. Returns the report as a dict.
+    #[pyo3(signature = (person_id, *, operator, reason, dry_run = false))]
+    fn forget_person<'py>(
+        &self,
+        py: Python<'py>,
+        person_id: String,
+        operator: String,
+        reason: String,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "forget_person()")?;
+        let r = detached(py, || {
+            core.forget_person(&person_id, &operator, &reason, dry_run)
+        })?;
+        let v = serde_json::to_value(&r)
+            .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
+        convert::plain(py, &v)
+    }
+
     /// Resolve an open incident without firing, with a note saying why.
     #[pyo3(signature = (incident_id, note, *, operator = None))]
     fn resolve_incident<'py>(

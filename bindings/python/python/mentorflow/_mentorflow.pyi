@@ -339,6 +339,13 @@ class Engine:
         ``subject`` (``person:alice``, ``org:ch1``, ``case:12``), ``before`` and ``after``
         (the record, ``None`` when added or removed) and ``reason``. ``kind`` names one kind
         or a family (``"org"``)."""
+    def forget_person(
+        self, person_id: str, *, operator: str, reason: str, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Forget a person (operator control; ``reason`` required): every place their data
+        lives (``places``: dicts with ``place``, ``id``, ``case``, ``columns``) and the
+        ``cases`` touched; unless ``dry_run``, their id, name and e-mail become
+        ``pseudonym`` (``forgotten-N``) everywhere, in one transaction."""
     def resolve_incident(
         self, incident_id: int, note: str, *, operator: Optional[str] = None
     ) -> dict[str, Any]:
