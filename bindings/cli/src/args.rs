@@ -351,6 +351,32 @@ pub enum Command {
         mentorflow audit list --kind org --since 2026-11-01T00:00:00Z\n  \
         mentorflow audit export --output audit.jsonl      # JSON lines, one entry a line")]
     Audit(AuditArgs),
+    /// Retention: export, then purge or anonymise, the closed cases older than their
+    /// organisation's `retention` setting.
+    #[command(subcommand, after_help = "Examples:\n  \
+        mentorflow orgs put ch1 --set 'retention={\"after_days\": 730, \"then\": \"purge\"}'\n  \
+        mentorflow retention run --dry-run\n  \
+        mentorflow retention run --export closed-2024.jsonl")]
+    Retention(RetentionCommand),
+}
+
+/// `retention ...`.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Export every due closed case with its history (JSON lines) to FILE, then purge or
+    /// anonymise each; `--dry-run` only lists them.
+    Run(RetentionRun),
+}
+
+/// `retention run [--dry-run] --export FILE`.
+#[derive(Debug, Args)]
+pub struct RetentionRun {
+    /// Only list the cases; write and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The JSON lines file the cases are exported to first (must not exist yet).
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub export: Option<PathBuf>,
 }
 
 /// `audit [list|export]`.

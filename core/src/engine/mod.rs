@@ -8,6 +8,7 @@ mod controls;
 mod forget;
 mod incidents;
 mod outbox;
+mod retention;
 pub(crate) mod step;
 mod sweep;
 mod views;
@@ -32,6 +33,9 @@ pub use controls::{
 };
 pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
+pub use retention::{
+    RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
+};
 
 use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
@@ -918,6 +922,12 @@ impl Engine {
             }
             if name == INCIDENT_MAX_ATTEMPTS_SETTING {
                 incidents::check_max_attempts_setting(value)?;
+                continue;
+            }
+            if name == RETENTION_SETTING {
+                if !value.is_null() {
+                    retention::rule_of(value)?;
+                }
                 continue;
             }
             let declared: Vec<_> = defs.iter().filter_map(|d| d.setting(name)).collect();

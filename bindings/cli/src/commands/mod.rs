@@ -16,6 +16,7 @@ mod migrate;
 mod notifications;
 mod outbox;
 mod replay;
+mod retention;
 mod run;
 mod schema;
 mod serve;
@@ -195,6 +196,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Outbox(a) => outbox::run(&ctx, a),
         Command::Incidents(a) => incidents::run(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
+        Command::Retention(c) => retention::run(&ctx, c),
         Command::Case(c) => cases::control(&ctx, c),
         Command::People(c) => directory::people(&ctx, c),
         Command::Orgs(c) => directory::orgs(&ctx, c),
