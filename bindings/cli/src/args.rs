@@ -353,10 +353,13 @@ pub enum Command {
     Audit(AuditArgs),
     /// Retention: export, then purge or anonymise, the closed cases older than their
     /// organisation's `retention` setting.
-    #[command(subcommand, after_help = "Examples:\n  \
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
         mentorflow orgs put ch1 --set 'retention={\"after_days\": 730, \"then\": \"purge\"}'\n  \
         mentorflow retention run --dry-run\n  \
-        mentorflow retention run --export closed-2024.jsonl")]
+        mentorflow retention run --export closed-2024.jsonl"
+    )]
     Retention(RetentionCommand),
 }
 

@@ -242,3 +242,46 @@ fn people_forget_lists_with_a_dry_run_then_blanks() {
         .to_lowercase()
         .contains("zqxmark"));
 }
+
+#[test]
+fn retention_run_needs_an_export_and_never_overwrites_one() {
+    let e = Env::new();
+    e.ok(
+        T0,
+        &[
+            "orgs",
+            "put",
+            "ch1",
+            "--set",
+            r#"retention={"after_days": 730, "then": "purge"}"#,
+        ],
+    );
+    let err = e.fails(
+        T0,
+        &[
+            "orgs",
+            "put",
+            "ch1",
+            "--set",
+            r#"retention={"after_days": 0, "then": "purge"}"#,
+        ],
+    );
+    assert!(err.contains("retention.after_days"), "{err}");
+    assert!(e
+        .ok(T0, &["retention", "run", "--dry-run"])
+        .contains("no closed case is due"));
+    let err = e.fails(T0, &["retention", "run"]);
+    assert!(err.contains("--export"), "{err}");
+    std::fs::write(e.dir.path().join("old.jsonl"), "keep me\n").unwrap();
+    let err = e.fails(T0, &["retention", "run", "--export", "old.jsonl"]);
+    assert!(err.contains("never overwrites"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(e.dir.path().join("old.jsonl")).unwrap(),
+        "keep me\n"
+    );
+    let report: Value =
+        serde_json::from_str(&e.ok(T0, &["--json", "retention", "run", "--export", "new.jsonl"]))
+            .unwrap();
+    assert_eq!(report["cases"], serde_json::json!([]));
+    assert!(e.dir.path().join("new.jsonl").exists());
+}
