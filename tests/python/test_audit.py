@@ -75,3 +75,28 @@ def test_forget_person_dry_run_then_blank(tmp_path: Path) -> None:
         e.people.get("pat")
     assert e.get(c.id).participants["owner"] == ["forgotten-1"]
     assert "zqxmark" not in repr(e.audit()).lower()
+
+
+def test_run_retention_dry_run_and_export(tmp_path: Path) -> None:
+    path = tmp_path / "paced.yaml"
+    path.write_text(PACED)
+    e = mentorflow.Engine(":memory:", workflows=path, now=T0)
+    e.people.put("pat", org="ch1")
+    e.orgs.put("ch1", settings={"retention": {"after_days": 30, "then": "purge"}})
+    c = e.start("paced", actor="pat")
+    e.act(c.id, "finish", actor="pat")
+    open_case = e.start("paced", actor="pat")
+    e.advance(timedelta(days=40))
+    dry = e.run_retention(dry_run=True)
+    assert [(x["case"], x["outcome"]) for x in dry["cases"]] == [(c.id, "would_purge")]
+    export = tmp_path / "closed.jsonl"
+    with pytest.raises(ValueError):
+        e.run_retention()
+    done = e.run_retention(export=export)
+    assert [x["outcome"] for x in done["cases"]] == ["purged"]
+    assert str(c.id) in export.read_text()
+    with pytest.raises(mentorflow.NotFound):
+        e.get(c.id)
+    assert e.get(open_case.id).state == "waiting"
+    with pytest.raises(ValueError):
+        e.run_retention(export=export)

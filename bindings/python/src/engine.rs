@@ -881,6 +881,42 @@ impl PyEngine {
         convert::plain(py, &v)
     }
 
+    /// Retention: export the due closed cases (JSON lines, a new file) and then purge or
+    /// anonymise them; with `dry_run`, only list them. Returns the report as a dict.
+    #[pyo3(signature = (*, export = None, dry_run = false))]
+    fn run_retention<'py>(
+        &self,
+        py: Python<'py>,
+        export: Option<PathBuf>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "run_retention()")?;
+        let r = match (export, dry_run) {
+            (_, true) => detached(py, || core.run_retention(true, &mut std::io::sink(), None))?,
+            (Some(path), false) => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| {
+                        PyValueError::new_err(format!(
+                            "cannot create the export {}: {e} (retention never overwrites a file)",
+                            path.display()
+                        ))
+                    })?;
+                detached(py, || core.run_retention(false, &mut file, None))?
+            }
+            (None, false) => {
+                return Err(PyValueError::new_err(
+                    "run_retention() needs export=PATH (or dry_run=True)",
+                ))
+            }
+        };
+        let v = serde_json::to_value(&r)
+            .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
+        convert::plain(py, &v)
+    }
+
     /// Resolve an open incident without firing, with a note saying why.
     #[pyo3(signature = (incident_id, note, *, operator = None))]
     fn resolve_incident<'py>(

@@ -346,6 +346,13 @@ class Engine:
         lives (``places``: dicts with ``place``, ``id``, ``case``, ``columns``) and the
         ``cases`` touched; unless ``dry_run``, their id, name and e-mail become
         ``pseudonym`` (``forgotten-N``) everywhere, in one transaction."""
+    def run_retention(
+        self, *, export: Optional[_PathLike] = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Retention: every closed case older than its organisation's ``retention`` setting
+        is written with its history as a JSON line to ``export`` (a new file), then purged
+        or anonymised. ``dry_run=True`` only lists them (``cases``: dicts with ``case``,
+        ``workflow``, ``org``, ``outcome``)."""
     def resolve_incident(
         self, incident_id: int, note: str, *, operator: Optional[str] = None
     ) -> dict[str, Any]:
