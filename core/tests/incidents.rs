@@ -395,11 +395,11 @@ fn a_version_6_database_is_upgraded_with_the_incidents_table() {
         e.put_people(&people()).unwrap();
         e.start("flaky", "create", "pat", json!({})).unwrap()
     };
-    // take the database back to version 6 (undo step 7)
+    // take the database back to version 6 (undo steps 8 and 7)
     if support::postgres_url().is_some() {
         let mut pg = postgres::Client::connect(&db, postgres::NoTls).unwrap();
         pg.batch_execute(
-            "DROP INDEX cases_suspended;
+            "DROP TABLE audit; DROP INDEX cases_suspended;
              CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
              DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
              ALTER TABLE cases DROP COLUMN cancelled; UPDATE mentorflow_meta SET schema_version = 6",
@@ -408,7 +408,7 @@ fn a_version_6_database_is_upgraded_with_the_incidents_table() {
     } else {
         let sq = rusqlite::Connection::open(&db).unwrap();
         sq.execute_batch(
-            "DROP INDEX cases_suspended;
+            "DROP TABLE audit; DROP INDEX cases_suspended;
              CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
              DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
              ALTER TABLE cases DROP COLUMN cancelled; PRAGMA user_version = 6;",

@@ -521,7 +521,8 @@ fn a_schema_5_database_is_upgraded_to_commit_ordered_events() {
     db.batch_execute(
         "ALTER TABLE events DROP COLUMN tx; ALTER TABLE outbox DROP COLUMN tx;
          DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
-         ALTER TABLE cases DROP COLUMN cancelled; UPDATE mentorflow_meta SET schema_version = 5",
+         ALTER TABLE cases DROP COLUMN cancelled; DROP TABLE audit;
+         UPDATE mentorflow_meta SET schema_version = 5",
     )
     .unwrap();
     let seen = Events::default();

@@ -499,12 +499,12 @@ fn a_schema_5_file_is_upgraded_to_the_current_schema() {
         out
     };
     let current = shape(&path);
-    // back to schema 5: undo step 9, then step 7 (steps 6 and 8 change nothing on SQLite,
-    // see their comments)
+    // back to schema 5: undo steps 9, 8 and 7 (step 6 changes nothing on SQLite, see its
+    // comment)
     Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "DROP INDEX cases_suspended;
+            "DROP TABLE audit; DROP INDEX cases_suspended;
              CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
              DROP TABLE incidents; ALTER TABLE cases DROP COLUMN suspended;
              ALTER TABLE cases DROP COLUMN cancelled; PRAGMA user_version = 5;",
@@ -549,7 +549,7 @@ fn a_schema_7_file_gets_the_write_path_indexes_and_keeps_its_cases() {
     Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "DROP INDEX cases_suspended;
+            "DROP TABLE audit; DROP INDEX cases_suspended;
              CREATE INDEX cases_by_org_state ON cases (workflow, org, state);
              PRAGMA user_version = 7;",
         )

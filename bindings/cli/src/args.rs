@@ -53,6 +53,11 @@ pub struct Cli {
     /// (at `info`). Logs never go to stdout.
     #[arg(long = "log-format", global = true, value_name = "FORMAT", value_enum, env = "MENTORFLOW_LOG_FORMAT", default_value = "text", help_heading = GLOBAL)]
     pub log_format: LogFormatArg,
+    /// Who deploys and directory changes (people, organisations) of this invocation are
+    /// recorded as in the audit log [default: $MENTORFLOW_ACTOR, else system]. Operator
+    /// controls record their `--as` operator instead.
+    #[arg(long = "actor", global = true, value_name = "PERSON", env = "MENTORFLOW_ACTOR", help_heading = GLOBAL)]
+    pub audit_actor: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -73,26 +78,61 @@ pub enum LogFormatArg {
 pub const UNUSED_GLOBALS: &[(&str, &[&str])] = &[
     (
         "bench",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
     (
         "completions",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
-    ("demo", &["now", "limits", "operator_roles"]),
+    ("demo", &["now", "limits", "operator_roles", "audit_actor"]),
     (
         "schema",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
     (
         "store",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
-    ("test", &["db", "now", "operator_roles"]),
-    ("validate", &["now", "operator_roles"]),
+    ("test", &["db", "now", "operator_roles", "audit_actor"]),
+    ("validate", &["now", "operator_roles", "audit_actor"]),
     (
         "version",
-        &["db", "workflows", "now", "limits", "operator_roles"],
+        &[
+            "db",
+            "workflows",
+            "now",
+            "limits",
+            "operator_roles",
+            "audit_actor",
+        ],
     ),
 ];
 
@@ -154,6 +194,7 @@ pub fn ignored_globals(matches: &clap::ArgMatches) -> Vec<String> {
             let option = match *id {
                 "limits" => "--script-limit".to_owned(),
                 "operator_roles" => "--operator-role".to_owned(),
+                "audit_actor" => "--actor".to_owned(),
                 other => format!("--{other}"),
             };
             format!("{option} does nothing for `{name}`; it was ignored")
@@ -317,6 +358,90 @@ pub enum Command {
     Version,
     /// Whole-database operations: `store copy` moves a database to another backend.
     Store(StoreArgs),
+    /// The audit log: who deployed, changed the directory or used an operator control, when,
+    /// and what changed (before and after).
+    #[command(after_help = "Examples:\n  \
+        mentorflow audit                                  # every entry, oldest first\n  \
+        mentorflow audit list --kind org --since 2026-11-01T00:00:00Z\n  \
+        mentorflow audit export --output audit.jsonl      # JSON lines, one entry a line")]
+    Audit(AuditArgs),
+    /// Retention: export, then purge or anonymise, the closed cases older than their
+    /// organisation's `retention` setting.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        mentorflow orgs put ch1 --set 'retention={\"after_days\": 730, \"then\": \"purge\"}'\n  \
+        mentorflow retention run --dry-run\n  \
+        mentorflow retention run --export closed-2024.jsonl"
+    )]
+    Retention(RetentionCommand),
+}
+
+/// `retention ...`.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Export every due closed case with its history (JSON lines) to FILE, then purge or
+    /// anonymise each; `--dry-run` only lists them.
+    Run(RetentionRun),
+}
+
+/// `retention run [--dry-run] --export FILE`.
+#[derive(Debug, Args)]
+pub struct RetentionRun {
+    /// Only list the cases; write and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The JSON lines file the cases are exported to first (must not exist yet).
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub export: Option<PathBuf>,
+}
+
+/// `audit [list|export]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Which entries `audit` without a subcommand lists.
+    #[command(flatten)]
+    pub query: AuditQuery,
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List entries, oldest first.
+    List(AuditQuery),
+    /// Write entries as JSON lines (one entry a line), to a file or stdout.
+    Export(AuditExport),
+}
+
+/// Which audit entries.
+#[derive(Debug, Args, Default, Clone)]
+pub struct AuditQuery {
+    /// Only entries at or after this instant (e.g. 2026-11-01T00:00:00Z).
+    #[arg(long, value_name = "INSTANT", value_parser = parse_now)]
+    pub since: Option<DateTime<Utc>>,
+    /// Only this kind (org.put) or family (org, person, case, definition, incident,
+    /// outbox, retention).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only entries by this person.
+    #[arg(long, value_name = "PERSON")]
+    pub by: Option<String>,
+    /// Only entries about this subject (person:alice, org:ch1, case:12).
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+}
+
+/// `audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExport {
+    #[command(flatten)]
+    pub query: AuditQuery,
+    /// Write to this file (replaced) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `store`.
@@ -701,6 +826,28 @@ pub enum PeopleCommand {
         /// The person id.
         id: String,
     },
+    /// Forget a person: list every place their data lives and blank it (their id, name and
+    /// e-mail become a pseudonym forgotten-N), in one transaction.
+    #[command(after_help = "Examples:\n  \
+        mentorflow people forget alice --as olga --reason \"erasure request 2026-11\" --dry-run\n  \
+        mentorflow people forget alice --as olga --reason \"erasure request 2026-11\"")]
+    Forget(PersonForget),
+}
+
+/// `people forget ID --as OPERATOR --reason TEXT [--dry-run]`.
+#[derive(Debug, Args)]
+pub struct PersonForget {
+    /// The person id.
+    pub id: String,
+    /// The operator doing it (must hold an operator role; recorded in the history and audit).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub actor: String,
+    /// Why (the request); recorded.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Only list the places; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `people put`.

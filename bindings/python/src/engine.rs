@@ -291,7 +291,7 @@ fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (path, *, workflows, now = None, limits = None, read_only = false))]
+    #[pyo3(signature = (path, *, workflows, now = None, limits = None, read_only = false, actor = None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -299,6 +299,7 @@ impl PyEngine {
         now: Option<&Bound<'_, PyAny>>,
         limits: Option<&Bound<'_, PyAny>>,
         read_only: bool,
+        actor: Option<String>,
     ) -> PyResult<Self> {
         let shown = (path.as_os_str() != ":memory:").then(|| path.to_string_lossy().into_owned());
         let database = if read_only {
@@ -348,6 +349,9 @@ impl PyEngine {
             }
             if let Some(t) = start {
                 builder = builder.clock(mentorflow::ManualClock::at(t));
+            }
+            if let Some(a) = actor {
+                builder = builder.actor(a);
             }
             builder.build()
         })?;
@@ -802,6 +806,115 @@ impl PyEngine {
             None => core.retry_incident(incident_id),
         })?;
         incident_dict(py, &i)
+    }
+
+    /// Who deploys and directory changes are recorded as in the audit log.
+    #[getter]
+    fn actor(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.core(py)?.actor())
+    }
+
+    /// Record later changes of this engine as made by `actor`.
+    #[setter]
+    fn set_actor(&self, py: Python<'_>, actor: String) -> PyResult<()> {
+        let core = &self.core(py)?;
+        detached(py, || core.set_actor(&actor))
+    }
+
+    /// The audit log, oldest first, as plain dicts.
+    #[pyo3(signature = (*, since = None, kind = None, by = None, subject = None, limit = None))]
+    fn audit<'py>(
+        &self,
+        py: Python<'py>,
+        since: Option<&Bound<'py, PyAny>>,
+        kind: Option<String>,
+        by: Option<String>,
+        subject: Option<String>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let since = match since {
+            Some(t) if !t.is_none() => Some(convert::instant(t, "since")?),
+            _ => None,
+        };
+        let filter = mentorflow::AuditFilter {
+            since,
+            kind,
+            actor: by,
+            subject,
+            limit,
+        };
+        let core = &self.core(py)?;
+        let list = detached(py, || core.audit(&filter))?;
+        let out = PyList::empty(py);
+        for a in &list {
+            let m = PyDict::new(py);
+            m.set_item("id", a.id)?;
+            m.set_item("at", convert::py_instant(py, &a.at)?)?;
+            m.set_item("actor", &a.actor)?;
+            m.set_item("kind", &a.kind)?;
+            m.set_item("subject", &a.subject)?;
+            m.set_item("before", convert::plain(py, &a.before)?)?;
+            m.set_item("after", convert::plain(py, &a.after)?)?;
+            m.set_item("reason", &a.reason)?;
+            out.append(m)?;
+        }
+        Ok(out)
+    }
+
+    /// Forget a person (operator control): every place their data lives, blanked into a
+    /// pseudonym unless `dry_run`. Returns the report as a dict.
+    #[pyo3(signature = (person_id, *, operator, reason, dry_run = false))]
+    fn forget_person<'py>(
+        &self,
+        py: Python<'py>,
+        person_id: String,
+        operator: String,
+        reason: String,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "forget_person()")?;
+        let r = detached(py, || {
+            core.forget_person(&person_id, &operator, &reason, dry_run)
+        })?;
+        let v = serde_json::to_value(&r)
+            .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
+        convert::plain(py, &v)
+    }
+
+    /// Retention: export the due closed cases (JSON lines, a new file) and then purge or
+    /// anonymise them; with `dry_run`, only list them. Returns the report as a dict.
+    #[pyo3(signature = (*, export = None, dry_run = false))]
+    fn run_retention<'py>(
+        &self,
+        py: Python<'py>,
+        export: Option<PathBuf>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let core = &self.writable(py, "run_retention()")?;
+        let r = match (export, dry_run) {
+            (_, true) => detached(py, || core.run_retention(true, &mut std::io::sink(), None))?,
+            (Some(path), false) => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| {
+                        PyValueError::new_err(format!(
+                            "cannot create the export {}: {e} (retention never overwrites a file)",
+                            path.display()
+                        ))
+                    })?;
+                detached(py, || core.run_retention(false, &mut file, None))?
+            }
+            (None, false) => {
+                return Err(PyValueError::new_err(
+                    "run_retention() needs export=PATH (or dry_run=True)",
+                ))
+            }
+        };
+        let v = serde_json::to_value(&r)
+            .map_err(|e| PyValueError::new_err(format!("cannot convert the report: {e}")))?;
+        convert::plain(py, &v)
     }
 
     /// Resolve an open incident without firing, with a note saying why.

@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::audit::case_summary;
 use super::step;
 use super::Engine;
 use crate::error::{Error, Result};
@@ -205,7 +206,7 @@ impl Engine {
                 inputs,
                 effects: plan.effects.clone(),
             };
-            db.apply(Decision {
+            let case = db.apply(Decision {
                 case: new,
                 expected_revision: Some(old.revision),
                 participants: Vec::new(),
@@ -213,7 +214,18 @@ impl Engine {
                 outbox: Vec::new(),
                 copies: Vec::new(),
                 event,
-            })
+            })?;
+            self.record_audit(
+                db,
+                now,
+                Some(operator),
+                control,
+                format!("case:{case_id}"),
+                case_summary(&old),
+                case_summary(&case),
+                Some(reason),
+            )?;
+            Ok(case)
         });
         let command = match control {
             "case.suspend" => Command::Suspend,
@@ -532,7 +544,7 @@ impl Engine {
             inputs,
             effects,
         };
-        db.apply(Decision {
+        let case = db.apply(Decision {
             case: new,
             expected_revision: Some(old.revision),
             participants: changes,
@@ -541,6 +553,16 @@ impl Engine {
             copies: Vec::new(),
             event,
         })?;
+        self.record_audit(
+            db,
+            now,
+            Some(operator),
+            crate::audit::kinds::CASE_REASSIGN,
+            format!("case:{id}"),
+            case_summary(&old),
+            case_summary(&case),
+            Some(reason),
+        )?;
         Ok(out)
     }
 }

@@ -261,7 +261,18 @@ impl Engine {
                     reason: m.reason,
                 });
             }
+            let before = incident_summary(&i);
             refire(self, tx, &mut i, now, false, by)?;
+            self.record_audit(
+                tx,
+                now,
+                by,
+                crate::audit::kinds::INCIDENT_RETRY,
+                format!("incident:{id}"),
+                before,
+                incident_summary(&i),
+                None,
+            )?;
             Ok(i)
         })?;
         self.after_commit();
@@ -291,12 +302,23 @@ impl Engine {
         let now = self.now();
         self.write(|tx| {
             let mut i = open_incident(tx, id)?;
+            let before = incident_summary(&i);
             i.status = IncidentStatus::Resolved;
             i.next_attempt_at = None;
             i.resolved_at = Some(now);
             i.resolved_by = by.map(str::to_owned);
             i.note = Some(note.to_owned());
             tx.update_incident(&i)?;
+            self.record_audit(
+                tx,
+                now,
+                by,
+                crate::audit::kinds::INCIDENT_RESOLVE,
+                format!("incident:{id}"),
+                before,
+                incident_summary(&i),
+                Some(note),
+            )?;
             Ok(i)
         })
     }
@@ -316,6 +338,17 @@ impl Engine {
             ),
         })
     }
+}
+
+/// What the audit keeps of an incident before and after an operator's retry or resolve.
+fn incident_summary(i: &Incident) -> Value {
+    serde_json::json!({
+        "case": i.case_id,
+        "timer": i.timer,
+        "status": i.status.as_str(),
+        "attempts": i.attempts,
+        "error": i.error,
+    })
 }
 
 /// The incident, open.

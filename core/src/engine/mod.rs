@@ -2,10 +2,13 @@
 //! SQLite connection. Every command is one transaction: the guard, the effects, the event,
 //! the timers and the notifications commit together or not at all.
 
+mod audit;
 mod availability;
 mod controls;
+mod forget;
 mod incidents;
 mod outbox;
+mod retention;
 pub(crate) mod step;
 mod sweep;
 mod views;
@@ -28,7 +31,11 @@ pub use controls::{
     CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
     REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
 };
+pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
+pub use retention::{
+    RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
+};
 
 use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};
@@ -55,6 +62,7 @@ pub struct EngineBuilder {
     configure: Vec<Configure>,
     setting_defaults: Map<String, Value>,
     operator_roles: Vec<String>,
+    actor: String,
 }
 
 /// The directory role that makes a person an operator when the host names none
@@ -178,6 +186,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Who deploys and directory changes of this engine are recorded as in the audit log
+    /// (see [`crate::audit`]; default `system`). A blank name is refused when built.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
     /// Sandbox limits for scripts.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -232,6 +247,7 @@ impl EngineBuilder {
                 "max_attempts must be at least 1",
             ));
         }
+        let actor = audit::check_actor(&self.actor)?;
         let db: Box<dyn Store> = store::open(&self.location, !self.open_existing)?;
         let now = clock.now();
         // Deploy. A text whose meaning changed under a version that cases run on is not
@@ -255,7 +271,28 @@ impl EngineBuilder {
                 match plan {
                     Deploy::Same => registry.insert(d),
                     Deploy::Store => {
+                        let before = tx
+                            .stored_definitions()?
+                            .into_iter()
+                            .filter(|s| s.workflow == d.id)
+                            .max_by_key(|s| s.version)
+                            .map(|s| serde_json::json!({ "version": s.version, "hash": s.hash }));
                         tx.put_definition(&d, now)?;
+                        tx.insert_audit(&crate::audit::AuditEntry {
+                            id: 0,
+                            at: now,
+                            actor: actor.clone(),
+                            kind: crate::audit::kinds::DEFINITION_DEPLOY.to_owned(),
+                            subject: format!("definition:{}@{}", d.id, d.version),
+                            before: before.unwrap_or(Value::Null),
+                            after: serde_json::json!({
+                                "workflow": d.id,
+                                "version": d.version,
+                                "hash": d.hash,
+                                "file": d.file,
+                            }),
+                            reason: None,
+                        })?;
                         registry.insert(d);
                     }
                     Deploy::Refuse(problem, stored) => {
@@ -285,6 +322,7 @@ impl EngineBuilder {
                 path: self.location.file().map(Path::to_path_buf),
                 operator_roles: self.operator_roles,
                 metrics: Recorder::default(),
+                actor: RwLock::new(actor),
             }),
         })
     }
@@ -387,6 +425,8 @@ pub(crate) struct Inner {
     operator_roles: Vec<String>,
     /// Counters of commands, firings and deliveries ([`Engine::metrics`]).
     pub(crate) metrics: Recorder,
+    /// Who changes are recorded as in the audit log ([`Engine::actor`]).
+    actor: RwLock<String>,
 }
 
 /// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
@@ -481,6 +521,7 @@ impl Engine {
             configure: Vec::new(),
             setting_defaults: Map::new(),
             operator_roles: vec![DEFAULT_OPERATOR_ROLE.to_owned()],
+            actor: audit::default_actor(),
         }
     }
 
@@ -770,7 +811,7 @@ impl Engine {
     /// record whole, use [`Engine::replace_person`].
     pub fn put_person(&self, change: impl Into<PersonPatch>) -> Result<Person> {
         let change = change.into();
-        let r = self.write(|db| merge_person(db, &change));
+        let r = self.write(|db| self.merge_person(db, &change));
         self.clear_cache();
         r
     }
@@ -779,7 +820,7 @@ impl Engine {
     pub fn put_people(&self, people: &[Person]) -> Result<()> {
         let r = self.write(|db| {
             for p in people {
-                merge_person(db, &p.into())?;
+                self.merge_person(db, &p.into())?;
             }
             Ok(())
         });
@@ -789,7 +830,12 @@ impl Engine {
 
     /// Add a person, or replace a stored one whole (roles and attributes not given are gone).
     pub fn replace_person(&self, person: &Person) -> Result<()> {
-        let r = self.write(|db| db.put_person(person));
+        let r = self.write(|db| {
+            let before = db.get_person(&person.id)?;
+            db.put_person(person)?;
+            let after = db.get_person(&person.id)?;
+            self.audit_person(db, &person.id, before.as_ref(), after.as_ref())
+        });
         self.clear_cache();
         r
     }
@@ -832,7 +878,14 @@ impl Engine {
 
     /// Remove a person from the stored directory. Returns whether they existed.
     pub fn remove_person(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| db.remove_person(id));
+        let r = self.write(|db| {
+            let before = db.get_person(id)?;
+            let removed = db.remove_person(id)?;
+            if removed {
+                self.audit_person(db, id, before.as_ref(), None)?;
+            }
+            Ok(removed)
+        });
         self.clear_cache();
         r
     }
@@ -845,7 +898,7 @@ impl Engine {
     pub fn put_org(&self, change: impl Into<OrgPatch>) -> Result<Org> {
         let change = change.into();
         self.check_settings(&change.settings)?;
-        let r = self.write(|db| merge_org(db, &change));
+        let r = self.write(|db| self.merge_org(db, &change));
         self.clear_cache();
         r
     }
@@ -854,7 +907,12 @@ impl Engine {
     /// [`Engine::put_org`] checks them.
     pub fn replace_org(&self, org: &Org) -> Result<()> {
         self.check_settings(&org.settings)?;
-        let r = self.write(|db| db.put_org(org));
+        let r = self.write(|db| {
+            let before = db.get_org(&org.id)?;
+            db.put_org(org)?;
+            let after = db.get_org(&org.id)?;
+            self.audit_org(db, &org.id, before.as_ref(), after.as_ref())
+        });
         self.clear_cache();
         r
     }
@@ -868,6 +926,12 @@ impl Engine {
             }
             if name == INCIDENT_MAX_ATTEMPTS_SETTING {
                 incidents::check_max_attempts_setting(value)?;
+                continue;
+            }
+            if name == RETENTION_SETTING {
+                if !value.is_null() {
+                    retention::rule_of(value)?;
+                }
                 continue;
             }
             let declared: Vec<_> = defs.iter().filter_map(|d| d.setting(name)).collect();
@@ -920,10 +984,10 @@ impl Engine {
         }
         let r = self.write(|db| {
             for o in orgs {
-                merge_org(db, o)?;
+                self.merge_org(db, o)?;
             }
             for p in people {
-                merge_person(db, p)?;
+                self.merge_person(db, p)?;
             }
             Ok(())
         });
@@ -944,7 +1008,14 @@ impl Engine {
 
     /// Remove an organisation. Returns whether it existed.
     pub fn remove_org(&self, id: &str) -> Result<bool> {
-        let r = self.write(|db| db.remove_org(id));
+        let r = self.write(|db| {
+            let before = db.get_org(id)?;
+            let removed = db.remove_org(id)?;
+            if removed {
+                self.audit_org(db, id, before.as_ref(), None)?;
+            }
+            Ok(removed)
+        });
         self.clear_cache();
         r
     }
@@ -1579,18 +1650,28 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     }
 }
 
-/// Apply a person change over the stored person, inside a write transaction.
-fn merge_person(db: &dyn Tx, change: &PersonPatch) -> Result<Person> {
-    let person = change.apply(db.get_person(&change.id)?);
-    db.put_person(&person)?;
-    Ok(person)
-}
+impl Engine {
+    /// Apply a person change over the stored one, inside a write transaction, with its audit
+    /// entry.
+    fn merge_person(&self, db: &dyn Tx, change: &PersonPatch) -> Result<Person> {
+        let before = db.get_person(&change.id)?;
+        let person = change.apply(before.clone());
+        db.put_person(&person)?;
+        let after = db.get_person(&change.id)?;
+        self.audit_person(db, &change.id, before.as_ref(), after.as_ref())?;
+        Ok(person)
+    }
 
-/// Apply an organisation change over the stored one, inside a write transaction.
-fn merge_org(db: &dyn Tx, change: &OrgPatch) -> Result<Org> {
-    let org = change.apply(db.get_org(&change.id)?);
-    db.put_org(&org)?;
-    Ok(org)
+    /// Apply an organisation change over the stored one, inside a write transaction, with
+    /// its audit entry.
+    fn merge_org(&self, db: &dyn Tx, change: &OrgPatch) -> Result<Org> {
+        let before = db.get_org(&change.id)?;
+        let org = change.apply(before.clone());
+        db.put_org(&org)?;
+        let after = db.get_org(&change.id)?;
+        self.audit_org(db, &change.id, before.as_ref(), after.as_ref())?;
+        Ok(org)
+    }
 }
 
 /// Time never runs backwards in a database: a manual clock that starts before the latest

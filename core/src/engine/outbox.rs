@@ -78,6 +78,7 @@ impl Engine {
         let n = self.write(|tx| {
             self.check_row(tx, outbox_id, consumer)?;
             let n = tx.retry_delivery(outbox_id, consumer, now)?;
+            self.audit_delivery(tx, outbox_id, consumer, "retried", n, now)?;
             if n == 0 {
                 return Err(Error::validation(
                     "id",
@@ -102,6 +103,7 @@ impl Engine {
         self.write(|tx| {
             self.check_row(tx, outbox_id, consumer)?;
             let n = tx.drop_delivery(outbox_id, consumer, now)?;
+            self.audit_delivery(tx, outbox_id, consumer, "dropped", n, now)?;
             if n == 0 {
                 return Err(Error::validation(
                     "id",
@@ -113,6 +115,37 @@ impl Engine {
             }
             Ok(n)
         })
+    }
+
+    /// The audit entry of a retry or drop (`what`) of `n` deliveries (none: nothing changed,
+    /// and the command is refused anyway).
+    fn audit_delivery(
+        &self,
+        tx: &dyn Tx,
+        outbox_id: i64,
+        consumer: Option<&str>,
+        what: &str,
+        n: usize,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let kind = if what == "retried" {
+            crate::audit::kinds::OUTBOX_RETRY
+        } else {
+            crate::audit::kinds::OUTBOX_DROP
+        };
+        self.record_audit(
+            tx,
+            now,
+            None,
+            kind,
+            format!("outbox:{outbox_id}"),
+            serde_json::Value::Null,
+            serde_json::json!({ "consumer": consumer, what: n }),
+            None,
+        )
     }
 
     /// The row exists and the consumer (when named) is one the database or this engine knows.

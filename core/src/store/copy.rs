@@ -34,6 +34,7 @@ pub(crate) const TABLES: &[(&str, &str)] = &[
     ("credentials", "hash"),
     ("passwords", "person"),
     ("idempotency", "actor, key"),
+    ("audit", "id"),
 ];
 
 /// One table's rows, each a map of column name to value (integers, text, or null).

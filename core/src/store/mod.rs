@@ -453,6 +453,42 @@ pub(crate) trait Tx: DirectoryReads {
     /// After an import: id sequences past the imported ids, caches of other engines stale.
     fn after_import(&self) -> Result<()>;
 
+    // -- audit (schema step 8; see `crate::audit`)
+    /// Store an audit entry (its `id` is ignored); returns the id.
+    fn insert_audit(&self, e: &crate::audit::AuditEntry) -> Result<i64>;
+    /// Audit entries by filter, oldest first.
+    fn audit_entries(&self, f: &crate::audit::AuditFilter)
+        -> Result<Vec<crate::audit::AuditEntry>>;
+
+    // -- forgetting a person and retention (`crate::engine::forget`, `crate::engine::retention`)
+    /// Rows of a table of [`SCRUBBED`] whose named text columns mention one of `needles`
+    /// (ASCII case-insensitively; candidates only: the caller decides what to rewrite), by
+    /// id, each with its case (if the table has one) and those columns' values.
+    fn rows_mentioning(
+        &self,
+        table: &str,
+        columns: &[&str],
+        needles: &[String],
+    ) -> Result<Vec<Mention>>;
+    /// Rewrite one text column of one row of a table of [`SCRUBBED`].
+    fn set_text(&self, table: &str, id: i64, column: &str, value: Option<&str>) -> Result<()>;
+    /// Replace every delivery error that mentions one of `needles` by `text`; how many.
+    fn blank_delivery_errors(&self, needles: &[String], text: &str) -> Result<usize>;
+    /// A person's own rows under another id: case roles and their log, idempotency keys;
+    /// their sign-in material (tokens, sessions, API tokens, password) is deleted.
+    fn rename_person_rows(&self, from: &str, to: &str) -> Result<()>;
+    /// Closed cases of a workflow (optionally of one organisation) last changed before an
+    /// instant, by id.
+    fn closed_cases_before(
+        &self,
+        workflow: &str,
+        org: Option<&str>,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<i64>>;
+    /// Delete a case and every row of it (history, participants, timers, incidents, outbox
+    /// and deliveries, role log, idempotency keys); its copies keep running without a parent.
+    fn purge_case(&self, id: i64) -> Result<()>;
+
     // -- transactions inside the transaction
     /// Run `f` in a savepoint: kept on `Ok`, rolled back alone on `Err` (the error is
     /// returned; the transaction stays usable).
@@ -520,6 +556,74 @@ pub(crate) fn apply_decision<T: Tx + ?Sized>(tx: &T, d: Decision) -> Result<Case
     Decision::fill_ids(&mut event, id, &outbox_ids, &copy_ids);
     tx.insert_event(&event)?;
     Ok(case)
+}
+
+/// A row [`Tx::rows_mentioning`] found: its id, its case, and the columns asked for.
+pub(crate) type Mention = (i64, Option<i64>, Vec<Option<String>>);
+
+/// The tables and text columns [`Tx::rows_mentioning`] and [`Tx::set_text`] may touch (names
+/// are put into SQL, so only these), each with the column naming its case (SQL); every
+/// table has an integer `id`.
+pub(crate) const SCRUBBED: &[(&str, &str, &[&str])] = &[
+    (
+        "cases",
+        "id",
+        &["data", "participants", "suspended", "cancelled"],
+    ),
+    ("events", "case_id", &["actor", "inputs", "effects"]),
+    (
+        "outbox",
+        "case_id",
+        &["recipient", "subject", "body", "data", "last_error"],
+    ),
+    ("incidents", "case_id", &["error", "resolved_by", "note"]),
+    (
+        "audit",
+        "NULL",
+        &["actor", "subject", "before", "after", "reason"],
+    ),
+];
+
+/// The SQL naming the case of a row of a [`SCRUBBED`] table.
+pub(crate) fn case_column(table: &str) -> &'static str {
+    SCRUBBED
+        .iter()
+        .find(|(t, _, _)| *t == table)
+        .map_or("NULL", |(_, c, _)| *c)
+}
+
+/// Refuse a table or column [`SCRUBBED`] does not name.
+pub(crate) fn check_scrubbed(table: &str, columns: &[&str]) -> Result<()> {
+    let known = SCRUBBED
+        .iter()
+        .find(|(t, _, _)| *t == table)
+        .map(|(_, _, c)| *c)
+        .unwrap_or_default();
+    match columns.iter().find(|c| !known.contains(c)) {
+        None if !known.is_empty() => Ok(()),
+        Some(c) => Err(crate::error::Error::storage(format!(
+            "`{table}.{c}` is not a column a person's data is rewritten in"
+        ))),
+        None => Err(crate::error::Error::storage(format!(
+            "`{table}` is not a table a person's data is rewritten in"
+        ))),
+    }
+}
+
+/// `LIKE` patterns (with `ESCAPE '\'`) matching text that contains one of `needles`, for a
+/// lowercased column: each needle ASCII-lowercased and fully lowercased; blank needles
+/// skipped.
+pub(crate) fn like_patterns(needles: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in needles.iter().filter(|n| !n.trim().is_empty()) {
+        for v in [n.to_ascii_lowercase(), n.to_lowercase()] {
+            let p = format!("%{}%", sqlite::audit::like_escape(&v));
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// A backend: it opens transactions. One command is one call of [`Store::write`]; a backend

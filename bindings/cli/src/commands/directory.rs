@@ -94,6 +94,45 @@ pub fn people(ctx: &Ctx, c: PeopleCommand) -> Result<(), CliError> {
             let existed = engine.remove_person(&id)?;
             removed(out, existed, "person", id)?;
         }
+        PeopleCommand::Forget(f) => {
+            let r = engine.forget_person(&f.id, &f.actor, &f.reason, f.dry_run)?;
+            if out.json {
+                return out.print_json(&r);
+            }
+            let rows: Vec<Vec<String>> = r
+                .places
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.place.clone(),
+                        p.id.map_or_else(|| "-".into(), |i| i.to_string()),
+                        p.case.map_or_else(|| "-".into(), |i| i.to_string()),
+                        p.columns.join(", "),
+                    ]
+                })
+                .collect();
+            output::print(&output::table(
+                &["PLACE", "ROW", "CASE", "WHAT"],
+                &rows,
+                out,
+            ));
+            let cases = r.cases.len();
+            output::line(&if r.dry_run {
+                format!(
+                    "dry run: {} would become {} in {} place(s) and {cases} case(s); nothing changed",
+                    r.person,
+                    r.pseudonym,
+                    r.places.len()
+                )
+            } else {
+                format!(
+                    "forgot {}: now {} in {} place(s) and {cases} case(s) (on SQLite, VACUUM the file to drop the freed pages)",
+                    r.person,
+                    r.pseudonym,
+                    r.places.len()
+                )
+            });
+        }
     }
     Ok(())
 }

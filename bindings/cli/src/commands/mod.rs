@@ -2,6 +2,7 @@
 //! values, describing what an action did.
 
 mod act;
+mod audit;
 mod bench;
 mod cases;
 mod completions;
@@ -15,6 +16,7 @@ mod migrate;
 mod notifications;
 mod outbox;
 mod replay;
+mod retention;
 mod run;
 mod schema;
 mod serve;
@@ -51,6 +53,9 @@ pub struct Ctx {
     pub limits: Limits,
     /// `--operator-role` / `$MENTORFLOW_OPERATOR_ROLES` (empty: the engine's default).
     pub operator_roles: Vec<String>,
+    /// `--actor` / `$MENTORFLOW_ACTOR`: who the audit log records (the engine's default when
+    /// `None`).
+    pub actor: Option<String>,
     pub out: Out,
 }
 
@@ -125,6 +130,9 @@ impl Ctx {
         if !create {
             b = b.open_existing();
         }
+        if let Some(a) = &self.actor {
+            b = b.actor(a.as_str());
+        }
         let (dir, explicit) = self.workflows_dir();
         if explicit {
             if !dir.is_dir() {
@@ -184,6 +192,7 @@ pub fn run(cli: Cli) -> ExitCode {
         now: cli.now,
         limits,
         operator_roles: cli.operator_roles,
+        actor: cli.audit_actor,
         out: Out::new(cli.json),
     };
     let json = ctx.out.json;
@@ -200,6 +209,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Notifications(a) => notifications::run(&ctx, a),
         Command::Outbox(a) => outbox::run(&ctx, a),
         Command::Incidents(a) => incidents::run(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
+        Command::Retention(c) => retention::run(&ctx, c),
         Command::Case(c) => cases::control(&ctx, c),
         Command::People(c) => directory::people(&ctx, c),
         Command::Orgs(c) => directory::orgs(&ctx, c),

@@ -23,6 +23,7 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         now: ctx.now,
         limits: ctx.limits,
         operator_roles: ctx.operator_roles.clone(),
+        actor: ctx.actor.clone(),
         out: ctx.out,
     };
     let ctx = &ctx;

@@ -60,6 +60,8 @@ class Engine:
       ``max_call_levels``, ``max_expr_depth``, ``max_function_expr_depth``,
       ``max_string_size``, ``max_array_size``, ``max_map_size`` (whole numbers) and
       ``max_run_time`` (seconds or a ``timedelta``; 0 for none).
+    - ``actor``: who deploys and directory changes are recorded as in the audit log
+      (default ``system``; see :attr:`actor`).
     - ``read_only``: open an existing file for reading only. A missing file raises
       :class:`mentorflow.NotFound` (nothing is created); every call that would write
       (``start``, ``act``, ``tick``, ``advance``, ``ack``, directory ``put``/``remove``)
@@ -80,6 +82,7 @@ class Engine:
         now: Optional[datetime.datetime] = None,
         limits: Optional[Mapping[str, Union[int, float, datetime.timedelta]]] = None,
         read_only: bool = False,
+        actor: Optional[str] = None,
     ) -> "Engine": ...
     def close(self) -> None:
         """Close the engine: the database is released (once calls still running in other
@@ -315,6 +318,41 @@ class Engine:
         the new error (the firing rolled back). With ``operator``, that person must hold an
         operator role (else NotPermitted) and is recorded. Raises NotFound for an unknown
         incident, ValidationError for a resolved one."""
+    @property
+    def actor(self) -> str:
+        """Who deploys and directory changes (``people``/``orgs`` ``put``/``remove``) are
+        recorded as in the audit log; assign to change it. Operator controls record their
+        ``operator``."""
+    @actor.setter
+    def actor(self, actor: str) -> None: ...
+    def audit(
+        self,
+        *,
+        since: Optional[datetime.datetime] = None,
+        kind: Optional[str] = None,
+        by: Optional[str] = None,
+        subject: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> list[dict[str, Any]]:
+        """The audit log, oldest first: dicts with ``id``, ``at``, ``actor``, ``kind``
+        (``definition.deploy``, ``org.put``, ``person.put``, ``case.suspend``, ...),
+        ``subject`` (``person:alice``, ``org:ch1``, ``case:12``), ``before`` and ``after``
+        (the record, ``None`` when added or removed) and ``reason``. ``kind`` names one kind
+        or a family (``"org"``)."""
+    def forget_person(
+        self, person_id: str, *, operator: str, reason: str, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Forget a person (operator control; ``reason`` required): every place their data
+        lives (``places``: dicts with ``place``, ``id``, ``case``, ``columns``) and the
+        ``cases`` touched; unless ``dry_run``, their id, name and e-mail become
+        ``pseudonym`` (``forgotten-N``) everywhere, in one transaction."""
+    def run_retention(
+        self, *, export: Optional[_PathLike] = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Retention: every closed case older than its organisation's ``retention`` setting
+        is written with its history as a JSON line to ``export`` (a new file), then purged
+        or anonymised. ``dry_run=True`` only lists them (``cases``: dicts with ``case``,
+        ``workflow``, ``org``, ``outcome``)."""
     def resolve_incident(
         self, incident_id: int, note: str, *, operator: Optional[str] = None
     ) -> dict[str, Any]:

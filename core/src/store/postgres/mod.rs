@@ -16,6 +16,7 @@
 //! sweeping at once take disjoint batches; a batch of a process that dies is unlocked when
 //! its connection drops and fired by the next sweep.
 
+pub(crate) mod audit;
 pub mod schema;
 
 use std::cell::{Cell, RefCell};
@@ -1431,6 +1432,43 @@ impl Tx for PgTx {
     }
     fn open_incidents(&self) -> Result<i64> {
         self.count("SELECT count(*) FROM incidents WHERE status = 'open'", &[])
+    }
+    fn insert_audit(&self, e: &crate::audit::AuditEntry) -> Result<i64> {
+        audit::insert(self, e)
+    }
+    fn audit_entries(
+        &self,
+        f: &crate::audit::AuditFilter,
+    ) -> Result<Vec<crate::audit::AuditEntry>> {
+        audit::list(self, f)
+    }
+    fn rows_mentioning(
+        &self,
+        table: &str,
+        columns: &[&str],
+        needles: &[String],
+    ) -> Result<Vec<crate::store::Mention>> {
+        audit::rows_mentioning(self, table, columns, needles)
+    }
+    fn set_text(&self, table: &str, id: i64, column: &str, value: Option<&str>) -> Result<()> {
+        audit::set_text(self, table, id, column, value)
+    }
+    fn blank_delivery_errors(&self, needles: &[String], text: &str) -> Result<usize> {
+        audit::blank_delivery_errors(self, needles, text)
+    }
+    fn rename_person_rows(&self, from: &str, to: &str) -> Result<()> {
+        audit::rename_person_rows(self, from, to)
+    }
+    fn closed_cases_before(
+        &self,
+        workflow: &str,
+        org: Option<&str>,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        audit::closed_cases_before(self, workflow, org, before)
+    }
+    fn purge_case(&self, id: i64) -> Result<()> {
+        audit::purge_case(self, id)
     }
     fn notifications(&self, f: &NotificationFilter) -> Result<Vec<Notification>> {
         let rows = match (f.case_id, f.to.as_deref()) {

@@ -221,6 +221,22 @@ CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
 -- The write path (schema step 9, issue 19): suspended cases, few, for the timer sweep's due
 -- query (it leaves their timers alone).
 CREATE INDEX cases_suspended ON cases (id) WHERE suspended IS NOT NULL;
+-- The audit log (schema step 8, issue 15): who changed what outside the cases' history
+-- (deploys, organisations, people, operator controls, forgetting, retention), before and
+-- after as JSON.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    before  TEXT NOT NULL,
+    after   TEXT NOT NULL,
+    reason  TEXT
+);
+CREATE INDEX audit_by_at ON audit (at, id);
+CREATE INDEX audit_by_kind ON audit (kind, id);
+CREATE INDEX audit_by_subject ON audit (subject, id);
 "#;
 
 /// Schema version 1, frozen: what the first release wrote. Kept for the upgrade test.
@@ -462,8 +478,25 @@ CREATE UNIQUE INDEX incidents_open ON incidents (case_id, timer) WHERE status = 
 CREATE INDEX incidents_by_status ON incidents (status, id);
 CREATE INDEX incidents_due ON incidents (next_attempt_at) WHERE status = 'open';
     "#,
-    // 7 → 8: reserved for the audit work's step 8 (a separate branch); nothing here.
-    "SELECT 1;",
+    // 7 → 8: the audit log (issue 15; see the current schema).
+    r#"
+-- The audit log (schema step 8, issue 15): who changed what outside the cases' history
+-- (deploys, organisations, people, operator controls, forgetting, retention), before and
+-- after as JSON.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    before  TEXT NOT NULL,
+    after   TEXT NOT NULL,
+    reason  TEXT
+);
+CREATE INDEX audit_by_at ON audit (at, id);
+CREATE INDEX audit_by_kind ON audit (kind, id);
+CREATE INDEX audit_by_subject ON audit (subject, id);
+    "#,
     // 8 → 9: the write path (issue 19). `cases_by_org_state` is dropped: every column of it
     // leads `cases_by_org_state_updated`, which serves the same lookups, and every step that
     // changes a case's state paid for both. `cases_suspended` holds only suspended cases, so
