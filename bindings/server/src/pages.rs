@@ -860,6 +860,20 @@ fn show_field(kind: &mentorflow::definition::FieldType, v: &Value) -> String {
     }
 }
 
+/// How an operator's control reads in a case's history (`operator:suspend` → "Suspended by an
+/// operator"); `None` for the flow's own actions.
+fn operator_label(action: &str) -> Option<&'static str> {
+    Some(match action.strip_prefix("operator:")? {
+        "suspend" => "Suspended by an operator",
+        "resume" => "Resumed by an operator",
+        "cancel" => "Cancelled by an operator",
+        "repair" => "Moved by an operator (repair)",
+        "reassign" => "Reassigned by an operator",
+        "forget" => "A person was forgotten (erasure request)",
+        _ => return None,
+    })
+}
+
 fn show_value(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -936,6 +950,7 @@ fn case_context(
     let action_label = |id: &str| -> String {
         def.action(id)
             .and_then(|a| a.label.clone())
+            .or_else(|| operator_label(id).map(str::to_owned))
             .unwrap_or_else(|| humanize(id.strip_prefix("timer:").unwrap_or(id)))
     };
     let fields: Vec<Value> = def
@@ -967,6 +982,11 @@ fn case_context(
         .rev()
         .map(|ev| {
             let mut changes = Vec::new();
+            if operator_label(&ev.action).is_some() {
+                if let Some(Value::String(reason)) = ev.inputs.get("reason") {
+                    changes.push(json!({"text": format!("reason: “{reason}”")}));
+                }
+            }
             for eff in &ev.effects {
                 match eff {
                     Effect::Note { text } => {
@@ -1558,8 +1578,20 @@ async fn start(
 
 #[cfg(test)]
 mod tests {
-    use super::show_value;
+    use super::{operator_label, show_value};
     use serde_json::json;
+
+    #[test]
+    fn operator_controls_read_as_words_in_the_history() {
+        for (id, words) in [
+            ("operator:suspend", "Suspended by an operator"),
+            ("operator:reassign", "Reassigned by an operator"),
+        ] {
+            assert_eq!(operator_label(id), Some(words));
+        }
+        assert_eq!(operator_label("operator:unknown"), None);
+        assert_eq!(operator_label("accept"), None);
+    }
 
     #[test]
     fn a_map_field_reads_as_words_not_json() {
