@@ -324,7 +324,8 @@ class Engine:
         recorded as in the audit log; assign to change it. Operator controls record their
         ``operator``."""
     @actor.setter
-    def actor(self, actor: str) -> None: ...
+    def actor(self, actor: str) -> None:
+        """Record later deploys and directory changes as ``actor``."""
     def audit(
         self,
         *,
