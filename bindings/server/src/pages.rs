@@ -860,16 +860,16 @@ fn show_field(kind: &mentorflow::definition::FieldType, v: &Value) -> String {
     }
 }
 
-/// How an operator's control reads in a case's history (`operator:suspend` → "Suspended by an
-/// operator"); `None` for the flow's own actions.
+/// How an operator's control reads in a case's history (`operator:suspend` → "Suspended the
+/// case (operator control)"); `None` for the flow's own actions.
 fn operator_label(action: &str) -> Option<&'static str> {
     Some(match action.strip_prefix("operator:")? {
-        "suspend" => "Suspended by an operator",
-        "resume" => "Resumed by an operator",
-        "cancel" => "Cancelled by an operator",
-        "repair" => "Moved by an operator (repair)",
-        "reassign" => "Reassigned by an operator",
-        "forget" => "A person was forgotten (erasure request)",
+        "suspend" => "Suspended the case (operator control)",
+        "resume" => "Resumed the case (operator control)",
+        "cancel" => "Cancelled the case (operator control)",
+        "repair" => "Moved the case to another state (operator repair)",
+        "reassign" => "Reassigned the case (operator control)",
+        "forget" => "Forgot a person (erasure request)",
         _ => return None,
     })
 }
@@ -1584,8 +1584,11 @@ mod tests {
     #[test]
     fn operator_controls_read_as_words_in_the_history() {
         for (id, words) in [
-            ("operator:suspend", "Suspended by an operator"),
-            ("operator:reassign", "Reassigned by an operator"),
+            ("operator:suspend", "Suspended the case (operator control)"),
+            (
+                "operator:reassign",
+                "Reassigned the case (operator control)",
+            ),
         ] {
             assert_eq!(operator_label(id), Some(words));
         }
