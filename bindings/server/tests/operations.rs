@@ -5,18 +5,19 @@
 //! form needs the CSRF token; every change is a history event naming the operator.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
 use mentorflow::{
     CredentialKind, Engine, IncidentFilter, IncidentStatus, ManualClock, Org, OrgPatch, Person,
 };
-use mentorflow_server::{csrf_token, App, Config};
+use mentorflow_server::{App, Config};
 use serde_json::{json, Value};
-use tower::ServiceExt;
+use support::{credential, get, post, send, session};
 
 /// A timer that fails until the organisation's `ready` setting is true.
 const FLAKY: &str = r#"
@@ -68,67 +69,6 @@ fn setup() -> (App, Arc<Engine>) {
     }
     let e = Arc::new(e);
     (App::new(e.clone(), Config::default()), e)
-}
-
-fn credential(e: &Engine, person: &str, kind: CredentialKind) -> String {
-    let secret = mentorflow_server::new_secret();
-    e.create_credential(&secret, kind, person, "test", Some(Duration::hours(1)))
-        .unwrap();
-    secret
-}
-
-fn session(e: &Engine, person: &str) -> String {
-    credential(e, person, CredentialKind::Session)
-}
-
-async fn send(app: &App, req: Request<Body>) -> (StatusCode, String, String) {
-    let r = app.router().oneshot(req).await.unwrap();
-    let status = r.status();
-    let location = r
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body =
-        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    (status, location, body)
-}
-
-fn get(path: &str, s: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::COOKIE, format!("mf_session={s}"))
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn post(path: &str, s: &str, fields: &[(&str, &str)], csrf: bool) -> Request<Body> {
-    let token = csrf_token(s);
-    let mut all: Vec<(&str, &str)> = Vec::new();
-    if csrf {
-        all.push(("_csrf", &token));
-    }
-    all.extend_from_slice(fields);
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect::<String>()
-    };
-    let body = all
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    Request::post(path)
-        .header(header::COOKIE, format!("mf_session={s}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap()
 }
 
 async fn api(app: &App, method: &str, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
