@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::Session;
 use crate::error::Failure;
+use crate::pages::layout_with as layout;
 use crate::render;
 use crate::{App, PageError};
 
@@ -57,18 +58,8 @@ impl FromRequestParts<App> for Operator {
     }
 }
 
-fn layout(s: &Session, extra: Value) -> Value {
-    let mut base = json!({
-        "me": {"id": s.person.id, "name": s.person.name.clone().unwrap_or_else(|| s.person.id.clone())},
-        "csrf": s.csrf,
-    });
-    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
-        b.extend(e);
-    }
-    base
-}
-
-fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
+/// A submitted form's value of `name` ("" when absent).
+pub(crate) fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())

@@ -19,9 +19,9 @@ use mentorflow::{
 };
 use serde_json::{json, Map, Value};
 
-use crate::admin::Operator;
-use crate::auth::Session;
+use crate::admin::{field, Operator};
 use crate::error::Failure;
+use crate::pages::layout_with as layout;
 use crate::render;
 use crate::{App, PageError};
 
@@ -36,24 +36,6 @@ pub fn routes() -> Router<App> {
         .route("/admin/incidents/{id}/{what}", post(incident_act))
         .route("/admin/cases/{id}/{control}", post(control))
         .route("/admin/reassign", get(reassign_form).post(reassign))
-}
-
-fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
-
-fn layout(s: &Session, extra: Value) -> Value {
-    let mut base = json!({
-        "me": {"id": s.person.id, "name": s.person.name.clone().unwrap_or_else(|| s.person.id.clone())},
-        "csrf": s.csrf,
-    });
-    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
-        b.extend(e);
-    }
-    base
 }
 
 /// A time for operators: UTC, to the minute (incidents and deliveries span organisations).

@@ -55,6 +55,11 @@ fn layout(s: &Session) -> Value {
     })
 }
 
+/// [`layout`] with a page's own values (the administration's and operators' pages).
+pub(crate) fn layout_with(s: &Session, extra: Value) -> Value {
+    with(layout(s), extra)
+}
+
 fn with(mut base: Value, extra: Value) -> Value {
     if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
         b.extend(e);
