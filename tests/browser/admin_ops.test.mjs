@@ -78,10 +78,10 @@ test('an operator sees health and incidents, suspends and resumes a case, reassi
   await page.goto(`${URL}/admin`);
   await page.getByRole('heading', { name: /^Health: / }).waitFor();
   await page.getByText('Open incidents', { exact: true }).waitFor();
-  await look(page, '40-admin-health');
+  await look(page, '50-admin-health');
   await page.getByRole('link', { name: /Incidents/ }).first().click();
   await page.getByRole('heading', { name: 'Incidents', level: 1 }).waitFor();
-  await look(page, '41-admin-incidents');
+  await look(page, '51-admin-incidents');
 
   // a case from his first list
   await page.goto(`${URL}/`);
@@ -96,7 +96,7 @@ test('an operator sees health and incidents, suspends and resumes a case, reassi
   await page.getByLabel('Reason for suspending').fill('client asked for a pause');
   await page.getByRole('button', { name: 'Suspend', exact: true }).click();
   await page.getByText(/Suspended by Cody Nguyen .*client asked for a pause/).waitFor();
-  await look(page, '42-case-suspended');
+  await look(page, '52-case-suspended');
   await page.getByLabel('Reason for resuming').fill('client is back');
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await page.getByLabel('Reason for suspending').waitFor();
@@ -109,12 +109,12 @@ test('an operator sees health and incidents, suspends and resumes a case, reassi
   await page.getByLabel('Reason').fill('Lena left the programme');
   await page.getByRole('button', { name: 'Show the cases' }).click();
   await page.getByText(/^Dry run: \d+ cases? would change/).waitFor();
-  await look(page, '43-reassign-dry-run');
+  await look(page, '53-reassign-dry-run');
   const confirm = page.getByRole('button', { name: /^Reassign \d+ cases?$/ });
   if (await confirm.count()) {
     await confirm.click();
     await page.getByText(/^Done: \d+ cases? reassigned/).waitFor();
-    await look(page, '44-reassign-done');
+    await look(page, '54-reassign-done');
   }
 
   // a mentor is no operator: no panel, no pages
