@@ -362,6 +362,111 @@ fn an_event_whose_id_commits_late_is_not_skipped() {
     assert_eq!(seen.0.lock().unwrap().len(), 5);
 }
 
+/// Wait until `n` sessions of this schema wait for a heavyweight lock.
+fn wait_for_lock_waiters(monitor: &mut postgres::Client, n: i64) {
+    for _ in 0..500 {
+        let waiting: i64 = monitor
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting >= n {
+            return;
+        }
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{n} sessions never waited for a lock");
+}
+
+/// The race of a consumer's read: its snapshot is taken, then a transaction that held an
+/// event open ends, then the read looks at the transactions still running. The snapshot
+/// cannot show that transaction's events, so everything from it on is held back; nothing may
+/// be skipped, and (the fix) the sweep reads again at once instead of leaving the events to
+/// the next tick. The read is made to wait between its snapshot and its look by a lock queue:
+/// a session asks for `events` exclusively behind the open transaction, and the consumer's
+/// read of `events` queues behind that request, its snapshot already taken.
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn an_event_committed_while_a_consumer_reads_is_delivered_by_that_read() {
+    let url = fresh_postgres(&server());
+    let clock = ManualClock::at(t0());
+    let seen = Events::default();
+    let e = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", FLOW)
+        .clock(clock.clone())
+        .hook(seen.clone())
+        .build()
+        .unwrap();
+    people(&e);
+    let a = e.start("cap", "create", "pat", json!({})).unwrap();
+    let b = e.start("cap", "create", "pat", json!({})).unwrap();
+    e.deliver().unwrap();
+    assert_eq!(seen.0.lock().unwrap().len(), 2);
+    let mut monitor = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut slow = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+
+    for (round, commit) in [(0, true), (1, false), (2, true)] {
+        let before = seen.0.lock().unwrap().clone();
+        // another process's command takes an event id and stays open ...
+        let mut tx = slow.transaction().unwrap();
+        tx.execute(
+            "UPDATE cases SET revision = revision + 1 WHERE id = $1",
+            &[&a.id],
+        )
+        .unwrap();
+        let late: i64 = tx
+            .query_one(
+                "INSERT INTO events (case_id, seq, at, actor, action, from_state, to_state, inputs, effects)
+                 VALUES ($1, 100 + $2::bigint, 0, 'pat', 'bump', 'open', 'open', '{}', '[]') RETURNING id",
+                &[&a.id, &(round as i64)],
+            )
+            .unwrap()
+            .get(0);
+        // ... while this engine commits a higher one
+        e.act(b.id, "bump", "pat", json!({})).unwrap();
+        let early = e.history(b.id, None).unwrap().last().unwrap().id;
+        assert!(late < early, "ids {late} and {early}");
+
+        thread::scope(|s| {
+            // a session asks for `events` exclusively: it waits for the open transaction
+            let locker = s.spawn(|| {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                c.batch_execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; COMMIT")
+                    .unwrap();
+            });
+            wait_for_lock_waiters(&mut monitor, 1);
+            // the consumer's read queues behind it, its snapshot taken
+            let reader = s.spawn(|| e.deliver().unwrap());
+            wait_for_lock_waiters(&mut monitor, 2);
+            // the open transaction ends while the read waits
+            if commit {
+                tx.commit().unwrap();
+            } else {
+                tx.rollback().unwrap();
+            }
+            locker.join().unwrap();
+            reader.join().unwrap();
+        });
+        let mut expected = before.clone();
+        if commit {
+            expected.push(late);
+        }
+        expected.push(early);
+        // delivered by that very read, the late id first, nothing skipped
+        assert_eq!(*seen.0.lock().unwrap(), expected, "round {round}");
+        e.deliver().unwrap();
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            expected,
+            "round {round}: nothing twice"
+        );
+    }
+}
+
 /// A recorder of the signals a hook is offered, by id, under its own consumer name.
 #[derive(Clone)]
 struct Signals(&'static str, Arc<std::sync::Mutex<Vec<i64>>>);

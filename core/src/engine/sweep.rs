@@ -151,6 +151,8 @@ fn fire_batch(engine: &Engine, now: DateTime<Utc>, savepoints: bool) -> Result<B
 
 /// Rows read per page of a delivery pass.
 const PAGE: i64 = 100;
+/// History events read per page by each `on_event` consumer.
+const EVENT_PAGE: i64 = 200;
 
 fn item_id(item: &OutboxItem) -> i64 {
     match item {
@@ -370,27 +372,43 @@ fn deliver_inner(engine: &Engine) -> Result<TickReport> {
     report.delivered = accepted.len();
     // 3. history events, through each consumer's cursor
     for c in &consumers {
+        let mut pos = engine.read(|tx| tx.consumer_event_position(&c.name))?;
         loop {
-            let (events, start) = engine.read(|tx| {
-                let pos = tx.consumer_event_position(&c.name)?;
-                Ok((tx.events_after(pos, 200)?, pos))
-            })?;
-            if events.is_empty() {
-                break;
-            }
-            let mut last = start;
+            // In a read of their own and read again when held back, as the outbox rows above:
+            // an event whose transaction commits while the read runs is delivered now, not
+            // by the next tick. A position read before can only be behind (at least once).
+            let mut fresh_reads = 0;
+            let events = loop {
+                let read = engine.read(|tx| {
+                    let events = tx.events_after(pos, EVENT_PAGE)?;
+                    if events.len() < EVENT_PAGE as usize
+                        && fresh_reads < 3
+                        && tx.events_held(pos)?
+                    {
+                        return Ok(None);
+                    }
+                    Ok(Some(events))
+                })?;
+                match read {
+                    Some(events) => break events,
+                    None => fresh_reads += 1,
+                }
+            };
+            // the last event the hook accepted (ids are not in reading order on PostgreSQL)
+            let mut last = None;
             let mut stopped = false;
             for e in &events {
                 if guarded(|| c.hook.on_event(e)).is_err() {
                     stopped = true;
                     break;
                 }
-                last = e.id;
+                last = Some(e.id);
             }
-            if last > start {
+            if let Some(last) = last {
                 engine.write(|tx| tx.advance_consumer_events(&c.name, last))?;
+                pos = last;
             }
-            if stopped || events.len() < 200 {
+            if stopped || events.len() < EVENT_PAGE as usize {
                 break;
             }
         }

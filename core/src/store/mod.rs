@@ -262,7 +262,14 @@ pub(crate) trait Tx: DirectoryReads {
     fn insert_event(&self, e: &Event) -> Result<i64>;
     fn events(&self, case_id: i64) -> Result<Vec<Event>>;
     fn last_event_at(&self) -> Result<Option<DateTime<Utc>>>;
+    /// History events after a consumer's position (an event id), in the store's reading order
+    /// (on PostgreSQL commit-safe: `(tx, id)` below the horizon of transactions still
+    /// running), so an event never appears behind a position already passed.
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>>;
+    /// Whether committed events after `after_id` are held back from [`Tx::events_after`] only
+    /// by a transaction that committed after this read's snapshot was taken: a new read
+    /// delivers them. Always false on SQLite.
+    fn events_held(&self, after_id: i64) -> Result<bool>;
 
     // -- timers
     fn insert_timer(

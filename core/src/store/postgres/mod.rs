@@ -370,15 +370,24 @@ fn case_row(r: &Row) -> Result<CaseRow> {
 }
 
 /// `horizon.h`: no transaction older than this can still add a history event or an outbox row
-/// to this schema.
+/// to this schema that a read of this snapshot cannot see.
 /// That is the oldest transaction in progress when this transaction's snapshot was taken,
 /// leaving out those that are still running now and hold no lock on any table of this schema
 /// (another schema's or another application's work in the same database, which would
-/// otherwise hold back delivery here); one that ended since the snapshot counts, whatever it
-/// wrote, because the snapshot does not show it.
+/// otherwise hold back delivery here), and those that rolled back (they add nothing); one
+/// that committed since the snapshot counts, whatever it wrote, because the snapshot does not
+/// show it ([`Tx::events_held`] and [`Tx::outbox_held`] tell the sweep to read again then).
+///
+/// The order of the looks matters: the locks must be read *before* a transaction is seen
+/// still running, or one could end between the two looks, be missing from the locks and
+/// still pass as "running, not ours" — its rows, invisible to the snapshot, would then lie
+/// below the horizon and be passed for good. `CASE` evaluates its branches in order
+/// (PostgreSQL documents it), and the locks are an uncorrelated subquery evaluated once, at
+/// the first `WHEN`: so every status is asked after the locks were read, and a transaction
+/// still running then was running when they were read, holding its locks.
 const EVENT_HORIZON: &str = "snap AS (SELECT pg_current_snapshot() AS s),
     ours AS (
-        SELECT t.transactionid::text::numeric AS xid
+        SELECT coalesce(array_agg(t.transactionid::text::numeric), '{}') AS xids
         FROM pg_locks r
         JOIN pg_class c ON c.oid = r.relation
         JOIN pg_locks t ON t.pid = r.pid AND t.locktype = 'transactionid'
@@ -389,10 +398,20 @@ const EVENT_HORIZON: &str = "snap AS (SELECT pg_current_snapshot() AS s),
     horizon AS (
         SELECT coalesce(
             (SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
-             WHERE pg_xact_status(x) <> 'in progress'
-                OR (x::text::numeric % 4294967296) IN (SELECT xid FROM ours)
+             WHERE CASE WHEN (x::text::numeric % 4294967296) = ANY ((SELECT xids FROM ours)::numeric[])
+                        THEN coalesce(pg_xact_status(x), 'committed') <> 'aborted'
+                        ELSE coalesce(pg_xact_status(x), 'committed') = 'committed' END
              ORDER BY x LIMIT 1),
             (SELECT pg_snapshot_xmax(s) FROM snap)) AS h
+    )";
+
+/// Whether the horizon is a transaction that committed after the snapshot (so a new read,
+/// with a new snapshot, would see past it): `held.yes`, with [`EVENT_HORIZON`].
+const HORIZON_HELD: &str = "held AS (
+        SELECT EXISTS (
+            SELECT 1 FROM snap, horizon, pg_snapshot_xip(snap.s) AS x
+            WHERE x = horizon.h AND coalesce(pg_xact_status(x), 'committed') = 'committed'
+        ) AS yes
     )";
 
 /// An operator's mark as stored (JSON text, or NULL).
@@ -904,6 +923,19 @@ impl Tx for PgTx {
             .map(event_row)
             .collect()
     }
+    fn events_held(&self, after_id: i64) -> Result<bool> {
+        let sql = format!(
+            "WITH {EVENT_HORIZON}, {HORIZON_HELD}
+             SELECT held.yes AND EXISTS (
+                    SELECT 1 FROM events, horizon
+                    WHERE tx >= horizon.h
+                      AND CASE WHEN EXISTS (SELECT 1 FROM events WHERE id = $1)
+                               THEN (tx, id) > ((SELECT tx FROM events WHERE id = $1), $1)
+                               ELSE id > $1 END
+                ) FROM held"
+        );
+        Ok(self.query_one(&sql, &[&after_id])?.get(0))
+    }
     fn insert_timer(
         &self,
         case_id: i64,
@@ -1085,17 +1117,12 @@ impl Tx for PgTx {
     }
     fn outbox_held(&self, after: OutboxPos) -> Result<bool> {
         let sql = format!(
-            "WITH {EVENT_HORIZON},
-             ended AS (
-                 SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
-                 WHERE pg_xact_status(x) <> 'in progress' ORDER BY x LIMIT 1
-             )
-             SELECT EXISTS (SELECT 1 FROM ended, horizon WHERE ended.x = horizon.h)
-                AND EXISTS (
+            "WITH {EVENT_HORIZON}, {HORIZON_HELD}
+             SELECT held.yes AND EXISTS (
                     SELECT 1 FROM outbox, horizon
                     WHERE tx >= horizon.h AND (tx, id) > ($1::bigint::text::xid8, $2)
                       AND acked_at IS NULL AND dropped_at IS NULL
-                )"
+                ) FROM held"
         );
         Ok(self.query_one(&sql, &[&after.tx, &after.id])?.get(0))
     }

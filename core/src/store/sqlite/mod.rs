@@ -1156,6 +1156,9 @@ impl super::Tx for Connection {
     fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>> {
         events_after(self, after_id, limit)
     }
+    fn events_held(&self, _after_id: i64) -> Result<bool> {
+        Ok(false) // one writer: nothing is ever held back
+    }
     fn insert_timer(
         &self,
         case_id: i64,
