@@ -699,6 +699,118 @@ fn signalling_engine(url: &str, clock: &ManualClock, log: std::path::PathBuf) ->
 const SHARED_CASES: usize = 8;
 const MENTORS: [&str; 3] = ["m1", "m2", "m3"];
 
+/// A timer worker as `mentorflow run` and the portal's are: tick, then wait until the poll
+/// interval has passed or a wake-up (or the stop) comes. Counts its ticks.
+fn worker(
+    e: &Engine,
+    poll: std::time::Duration,
+    rx: std::sync::mpsc::Receiver<()>,
+    stop: &std::sync::atomic::AtomicBool,
+    ticks: &std::sync::atomic::AtomicUsize,
+) {
+    use std::sync::atomic::Ordering;
+    while !stop.load(Ordering::SeqCst) {
+        e.tick().unwrap();
+        ticks.fetch_add(1, Ordering::SeqCst);
+        let _ = rx.recv_timeout(poll);
+    }
+}
+
+/// Wait (at most `limit`) until `done` holds; how long it took.
+fn within(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "not within {limit:?}");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run by tests/pg.sh"]
+fn a_worker_wakes_on_another_process_commit_and_still_polls_without_listening() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration as Wall;
+    let url = fresh_postgres(&server());
+    // a timer due a minute after its state's entry: soon enough to wake the workers
+    let flow = signalling_flow().replace("after: 1h", "after: 1m");
+    // the worker's clock is two minutes ahead: what the other process schedules is due for it
+    let worker_clock = ManualClock::at(t0() + Duration::minutes(2));
+    let signals = Signals::new("worker");
+    let w = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", &flow)
+        .clock(worker_clock)
+        .hook(signals.clone())
+        .build()
+        .unwrap();
+    // the other process: another engine (its own pool), no hook
+    let p = Engine::builder()
+        .database(&url)
+        .workflow_str("cap.yaml", &flow)
+        .clock(ManualClock::at(t0()))
+        .build()
+        .unwrap();
+    people(&p);
+    let pings = |id: i64| p.get(id, None).unwrap().data["pings"].as_i64().unwrap();
+
+    // 1. listening, polling every 60 s: woken by the other process's commits
+    let poll = Wall::from_secs(60);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wake = tx.clone();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let count = woken.clone();
+    let wakeups = w
+        .wake_on_commits(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = wake.send(());
+        })
+        .unwrap();
+    assert!(wakeups.is_listening());
+    let (stop, ticks) = (AtomicBool::new(false), AtomicUsize::new(0));
+    thread::scope(|s| {
+        s.spawn(|| worker(&w, poll, rx, &stop, &ticks));
+        within(Wall::from_secs(10), || ticks.load(Ordering::SeqCst) >= 1);
+        // a signal (an outbox row) written by the other process
+        let c = p.start("cap", "create", "pat", json!({})).unwrap();
+        p.act(c.id, "bump", "pat", json!({})).unwrap();
+        let took = within(Wall::from_secs(10), || signals.ids().len() == 1);
+        assert!(took < poll / 6, "delivered after {took:?}");
+        // a timer due soon, scheduled by the other process: fired on the wake-up
+        let d = p.start("cap", "create", "pat", json!({})).unwrap();
+        let took = within(Wall::from_secs(10), || pings(d.id) == 1);
+        assert!(took < poll / 6, "fired after {took:?}");
+        // a command with neither (closing a case) wakes nobody
+        let before = woken.load(Ordering::SeqCst);
+        p.act(c.id, "close", "pat", json!({})).unwrap();
+        thread::sleep(Wall::from_secs(1));
+        assert_eq!(woken.load(Ordering::SeqCst), before);
+        stop.store(true, Ordering::SeqCst);
+        tx.send(()).unwrap();
+    });
+    drop(wakeups);
+
+    // 2. nothing listening (notifications lost): polling every second still does it all
+    let poll = Wall::from_secs(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, ticks) = (AtomicBool::new(false), AtomicUsize::new(0));
+    thread::scope(|s| {
+        s.spawn(|| worker(&w, poll, rx, &stop, &ticks));
+        within(Wall::from_secs(10), || ticks.load(Ordering::SeqCst) >= 1);
+        let c = p.start("cap", "create", "pat", json!({})).unwrap();
+        p.act(c.id, "bump", "pat", json!({})).unwrap();
+        within(Wall::from_secs(10), || {
+            signals.ids().len() == 2 && pings(c.id) == 1
+        });
+        stop.store(true, Ordering::SeqCst);
+        tx.send(()).unwrap();
+    });
+    // each signal once
+    let mut ids = signals.ids();
+    ids.dedup();
+    assert_eq!(ids.len(), 2);
+}
+
 /// The child side of `many_processes_with_a_sigkill_lose_nothing`: 4 threads bump every case,
 /// try to take a mentor's one slot and sweep the (all due) timers, round after round. Does
 /// nothing unless started by it.

@@ -12,6 +12,7 @@ mod retention;
 pub(crate) mod step;
 mod sweep;
 mod views;
+mod wake;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING
 pub use retention::{
     RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
 };
+pub use wake::Wakeups;
 
 use crate::definition::{self, Definition};
 use crate::directory::{Org, OrgPatch, Person, PersonPatch};

@@ -642,6 +642,20 @@ pub(crate) trait Store: Send + Sync {
     fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
     /// Run `f` in one read transaction (a consistent snapshot).
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
+    /// A listener that other processes' commits wake ([`Listen`]), or `None` when the backend
+    /// has none (SQLite: one process writes, and it wakes its own worker).
+    fn listen(&self) -> Result<Option<Box<dyn Listen>>> {
+        Ok(None)
+    }
+}
+
+/// Waits for a commit of any process that may give a timer worker work sooner than it
+/// thought: a timer due soon, an outbox row (PostgreSQL's `LISTEN`). Only a hint: a worker
+/// polls anyway, so a lost wake-up delays work, never loses it.
+pub(crate) trait Listen: Send {
+    /// Wait at most `timeout`; `true` when woken. A lost connection is an error, and the
+    /// next call connects again.
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool>;
 }
 
 /// `people(filter)` in scripts: people of `org` (or `filter.org`) matching the filter, by id,

@@ -146,6 +146,8 @@ type Pooled = r2d2::PooledConnection<Manager>;
 /// by `options=-csearch_path=…` in the URL).
 pub(crate) struct PgStore {
     pool: r2d2::Pool<Manager>,
+    /// For the listener's own connection ([`PgStore::listen`]).
+    config: postgres::Config,
 }
 
 impl PgStore {
@@ -173,13 +175,13 @@ impl PgStore {
         }
         schema::migrate(&mut client)?;
         drop(client);
-        let manager = Manager(PostgresConnectionManager::new(config, NoTls));
+        let manager = Manager(PostgresConnectionManager::new(config.clone(), NoTls));
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(manager);
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, config })
     }
 
     fn conn(&self) -> Result<Pooled> {
@@ -197,6 +199,7 @@ impl PgStore {
             let tx = PgTx {
                 conn: RefCell::new(conn),
                 retry: Cell::new(false),
+                woke: Cell::new(false),
             };
             let outcome = tx
                 .batch(begin)
@@ -236,6 +239,61 @@ impl super::Store for PgStore {
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()> {
         self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f)
     }
+    fn listen(&self) -> Result<Option<Box<dyn super::Listen>>> {
+        let mut l = Listener {
+            config: self.config.clone(),
+            client: None,
+        };
+        l.connect()?;
+        Ok(Some(Box::new(l)))
+    }
+}
+
+/// The channel of this schema's wake-ups: one per schema, so that engines on other schemas of
+/// the same database are not woken (a hash: a channel name is at most 63 bytes).
+const WAKE_CHANNEL: &str = "'mentorflow_' || md5(current_schema())";
+
+/// A timer due within this span of its state's entry wakes the workers
+/// ([`PgTx::wake_workers`]); one due later is found by their next look at the next due time.
+pub const WAKE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// A connection of its own, `LISTEN`ing on the schema's channel ([`WAKE_CHANNEL`]).
+struct Listener {
+    config: postgres::Config,
+    client: Option<Client>,
+}
+
+impl Listener {
+    fn connect(&mut self) -> Result<&mut Client> {
+        if self.client.is_none() {
+            let mut c = self.config.connect(NoTls).map_err(pg_error)?;
+            let channel: String = c
+                .query_one(&format!("SELECT {WAKE_CHANNEL}"), &[])
+                .map_err(pg_error)?
+                .get(0);
+            // md5's hex digits: an identifier that needs no quoting
+            c.batch_execute(&format!("LISTEN {channel}"))
+                .map_err(pg_error)?;
+            self.client = Some(c);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::storage("no PostgreSQL listener"))
+    }
+}
+
+impl super::Listen for Listener {
+    fn wait(&mut self, timeout: Duration) -> Result<bool> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let c = self.connect()?;
+        let first = c.notifications().timeout_iter(timeout).next();
+        // the others that came with it wake nobody again
+        let woken = first.and_then(|n| c.notifications().iter().count().map(|_| n.is_some()));
+        if woken.is_err() {
+            self.client = None;
+        }
+        woken.map_err(pg_error)
+    }
 }
 
 /// One open transaction on a pooled connection. `retry` is set when a statement failed with
@@ -243,6 +301,8 @@ impl super::Store for PgStore {
 pub(crate) struct PgTx {
     conn: RefCell<Pooled>,
     retry: Cell<bool>,
+    /// Whether this transaction already wakes the workers at its commit.
+    woke: Cell<bool>,
 }
 
 scoped_tls::scoped_thread_local!(static CURRENT: PgTx);
@@ -261,6 +321,16 @@ pub(crate) fn current_reads<T>(f: impl FnOnce(&dyn super::DirectoryReads) -> T) 
 }
 
 impl PgTx {
+    /// Wake the workers listening on this schema ([`super::Listen`]) when this transaction
+    /// commits (`NOTIFY` is delivered at commit, and not at all on a rollback); once per
+    /// transaction.
+    fn wake_workers(&self) -> Result<()> {
+        if !self.woke.replace(true) {
+            self.execute(&format!("SELECT pg_notify({WAKE_CHANNEL}, '')"), &[])?;
+        }
+        Ok(())
+    }
+
     fn fail(&self, e: postgres::Error) -> Error {
         if retryable(&e) {
             self.retry.set(true);
@@ -949,6 +1019,9 @@ impl Tx for PgTx {
              ON CONFLICT (case_id, name) DO UPDATE SET state = $2, due_at = $4, anchor = $5, fired = 0",
             &[&case_id, &state, &name, &micros(due), &micros(anchor)],
         )?;
+        if due - anchor <= WAKE_WITHIN {
+            self.wake_workers()?;
+        }
         Ok(())
     }
     fn delete_timers(&self, case_id: i64) -> Result<usize> {
@@ -1030,6 +1103,7 @@ impl Tx for PgTx {
         data: &Map<String, Value>,
         at: DateTime<Utc>,
     ) -> Result<i64> {
+        self.wake_workers()?;
         Ok(self
             .query_one(
                 "INSERT INTO outbox (case_id, kind, recipient, template, subject, body, data, created_at)
