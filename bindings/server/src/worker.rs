@@ -1,5 +1,6 @@
 //! The timer worker: sleeps until the engine's next due timer (at most a minute, so timers
-//! another process scheduled are seen too; an act through the portal wakes it at once), then
+//! another process scheduled are seen too; an act through the portal wakes it at once, and
+//! on PostgreSQL so does another process's commit of a timer due soon or an outbox row), then
 //! fires what is due and delivers the outbox. Not a busy loop.
 
 use std::time::Duration;
@@ -27,6 +28,22 @@ pub fn sleep_for(
 
 /// Run until `stop` turns true. A sweep in progress finishes first.
 pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
+    // Other processes' commits (a timer due soon, an outbox row) wake it early on PostgreSQL;
+    // it polls anyway.
+    let waker = app.clone();
+    let _wakeups = match app
+        .run(move |e| e.wake_on_commits(move || waker.wake()))
+        .await
+    {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "no wake-ups from other processes (the worker polls): {}",
+                e.message()
+            );
+            None
+        }
+    };
     loop {
         if *stop.borrow() {
             return;

@@ -1,6 +1,8 @@
 //! `mentorflow run [--interval SECS] [--exec COMMAND] [--once]`: a worker that fires due
-//! timers at an interval and delivers notifications and signals, each as one JSON line,
-//! to a command's stdin or to stdout. Stops cleanly on Ctrl-C and SIGTERM.
+//! timers at an interval (sooner when a timer is due before it) and delivers notifications
+//! and signals, each as one JSON line, to a command's stdin or to stdout. On PostgreSQL
+//! another process's command that schedules a timer due soon or writes an outbox row wakes
+//! it at once (`LISTEN/NOTIFY`; it polls anyway). Stops cleanly on Ctrl-C and SIGTERM.
 //!
 //! Delivery is the engine's: a hook registered on the engine receives every undelivered
 //! item after each tick. With `--exec`, the command is started once per item (through
@@ -95,6 +97,27 @@ fn shell(cmd: &str) -> Command {
     c
 }
 
+/// What ends the worker's wait before its interval.
+enum Msg {
+    /// Ctrl-C or SIGTERM.
+    Stop,
+    /// Another process committed a timer due soon or an outbox row.
+    Wake,
+}
+
+/// How long to wait before the next tick: the interval, or less when a timer (or a delivery
+/// retry) is due sooner — at least a few milliseconds, so a worker never spins.
+fn pause(engine: &mentorflow::Engine, interval: std::time::Duration) -> std::time::Duration {
+    const MIN: std::time::Duration = std::time::Duration::from_millis(20);
+    match engine.next_due() {
+        Ok(Some(due)) => (due - engine.now())
+            .to_std()
+            .unwrap_or_default()
+            .clamp(MIN, interval.max(MIN)),
+        _ => interval,
+    }
+}
+
 fn log(msg: &str) {
     eprintln!("mentorflow run: {msg}");
 }
@@ -105,10 +128,12 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
         lock: Mutex::new(()),
     });
     let engine = ctx.engine_with(vec![hook])?;
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut _wakeups = None;
     if !a.once {
+        let stop = tx.clone();
         ctrlc::set_handler(move || {
-            let _ = stop_tx.send(());
+            let _ = stop.send(Msg::Stop);
         })
         .map_err(|e| CliError::msg(format!("cannot catch Ctrl-C: {e}")))?;
         log(&format!(
@@ -116,6 +141,15 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
             humantime::format_duration(a.interval),
             ctx.db_path().display()
         ));
+        // Other processes' commits wake the worker early (PostgreSQL); it polls anyway.
+        let wake = tx.clone();
+        let wakeups = engine.wake_on_commits(move || {
+            let _ = wake.send(Msg::Wake);
+        })?;
+        if wakeups.is_listening() {
+            log("woken early by other processes' timers due soon and outbox rows");
+        }
+        _wakeups = Some(wakeups);
     }
     let interval = a.interval;
     loop {
@@ -144,9 +178,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
         if a.once {
             break;
         }
-        match stop_rx.recv_timeout(interval) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        match rx.recv_timeout(pause(&engine, interval)) {
+            Err(mpsc::RecvTimeoutError::Timeout) | Ok(Msg::Wake) => {}
+            Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     if !a.once {
