@@ -253,8 +253,9 @@ impl super::Store for PgStore {
 /// the same database are not woken (a hash: a channel name is at most 63 bytes).
 const WAKE_CHANNEL: &str = "'mentorflow_' || md5(current_schema())";
 
-/// A timer due within this span of its state's entry wakes the workers
-/// ([`PgTx::wake_workers`]); one due later is found by their next look at the next due time.
+/// A command that schedules a timer due within this span of its state's entry wakes the
+/// workers listening on the schema ([`crate::Engine::wake_on_commits`]); one due later is
+/// found by their next look at the next due time.
 pub const WAKE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// A connection of its own, `LISTEN`ing on the schema's channel ([`WAKE_CHANNEL`]).
