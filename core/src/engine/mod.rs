@@ -4,6 +4,7 @@
 
 mod audit;
 mod availability;
+mod bulk;
 mod controls;
 mod forget;
 mod incidents;
@@ -27,6 +28,7 @@ pub use crate::model::{
 pub use availability::{
     ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
+pub use bulk::{BulkCase, BulkControl, BulkOptions, BulkReport};
 pub use controls::{
     CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
     REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
