@@ -36,7 +36,8 @@ pub use controls::{
 pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 pub use retention::{
-    RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
+    RetainedCase, RetentionReport, RetentionRule, RetentionSchedule, RetentionTimer,
+    RETENTION_ACTION, RETENTION_SETTING,
 };
 
 use crate::definition::{self, Definition};
