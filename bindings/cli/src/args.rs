@@ -1036,6 +1036,11 @@ pub struct RunArgs {
     /// Tick and deliver once, then exit.
     #[arg(long)]
     pub once: bool,
+    /// The configuration file `serve` reads (TOML; see docs/serve.md): `run` takes its db,
+    /// workflows, operator_roles, `[[webhooks]]` (each notification POSTed, signed) and
+    /// `[retention]` (retention on a schedule). Flags given win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `serve`.

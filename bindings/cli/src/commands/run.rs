@@ -1,6 +1,10 @@
-//! `mentorflow run [--interval SECS] [--exec COMMAND] [--once]`: a worker that fires due
-//! timers at an interval and delivers notifications and signals, each as one JSON line,
-//! to a command's stdin or to stdout. Stops cleanly on Ctrl-C and SIGTERM.
+//! `mentorflow run [--interval SECS] [--exec COMMAND] [--once] [--config FILE]`: a worker
+//! that fires due timers at an interval and delivers notifications and signals, each as one
+//! JSON line, to a command's stdin or to stdout. Stops cleanly on Ctrl-C and SIGTERM.
+//!
+//! With `--config`, it reads `serve`'s configuration file: the `[[webhooks]]` become
+//! consumers of the outbox beside the JSON lines, and `[retention]` runs retention on its
+//! schedule — both through `mentorflow_server::jobs`, the code the portal's worker uses.
 //!
 //! Delivery is the engine's: a hook registered on the engine receives every undelivered
 //! item after each tick. With `--exec`, the command is started once per item (through
@@ -16,6 +20,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use mentorflow::{Hook, HookError, Notification, Signal};
 use serde::Serialize;
 use serde_json::Value;
+
+use mentorflow_server::config_file::FileConfig;
+use mentorflow_server::jobs;
 
 use super::Ctx;
 use crate::args::RunArgs;
@@ -100,11 +107,39 @@ fn log(msg: &str) {
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
-    let hook = Arc::new(Deliver {
+    let file = match &a.config {
+        Some(path) => FileConfig::load(path).map_err(|e| CliError::coded("config", e))?,
+        None => FileConfig::default(),
+    };
+    // flags win over the file; the file over the defaults
+    let ctx = Ctx {
+        db: ctx.db.clone().or_else(|| file.db.clone()),
+        workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
+        now: ctx.now,
+        limits: ctx.limits,
+        operator_roles: ctx.operator_roles.clone(),
+        actor: ctx.actor.clone(),
+        out: ctx.out,
+    };
+    let ctx = &ctx;
+    let mut retention = file.retention().map_err(|e| CliError::coded("config", e))?;
+    let hook: Arc<dyn mentorflow::Hook> = Arc::new(Deliver {
         exec: a.exec.clone(),
         lock: Mutex::new(()),
     });
-    let engine = ctx.engine_with(vec![hook])?;
+    let engine = ctx.open_with(vec![hook], true, |b| match &file.operator_roles {
+        Some(roles) if ctx.operator_roles.is_empty() => b.operator_roles(roles.clone()),
+        _ => b,
+    })?;
+    for h in jobs::attach_webhooks(&engine, &file).map_err(|e| CliError::coded("config", e))? {
+        log(&format!("webhook {h}"));
+    }
+    if let Some(t) = &retention {
+        log(&format!(
+            "retention {}",
+            super::serve::describe_retention(t)
+        ));
+    }
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     if !a.once {
         ctrlc::set_handler(move || {
@@ -141,10 +176,22 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
             Err(e) if !a.once => log(&format!("tick failed: {e}")),
             Err(e) => return Err(e.into()),
         }
+        if let Some(timer) = &mut retention {
+            match jobs::retention_round(&engine, timer) {
+                Some(Ok(line)) => log(&line),
+                Some(Err(line)) if a.once => return Err(CliError::msg(line)),
+                Some(Err(line)) => log(&line),
+                None => {}
+            }
+        }
         if a.once {
             break;
         }
-        match stop_rx.recv_timeout(interval) {
+        // wake for a scheduled retention run that comes before the next tick
+        let wait = jobs::until_retention(retention.as_ref(), engine.now()).map_or(interval, |r| {
+            interval.min(r.max(std::time::Duration::from_secs(1)))
+        });
+        match stop_rx.recv_timeout(wait) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
