@@ -679,3 +679,104 @@ async fn the_reassign_api_is_a_dry_run_unless_told_otherwise() {
         vec!["dan".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn bulk_suspend_by_a_filter_shows_a_dry_run_then_suspends_each_case() {
+    let (app, e) = setup();
+    let olga = session(&e, "olga");
+    let pat = session(&e, "pat");
+    let a = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    let b = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    let closed = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    e.act(closed, "finish", "pat", json!({})).unwrap();
+    let suspended = |id: i64| e.get(id, None).unwrap().suspended.is_some();
+
+    let (status, _, page) = send(&app, get("/admin/bulk", &olga)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<option value=\"suspend\">"), "{page}");
+    let (status, _, page) = send(&app, get("/admin", &olga)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("href=\"/admin/bulk\""), "{page}");
+    let fields = [
+        ("control", "suspend"),
+        ("workflow", "flaky"),
+        ("reason", "audit week"),
+    ];
+    // not an operator: no such page; no CSRF token: refused; both change nothing
+    let (status, _, _) = send(&app, get("/admin/bulk", &pat)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut confirm = fields.to_vec();
+    confirm.push(("step", "confirm"));
+    let (status, _, _) = send(&app, post("/admin/bulk", &pat, &confirm, true)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(&app, post("/admin/bulk", &olga, &confirm, false)).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(!suspended(a) && !suspended(b));
+
+    // mistakes are named at their fields
+    for (bad, at) in [
+        (
+            vec![("control", "pause"), ("workflow", "flaky"), ("reason", "x")],
+            "e-control",
+        ),
+        (
+            vec![
+                ("control", "suspend"),
+                ("field", "nonsense"),
+                ("reason", "x"),
+            ],
+            "e-field",
+        ),
+        (
+            vec![
+                ("control", "suspend"),
+                ("workflow", "flaky"),
+                ("reason", " "),
+            ],
+            "e-reason",
+        ),
+    ] {
+        let (status, _, page) = send(&app, post("/admin/bulk", &olga, &bad, true)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert!(page.contains(&format!("id=\"{at}\"")), "{page}");
+    }
+    // nothing chosen: the engine's message
+    let (status, _, page) = send(
+        &app,
+        post(
+            "/admin/bulk",
+            &olga,
+            &[("control", "cancel"), ("reason", "x")],
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("name a view or a filter"), "{page}");
+
+    // the dry run lists the open cases and offers to confirm
+    let (status, _, page) = send(&app, post("/admin/bulk", &olga, &fields, true)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Dry run: 2 cases would change"), "{page}");
+    assert!(page.contains(&format!("href=\"/cases/{a}\"")), "{page}");
+    assert!(
+        !page.contains(&format!("href=\"/cases/{closed}\"")),
+        "{page}"
+    );
+    assert!(page.contains("name=\"step\" value=\"confirm\""), "{page}");
+    assert!(!suspended(a) && !suspended(b), "a dry run changes nothing");
+
+    let (status, _, page) = send(&app, post("/admin/bulk", &olga, &confirm, true)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Done: 2 cases changed"), "{page}");
+    for id in [a, b] {
+        assert!(suspended(id), "case {id}");
+        let ev = e.history(id, None).unwrap().pop().unwrap();
+        assert_eq!(
+            (ev.actor.as_str(), ev.action.as_str()),
+            ("olga", "operator:suspend")
+        );
+        assert_eq!(ev.inputs["reason"], "audit week");
+    }
+    assert!(!suspended(closed));
+}
