@@ -780,3 +780,55 @@ async fn bulk_suspend_by_a_filter_shows_a_dry_run_then_suspends_each_case() {
     }
     assert!(!suspended(closed));
 }
+
+#[tokio::test]
+async fn the_portals_worker_runs_retention_on_its_schedule() {
+    let clock = ManualClock::at(t0());
+    let e = Engine::builder()
+        .in_memory()
+        .workflow_str("flaky.yaml", FLAKY)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    e.replace_org(&Org::new("ch1").timezone("UTC")).unwrap();
+    e.replace_person(&Person::new("pat").org("ch1")).unwrap();
+    e.put_org(
+        OrgPatch::new("ch1").setting("retention", json!({ "after_days": 30, "then": "purge" })),
+    )
+    .unwrap();
+    let old = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    e.act(old, "finish", "pat", json!({})).unwrap();
+    let open = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    clock.advance(Duration::days(31));
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let e = Arc::new(e);
+    let config = Config {
+        retention: Some(mentorflow::RetentionTimer::new(
+            mentorflow::RetentionSchedule::parse(None, Some("1 day"), None).unwrap(),
+            &exports,
+        )),
+        ..Config::default()
+    };
+    let app = App::new(e.clone(), config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(mentorflow_server::worker::run(app, stopped));
+    // an interval runs at the worker's start
+    let mut waited = 0;
+    while e.get(old, None).is_ok() {
+        assert!(waited < 200, "the worker did not run retention");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&files[0]).unwrap().trim()).unwrap();
+    assert_eq!(line["case"]["id"], json!(old));
+    assert!(e.get(open, None).is_ok(), "open cases are never touched");
+}
