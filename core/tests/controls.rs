@@ -580,6 +580,27 @@ fn bulk_controls_take_a_filter_or_a_view_and_show_a_dry_run_first() {
         "validation",
         "a selection naming nothing is refused"
     );
+    // names that do not exist are mistakes, not empty selections
+    for bad in [
+        BulkOptions {
+            state: Some("nowhere".into()),
+            ..o.clone()
+        },
+        BulkOptions {
+            fields: vec![("colour".into(), json!("red"))],
+            ..o.clone()
+        },
+        BulkOptions {
+            workflow: Some("nope".into()),
+            ..o.clone()
+        },
+    ] {
+        assert_eq!(
+            err(e.control_cases(&bad, "olga", "audit week")).code(),
+            "not_found",
+            "{bad:?}"
+        );
+    }
     o.workflow = Some("batch".into());
     o.fields = vec![("topic".into(), json!("tax"))];
     o.dry_run = true;

@@ -230,8 +230,32 @@ impl Engine {
 
     /// The cases a bulk selection names, before the control's own condition.
     fn select_cases(&self, o: &BulkOptions, operator: &str) -> Result<Vec<Case>> {
-        if let Some(w) = &o.workflow {
-            self.definition(w)?;
+        // a name that does not exist is a mistake, not an empty selection
+        let defs: Vec<_> = match &o.workflow {
+            Some(w) => vec![self.definition(w)?],
+            None => self.definitions(),
+        };
+        if let Some(s) = &o.state {
+            if !defs.iter().any(|d| d.state(s).is_some()) {
+                let mut known: Vec<&str> = defs
+                    .iter()
+                    .flat_map(|d| d.states.iter().map(|st| st.id.as_str()))
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(Error::not_found_among("state", s.clone(), known));
+            }
+        }
+        for (k, _) in &o.fields {
+            if !defs.iter().any(|d| d.field(k).is_some()) {
+                let mut known: Vec<&str> = defs
+                    .iter()
+                    .flat_map(|d| d.fields.iter().map(|f| f.name.as_str()))
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(Error::not_found_among("field", k.clone(), known));
+            }
         }
         let mut cases = match &o.view {
             Some(view) => self.view(view, operator)?,
