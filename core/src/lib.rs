@@ -85,11 +85,12 @@ pub use auth::{Credential, CredentialKind, Token};
 pub use definition::Definition;
 pub use directory::{Org, OrgPatch, Person, PersonPatch};
 pub use engine::{
-    fold, Act, ActOptions, ActionAvailability, Case, CaseFilter, CaseReassignment, Effect, Engine,
-    EngineBuilder, Event, ExportInfo, ForgetPlace, ForgetReport, Health, Notification, Participant,
-    PendingTimer, ReassignOptions, ReassignReport, RetainedCase, RetentionReport, RetentionRule,
-    Signal, Start, StartInfo, Table, TickReport, Unavailable, UnavailableReason, ViewInfo,
-    ViewPage, ViewQuery, Wakeups, CANCEL_ACTION, DEFAULT_INCIDENT_MAX_ATTEMPTS,
+    fold, Act, ActOptions, ActionAvailability, BulkCase, BulkControl, BulkOptions, BulkReport,
+    Case, CaseFilter, CaseReassignment, Effect, Engine, EngineBuilder, Event, ExportInfo,
+    ForgetPlace, ForgetReport, Health, Notification, Participant, PendingTimer, ReassignOptions,
+    ReassignReport, RetainedCase, RetentionReport, RetentionRule, RetentionSchedule,
+    RetentionTimer, Signal, Start, StartInfo, Table, TickReport, Unavailable, UnavailableReason,
+    ViewInfo, ViewPage, ViewQuery, Wakeups, CANCEL_ACTION, DEFAULT_INCIDENT_MAX_ATTEMPTS,
     DEFAULT_OPERATOR_ROLE, FORGET_ACTION, INCIDENT_MAX_ATTEMPTS_SETTING, REASSIGN_ACTION,
     REPAIR_ACTION, RESUME_ACTION, RETENTION_ACTION, RETENTION_SETTING, SUSPEND_ACTION,
     WORKFLOWS_SETTING,

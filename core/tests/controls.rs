@@ -513,3 +513,175 @@ actions:
         .unwrap();
     assert_eq!(e.get(a.id, None).unwrap().participants["client"], ["pete"]);
 }
+
+const BATCH: &str = r#"
+workflow: batch
+version: 1
+roles:
+  owner: {}
+  staff: { directory: admin }
+fields:
+  topic: { type: string }
+states:
+  waiting:
+    label: Waiting
+    timers:
+      - name: remind
+        after: 1h
+        run: 'fields.topic = "reminded";'
+  done: { label: Done, final: true }
+actions:
+  create:
+    to: waiting
+    by: owner
+    run: 'assign("owner", actor.id);'
+  finish: { from: waiting, to: done, by: owner }
+views:
+  waiting_cases:
+    title: Waiting cases
+    states: [waiting]
+    viewer: [staff]
+"#;
+
+fn batch() -> (Engine, ManualClock) {
+    let clock = ManualClock::at(t0());
+    let e = Engine::builder()
+        .fresh()
+        .workflow_str("paced.yaml", FLOW)
+        .workflow_str("batch.yaml", BATCH)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    e.put_people(&people()).unwrap();
+    e.put_person(&Person::new("olga").org("ch1").role("admin"))
+        .unwrap();
+    (e, clock)
+}
+
+#[test]
+fn bulk_controls_take_a_filter_or_a_view_and_show_a_dry_run_first() {
+    use mentorflow::{BulkControl, BulkOptions};
+    let (e, clock) = batch();
+    let start = |topic: &str| {
+        e.start("batch", "create", "pat", json!({ "topic": topic }))
+            .unwrap()
+    };
+    let (a, b, c) = (start("tax"), start("tax"), start("hiring"));
+    let closed = start("tax");
+    e.act(closed.id, "finish", "pat", json!({})).unwrap();
+    let other = e.start("paced", "create", "pat", json!({})).unwrap();
+    let all = [a.id, b.id, c.id, closed.id, other.id];
+    let snapshot = || -> Vec<_> { all.iter().map(|id| e.get(*id, None).unwrap()).collect() };
+    let before = snapshot();
+
+    let mut o = BulkOptions::new(BulkControl::Suspend);
+    assert_eq!(
+        err(e.control_cases(&o, "olga", "audit week")).code(),
+        "validation",
+        "a selection naming nothing is refused"
+    );
+    // names that do not exist are mistakes, not empty selections
+    for bad in [
+        BulkOptions {
+            state: Some("nowhere".into()),
+            ..o.clone()
+        },
+        BulkOptions {
+            fields: vec![("colour".into(), json!("red"))],
+            ..o.clone()
+        },
+        BulkOptions {
+            workflow: Some("nope".into()),
+            ..o.clone()
+        },
+    ] {
+        assert_eq!(
+            err(e.control_cases(&bad, "olga", "audit week")).code(),
+            "not_found",
+            "{bad:?}"
+        );
+    }
+    o.workflow = Some("batch".into());
+    o.fields = vec![("topic".into(), json!("tax"))];
+    o.dry_run = true;
+    assert_eq!(
+        err(e.control_cases(&o, "pat", "audit week")).code(),
+        "not_permitted"
+    );
+    assert_eq!(err(e.control_cases(&o, "olga", " ")).code(), "validation");
+    let dry = e.control_cases(&o, "olga", "audit week").unwrap();
+    let ids: Vec<i64> = dry.cases.iter().map(|c| c.case).collect();
+    assert_eq!(ids, [a.id, b.id], "open cases of the filter, in id order");
+    assert!(dry.cases.iter().all(|c| c.outcome == "would_suspend"));
+    assert_eq!(snapshot(), before, "a dry run changes nothing");
+
+    o.dry_run = false;
+    let done = e.control_cases(&o, "olga", "audit week").unwrap();
+    assert_eq!(done.changed(), 2);
+    assert!(done.cases.iter().all(|c| c.outcome == "suspended"));
+    for id in [a.id, b.id] {
+        let s = e.get(id, None).unwrap();
+        assert_eq!(s.suspended.as_ref().unwrap().by, "olga");
+        let ev = e.history(id, None).unwrap().pop().unwrap();
+        assert_eq!(
+            (ev.action.as_str(), ev.actor.as_str()),
+            (SUSPEND_ACTION, "olga")
+        );
+        assert_eq!(ev.inputs["reason"], json!("audit week"));
+        assert_folds(&e, id);
+    }
+    assert_eq!(e.get(c.id, None).unwrap(), before[2]);
+    // again: nothing left to suspend
+    assert!(e
+        .control_cases(&o, "olga", "audit week")
+        .unwrap()
+        .cases
+        .is_empty());
+    // their timers wait while suspended
+    clock.advance(Duration::hours(2));
+    e.tick().unwrap();
+    assert_eq!(e.get(a.id, None).unwrap().data["topic"], json!("tax"));
+    assert_eq!(e.get(c.id, None).unwrap().data["topic"], json!("reminded"));
+
+    // resume by the view, as the operator sees it: only the suspended ones of it
+    let mut r = BulkOptions::new(BulkControl::Resume);
+    r.view = Some("batch.waiting_cases".into());
+    let done = e.control_cases(&r, "olga", "audit over").unwrap();
+    let ids: Vec<i64> = done.cases.iter().map(|c| c.case).collect();
+    assert_eq!(ids, [a.id, b.id]);
+    e.tick().unwrap();
+    assert_eq!(e.get(a.id, None).unwrap().data["topic"], json!("reminded"));
+    assert_eq!(
+        err(e.control_cases(
+            &BulkOptions {
+                view: Some("batch.nope".into()),
+                ..r.clone()
+            },
+            "olga",
+            "x"
+        ))
+        .code(),
+        "not_found"
+    );
+
+    // cancel by state and organisation: every open case of both workflows there
+    let mut k = BulkOptions::new(BulkControl::Cancel);
+    k.org = Some("ch1".into());
+    k.state = Some("waiting".into());
+    let done = e.control_cases(&k, "olga", "programme closed").unwrap();
+    let ids: Vec<i64> = done.cases.iter().map(|c| c.case).collect();
+    assert_eq!(ids, [a.id, b.id, c.id, other.id]);
+    for id in ids {
+        assert!(e.get(id, None).unwrap().cancelled.is_some());
+        assert_eq!(count(&e, id, CANCEL_ACTION), 1);
+        assert_folds(&e, id);
+    }
+    assert_eq!(e.get(closed.id, None).unwrap(), before[3], "closed stays");
+    let audit = e
+        .audit(&mentorflow::AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.kind == "case.cancel")
+        .count();
+    assert_eq!(audit, 4, "one audit entry per case");
+}

@@ -211,3 +211,143 @@ fn closed_old_cases_are_exported_then_anonymised_or_purged() {
         .is_empty());
     assert!(out.is_empty());
 }
+
+#[test]
+fn the_retention_schedule_says_when_a_run_is_due_without_waiting() {
+    use mentorflow::{RetentionSchedule, RetentionTimer};
+    let at = |s: &str| -> chrono::DateTime<chrono::Utc> { s.parse().unwrap() };
+    // once a day at 03:00 in Zurich (UTC+1 in winter, UTC+2 in summer)
+    let daily = RetentionSchedule::parse(Some("03:00"), None, Some("Europe/Zurich")).unwrap();
+    assert_eq!(
+        daily.next_after(at("2026-11-20T10:00:00Z")),
+        at("2026-11-21T02:00:00Z")
+    );
+    assert_eq!(
+        daily.next_after(at("2026-11-20T01:59:00Z")),
+        at("2026-11-20T02:00:00Z")
+    );
+    assert_eq!(
+        daily.next_after(at("2026-07-01T12:00:00Z")),
+        at("2026-07-02T01:00:00Z")
+    );
+    // 02:30 does not exist on the spring-forward day: the hour after it
+    let gap = RetentionSchedule::parse(Some("02:30"), None, Some("Europe/Zurich")).unwrap();
+    assert_eq!(
+        gap.next_after(at("2026-03-28T12:00:00Z")),
+        at("2026-03-29T01:30:00Z")
+    );
+    let mut t = RetentionTimer::new(daily, "unused");
+    assert!(
+        !t.due(at("2026-11-20T10:00:00Z")),
+        "the first run is the next 03:00"
+    );
+    assert_eq!(t.next(), Some(at("2026-11-21T02:00:00Z")));
+    assert!(!t.due(at("2026-11-21T01:59:59Z")));
+    assert!(t.due(at("2026-11-21T02:00:00Z")));
+    assert!(!t.due(at("2026-11-21T02:00:01Z")), "once a day");
+    // a worker down for three days runs once when it is back, then keeps the time of day
+    assert!(t.due(at("2026-11-24T09:00:00Z")));
+    assert_eq!(t.next(), Some(at("2026-11-25T02:00:00Z")));
+
+    let every = RetentionSchedule::parse(None, Some("6h"), None).unwrap();
+    assert_eq!(every, RetentionSchedule::Every(6 * 3600));
+    let mut t = RetentionTimer::new(every, "unused");
+    assert!(
+        t.due(at("2026-11-20T10:00:00Z")),
+        "an interval runs at start"
+    );
+    assert!(!t.due(at("2026-11-20T15:59:59Z")));
+    assert!(t.due(at("2026-11-20T16:00:00Z")));
+    assert_eq!(
+        RetentionSchedule::parse(None, Some("2 days"), None).unwrap(),
+        RetentionSchedule::Every(2 * 86_400)
+    );
+
+    for (a, e, z, key) in [
+        (Some("3am"), None, None, "retention.at"),
+        (Some("03:00"), Some("1h"), None, "not both"),
+        (None, None, None, "say when"),
+        (None, Some("30s"), None, "shorter than a minute"),
+        (None, Some("1 month"), None, "retention.every"),
+        (None, Some("often"), None, "retention.every"),
+        (
+            Some("03:00"),
+            None,
+            Some("Mars/Olympus"),
+            "retention.time_zone",
+        ),
+        (None, Some("1h"), Some("UTC"), "retention.time_zone"),
+    ] {
+        let m = RetentionSchedule::parse(a, e, z).unwrap_err();
+        assert!(m.contains(key), "{m}");
+    }
+}
+
+#[test]
+fn a_scheduled_run_writes_a_synced_export_then_changes_each_case() {
+    use mentorflow::{RetentionSchedule, RetentionTimer};
+    let clock = ManualClock::at(t0());
+    let e = Engine::builder()
+        .fresh()
+        .workflow_str("intake.yaml", FLOW)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    e.put_people(&people()).unwrap();
+    e.put_org(
+        OrgPatch::new("ch1").setting("retention", json!({ "after_days": 30, "then": "purge" })),
+    )
+    .unwrap();
+    let old = start(&e, "pat", "Old Client");
+    e.act(old, "close", "pat", json!({})).unwrap();
+    let open = start(&e, "pat", "Open Client");
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("retention");
+    let mut timer = RetentionTimer::new(
+        RetentionSchedule::parse(None, Some("1 day"), None).unwrap(),
+        &exports,
+    );
+    assert!(timer.due(e.now()));
+    assert!(
+        timer.run(&e, Some("scheduler")).unwrap().is_none(),
+        "nothing due yet: no file"
+    );
+    assert!(!exports.exists());
+
+    clock.advance(Duration::days(31));
+    assert!(timer.due(e.now()));
+    let (path, report) = timer.run(&e, Some("scheduler")).unwrap().unwrap();
+    assert_eq!(path.parent().unwrap(), exports);
+    assert_eq!(report.cases.len(), 1);
+    assert_eq!(report.cases[0].outcome, "purged");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["case"]["id"], json!(old));
+    assert_eq!(err(e.get(old, None)).code(), "not_found");
+    assert!(e.get(open, None).is_ok(), "open cases are never touched");
+    let audit = e.audit(&AuditFilter::default()).unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.actor == "scheduler" && a.subject == format!("case:{old}")));
+    assert!(!timer.due(e.now()), "the next run is a day later");
+
+    // an export that cannot be written changes nothing
+    let again = start(&e, "pat", "Again");
+    e.act(again, "close", "pat", json!({})).unwrap();
+    clock.advance(Duration::days(31));
+    let before = e.get(again, None).unwrap();
+    let taken = dir.path().join("taken.jsonl");
+    std::fs::write(&taken, "keep me\n").unwrap();
+    assert_eq!(
+        err(e.run_retention_to_file(&taken, None)).code(),
+        "storage",
+        "an existing file is never overwritten"
+    );
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep me\n");
+    assert!(
+        err(e.run_retention_to_file(&dir.path().join("no/such/dir/x.jsonl"), None))
+            .to_string()
+            .contains("no/such/dir")
+    );
+    assert_eq!(e.get(again, None).unwrap(), before);
+}

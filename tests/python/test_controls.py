@@ -134,3 +134,30 @@ def test_metrics_count_commands(paced: mentorflow.Engine) -> None:
     assert counts == {("start", "ok"): 1, ("act", "ok"): 1, ("act", "guard_rejected"): 1}
     assert m["step_latency"]["count"] == 3
     assert m["open_incidents"] == 0 and m["timers_due"] == 0
+
+
+def test_control_cases_by_a_filter_after_a_dry_run(paced: mentorflow.Engine) -> None:
+    a = paced.start("paced", actor="pat")
+    b = paced.start("paced", actor="pat")
+    done = paced.start("paced", actor="pat")
+    paced.act(done.id, "finish", actor="pat")
+    with pytest.raises(mentorflow.Error):
+        paced.control_cases("suspend", operator="olga", reason="audit")
+    with pytest.raises(ValueError):
+        paced.control_cases("pause", operator="olga", reason="audit", workflow="paced")
+    with pytest.raises(mentorflow.NotPermitted):
+        paced.control_cases("suspend", operator="pat", reason="me", workflow="paced")
+    dry = paced.control_cases(
+        "suspend", operator="olga", reason="audit", workflow="paced", fields={"pings": 0}, dry_run=True
+    )
+    assert [(x["case"], x["outcome"]) for x in dry["cases"]] == [
+        (a.id, "would_suspend"),
+        (b.id, "would_suspend"),
+    ]
+    assert paced.get(a.id).suspended is None
+    real = paced.control_cases("suspend", operator="olga", reason="audit", state="waiting")
+    assert [x["outcome"] for x in real["cases"]] == ["suspended", "suspended"]
+    assert paced.get(b.id).suspended["by"] == "olga"
+    back = paced.control_cases("resume", operator="olga", reason="over", org="ch1")
+    assert [x["case"] for x in back["cases"]] == [a.id, b.id]
+    assert paced.get(a.id).suspended is None

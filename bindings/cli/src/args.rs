@@ -295,6 +295,8 @@ pub enum Command {
         mentorflow case suspend 12 --as olga --reason \"mentor on leave until May\"\n  \
         mentorflow case resume 12 --as olga --reason \"mentor back\"\n  \
         mentorflow case cancel 12 --as olga --reason \"client withdrew\"\n  \
+        mentorflow case suspend --workflow engagement --org ch12 --as olga --reason \"audit\" --dry-run\n  \
+        mentorflow case resume --view engagement.my_engagements --as olga --reason \"audit over\"\n  \
         mentorflow case repair 12 in_progress --as olga --reason \"accepted by phone\""
     )]
     Case(CaseCommand),
@@ -733,11 +735,14 @@ pub struct IncidentResolve {
 /// `case ...`: operator controls.
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
-    /// Suspend an open case: it refuses every action and its timers wait until resumed.
+    /// Suspend an open case (or every open case a view or filter selects): it refuses every
+    /// action and its timers wait until resumed.
     Suspend(CaseControl),
-    /// Resume a suspended case: timers that fell due meanwhile fire at the next tick, once.
+    /// Resume a suspended case (or every suspended case a view or filter selects): timers
+    /// that fell due meanwhile fire at the next tick, once.
     Resume(CaseControl),
-    /// Cancel an open case: it ends in its state, its timers dropped, no further actions.
+    /// Cancel an open case (or every open case a view or filter selects): it ends in its
+    /// state, its timers dropped, no further actions.
     Cancel(CaseControl),
     /// Move a case to a state of its definition outside the flow's actions, with that
     /// state's timers (no action, guard, effect or notification runs).
@@ -772,11 +777,33 @@ pub struct CaseReassign {
     pub reason: String,
 }
 
-/// `case suspend|resume|cancel CASE --as OPERATOR --reason TEXT`.
+/// `case suspend|resume|cancel (CASE | --view NAME | --workflow W --state S --org O --field K=V…)
+/// [--dry-run] --as OPERATOR --reason TEXT`.
 #[derive(Debug, Args)]
 pub struct CaseControl {
-    /// The case.
-    pub case: i64,
+    /// The case; or choose cases with --view and/or the filters (each case then in its own
+    /// transaction, try --dry-run first).
+    #[arg(required_unless_present_any = ["view", "workflow", "state", "org", "field"])]
+    pub case: Option<i64>,
+    /// Every case of this view (`view` or `workflow.view`) as the operator sees it.
+    #[arg(long, value_name = "NAME", conflicts_with = "case")]
+    pub view: Option<String>,
+    /// Only cases of this workflow.
+    #[arg(long, value_name = "WORKFLOW", conflicts_with = "case")]
+    pub workflow: Option<String>,
+    /// Only cases in this state.
+    #[arg(long, value_name = "STATE", conflicts_with = "case")]
+    pub state: Option<String>,
+    /// Only cases of this organisation.
+    #[arg(long, value_name = "ORG", conflicts_with = "case")]
+    pub org: Option<String>,
+    /// Only cases whose field has this value (repeatable; the value is read as JSON when it
+    /// is JSON — 3, true, null, "3" — else as text).
+    #[arg(long = "field", value_name = "FIELD=VALUE", value_parser = parse_assignment, conflicts_with = "case")]
+    pub field: Vec<(String, String)>,
+    /// Only list the cases that would change (with --view or a filter).
+    #[arg(long, conflicts_with = "case")]
+    pub dry_run: bool,
     /// The operator doing it (must hold an operator role; recorded in the history).
     #[arg(long = "as", value_name = "PERSON")]
     pub actor: String,
@@ -1009,6 +1036,11 @@ pub struct RunArgs {
     /// Tick and deliver once, then exit.
     #[arg(long)]
     pub once: bool,
+    /// The configuration file `serve` reads (TOML; see docs/serve.md): `run` takes its db,
+    /// workflows, operator_roles, `[[webhooks]]` (each notification POSTed, signed) and
+    /// `[retention]` (retention on a schedule). Flags given win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `serve`.

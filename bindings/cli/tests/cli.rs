@@ -1304,6 +1304,135 @@ fn run_once_prints_pending_notifications_as_json_lines() {
     assert!(n[0]["delivered_at"].is_string(), "{n}");
 }
 
+/// A loopback HTTP endpoint answering 200 to every request; each request's head
+/// (lowercase) and body arrive on the channel.
+fn endpoint() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line.to_ascii_lowercase());
+            }
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx.send((head, body)).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn run_with_a_config_posts_to_its_webhooks_and_runs_retention_on_its_schedule() {
+    const VAR: &str = "MF_TEST_RUN_WEBHOOK_SECRET";
+    const SECRET: &str = "a-secret-of-sixteen-or-more";
+    let e = Env::new();
+    e.assigned();
+    let (url, got) = endpoint();
+    std::fs::write(
+        e.path("mf.toml"),
+        format!(
+            "[[webhooks]]\nname = \"crm\"\nurl = \"{url}\"\nsecret_env = \"{VAR}\"\n\n[retention]\nevery = \"1 day\"\nexport_dir = \"exports\"\n"
+        ),
+    )
+    .unwrap();
+    // the variable is missing: refused, naming it, nothing delivered
+    let out = e
+        .run(&["run", "--once", "--config", "mf.toml"])
+        .env_remove(VAR)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(VAR));
+
+    let run = |e: &Env| {
+        e.run(&["run", "--once", "--config", "mf.toml"])
+            .env(VAR, SECRET)
+            .assert()
+            .success()
+            .get_output()
+            .clone()
+    };
+    let out = run(&e);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "the JSON lines go on: {stdout}");
+    let (head, body) = got
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the webhook was posted");
+    let sent: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (sent["type"].as_str(), sent["template"].as_str()),
+        (Some("notification"), Some("assigned"))
+    );
+    assert!(
+        head.contains(&format!("idempotency-key: {}", sent["id"])),
+        "{head}"
+    );
+    let sig = mentorflow_server::webhook::signature(SECRET.as_bytes(), &body);
+    assert!(
+        head.contains(&format!("x-mentorflow-signature: {sig}")),
+        "{head}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("no closed case is due"), "{stderr}");
+    assert!(!e.path("exports").exists(), "no case due: no file");
+    // delivered to the webhook: not posted again
+    run(&e);
+    assert!(got
+        .recv_timeout(std::time::Duration::from_millis(300))
+        .is_err());
+
+    // a cancelled (closed) case two days later is exported, then purged, by the schedule
+    e.ok(&["people", "put", "olga", "--org", "ch1", "--role", "admin"]);
+    e.ok(&[
+        "case", "cancel", "1", "--as", "olga", "--reason", "withdrew",
+    ]);
+    e.ok(&[
+        "orgs",
+        "put",
+        "ch1",
+        "--set",
+        "retention={\"after_days\": 1, \"then\": \"purge\"}",
+    ]);
+    e.move_clock("2026-11-23T10:00:00Z");
+    let stderr = String::from_utf8(run(&e).stderr).unwrap();
+    assert!(stderr.contains("1 case exported"), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(e.path("exports"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&files[0]).unwrap().trim()).unwrap();
+    assert_eq!(line["case"]["id"], 1);
+    assert!(e.fails(&["show", "1"]).contains("not found"));
+
+    // `enabled = false` turns it off
+    let text = std::fs::read_to_string(e.path("mf.toml")).unwrap();
+    std::fs::write(e.path("mf.toml"), format!("{text}enabled = false\n")).unwrap();
+    let stderr = String::from_utf8(run(&e).stderr).unwrap();
+    assert!(!stderr.contains("retention"), "{stderr}");
+}
+
 #[test]
 fn health_reports_the_database_and_fails_on_overdue_timers() {
     let e = Env::new();

@@ -894,17 +894,14 @@ impl PyEngine {
         let r = match (export, dry_run) {
             (_, true) => detached(py, || core.run_retention(true, &mut std::io::sink(), None))?,
             (Some(path), false) => {
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                    .map_err(|e| {
-                        PyValueError::new_err(format!(
-                            "cannot create the export {}: {e} (retention never overwrites a file)",
-                            path.display()
-                        ))
-                    })?;
-                detached(py, || core.run_retention(false, &mut file, None))?
+                if path.exists() {
+                    return Err(PyValueError::new_err(format!(
+                        "cannot create the export {}: it exists (retention never overwrites a file)",
+                        path.display()
+                    )));
+                }
+                // written and synced to disk (file and folder) before the first change
+                detached(py, || core.run_retention_to_file(&path, None))?
             }
             (None, false) => {
                 return Err(PyValueError::new_err(
@@ -1026,6 +1023,52 @@ impl PyEngine {
         let report = detached(py, || {
             core.reassign_participant(&options, &operator, &reason)
         })?;
+        let v = serde_json::to_value(&report)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+        convert::to_py(py, &v, None)
+    }
+
+    /// Suspend, resume or cancel (``control``) every case a view (as ``operator`` sees it)
+    /// and/or a filter selects — ``workflow``, ``state``, ``org``, ``fields`` (a dict of
+    /// field → value; ``None`` matches an unset field) — each case in its own transaction with
+    /// its history event; ``dry_run`` only says which cases would change. Returns the report
+    /// as a plain dict (``dry_run``, ``control``, ``cases``: each ``case``, ``workflow``,
+    /// ``state``, ``outcome``, ``reason``).
+    #[pyo3(signature = (control, *, operator, reason, view = None, workflow = None, state = None, org = None, fields = None, dry_run = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn control_cases<'py>(
+        &self,
+        py: Python<'py>,
+        control: String,
+        operator: String,
+        reason: String,
+        view: Option<String>,
+        workflow: Option<String>,
+        state: Option<String>,
+        org: Option<String>,
+        fields: Option<Bound<'py, PyAny>>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let control = mentorflow::BulkControl::parse(&control)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let fields = convert::to_map(fields.as_ref(), "fields")?
+            .into_iter()
+            .collect();
+        let options = mentorflow::BulkOptions {
+            view,
+            workflow,
+            state,
+            org,
+            fields,
+            dry_run,
+            ..mentorflow::BulkOptions::new(control)
+        };
+        let core = if dry_run {
+            self.core(py)?
+        } else {
+            self.writable(py, "control_cases()")?
+        };
+        let report = detached(py, || core.control_cases(&options, &operator, &reason))?;
         let v = serde_json::to_value(&report)
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
         convert::to_py(py, &v, None)

@@ -38,6 +38,12 @@
 //! secret_env = "MENTORFLOW_WEBHOOK_SECRET"    # HMAC-SHA256 key, at least 16 characters
 //! timeout_seconds = 10            # default 10
 //! signals = true                  # also post signals (default true)
+//!
+//! [retention]                     # run retention on a schedule (off without this section)
+//! at = "03:00"                    # once a day at this local time; or every = "6h"
+//! time_zone = "Europe/Zurich"     # the zone of `at` (default: the machine's)
+//! export_dir = "retention"        # where each run's export goes (a new file per run)
+//! enabled = true                  # false turns it off and keeps the settings
 //! ```
 //!
 //! Unknown keys are refused (a misspelt key is not silently ignored); every error names the
@@ -75,6 +81,46 @@ pub struct FileConfig {
     /// `[[webhooks]]`: endpoints that receive each notification.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// `[retention]`: retention run by the worker on a schedule.
+    pub retention: Option<RetentionConfig>,
+}
+
+/// `[retention]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Once a day at this local time (`"03:00"`).
+    pub at: Option<String>,
+    /// Or at the start and then every this long (`"6h"`, `"1 day"`).
+    pub every: Option<String>,
+    /// The time zone of `at` (an IANA name); the machine's local time when absent.
+    pub time_zone: Option<String>,
+    /// The folder each run's export is written to (relative: to the file's folder).
+    pub export_dir: Option<PathBuf>,
+    /// `false`: off, the settings kept (default true).
+    pub enabled: Option<bool>,
+}
+
+impl FileConfig {
+    /// The scheduled retention the file asks for (`None`: no `[retention]` section, or
+    /// `enabled = false`); an error names the key.
+    pub fn retention(&self) -> Result<Option<mentorflow::RetentionTimer>, String> {
+        let Some(r) = &self.retention else {
+            return Ok(None);
+        };
+        let schedule = mentorflow::RetentionSchedule::parse(
+            r.at.as_deref(),
+            r.every.as_deref(),
+            r.time_zone.as_deref(),
+        )?;
+        let dir = r.export_dir.clone().ok_or(
+            "retention.export_dir: name the folder each run's export is written to (export_dir = \"retention\")",
+        )?;
+        if r.enabled == Some(false) {
+            return Ok(None);
+        }
+        Ok(Some(mentorflow::RetentionTimer::new(schedule, dir)))
+    }
 }
 
 /// `[metrics]`.
@@ -261,6 +307,9 @@ impl FileConfig {
         under(&mut c.db);
         under(&mut c.workflows);
         under(&mut c.mail.dir);
+        if let Some(r) = &mut c.retention {
+            under(&mut r.export_dir);
+        }
         c.mail_transport()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         c.links
@@ -273,6 +322,8 @@ impl FileConfig {
             .allow()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         c.webhooks()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        c.retention()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(c)
     }
@@ -382,6 +433,38 @@ mod tests {
         let err =
             FileConfig::parse(&text.replace("secret_env", "secret")).expect_err("unknown key");
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn the_retention_section_is_checked() {
+        let c = FileConfig::parse(
+            "[retention]\nat = \"03:00\"\ntime_zone = \"Europe/Zurich\"\nexport_dir = \"r\"\n",
+        )
+        .expect("parses");
+        let t = c.retention().expect("valid").expect("on");
+        assert_eq!(t.dir(), Path::new("r"));
+        assert!(matches!(
+            t.schedule(),
+            mentorflow::RetentionSchedule::Daily { zone: Some(_), .. }
+        ));
+        let off =
+            FileConfig::parse("[retention]\nevery = \"6h\"\nexport_dir = \"r\"\nenabled = false\n")
+                .expect("parses");
+        assert!(off.retention().expect("valid").is_none());
+        assert!(FileConfig::default().retention().expect("valid").is_none());
+        let c = FileConfig::parse("[retention]\nevery = \"6h\"\n").expect("parses");
+        assert!(c
+            .retention()
+            .expect_err("no folder")
+            .starts_with("retention.export_dir"));
+        let c =
+            FileConfig::parse("[retention]\nat = \"3am\"\nexport_dir = \"r\"\n").expect("parses");
+        assert!(c
+            .retention()
+            .expect_err("bad time")
+            .contains("retention.at"));
+        let e = FileConfig::parse("[retention]\nhour = 3\n").expect_err("unknown key");
+        assert!(e.starts_with("line 2:"), "{e}");
     }
 
     #[test]

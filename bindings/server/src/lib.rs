@@ -27,6 +27,7 @@ mod auth;
 pub mod config_file;
 mod error;
 mod forms;
+pub mod jobs;
 pub mod links;
 pub mod logging;
 pub mod mail;
@@ -85,6 +86,8 @@ pub struct Config {
     /// Addresses that may read `/metrics` without a token (`[metrics] allow`); empty by
     /// default: only an operator's API token reads it. A trusted proxy's address never does.
     pub metrics_allow: Vec<std::net::IpAddr>,
+    /// Retention run by the timer worker on a schedule (`[retention]`); off when `None`.
+    pub retention: Option<mentorflow::RetentionTimer>,
 }
 
 /// A reverse proxy that signs people in: its header names the person (a directory id, or
@@ -113,6 +116,7 @@ impl Default for Config {
             link_ttl: chrono::Duration::days(14),
             proxy: None,
             metrics_allow: Vec::new(),
+            retention: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! signed-in operator (`retry_incident_as`, `resolve_incident_as`, `suspend_case`…,
 //! `reassign_participant`), so the engine checks the operator again, records them in the
 //! history event with the reason, and does it in one transaction (one per case for a bulk
-//! reassignment). Every form carries the session's CSRF token.
+//! reassignment); and bulk suspend, resume or cancel of the cases a view or a filter selects
+//! (`control_cases`), also with a dry run first. Every form carries the session's CSRF token.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,7 +16,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use mentorflow::{
-    Case, Engine, Error, Incident, IncidentFilter, IncidentStatus, ReassignOptions, ReassignReport,
+    BulkControl, BulkOptions, Case, Engine, Error, Incident, IncidentFilter, IncidentStatus,
+    ReassignOptions, ReassignReport,
 };
 use serde_json::{json, Map, Value};
 
@@ -36,6 +38,7 @@ pub fn routes() -> Router<App> {
         .route("/admin/incidents/{id}/{what}", post(incident_act))
         .route("/admin/cases/{id}/{control}", post(control))
         .route("/admin/reassign", get(reassign_form).post(reassign))
+        .route("/admin/bulk", get(bulk_form).post(bulk))
 }
 
 /// A time for operators: UTC, to the minute (incidents and deliveries span organisations).
@@ -448,4 +451,161 @@ async fn reassign(
         app.wake();
     }
     Ok((status, render::page("admin_reassign.html", layout(&s, ctx))).into_response())
+}
+
+// ---- bulk suspend / resume / cancel ------------------------------------------------------
+
+/// The form's fields, in order.
+const BULK_FIELDS: &[&str] = &[
+    "control", "view", "workflow", "state", "org", "field", "reason",
+];
+
+fn bulk_choices(e: &Engine) -> mentorflow::Result<Value> {
+    let mut workflows: Vec<Value> = Vec::new();
+    let mut views: Vec<Value> = Vec::new();
+    for d in e.definitions() {
+        if workflows.iter().any(|w| w["id"] == d.id) {
+            continue;
+        }
+        workflows.push(json!({"id": d.id, "title": d.title}));
+        for v in &d.views {
+            views.push(json!({"id": format!("{}.{}", d.id, v.name), "title": format!("{}: {}", d.title, v.title)}));
+        }
+    }
+    let orgs: Vec<Value> = e.orgs()?.iter().map(|o| json!({"id": o.id})).collect();
+    Ok(json!({"workflows": workflows, "views": views, "orgs": orgs,
+              "controls": ["suspend", "resume", "cancel"]}))
+}
+
+fn bulk_values(form: &Fields) -> Value {
+    let mut m = Map::new();
+    for name in BULK_FIELDS {
+        m.insert((*name).into(), json!(field(form, name)));
+    }
+    Value::Object(m)
+}
+
+/// The options a bulk form asks for, or the field that is wrong and why.
+fn bulk_options(form: &Fields, dry_run: bool) -> Result<BulkOptions, (String, String)> {
+    let control = BulkControl::parse(field(form, "control").trim()).map_err(|_| {
+        (
+            "control".to_owned(),
+            "Choose suspend, resume or cancel.".to_owned(),
+        )
+    })?;
+    let opt = |name: &str| {
+        let v = field(form, name).trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    };
+    let mut fields = Vec::new();
+    for part in field(form, "field")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err((
+                "field".into(),
+                format!("`{part}` is not FIELD=VALUE (several: separated by commas)"),
+            ));
+        };
+        let v = v.trim();
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        fields.push((k.trim().to_owned(), value));
+    }
+    Ok(BulkOptions {
+        view: opt("view"),
+        workflow: opt("workflow"),
+        state: opt("state"),
+        org: opt("org"),
+        fields,
+        dry_run,
+        ..BulkOptions::new(control)
+    })
+}
+
+async fn bulk_form(
+    State(app): State<App>,
+    Operator(s): Operator,
+    Query(q): Query<Fields>,
+) -> Result<Response, PageError> {
+    let choices = app.run(bulk_choices).await?;
+    Ok(render::page(
+        "admin_bulk.html",
+        layout(
+            &s,
+            json!({"choices": choices, "form": bulk_values(&q), "errors": {}, "step": "form"}),
+        ),
+    )
+    .into_response())
+}
+
+/// `step=preview`: the dry run, listing the cases, with a form to confirm; `step=confirm`:
+/// done for real, each case in its own transaction, and the report.
+async fn bulk(
+    State(app): State<App>,
+    Operator(s): Operator,
+    Form(form): Form<Fields>,
+) -> Result<Response, PageError> {
+    s.check(field(&form, "_csrf"))?;
+    let confirm = match field(&form, "step") {
+        "confirm" => true,
+        "preview" | "" => false,
+        other => {
+            return Err(PageError(Failure::bad(
+                "step",
+                format!("step must be preview or confirm, got \"{other}\""),
+            )))
+        }
+    };
+    let me = s.person.id.clone();
+    let (status, ctx) = app
+        .run(move |e| {
+            let choices = bulk_choices(e)?;
+            let mut errors = Map::new();
+            let options = match bulk_options(&form, !confirm) {
+                Ok(o) => Some(o),
+                Err((at, message)) => {
+                    errors.insert(at, json!(message));
+                    None
+                }
+            };
+            if field(&form, "reason").trim().is_empty() {
+                errors.insert("reason".into(), json!("Say why (who asked, why): it goes into each case's history."));
+            }
+            if let (Some(options), true) = (options, errors.is_empty()) {
+                match e.control_cases(&options, &me, field(&form, "reason")) {
+                    Ok(report) => {
+                        let rows: Vec<Value> = report.cases.iter().map(|c| {
+                            let title = e.definition(&c.workflow).map(|d| d.title.clone()).unwrap_or_else(|_| c.workflow.clone());
+                            json!({"case": c.case, "workflow": title, "state": c.state,
+                                   "outcome": c.outcome, "reason": c.reason})
+                        }).collect();
+                        return Ok((StatusCode::OK, json!({
+                            "choices": choices, "form": bulk_values(&form), "errors": {},
+                            "step": if confirm { "done" } else { "preview" },
+                            "rows": rows,
+                            "count": report.changed(),
+                        })));
+                    }
+                    Err(err @ (Error::Validation { .. } | Error::NotFound { .. })) => {
+                        let (at, message) = match &err {
+                            Error::Validation { field: Some(f), message, .. } if f == "reason" => ("reason".to_owned(), message.clone()),
+                            Error::Validation { message, .. } => ("form".to_owned(), message.clone()),
+                            other => ("form".to_owned(), other.to_string()),
+                        };
+                        errors.insert(at, json!(message));
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((StatusCode::BAD_REQUEST, json!({
+                "choices": choices, "form": bulk_values(&form), "errors": errors, "step": "form",
+            })))
+        })
+        .await?;
+    if confirm && status == StatusCode::OK {
+        app.wake();
+    }
+    Ok((status, render::page("admin_bulk.html", layout(&s, ctx))).into_response())
 }

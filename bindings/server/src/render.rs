@@ -59,6 +59,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_reassign.html"),
     ),
     (
+        "admin_bulk.html",
+        include_str!("../templates/admin_bulk.html"),
+    ),
+    (
         "_operator_panel.html",
         include_str!("../templates/_operator_panel.html"),
     ),

@@ -1,7 +1,8 @@
 //! The timer worker: sleeps until the engine's next due timer (at most a minute, so timers
 //! another process scheduled are seen too; an act through the portal wakes it at once, and
 //! on PostgreSQL so does another process's commit of a timer due soon or an outbox row), then
-//! fires what is due and delivers the outbox. Not a busy loop.
+//! fires what is due and delivers the outbox; and runs retention when its schedule says so
+//! (`[retention]`, [`crate::jobs::retention_round`]). Not a busy loop.
 
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             None
         }
     };
+    let mut retention = app.config().retention.clone();
     loop {
         if *stop.borrow() {
             return;
@@ -66,8 +68,33 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => tracing::error!("timer sweep failed: {}", e.message()),
         }
+        if let Some(timer) = retention.take() {
+            let round = app
+                .run(move |e| {
+                    let mut timer = timer;
+                    let outcome = crate::jobs::retention_round(e, &mut timer);
+                    Ok((timer, outcome))
+                })
+                .await;
+            retention = match round {
+                Ok((timer, outcome)) => {
+                    match outcome {
+                        Some(Ok(line)) => tracing::info!("{line}"),
+                        Some(Err(line)) => tracing::error!("{line}"),
+                        None => {}
+                    }
+                    Some(timer)
+                }
+                // the round's task failed: start the schedule again
+                Err(_) => app.config().retention.clone(),
+            };
+        }
         let pause = match app.run(|e| Ok((e.now(), e.next_due()?))).await {
-            Ok((now, next)) => sleep_for(now, next),
+            Ok((now, next)) => {
+                let pause = sleep_for(now, next);
+                crate::jobs::until_retention(retention.as_ref(), now)
+                    .map_or(pause, |r| pause.min(r))
+            }
             Err(_) => MAX_SLEEP,
         };
         tokio::select! {

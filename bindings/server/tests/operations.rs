@@ -679,3 +679,156 @@ async fn the_reassign_api_is_a_dry_run_unless_told_otherwise() {
         vec!["dan".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn bulk_suspend_by_a_filter_shows_a_dry_run_then_suspends_each_case() {
+    let (app, e) = setup();
+    let olga = session(&e, "olga");
+    let pat = session(&e, "pat");
+    let a = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    let b = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    let closed = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    e.act(closed, "finish", "pat", json!({})).unwrap();
+    let suspended = |id: i64| e.get(id, None).unwrap().suspended.is_some();
+
+    let (status, _, page) = send(&app, get("/admin/bulk", &olga)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<option value=\"suspend\">"), "{page}");
+    let (status, _, page) = send(&app, get("/admin", &olga)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("href=\"/admin/bulk\""), "{page}");
+    let fields = [
+        ("control", "suspend"),
+        ("workflow", "flaky"),
+        ("reason", "audit week"),
+    ];
+    // not an operator: no such page; no CSRF token: refused; both change nothing
+    let (status, _, _) = send(&app, get("/admin/bulk", &pat)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut confirm = fields.to_vec();
+    confirm.push(("step", "confirm"));
+    let (status, _, _) = send(&app, post("/admin/bulk", &pat, &confirm, true)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(&app, post("/admin/bulk", &olga, &confirm, false)).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(!suspended(a) && !suspended(b));
+
+    // mistakes are named at their fields
+    for (bad, at) in [
+        (
+            vec![("control", "pause"), ("workflow", "flaky"), ("reason", "x")],
+            "e-control",
+        ),
+        (
+            vec![
+                ("control", "suspend"),
+                ("field", "nonsense"),
+                ("reason", "x"),
+            ],
+            "e-field",
+        ),
+        (
+            vec![
+                ("control", "suspend"),
+                ("workflow", "flaky"),
+                ("reason", " "),
+            ],
+            "e-reason",
+        ),
+    ] {
+        let (status, _, page) = send(&app, post("/admin/bulk", &olga, &bad, true)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert!(page.contains(&format!("id=\"{at}\"")), "{page}");
+    }
+    // nothing chosen: the engine's message
+    let (status, _, page) = send(
+        &app,
+        post(
+            "/admin/bulk",
+            &olga,
+            &[("control", "cancel"), ("reason", "x")],
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("name a view or a filter"), "{page}");
+
+    // the dry run lists the open cases and offers to confirm
+    let (status, _, page) = send(&app, post("/admin/bulk", &olga, &fields, true)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Dry run: 2 cases would change"), "{page}");
+    assert!(page.contains(&format!("href=\"/cases/{a}\"")), "{page}");
+    assert!(
+        !page.contains(&format!("href=\"/cases/{closed}\"")),
+        "{page}"
+    );
+    assert!(page.contains("name=\"step\" value=\"confirm\""), "{page}");
+    assert!(!suspended(a) && !suspended(b), "a dry run changes nothing");
+
+    let (status, _, page) = send(&app, post("/admin/bulk", &olga, &confirm, true)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Done: 2 cases changed"), "{page}");
+    for id in [a, b] {
+        assert!(suspended(id), "case {id}");
+        let ev = e.history(id, None).unwrap().pop().unwrap();
+        assert_eq!(
+            (ev.actor.as_str(), ev.action.as_str()),
+            ("olga", "operator:suspend")
+        );
+        assert_eq!(ev.inputs["reason"], "audit week");
+    }
+    assert!(!suspended(closed));
+}
+
+#[tokio::test]
+async fn the_portals_worker_runs_retention_on_its_schedule() {
+    let clock = ManualClock::at(t0());
+    let e = Engine::builder()
+        .in_memory()
+        .workflow_str("flaky.yaml", FLAKY)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    e.replace_org(&Org::new("ch1").timezone("UTC")).unwrap();
+    e.replace_person(&Person::new("pat").org("ch1")).unwrap();
+    e.put_org(
+        OrgPatch::new("ch1").setting("retention", json!({ "after_days": 30, "then": "purge" })),
+    )
+    .unwrap();
+    let old = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    e.act(old, "finish", "pat", json!({})).unwrap();
+    let open = e.start("flaky", "create", "pat", json!({})).unwrap().id;
+    clock.advance(Duration::days(31));
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let e = Arc::new(e);
+    let config = Config {
+        retention: Some(mentorflow::RetentionTimer::new(
+            mentorflow::RetentionSchedule::parse(None, Some("1 day"), None).unwrap(),
+            &exports,
+        )),
+        ..Config::default()
+    };
+    let app = App::new(e.clone(), config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(mentorflow_server::worker::run(app, stopped));
+    // an interval runs at the worker's start
+    let mut waited = 0;
+    while e.get(old, None).is_ok() {
+        assert!(waited < 200, "the worker did not run retention");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let line: Value =
+        serde_json::from_str(std::fs::read_to_string(&files[0]).unwrap().trim()).unwrap();
+    assert_eq!(line["case"]["id"], json!(old));
+    assert!(e.get(open, None).is_ok(), "open cases are never touched");
+}

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::audit::case_summary;
+use super::bulk::BulkControl;
 use super::step;
 use super::Engine;
 use crate::error::{Error, Result};
@@ -35,18 +36,8 @@ impl Engine {
     /// [`Error::Suspended`] and its timers wait. `operator` must hold an operator role and
     /// `reason` must not be blank. Returns the case afterwards ([`Case::suspended`] set).
     pub fn suspend_case(&self, case_id: i64, operator: &str, reason: &str) -> Result<Case> {
-        self.control(case_id, operator, reason, "case.suspend", |c, _db, _now| {
-            if let Some(m) = &c.suspended {
-                return Err(Error::validation(
-                    "case",
-                    format!(
-                        "case {} is already suspended (by {}: {})",
-                        c.id, m.by, m.reason
-                    ),
-                ));
-            }
-            refuse_closed(c, "suspended")?;
-            Ok(Plan::mark(SUSPEND_ACTION, Effect::Suspended))
+        self.control(case_id, operator, reason, "case.suspend", |c, db, now| {
+            self.plan_control(BulkControl::Suspend, c, db, now)
         })
     }
 
@@ -54,31 +45,62 @@ impl Engine {
     /// it was suspended fire at the next sweep (late, once each; a recurring timer once for
     /// the periods it missed).
     pub fn resume_case(&self, case_id: i64, operator: &str, reason: &str) -> Result<Case> {
-        self.control(case_id, operator, reason, "case.resume", |c, _db, _now| {
-            if c.suspended.is_none() {
-                return Err(Error::validation(
-                    "case",
-                    format!("case {} is not suspended", c.id),
-                ));
-            }
-            Ok(Plan::mark(RESUME_ACTION, Effect::Resumed))
+        self.control(case_id, operator, reason, "case.resume", |c, db, now| {
+            self.plan_control(BulkControl::Resume, c, db, now)
         })
     }
 
     /// Cancel an open (possibly suspended) case: it ends in the state it is in — no longer
     /// open, its timers dropped, every later action refused with [`Error::Cancelled`].
     pub fn cancel_case(&self, case_id: i64, operator: &str, reason: &str) -> Result<Case> {
-        self.control(case_id, operator, reason, "case.cancel", |c, db, _now| {
-            refuse_closed(c, "cancelled")?;
-            let mut p = Plan::mark(CANCEL_ACTION, Effect::Cancelled);
-            p.timers.clear = true;
-            for t in db.case_timers(c.id)? {
-                p.effects.push(Effect::TimerCancelled {
-                    name: t.name.clone(),
-                });
-            }
-            Ok(p)
+        self.control(case_id, operator, reason, "case.cancel", |c, db, now| {
+            self.plan_control(BulkControl::Cancel, c, db, now)
         })
+    }
+
+    /// What suspending, resuming or cancelling `c` changes, or why it cannot be done.
+    pub(crate) fn plan_control(
+        &self,
+        control: BulkControl,
+        c: &Case,
+        db: &dyn Tx,
+        _now: DateTime<Utc>,
+    ) -> Result<Plan> {
+        match control {
+            BulkControl::Suspend => {
+                if let Some(m) = &c.suspended {
+                    return Err(Error::validation(
+                        "case",
+                        format!(
+                            "case {} is already suspended (by {}: {})",
+                            c.id, m.by, m.reason
+                        ),
+                    ));
+                }
+                refuse_closed(c, "suspended")?;
+                Ok(Plan::mark(SUSPEND_ACTION, Effect::Suspended))
+            }
+            BulkControl::Resume => {
+                if c.suspended.is_none() {
+                    return Err(Error::validation(
+                        "case",
+                        format!("case {} is not suspended", c.id),
+                    ));
+                }
+                Ok(Plan::mark(RESUME_ACTION, Effect::Resumed))
+            }
+            BulkControl::Cancel => {
+                refuse_closed(c, "cancelled")?;
+                let mut p = Plan::mark(CANCEL_ACTION, Effect::Cancelled);
+                p.timers.clear = true;
+                for t in db.case_timers(c.id)? {
+                    p.effects.push(Effect::TimerCancelled {
+                        name: t.name.clone(),
+                    });
+                }
+                Ok(p)
+            }
+        }
     }
 
     /// Repair a case: move it to `state` of its definition outside the flow's actions (no
@@ -130,13 +152,27 @@ impl Engine {
     }
 
     /// The frame every control shares: the operator and reason checked, the case loaded,
-    /// `decide` says what changes, one event and one transaction.
+    /// `decide` says what changes, one event and one transaction; then the outbox delivered.
     fn control(
         &self,
         case_id: i64,
         operator: &str,
         reason: &str,
         control: &str,
+        decide: impl Fn(&Case, &dyn Tx, DateTime<Utc>) -> Result<Plan>,
+    ) -> Result<Case> {
+        self.control_one(case_id, operator, reason, control, true, decide)
+    }
+
+    /// [`Engine::control`], delivering the outbox after the commit only when `deliver` (a
+    /// bulk control delivers once, at its end).
+    pub(crate) fn control_one(
+        &self,
+        case_id: i64,
+        operator: &str,
+        reason: &str,
+        control: &str,
+        deliver: bool,
         decide: impl Fn(&Case, &dyn Tx, DateTime<Utc>) -> Result<Plan>,
     ) -> Result<Case> {
         let reason = reason.trim();
@@ -234,13 +270,15 @@ impl Engine {
             _ => Command::Repair,
         };
         let case = self.observe(t, command, Some(case_id), control, case)?;
-        self.after_commit();
+        if deliver {
+            self.after_commit();
+        }
         Ok(case)
     }
 }
 
 /// What one control changes besides the revision and time.
-struct Plan {
+pub(crate) struct Plan {
     action: &'static str,
     /// The control's own effect first, then timer effects.
     effects: Vec<Effect>,

@@ -4,6 +4,7 @@
 
 mod audit;
 mod availability;
+mod bulk;
 mod controls;
 mod forget;
 mod incidents;
@@ -28,6 +29,7 @@ pub use crate::model::{
 pub use availability::{
     ActionAvailability, ExportInfo, Unavailable, UnavailableReason, WORKFLOWS_SETTING,
 };
+pub use bulk::{BulkCase, BulkControl, BulkOptions, BulkReport};
 pub use controls::{
     CaseReassignment, ReassignOptions, ReassignReport, CANCEL_ACTION, REASSIGN_ACTION,
     REPAIR_ACTION, RESUME_ACTION, SUSPEND_ACTION,
@@ -35,7 +37,8 @@ pub use controls::{
 pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
 pub use retention::{
-    RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
+    RetainedCase, RetentionReport, RetentionRule, RetentionSchedule, RetentionTimer,
+    RETENTION_ACTION, RETENTION_SETTING,
 };
 pub use wake::Wakeups;
 

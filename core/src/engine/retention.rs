@@ -9,6 +9,7 @@
 //! are never touched. A dry run lists the cases and changes nothing.
 
 use std::io::Write;
+use std::path::Path;
 
 use chrono::Duration;
 use serde::Serialize;
@@ -105,17 +106,127 @@ pub struct RetentionReport {
     pub cases: Vec<RetainedCase>,
 }
 
+/// A closed case due for retention, with its organisation's rule.
+type Due = (i64, String, String, RetentionRule);
+
+/// Where a retention run writes its export: lines, then made durable before any change.
+trait Export: Write {
+    fn durable(&mut self) -> Result<()>;
+}
+
+/// A caller's writer: durable means flushed.
+struct Flushed<'a>(&'a mut dyn Write);
+
+impl Write for Flushed<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Export for Flushed<'_> {
+    fn durable(&mut self) -> Result<()> {
+        self.0
+            .flush()
+            .map_err(|e| Error::storage(format!("cannot write the retention export: {e}")))
+    }
+}
+
+/// A new file: durable means flushed, the file synced, and its folder synced (its name).
+struct SyncedFile<'a> {
+    w: std::io::BufWriter<std::fs::File>,
+    path: &'a Path,
+}
+
+impl Write for SyncedFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.w.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl Export for SyncedFile<'_> {
+    fn durable(&mut self) -> Result<()> {
+        let path = self.path;
+        let cannot = |e: std::io::Error| {
+            Error::storage(format!(
+                "cannot write the retention export `{}`: {e}",
+                path.display()
+            ))
+        };
+        self.w.flush().map_err(cannot)?;
+        self.w.get_ref().sync_all().map_err(cannot)?;
+        sync_dir(path).map_err(cannot)
+    }
+}
+
+/// Sync the folder holding `path`, so that the file's name survives a crash too.
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a folder to sync it; NTFS journals the name with the file.
+#[cfg(not(unix))]
+fn sync_dir(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 impl Engine {
     /// Run every organisation's retention rule: export each due closed case with its
     /// history as one JSON line to `export` (all of them, flushed, before anything changes),
     /// then purge or anonymise each in its own transaction, with an audit entry by `actor`
     /// (the engine's actor when `None`). With `dry_run`, nothing is written or changed.
+    ///
+    /// Flushing a writer does not make it durable: to write the export to a file, use
+    /// [`Engine::run_retention_to_file`], which syncs it to disk before the first change.
     pub fn run_retention(
         &self,
         dry_run: bool,
         export: &mut dyn Write,
         actor: Option<&str>,
     ) -> Result<RetentionReport> {
+        let due = self.retention_due()?;
+        self.retain(due, dry_run, &mut Flushed(export), actor)
+    }
+
+    /// [`Engine::run_retention`] exporting to a new file at `path` (an existing file is
+    /// refused, never overwritten: it may be the only copy of purged cases). The file is
+    /// written, flushed and synced to disk, and so is its folder (the new name), before the
+    /// first case is changed; if any of that fails, nothing is changed.
+    pub fn run_retention_to_file(
+        &self,
+        path: &Path,
+        actor: Option<&str>,
+    ) -> Result<RetentionReport> {
+        let due = self.retention_due()?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| {
+                Error::storage(format!(
+                    "cannot create the retention export `{}`: {e} (retention never overwrites a file)",
+                    path.display()
+                ))
+            })?;
+        let mut sink = SyncedFile {
+            w: std::io::BufWriter::new(file),
+            path,
+        };
+        self.retain(due, false, &mut sink, actor)
+    }
+
+    /// Every closed case due for retention, in organisation and id order.
+    fn retention_due(&self) -> Result<Vec<Due>> {
         let now = self.now();
         let workflows: Vec<String> = {
             let mut w: Vec<String> = self.definitions().iter().map(|d| d.id.clone()).collect();
@@ -136,6 +247,18 @@ impl Engine {
                 }
             }
         }
+        Ok(due)
+    }
+
+    /// Export the due cases to `export` and make it durable (or fail, and nothing
+    /// changes), then purge or anonymise each in its own transaction.
+    fn retain(
+        &self,
+        due: Vec<Due>,
+        dry_run: bool,
+        export: &mut dyn Export,
+        actor: Option<&str>,
+    ) -> Result<RetentionReport> {
         let mut report = RetentionReport {
             dry_run,
             cases: Vec::new(),
@@ -149,9 +272,7 @@ impl Engine {
                     Error::storage(format!("cannot write the retention export: {e}"))
                 })?;
             }
-            export
-                .flush()
-                .map_err(|e| Error::storage(format!("cannot write the retention export: {e}")))?;
+            export.durable()?;
         }
         for (id, workflow, org, rule) in due {
             let purge = rule.then == "purge";
@@ -328,5 +449,185 @@ impl Engine {
             json!({ "fields": fields, "blanked": true }),
             Some(&format!("closed more than {} days", rule.after_days)),
         )
+    }
+}
+
+/// When a worker (`mentorflow run`, `mentorflow serve`) runs retention on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionSchedule {
+    /// Once a day at this time of day, in this time zone (the machine's local time when
+    /// `None`). A time a daylight-saving change skips runs at the first instant after it.
+    Daily {
+        /// The time of day.
+        at: chrono::NaiveTime,
+        /// The time zone of `at`.
+        zone: Option<chrono_tz::Tz>,
+    },
+    /// At the worker's start, then every this many seconds (at least 60).
+    Every(i64),
+}
+
+impl RetentionSchedule {
+    /// A schedule from the configuration's words: `at` (`"03:00"`) or `every` (a duration
+    /// such as `"6h"` or `"1 day"`, at least a minute), not both; `time_zone` (an IANA name)
+    /// only with `at`. The error names the key.
+    pub fn parse(
+        at: Option<&str>,
+        every: Option<&str>,
+        time_zone: Option<&str>,
+    ) -> std::result::Result<RetentionSchedule, String> {
+        match (at, every) {
+            (Some(_), Some(_)) => Err("retention: give `at` or `every`, not both".into()),
+            (None, None) => Err(
+                "retention: say when it runs: `at = \"03:00\"` (once a day) or `every = \"6h\"`"
+                    .into(),
+            ),
+            (Some(at), None) => {
+                let t = chrono::NaiveTime::parse_from_str(at.trim(), "%H:%M").map_err(|_| {
+                    format!("retention.at: `{at}` is not a time of day such as \"03:00\"")
+                })?;
+                let zone = time_zone
+                    .map(|z| {
+                        z.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                            format!(
+                                "retention.time_zone: unknown time zone `{z}` (an IANA name such as \"Europe/Paris\")"
+                            )
+                        })
+                    })
+                    .transpose()?;
+                Ok(RetentionSchedule::Daily { at: t, zone })
+            }
+            (None, Some(every)) => {
+                if time_zone.is_some() {
+                    return Err("retention.time_zone: only with `at`".into());
+                }
+                let secs = match every.parse::<crate::time::Span>() {
+                    Ok(crate::time::Span::Fixed(s)) => s,
+                    Ok(crate::time::Span::Days(d)) => i64::from(d) * 86_400,
+                    Ok(_) => {
+                        return Err(format!(
+                            "retention.every: `{every}` is not a fixed length (use hours or days: \"6h\", \"1 day\")"
+                        ))
+                    }
+                    Err(e) => return Err(format!("retention.every: {e}")),
+                };
+                if secs < 60 {
+                    return Err(format!(
+                        "retention.every: `{every}` is shorter than a minute"
+                    ));
+                }
+                Ok(RetentionSchedule::Every(secs))
+            }
+        }
+    }
+
+    /// The first run strictly after `t`.
+    pub fn next_after(&self, t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match *self {
+            RetentionSchedule::Every(secs) => t + Duration::seconds(secs),
+            RetentionSchedule::Daily { at, zone: Some(z) } => next_daily(&z, at, t),
+            RetentionSchedule::Daily { at, zone: None } => next_daily(&chrono::Local, at, t),
+        }
+    }
+}
+
+/// The first instant after `t` whose local time in `zone` is `at` (or, on a day a
+/// daylight-saving change skips `at`, the hour after).
+fn next_daily<Z: chrono::TimeZone>(
+    zone: &Z,
+    at: chrono::NaiveTime,
+    t: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let mut day = t.with_timezone(zone).date_naive();
+    loop {
+        let local = day.and_time(at);
+        let instant = zone
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                zone.from_local_datetime(&(local + Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|d| d.with_timezone(&chrono::Utc));
+        if let Some(i) = instant.filter(|i| *i > t) {
+            return i;
+        }
+        day = day.succ_opt().unwrap_or(day);
+    }
+}
+
+/// A worker's scheduled retention: the schedule, the folder its exports go to, and the next
+/// run. The worker asks [`RetentionTimer::due`] with the engine's clock on each round and
+/// calls [`RetentionTimer::run`] when it says so: the schedule is tested without waiting.
+#[derive(Debug, Clone)]
+pub struct RetentionTimer {
+    schedule: RetentionSchedule,
+    dir: std::path::PathBuf,
+    next: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl RetentionTimer {
+    /// A timer that writes its exports into `dir` (`retention-YYYYMMDDTHHMMSSZ.jsonl`).
+    pub fn new(schedule: RetentionSchedule, dir: impl Into<std::path::PathBuf>) -> Self {
+        RetentionTimer {
+            schedule,
+            dir: dir.into(),
+            next: None,
+        }
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> RetentionSchedule {
+        self.schedule
+    }
+
+    /// The folder the exports go to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The next run, once [`RetentionTimer::due`] was asked.
+    pub fn next(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.next
+    }
+
+    /// Whether a run is due at `now`; when it is, the next run moves to the schedule's next
+    /// time after `now` (runs missed while the worker was down or busy are one run). The
+    /// first call fixes the first run: at once for `Every`, the next `at` for `Daily`.
+    pub fn due(&mut self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match self.next {
+            None => {
+                self.next = Some(self.schedule.next_after(now));
+                matches!(self.schedule, RetentionSchedule::Every(_))
+            }
+            Some(next) if now >= next => {
+                self.next = Some(self.schedule.next_after(now));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// One scheduled run by `actor`: when no case is due, nothing (and no file); else the
+    /// export written and synced to a new file in the folder, then each case purged or
+    /// anonymised ([`Engine::run_retention_to_file`]). Returns the file and the report.
+    pub fn run(
+        &self,
+        engine: &Engine,
+        actor: Option<&str>,
+    ) -> Result<Option<(std::path::PathBuf, RetentionReport)>> {
+        if engine.retention_due()?.is_empty() {
+            return Ok(None);
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            Error::storage(format!(
+                "cannot create the retention folder `{}`: {e}",
+                self.dir.display()
+            ))
+        })?;
+        let name = format!("retention-{}.jsonl", engine.now().format("%Y%m%dT%H%M%SZ"));
+        let path = self.dir.join(name);
+        let report = engine.run_retention_to_file(&path, actor)?;
+        Ok(Some((path, report)))
     }
 }

@@ -1,11 +1,11 @@
 //! Reading cases: `show`, `history`, `list`, `view`, `export`.
 
-use mentorflow::{Case, CaseFilter, Engine, Error};
+use mentorflow::{BulkControl, BulkOptions, Case, CaseFilter, Engine, Error};
 use serde_json::{json, Value};
 
 use super::{effect_lines, Ctx};
 use crate::args::{
-    CaseCommand, ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs,
+    CaseCommand, CaseControl, ExportArgs, ExportFormat, HistoryArgs, ListArgs, ShowArgs, ViewArgs,
 };
 use crate::output::{self, CliError, Out};
 
@@ -14,13 +14,25 @@ pub fn control(ctx: &Ctx, c: CaseCommand) -> Result<(), CliError> {
     // controls act on existing cases: never create a database
     let engine = ctx.engine_read()?;
     let (case, verb) = match c {
+        CaseCommand::Suspend(a) if a.case.is_none() => {
+            return bulk(ctx, &engine, BulkControl::Suspend, a)
+        }
+        CaseCommand::Resume(a) if a.case.is_none() => {
+            return bulk(ctx, &engine, BulkControl::Resume, a)
+        }
+        CaseCommand::Cancel(a) if a.case.is_none() => {
+            return bulk(ctx, &engine, BulkControl::Cancel, a)
+        }
         CaseCommand::Suspend(a) => (
-            engine.suspend_case(a.case, &a.actor, &a.reason)?,
+            engine.suspend_case(one(&a)?, &a.actor, &a.reason)?,
             "suspended",
         ),
-        CaseCommand::Resume(a) => (engine.resume_case(a.case, &a.actor, &a.reason)?, "resumed"),
+        CaseCommand::Resume(a) => (
+            engine.resume_case(one(&a)?, &a.actor, &a.reason)?,
+            "resumed",
+        ),
         CaseCommand::Cancel(a) => (
-            engine.cancel_case(a.case, &a.actor, &a.reason)?,
+            engine.cancel_case(one(&a)?, &a.actor, &a.reason)?,
             "cancelled",
         ),
         CaseCommand::Repair(a) => (
@@ -84,6 +96,67 @@ pub fn control(ctx: &Ctx, c: CaseCommand) -> Result<(), CliError> {
         }
     };
     super::report_step(ctx, &engine, &case, verb)
+}
+
+fn one(a: &CaseControl) -> Result<i64, CliError> {
+    a.case
+        .ok_or_else(|| CliError::msg("name a case, or choose cases with --view or a filter"))
+}
+
+/// `case suspend|resume|cancel` with `--view` or filters: every case selected, each in its
+/// own transaction (`--dry-run`: only the list).
+fn bulk(ctx: &Ctx, engine: &Engine, control: BulkControl, a: CaseControl) -> Result<(), CliError> {
+    let options = BulkOptions {
+        view: a.view,
+        workflow: a.workflow,
+        state: a.state,
+        org: a.org,
+        fields: a
+            .field
+            .into_iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_str(&v).unwrap_or(Value::String(v));
+                (k, value)
+            })
+            .collect(),
+        dry_run: a.dry_run,
+        ..BulkOptions::new(control)
+    };
+    let report = engine.control_cases(&options, &a.actor, &a.reason)?;
+    let out = &ctx.out;
+    if out.json {
+        return out.print_json(&report);
+    }
+    for c in &report.cases {
+        output::line(&format!(
+            "case {} ({}, {}): {}{}",
+            c.case,
+            c.workflow,
+            c.state,
+            c.outcome.replace('_', " "),
+            c.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    let n = report.changed();
+    let verb = match control {
+        BulkControl::Suspend => "suspended",
+        BulkControl::Resume => "resumed",
+        BulkControl::Cancel => "cancelled",
+    };
+    output::line(&format!(
+        "{n} case{} {}{verb}{}",
+        output::plural(n),
+        if report.dry_run { "would be " } else { "" },
+        if report.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
 }
 
 pub fn show(ctx: &Ctx, a: ShowArgs) -> Result<(), CliError> {

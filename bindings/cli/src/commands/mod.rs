@@ -19,7 +19,7 @@ mod replay;
 mod retention;
 mod run;
 mod schema;
-mod serve;
+pub(crate) mod serve;
 mod start;
 mod store;
 mod test;
@@ -90,11 +90,6 @@ impl Ctx {
     /// nothing is created.
     pub fn engine_read(&self) -> Result<Engine, CliError> {
         self.open(Vec::new(), false)
-    }
-
-    /// Open the engine with hooks.
-    pub fn engine_with(&self, hooks: Vec<Arc<dyn Hook>>) -> Result<Engine, CliError> {
-        self.open(hooks, true)
     }
 
     /// Open the engine (creating the database when missing) with the builder adjusted.

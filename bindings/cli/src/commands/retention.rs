@@ -2,8 +2,6 @@
 //! organisation's `retention` setting, exported with their history, then purged or
 //! anonymised.
 
-use std::io::BufWriter;
-
 use super::Ctx;
 use crate::args::RetentionCommand;
 use crate::output::{self, CliError};
@@ -14,26 +12,8 @@ pub fn run(ctx: &Ctx, c: RetentionCommand) -> Result<(), CliError> {
     let out = &ctx.out;
     let report = match (&r.export, r.dry_run) {
         (_, true) => engine.run_retention(true, &mut std::io::sink(), None)?,
-        (Some(path), false) => {
-            // never overwrite an export: it may be the only copy of purged cases
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| {
-                    CliError::msg(format!(
-                        "cannot create the export `{}`: {e} (retention never overwrites a file)",
-                        path.display()
-                    ))
-                })?;
-            let mut w = BufWriter::new(file);
-            let report = engine.run_retention(false, &mut w, None)?;
-            w.into_inner()
-                .map_err(|e| CliError::msg(format!("cannot write `{}`: {e}", path.display())))?
-                .sync_all()
-                .map_err(|e| CliError::msg(format!("cannot write `{}`: {e}", path.display())))?;
-            report
-        }
+        // never overwrites a file; written and synced to disk before the first change
+        (Some(path), false) => engine.run_retention_to_file(path, None)?,
         (None, false) => return Err(CliError::msg("retention run needs --export FILE")),
     };
     if out.json {

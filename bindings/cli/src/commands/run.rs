@@ -1,8 +1,13 @@
-//! `mentorflow run [--interval SECS] [--exec COMMAND] [--once]`: a worker that fires due
-//! timers at an interval (sooner when a timer is due before it) and delivers notifications
-//! and signals, each as one JSON line, to a command's stdin or to stdout. On PostgreSQL
-//! another process's command that schedules a timer due soon or writes an outbox row wakes
-//! it at once (`LISTEN/NOTIFY`; it polls anyway). Stops cleanly on Ctrl-C and SIGTERM.
+//! `mentorflow run [--interval SECS] [--exec COMMAND] [--once] [--config FILE]`: a worker
+//! that fires due timers at an interval (sooner when a timer is due before it) and delivers
+//! notifications and signals, each as one JSON line, to a command's stdin or to stdout. On
+//! PostgreSQL another process's command that schedules a timer due soon or writes an outbox
+//! row wakes it at once (`LISTEN/NOTIFY`; it polls anyway). Stops cleanly on Ctrl-C and
+//! SIGTERM.
+//!
+//! With `--config`, it reads `serve`'s configuration file: the `[[webhooks]]` become
+//! consumers of the outbox beside the JSON lines, and `[retention]` runs retention on its
+//! schedule — both through `mentorflow_server::jobs`, the code the portal's worker uses.
 //!
 //! Delivery is the engine's: a hook registered on the engine receives every undelivered
 //! item after each tick. With `--exec`, the command is started once per item (through
@@ -18,6 +23,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use mentorflow::{Hook, HookError, Notification, Signal};
 use serde::Serialize;
 use serde_json::Value;
+
+use mentorflow_server::config_file::FileConfig;
+use mentorflow_server::jobs;
 
 use super::Ctx;
 use crate::args::RunArgs;
@@ -97,6 +105,10 @@ fn shell(cmd: &str) -> Command {
     c
 }
 
+fn log(msg: &str) {
+    eprintln!("mentorflow run: {msg}");
+}
+
 /// What ends the worker's wait before its interval.
 enum Msg {
     /// Ctrl-C or SIGTERM.
@@ -118,16 +130,40 @@ fn pause(engine: &mentorflow::Engine, interval: std::time::Duration) -> std::tim
     }
 }
 
-fn log(msg: &str) {
-    eprintln!("mentorflow run: {msg}");
-}
-
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
-    let hook = Arc::new(Deliver {
+    let file = match &a.config {
+        Some(path) => FileConfig::load(path).map_err(|e| CliError::coded("config", e))?,
+        None => FileConfig::default(),
+    };
+    // flags win over the file; the file over the defaults
+    let ctx = Ctx {
+        db: ctx.db.clone().or_else(|| file.db.clone()),
+        workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
+        now: ctx.now,
+        limits: ctx.limits,
+        operator_roles: ctx.operator_roles.clone(),
+        actor: ctx.actor.clone(),
+        out: ctx.out,
+    };
+    let ctx = &ctx;
+    let mut retention = file.retention().map_err(|e| CliError::coded("config", e))?;
+    let hook: Arc<dyn mentorflow::Hook> = Arc::new(Deliver {
         exec: a.exec.clone(),
         lock: Mutex::new(()),
     });
-    let engine = ctx.engine_with(vec![hook])?;
+    let engine = ctx.open_with(vec![hook], true, |b| match &file.operator_roles {
+        Some(roles) if ctx.operator_roles.is_empty() => b.operator_roles(roles.clone()),
+        _ => b,
+    })?;
+    for h in jobs::attach_webhooks(&engine, &file).map_err(|e| CliError::coded("config", e))? {
+        log(&format!("webhook {h}"));
+    }
+    if let Some(t) = &retention {
+        log(&format!(
+            "retention {}",
+            super::serve::describe_retention(t)
+        ));
+    }
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut _wakeups = None;
     if !a.once {
@@ -175,10 +211,22 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
             Err(e) if !a.once => log(&format!("tick failed: {e}")),
             Err(e) => return Err(e.into()),
         }
+        if let Some(timer) = &mut retention {
+            match jobs::retention_round(&engine, timer) {
+                Some(Ok(line)) => log(&line),
+                Some(Err(line)) if a.once => return Err(CliError::msg(line)),
+                Some(Err(line)) => log(&line),
+                None => {}
+            }
+        }
         if a.once {
             break;
         }
-        match rx.recv_timeout(pause(&engine, interval)) {
+        // sooner when a timer is due first, or a scheduled retention run
+        let next = pause(&engine, interval);
+        let wait = jobs::until_retention(retention.as_ref(), engine.now())
+            .map_or(next, |r| next.min(r.max(std::time::Duration::from_secs(1))));
+        match rx.recv_timeout(wait) {
             Err(mpsc::RecvTimeoutError::Timeout) | Ok(Msg::Wake) => {}
             Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }

@@ -60,7 +60,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         .metrics
         .allow()
         .map_err(|e| CliError::coded("config", e))?;
-    let webhooks = file.webhooks().map_err(|e| CliError::coded("config", e))?;
+    // checked here, attached once the engine is built (mentorflow_server::jobs)
+    file.webhooks().map_err(|e| CliError::coded("config", e))?;
+    config.retention = file.retention().map_err(|e| CliError::coded("config", e))?;
     if let Some(p) = &file.proxy {
         config.proxy = Some(p.proxy().map_err(|e| CliError::coded("config", e))?);
     }
@@ -143,11 +145,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
             ttl: config.link_ttl,
         },
     );
-    let mut hooks = Vec::new();
-    for w in webhooks {
-        hooks.push(format!("{} → {}", w.consumer(), w.url()));
-        engine.add_hook(Arc::new(w));
-    }
+    let hooks = mentorflow_server::jobs::attach_webhooks(&engine, &file)
+        .map_err(|e| CliError::coded("config", e))?;
+    let retention = config.retention.as_ref().map(describe_retention);
     let transport = describe(&config.mail);
     let app = App::try_new(engine.clone(), config).map_err(|e| CliError::coded("config", e))?;
     mentorflow_server::serve_blocking(app, &local_addr, |at| {
@@ -157,6 +157,9 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         output::line(&format!("Mail: {transport}"));
         for h in &hooks {
             output::line(&format!("Webhook: {h}"));
+        }
+        if let Some(r) = &retention {
+            output::line(&format!("Retention: {r}"));
         }
         if !keyed && !a.demo {
             output::line("Action links in e-mails are signed with a random secret: they stop working when the server restarts (set [links] secret_env in the config file).");
@@ -206,6 +209,22 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         output::line("Stop with Ctrl-C.");
     })
     .map_err(|e| CliError::msg(format!("serve: {e}")))
+}
+
+/// `every 6h`, `daily at 03:00 Europe/Zurich`, with the export folder.
+pub fn describe_retention(t: &mentorflow::RetentionTimer) -> String {
+    let when = match t.schedule() {
+        mentorflow::RetentionSchedule::Every(s) => format!(
+            "every {}",
+            humantime::format_duration(std::time::Duration::from_secs(s.unsigned_abs()))
+        ),
+        mentorflow::RetentionSchedule::Daily { at, zone } => format!(
+            "daily at {} {}",
+            at.format("%H:%M"),
+            zone.map_or_else(|| "local time".to_owned(), |z| z.to_string())
+        ),
+    };
+    format!("{when}, exports to {}", t.dir().display())
 }
 
 fn describe(t: &mail::Transport) -> String {

@@ -371,6 +371,24 @@ class Engine:
     def repair_case(self, case_id: int, state: str, *, operator: str, reason: str) -> Case:
         """Move a case to ``state`` of its definition outside the flow's actions, with that
         state's timers (NotFound with a suggestion for an unknown state)."""
+    def control_cases(
+        self,
+        control: Literal["suspend", "resume", "cancel"],
+        *,
+        operator: str,
+        reason: str,
+        view: str | None = None,
+        workflow: str | None = None,
+        state: str | None = None,
+        org: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Suspend, resume or cancel every case a view (as ``operator`` sees it) and/or a
+        filter selects, each case its own transaction with its history event; ``dry_run``
+        changes nothing. A selection naming nothing is refused. Returns ``dry_run``,
+        ``control`` and ``cases`` (each ``case``, ``workflow``, ``state``, ``outcome``:
+        ``suspended``/``would_suspend``…/``refused``, ``reason``)."""
     def reassign(
         self,
         from_person: str,
