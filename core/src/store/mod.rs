@@ -15,6 +15,7 @@
 
 pub mod copy;
 pub mod postgres;
+pub(crate) mod reads;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -635,6 +636,14 @@ pub(crate) trait Store: Send + Sync {
     fn write(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
     /// Run `f` in one read transaction (a consistent snapshot).
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
+    /// Whether a command arriving now should be decided on a read snapshot, outside the
+    /// writer, and only applied in a write transaction after its reads are checked again
+    /// (the engine's "decide outside the writer"): when the backend's reads run beside its
+    /// one writer and the writer is busy with another thread's command. `false` runs the
+    /// whole command in the write transaction.
+    fn decide_outside(&self) -> bool {
+        false
+    }
 }
 
 /// `people(filter)` in scripts: people of `org` (or `filter.org`) matching the filter, by id,
