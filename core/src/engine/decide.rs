@@ -290,6 +290,35 @@ actions:
     }
 
     #[test]
+    fn a_directory_change_by_another_connection_meanwhile_decides_again() {
+        // a second engine on the file: its own connections, as another process would have
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(&dir);
+        // the writer's cache knows mia before the change
+        let warm = create(&e);
+        e.act(warm.id, "pair", "cora", json!({"mentor": "mia"}))
+            .unwrap();
+        e.act(warm.id, "finish", "cora", json!({})).unwrap();
+        let c = create(&e);
+        let other = Engine::builder()
+            .database(dir.path().join("d.db"))
+            .workflow_str("pairing.yaml", FLOW)
+            .build()
+            .unwrap();
+        let out = outside(
+            move || {
+                other
+                    .replace_person(&Person::new("mia").org("o").attr("level", "emeritus"))
+                    .unwrap();
+            },
+            || e.act(c.id, "pair", "cora", json!({"mentor": "mia"})),
+        )
+        .unwrap();
+        assert_eq!(counts(&e), (0, 1));
+        assert_eq!(out.data["level"], json!("emeritus"));
+    }
+
+    #[test]
     fn a_capacity_count_changed_meanwhile_decides_again_and_refuses() {
         let dir = tempfile::tempdir().unwrap();
         let e = engine(&dir);
