@@ -956,8 +956,10 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// How many read-only connections a file's store keeps beside its writer.
-pub(crate) const READERS: u32 = 4;
+/// How many read-only connections a file's store keeps beside its writer: enough for the
+/// commands decided outside the writer (one each while it decides, see `crate::engine`'s
+/// `decide`) and the reads beside them.
+pub(crate) const READERS: u32 = 8;
 
 /// The SQLite store. SQLite has one writer per file: the writer connection sits behind a
 /// mutex, and writes are `BEGIN IMMEDIATE` transactions, so two processes on one file are
