@@ -189,3 +189,95 @@ fn directory_changes_of_one_command_reach_the_next_in_the_same_group() {
         assert_folds(&e, id);
     }
 }
+
+const CAPACITY: &str = r#"
+workflow: cap
+version: 1
+roles:
+  owner: {}
+  mentor: {}
+states:
+  open: { label: Open }
+  taken: { label: Taken }
+  closed: { label: Closed, final: true }
+actions:
+  create: { to: open, by: owner }
+  take:
+    from: open
+    to: taken
+    by: owner
+    inputs:
+      mentor: { type: person, required: true }
+    guard:
+      - when: 'open_cases(inputs.mentor, "mentor") < 1'
+        message: the mentor has no free slot
+    run: assign("mentor", inputs.mentor)
+  close: { from: [open, taken], to: closed, by: owner }
+"#;
+
+fn capacity_engine(path: &std::path::Path) -> Engine {
+    let e = Engine::builder()
+        .database(path)
+        .workflow_str("cap.yaml", CAPACITY)
+        .clock(ManualClock::at(t0()))
+        .build()
+        .unwrap();
+    e.put_people(&[Person::new("pat").org("ch1"), Person::new("mia").org("ch1")])
+        .unwrap();
+    e
+}
+
+#[test]
+fn the_last_free_slot_is_taken_once_by_threads_of_one_engine_and_of_two() {
+    // threads that arrive while another holds the writer decide on a read snapshot; the
+    // writer must find the count they read changed and decide them again
+    let (_dir, path) = temp_db();
+    let first = capacity_engine(&path);
+    let second = capacity_engine(&path);
+    for round in 0..6 {
+        let cases: Vec<i64> = (0..THREADS)
+            .map(|_| first.start("cap", "create", "pat", json!({})).unwrap().id)
+            .collect();
+        let barrier = Arc::new(Barrier::new(cases.len()));
+        let handles: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                // odd rounds: two engines (two connections to the file, as two processes)
+                let e = if round % 2 == 1 && i % 2 == 1 {
+                    second.clone()
+                } else {
+                    first.clone()
+                };
+                let b = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    b.wait();
+                    e.act(id, "take", "pat", json!({ "mentor": "mia" }))
+                })
+            })
+            .collect();
+        let mut taken = 0;
+        for h in handles {
+            match h.join().unwrap() {
+                Ok(_) => taken += 1,
+                Err(Error::GuardRejected { message, .. }) => {
+                    assert!(message.contains("no free slot"), "{message}")
+                }
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(taken, 1, "round {round}: exactly one case got the slot");
+        let held = first
+            .cases(&mentorflow::CaseFilter {
+                workflow: Some("cap".into()),
+                state: Some("taken".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(held.len(), 1, "round {round}");
+        for id in cases {
+            first.act(id, "close", "pat", json!({})).unwrap();
+            assert_folds(&first, id);
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod audit;
 mod availability;
 mod bulk;
 mod controls;
+mod decide;
 mod forget;
 mod incidents;
 mod outbox;
@@ -328,6 +329,7 @@ impl EngineBuilder {
                 operator_roles: self.operator_roles,
                 metrics: Recorder::default(),
                 actor: RwLock::new(actor),
+                decided: decide::Counts::default(),
             }),
         })
     }
@@ -432,6 +434,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Recorder,
     /// Who changes are recorded as in the audit log ([`Engine::actor`]).
     actor: RwLock<String>,
+    /// How commands decided outside the writer fared (see `decide`).
+    decided: decide::Counts,
 }
 
 /// The mentorflow runtime. Cheap to clone; clones share one database connection and may be
@@ -598,6 +602,7 @@ impl Engine {
     ) -> Result<Option<Person>> {
         let slot = db.cache_slot();
         if let Some(p) = self.dir_cache(slot, |c| c.people.get(id).cloned()) {
+            store::reads::record(|| store::reads::Read::Person(id.to_owned(), p.clone()));
             return Ok(p);
         }
         let p = db.person(id)?;
@@ -615,9 +620,11 @@ impl Engine {
     pub(crate) fn org_info(&self, db: &dyn Tx, id: &str) -> Result<Arc<OrgInfo>> {
         let slot = db.cache_slot();
         if let Some(o) = self.dir_cache(slot, |c| c.orgs.get(id).cloned()) {
+            store::reads::record(|| store::reads::Read::Org(id.to_owned(), o.org.clone()));
             return Ok(o);
         }
         let org = db.get_org(id)?.unwrap_or_else(|| Org::new(id));
+        store::reads::record(|| store::reads::Read::Org(id.to_owned(), org.clone()));
         let cal = Arc::new(org.calendar()?);
         let info = Arc::new(OrgInfo {
             org,
@@ -1055,15 +1062,12 @@ impl Engine {
             ])
         };
         let t = std::time::Instant::now();
-        let case = self.write(|db| {
-            self.once(
-                db,
-                &start.actor,
-                start.idempotency_key.as_deref(),
-                command,
-                || step::start(self, db, &def, &start),
-            )
-        });
+        let case = self.decide_and_apply(
+            &start.actor,
+            start.idempotency_key.as_deref(),
+            command,
+            |db| step::decide_start(self, db, &def, &start),
+        );
         let action = start.action.as_deref().unwrap_or_default();
         let case = self.observe(t, Command::Start, None, action, case)?;
         self.after_commit();
@@ -1122,8 +1126,9 @@ impl Engine {
     pub fn act(&self, case_id: i64, action: &str, actor: &str, inputs: Value) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
         let t = std::time::Instant::now();
-        let case =
-            self.write(|db| step::act(self, db, case_id, action, actor, inputs.clone(), None));
+        let case = self.decide_and_apply(actor, None, Value::default, |db| {
+            step::decide_act(self, db, case_id, action, actor, inputs.clone(), None)
+        });
         let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)
@@ -1165,8 +1170,8 @@ impl Engine {
     ) -> Result<Case> {
         let inputs = object(inputs, "inputs")?;
         let t = std::time::Instant::now();
-        let case = self.write(|db| {
-            step::act(
+        let case = self.decide_and_apply(actor, None, Value::default, |db| {
+            step::decide_act(
                 self,
                 db,
                 case_id,
@@ -1194,25 +1199,18 @@ impl Engine {
         let inputs = object(inputs, "inputs")?;
         let command = || serde_json::json!(["act", case_id, action, inputs]);
         let t = std::time::Instant::now();
-        let case = self.write(|db| {
-            self.once(
-                db,
-                actor,
-                options.idempotency_key.as_deref(),
-                command,
-                || {
-                    step::act(
-                        self,
-                        db,
-                        case_id,
-                        action,
-                        actor,
-                        inputs.clone(),
-                        options.revision,
-                    )
-                },
-            )
-        });
+        let case =
+            self.decide_and_apply(actor, options.idempotency_key.as_deref(), command, |db| {
+                step::decide_act(
+                    self,
+                    db,
+                    case_id,
+                    action,
+                    actor,
+                    inputs.clone(),
+                    options.revision,
+                )
+            });
         let case = self.observe(t, Command::Act, Some(case_id), action, case)?;
         self.after_commit();
         Ok(case)

@@ -450,6 +450,18 @@ pub(crate) fn start(
     def: &std::sync::Arc<Definition>,
     start: &Start,
 ) -> Result<Case> {
+    let decision = decide_start(engine, db, def, start)?;
+    db.apply(decision)
+}
+
+/// Decide a start: every check, then the new case's plan ([`Decision`]), writing nothing.
+/// The case's id is the one `db` would give next ([`Tx::new_case_id`]).
+pub(crate) fn decide_start(
+    engine: &Engine,
+    db: &dyn Tx,
+    def: &std::sync::Arc<Definition>,
+    start: &Start,
+) -> Result<Decision> {
     let action = match &start.action {
         Some(a) => {
             let action = def.action(a).ok_or_else(|| {
@@ -592,8 +604,7 @@ pub(crate) fn start(
                 run.assign(r, &starter, false)?;
             }
         }
-        let decision = run.execute(Some(action), None)?;
-        db.apply(decision)
+        run.execute(Some(action), None)
     })
 }
 
@@ -613,6 +624,21 @@ pub(crate) fn act(
     inputs: Map<String, Value>,
     expected: Option<u64>,
 ) -> Result<Case> {
+    let decision = decide_act(engine, db, case_id, action_id, actor_id, inputs, expected)?;
+    db.apply(decision)
+}
+
+/// Decide an action on a case: every check, then the plan ([`Decision`]) against the case's
+/// revision as `db` shows it, writing nothing.
+pub(crate) fn decide_act(
+    engine: &Engine,
+    db: &dyn Tx,
+    case_id: i64,
+    action_id: &str,
+    actor_id: &str,
+    inputs: Map<String, Value>,
+    expected: Option<u64>,
+) -> Result<Decision> {
     let row = db
         .load_case(case_id)?
         .ok_or_else(|| Error::not_found("case", case_id.to_string()))?;
@@ -712,8 +738,7 @@ pub(crate) fn act(
             &action.id,
         );
         run.inputs = inputs;
-        let decision = run.execute(Some(action), None)?;
-        db.apply(decision)
+        run.execute(Some(action), None)
     })
 }
 

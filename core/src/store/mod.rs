@@ -15,6 +15,7 @@
 
 pub mod copy;
 pub mod postgres;
+pub(crate) mod reads;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -643,9 +644,18 @@ pub(crate) trait Store: Send + Sync {
     /// Run `f` in one read transaction (a consistent snapshot).
     fn read(&self, f: &mut dyn FnMut(&dyn Tx) -> Result<()>) -> Result<()>;
     /// A listener that other processes' commits wake ([`Listen`]), or `None` when the backend
-    /// has none (SQLite: one process writes, and it wakes its own worker).
+    /// has none (SQLite: no channel between processes; a process wakes its own worker and
+    /// polls for the others).
     fn listen(&self) -> Result<Option<Box<dyn Listen>>> {
         Ok(None)
+    }
+    /// Whether a command arriving now should be decided on a read snapshot, outside the
+    /// writer, and only applied in a write transaction after its reads are checked again
+    /// (the engine's "decide outside the writer"): when the backend's reads run beside its
+    /// one writer and the writer is busy with another thread's command. `false` runs the
+    /// whole command in the write transaction.
+    fn decide_outside(&self) -> bool {
+        false
     }
 }
 

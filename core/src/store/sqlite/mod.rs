@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 
+use super::reads::{self, Read};
 use super::{CaseRow, OutboxItem, OutboxPos, StoredDefinition, TimerRow};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -757,17 +758,33 @@ impl super::DirectoryReads for Connection {
             0
         }
     }
+    // each read is recorded while a command is decided outside the writer (`super::reads`)
     fn person(&self, id: &str) -> Result<Option<crate::directory::Person>> {
-        get_person(self, id)
+        let p = get_person(self, id)?;
+        reads::record(|| Read::Person(id.to_owned(), p.clone()));
+        Ok(p)
     }
     fn people_of_org(&self, org: &str) -> Result<Vec<crate::directory::Person>> {
-        list_people(self, Some(org))
+        let people = list_people(self, Some(org))?;
+        reads::record(|| Read::PeopleOfOrg(org.to_owned(), people.clone()));
+        Ok(people)
     }
     fn people_with_role(&self, org: &str, role: &str) -> Result<Vec<crate::directory::Person>> {
-        people_with_role(self, org, role)
+        let people = people_with_role(self, org, role)?;
+        reads::record(|| Read::PeopleWithRole(org.to_owned(), role.to_owned(), people.clone()));
+        Ok(people)
     }
     fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64> {
-        open_cases(self, workflow, person, role)
+        let n = open_cases(self, workflow, person, role)?;
+        reads::record(|| {
+            Read::OpenCases(
+                workflow.to_owned(),
+                person.to_owned(),
+                role.map(str::to_owned),
+                n,
+            )
+        });
+        Ok(n)
     }
     fn assignments_since(
         &self,
@@ -776,7 +793,17 @@ impl super::DirectoryReads for Connection {
         role: &str,
         since: DateTime<Utc>,
     ) -> Result<i64> {
-        assignments_since(self, workflow, person, role, since)
+        let n = assignments_since(self, workflow, person, role, since)?;
+        reads::record(|| {
+            Read::AssignmentsSince(
+                workflow.to_owned(),
+                person.to_owned(),
+                role.to_owned(),
+                since,
+                n,
+            )
+        });
+        Ok(n)
     }
 }
 
@@ -929,8 +956,10 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// How many read-only connections a file's store keeps beside its writer.
-pub(crate) const READERS: u32 = 4;
+/// How many read-only connections a file's store keeps beside its writer: enough for the
+/// commands decided outside the writer (one each while it decides, see `crate::engine`'s
+/// `decide`) and the reads beside them.
+pub(crate) const READERS: u32 = 8;
 
 /// The SQLite store. SQLite has one writer per file: the writer connection sits behind a
 /// mutex, and writes are `BEGIN IMMEDIATE` transactions, so two processes on one file are
@@ -945,6 +974,9 @@ pub(crate) struct SqliteStore {
     readers: Option<r2d2::Pool<ReaderManager>>,
     /// Threads waiting for the writer (a group is handed on while one waits).
     waiting: std::sync::atomic::AtomicUsize,
+    /// Threads inside [`super::Store::write`] (waiting for the writer or holding it): a
+    /// command arriving while one is decides outside the writer ([`super::Store::decide_outside`]).
+    active: std::sync::atomic::AtomicUsize,
     /// The groups' outcomes, and the condvar their members wait on.
     groups: std::sync::Mutex<group::Groups>,
     finished: std::sync::Condvar,
@@ -1014,6 +1046,7 @@ impl SqliteStore {
             db: std::sync::Mutex::new(group::Writer::new(db)),
             readers,
             waiting: std::sync::atomic::AtomicUsize::new(0),
+            active: std::sync::atomic::AtomicUsize::new(0),
             groups: std::sync::Mutex::new(group::Groups::default()),
             finished: std::sync::Condvar::new(),
             #[cfg(test)]
@@ -1044,13 +1077,35 @@ impl SqliteStore {
     }
 }
 
+/// Counts a thread inside [`super::Store::write`] while it lives.
+struct Active<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Active<'a> {
+    fn enter(n: &'a std::sync::atomic::AtomicUsize) -> Active<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Active(n)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl super::Store for SqliteStore {
     fn write(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
         if self.readers.is_none() {
             // in memory: reads share the writer, so nothing stays uncommitted between commands
             return self.run(rusqlite::TransactionBehavior::Immediate, f);
         }
+        let _active = Active::enter(&self.active);
         self.write_grouped(f)
+    }
+    fn decide_outside(&self) -> bool {
+        // a file's readers see the last commit beside the writer; with the writer idle a
+        // command decided inside it costs less (one transaction instead of two)
+        self.readers.is_some() && self.active.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
     fn read(&self, f: &mut dyn FnMut(&dyn super::Tx) -> Result<()>) -> Result<()> {
         let Some(pool) = &self.readers else {
