@@ -8,6 +8,7 @@ mod controls;
 mod forget;
 mod incidents;
 mod outbox;
+mod pickers;
 mod retention;
 pub(crate) mod step;
 mod sweep;
@@ -33,6 +34,7 @@ pub use controls::{
 };
 pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
+pub use pickers::{Candidates, CANDIDATE_LIMIT};
 pub use retention::{
     RetainedCase, RetentionReport, RetentionRule, RETENTION_ACTION, RETENTION_SETTING,
 };
