@@ -28,10 +28,8 @@ pub struct Candidates {
 /// The people `choices` starts from in an organisation (the holders of its role, else all
 /// its people), by id: the first [`CANDIDATE_LIMIT`], and whether there were more.
 fn pool(db: &dyn Tx, org: &str, choices: Option<&Choices>) -> Result<(Vec<Person>, bool)> {
-    let mut people = match choices.and_then(|c| c.role.as_deref()) {
-        Some(role) => db.people_with_role(org, role)?,
-        None => db.people_of_org(org)?,
-    };
+    let role = choices.and_then(|c| c.role.as_deref());
+    let mut people = db.first_people(org, role, CANDIDATE_LIMIT + 1)?;
     let more = people.len() > CANDIDATE_LIMIT;
     people.truncate(CANDIDATE_LIMIT);
     Ok((people, more))

@@ -766,6 +766,14 @@ impl super::DirectoryReads for Connection {
     fn people_with_role(&self, org: &str, role: &str) -> Result<Vec<crate::directory::Person>> {
         people_with_role(self, org, role)
     }
+    fn first_people(
+        &self,
+        org: &str,
+        role: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::directory::Person>> {
+        directory::first_people(self, org, role, limit)
+    }
     fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64> {
         open_cases(self, workflow, person, role)
     }
