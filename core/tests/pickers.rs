@@ -51,8 +51,8 @@ fn engine() -> Engine {
         .workflow_str("pick.yaml", FLOW)
         .build()
         .unwrap();
-    e.put_org(&OrgPatch::new("ch")).unwrap();
-    e.put_org(&OrgPatch::new("other")).unwrap();
+    e.put_org(OrgPatch::new("ch")).unwrap();
+    e.put_org(OrgPatch::new("other")).unwrap();
     e.put_person(
         &Person::new("cora")
             .name("Cora")
