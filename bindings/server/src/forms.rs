@@ -9,7 +9,7 @@
 //! | bool | check box |
 //! | date, time | date / time picker |
 //! | datetime | date-and-time picker, read in the organisation's time zone |
-//! | person | a select of the organisation's people |
+//! | person | a select of the candidates (`choices:`; see `Engine::candidates`); a text box for an id, suggesting the first ones, when there are more |
 //! | list | check boxes when `one_of`, else one item a line |
 //! | list of records (`of: { fields }`) | rows of the record's controls (those given, plus blank ones) |
 //! | map | JSON text area |
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use mentorflow::definition::{Field, FieldType, OneOf};
-use mentorflow::Person;
+use mentorflow::engine::Candidates;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -46,6 +46,21 @@ pub struct Control {
     pub error: Option<String>,
     /// For `records`: one row of controls per item (named `NAME.ROW.FIELD`).
     pub rows: Vec<Vec<Control>>,
+    /// For `records`: another row may be added (an "Add a row" button: [`MORE`]).
+    pub more: bool,
+}
+
+/// The submit button of a list of records that asks for one more row (its value: the
+/// input's name): the form comes back with what was entered and a blank row; nothing is
+/// done. Works without JavaScript.
+pub const MORE: &str = "_more";
+
+/// The list of records a submitted form asks one more row for ([`MORE`]), if any.
+pub fn more_rows(submitted: &[(String, String)]) -> Option<&str> {
+    submitted
+        .iter()
+        .find(|(k, v)| k == MORE && !v.is_empty())
+        .map(|(_, v)| v.as_str())
 }
 
 /// Blank rows a list of records offers beyond those given (at least this many rows in all).
@@ -107,12 +122,16 @@ fn allowed(f: &Field, settings: &Map<String, Value>) -> Option<Vec<Value>> {
     }
 }
 
+/// The people each person picker of a form offers, by the field's name
+/// ([`mentorflow::Engine::candidates`], [`mentorflow::Engine::picker_people`]).
+pub type Pickers = BTreeMap<String, Candidates>;
+
 /// What a form needs besides the fields: the organisation's settings (for `one_of:
-/// settings.x`), its people (for person pickers) and its time zone.
+/// settings.x`), the candidates of its person pickers, and its time zone.
 #[derive(Debug)]
 pub struct Context<'a> {
     pub settings: &'a Map<String, Value>,
-    pub people: &'a [Person],
+    pub pickers: &'a Pickers,
     pub zone: Tz,
 }
 
@@ -147,7 +166,13 @@ pub fn controls(
                     .filter(|r| !blank_row(r))
                     .collect();
                 let max = f.max.map_or(usize::MAX, |m| m.max(0.0) as usize);
-                let total = (given.len() + 1).max(BLANK_ROWS).min(max.max(given.len()));
+                let mut total = (given.len() + 1).max(BLANK_ROWS);
+                if submitted.iter().any(|(k, v)| k == MORE && v == &f.name) {
+                    // "Add a row": the rows the form had (blank ones too), and one more
+                    let had = record_rows(&f.name, submitted).len().max(BLANK_ROWS);
+                    total = total.max(had + 1);
+                }
+                let total = total.min(max.max(given.len()));
                 let rows = (0..total)
                     .map(|i| {
                         let row = given.get(i).cloned().unwrap_or_default();
@@ -171,6 +196,7 @@ pub fn controls(
                     .collect();
                 return Control {
                     error: errors.get(&f.name).map(|m| at_field(&label, m)),
+                    more: total < max,
                     name: f.name.clone(),
                     label,
                     help: f.description.clone(),
@@ -188,19 +214,23 @@ pub fn controls(
                 (FieldType::List, Some(list)) => ("checkboxes", options(list, &given)),
                 (FieldType::Bool, _) => ("checkbox", Vec::new()),
                 (_, Some(list)) => ("select", options(list, &[value.as_str()])),
-                (FieldType::Person, None) => {
-                    let mut opts: Vec<Choice> = ctx
-                        .people
-                        .iter()
-                        .map(|p| Choice {
-                            value: p.id.clone(),
-                            label: p.name.clone().unwrap_or_else(|| p.id.clone()),
-                            selected: p.id == value,
-                        })
-                        .collect();
-                    opts.sort_by(|a, b| a.label.cmp(&b.label));
-                    ("select", opts)
-                }
+                (FieldType::Person, None) => match ctx.pickers.get(&f.name) {
+                    Some(c) => {
+                        let mut opts: Vec<Choice> = c
+                            .people
+                            .iter()
+                            .map(|p| Choice {
+                                value: p.id.clone(),
+                                label: p.name.clone().unwrap_or_else(|| p.id.clone()),
+                                selected: p.id == value,
+                            })
+                            .collect();
+                        opts.sort_by(|a, b| a.label.cmp(&b.label));
+                        // more people than a list can hold: a text box (an id) suggesting these
+                        (if c.more { "person" } else { "select" }, opts)
+                    }
+                    None => ("person", Vec::new()),
+                },
                 (FieldType::Text, None) | (FieldType::List, None) => ("textarea", Vec::new()),
                 (FieldType::Map, None) => ("json", Vec::new()),
                 (FieldType::Int, None) | (FieldType::Float, None) => ("number", Vec::new()),
@@ -211,6 +241,7 @@ pub fn controls(
             };
             Control {
                 rows: Vec::new(),
+                more: false,
                 error: errors.get(&f.name).map(|m| at_field(&label, m)),
                 name: f.name.clone(),
                 label,
@@ -496,7 +527,7 @@ actions:
         let settings = ctx_settings();
         let ctx = Context {
             settings: &settings,
-            people: &[],
+            pickers: &Pickers::new(),
             zone: Tz::UTC,
         };
         let fs = fields();
@@ -569,7 +600,7 @@ actions:
         let settings = ctx_settings();
         let ctx = Context {
             settings: &settings,
-            people: &[],
+            pickers: &Pickers::new(),
             zone: Tz::UTC,
         };
         let fs = fields();

@@ -653,13 +653,14 @@ async fn view_list(
                 .map(|(f, _)| def.fields.iter().find(|x| &x.name == f).map(|x| x.kind))
                 .collect();
             // person columns show names: the people of the organisations on this page
-            let mut names: BTreeMap<String, String> = BTreeMap::new();
-            if kinds.iter().any(|k| matches!(k, Some(mentorflow::definition::FieldType::Person))) {
-                let orgs: std::collections::BTreeSet<&str> = result.cases.iter().map(|c| c.org.as_str()).collect();
-                for o in orgs {
-                    names.extend(e.people(Some(o))?.iter().map(|p| (p.id.clone(), name_of(p))));
+            let mut ids: Vec<&str> = Vec::new();
+            for ((f, _), k) in columns.iter().zip(&kinds) {
+                if matches!(k, Some(mentorflow::definition::FieldType::Person)) {
+                    ids.extend(result.cases.iter().filter_map(|c| c.data.get(f).and_then(Value::as_str)));
                 }
             }
+            let names: BTreeMap<String, String> =
+                e.people_named(&ids)?.iter().map(|p| (p.id.clone(), name_of(p))).collect();
             let cell = |k: &Option<mentorflow::definition::FieldType>, v: &Value| -> String {
                 match (k, v) {
                     (Some(mentorflow::definition::FieldType::Person), Value::String(id)) => {
@@ -933,9 +934,34 @@ fn case_context(
     let org = e.org(&case.org)?;
     let z = zone(&org.timezone);
     let settings = settings_of(&def, &org);
-    let people = e.people(Some(&case.org))?;
-    let names: BTreeMap<String, String> =
-        people.iter().map(|p| (p.id.clone(), name_of(p))).collect();
+    let history = e.history(case.id, Some(me))?;
+    let on_case = e.participants(case.id, Some(me))?;
+    // the names of the people the page shows, and only those (not the organisation's)
+    let mut ids: Vec<&str> = on_case.iter().map(|p| p.person.as_str()).collect();
+    for ev in &history {
+        ids.push(&ev.actor);
+        for eff in &ev.effects {
+            match eff {
+                Effect::Assign { person, .. } | Effect::Unassign { person, .. } => ids.push(person),
+                Effect::Notify { to, .. } => ids.push(to),
+                _ => {}
+            }
+        }
+    }
+    for f in def
+        .fields
+        .iter()
+        .filter(|f| f.kind == mentorflow::definition::FieldType::Person)
+    {
+        if let Some(Value::String(id)) = case.data.get(&f.name) {
+            ids.push(id);
+        }
+    }
+    let names: BTreeMap<String, String> = e
+        .people_named(&ids)?
+        .iter()
+        .map(|p| (p.id.clone(), name_of(p)))
+        .collect();
     let who = |id: &str| -> String {
         if id == "system" {
             "mentorflow (timer)".into()
@@ -972,15 +998,13 @@ fn case_context(
             })
         })
         .collect();
-    let participants: Vec<Value> = e
-        .participants(case.id, Some(me))?
+    let participants: Vec<Value> = on_case
         .iter()
         .map(|p| {
             json!({"role": role_label(&p.role),
                    "name": who(&p.person), "since": when(p.since, z)})
         })
         .collect();
-    let history = e.history(case.id, Some(me))?;
     let mut notes = Vec::new();
     let events: Vec<Value> = history
         .iter()
@@ -1048,11 +1072,6 @@ fn case_context(
             json!({"what": what, "due": when(t.due_at, z), "iso": t.due_at.to_rfc3339(), "detail": detail})
         })
         .collect();
-    let ctx = forms::Context {
-        settings: &settings,
-        people: &people,
-        zone: z,
-    };
     let availability = e.action_availability(case.id, me)?;
     let available: Vec<String> = availability
         .iter()
@@ -1103,6 +1122,12 @@ fn case_context(
         .iter()
         .filter_map(|id| def.action(id))
         .map(|a| {
+            let pickers = case_pickers(e, case, a, me)?;
+            let ctx = forms::Context {
+                settings: &settings,
+                pickers: &pickers,
+                zone: z,
+            };
             let mine = refusal.filter(|r| r.action == a.id);
             let empty = BTreeMap::new();
             let controls = forms::controls(
@@ -1124,17 +1149,18 @@ fn case_context(
                     }}))
                 })
                 .collect();
-            json!({
+            Ok(json!({
                 "id": a.id, "label": a.label.clone().unwrap_or_else(|| humanize(&a.id)),
+                "rows_more": controls.iter().any(|c| c.more),
                 "description": a.description, "controls": controls, "shows": shows,
                 "href": format!("/cases/{}/act/{}", case.id, a.id),
                 "key": auth::secret(),
                 "open": mine.is_some(),
                 "message": mine.and_then(|r| r.message.clone()),
                 "suggest": mine.map(|r| r.suggest.iter().map(|s| action_label(s)).collect::<Vec<_>>()).unwrap_or_default(),
-            })
+            }))
         })
-        .collect();
+        .collect::<mentorflow::Result<_>>()?;
     let refused_elsewhere = refusal.filter(|r| !available.contains(&r.action)).map(|r| {
         json!({"action": action_label(&r.action), "message": r.message, "suggest": r.suggest.iter().map(|s| action_label(s)).collect::<Vec<_>>()})
     });
@@ -1153,8 +1179,28 @@ fn case_context(
         "diagram": diagram,
         "refused": refused_elsewhere,
         "done": done.map(action_label),
-        "operator_panel": crate::ops::operator_panel(e, case, me)?,
+        "operator_panel": operator_panel(e, case, me, z)?,
     }))
+}
+
+/// The operator panel (`ops::operator_panel`) with its suspension and cancellation times in
+/// the organisation's zone, like the rest of the case page.
+fn operator_panel(
+    e: &Engine,
+    case: &Case,
+    me: &str,
+    z: chrono_tz::Tz,
+) -> mentorflow::Result<Value> {
+    let mut panel = crate::ops::operator_panel(e, case, me)?;
+    for (key, mark) in [
+        ("suspended", &case.suspended),
+        ("cancelled", &case.cancelled),
+    ] {
+        if let (Some(m), Some(slot)) = (mark, panel.get_mut(key).and_then(|v| v.get_mut("at"))) {
+            *slot = json!(when(m.at, z));
+        }
+    }
+    Ok(panel)
 }
 
 /// An e-mail action link (see `links`): the case page with that action's form open, for the
@@ -1323,10 +1369,16 @@ async fn act(
             };
             let org = e.org(&case.org)?;
             let settings = settings_of(&def, &org);
-            let people = e.people(Some(&case.org))?;
-            let ctx = forms::Context { settings: &settings, people: &people, zone: zone(&org.timezone) };
+            // reading a form needs no candidates: the engine checks the person given
+            let pickers = forms::Pickers::new();
+            let ctx = forms::Context { settings: &settings, pickers: &pickers, zone: zone(&org.timezone) };
             let submitted: Fields = form.iter().filter(|(k, _)| !k.starts_with('_')).cloned().collect();
             let mut refusal = Refusal { action: action.clone(), form: submitted.clone(), ..Refusal::default() };
+            if let Some(list) = forms::more_rows(&form) {
+                // "Add a row": the form again with its rows and one more; nothing is done
+                refusal.form.push((forms::MORE.to_owned(), list.to_owned()));
+                return Ok(Outcome::Page(StatusCode::OK, case_context(e, &case, &me, Some(&refusal), None)?));
+            }
             let inputs = match forms::read(&a.inputs, &ctx, &submitted) {
                 Ok(i) => i,
                 Err(errors) => {
@@ -1411,19 +1463,66 @@ fn start_context(
     let org_id = me.org.clone().unwrap_or_default();
     let org = e.org(&org_id)?;
     let settings = settings_of(&def, &org);
-    let people = e.people(Some(&org_id))?;
+    let fields = start_fields(&def);
+    let pickers = start_pickers(e, &org_id, fields.iter().chain(&a.inputs))?;
     let ctx = forms::Context {
         settings: &settings,
-        people: &people,
+        pickers: &pickers,
         zone: zone(&org.timezone),
     };
-    let mut controls = forms::controls(&start_fields(&def), &ctx, form, errors);
+    let mut controls = forms::controls(&fields, &ctx, form, errors);
     controls.extend(forms::controls(&a.inputs, &ctx, form, errors));
     Ok(json!({
         "label": info.label, "workflow": info.workflow_title, "description": info.description,
+        "rows_more": controls.iter().any(|c| c.more),
         "controls": controls, "href": format!("/start/{workflow}/{action}"), "key": auth::secret(),
         "message": message,
     }))
+}
+
+/// The candidates of a start form's person pickers (and those in its lists of records): by
+/// each field's `choices:` role, else the organisation's people (bounded; no case to judge
+/// a guard on).
+fn start_pickers<'f>(
+    e: &Engine,
+    org: &str,
+    fields: impl Iterator<Item = &'f mentorflow::definition::Field>,
+) -> mentorflow::Result<forms::Pickers> {
+    let mut out = forms::Pickers::new();
+    for f in fields {
+        for x in std::iter::once(f).chain(&f.item_fields) {
+            if x.kind == mentorflow::definition::FieldType::Person && !out.contains_key(&x.name) {
+                out.insert(x.name.clone(), e.picker_people(org, x.choices.as_ref())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The candidates of the person pickers of an action's form on a case, for `me`
+/// (`Engine::candidates`: by the input's `choices:`, judged by the guard where it says so);
+/// those in its lists of records by their `choices:` role.
+fn case_pickers(
+    e: &Engine,
+    case: &Case,
+    a: &mentorflow::definition::Action,
+    me: &str,
+) -> mentorflow::Result<forms::Pickers> {
+    let mut out = forms::Pickers::new();
+    for f in &a.inputs {
+        if f.kind == mentorflow::definition::FieldType::Person {
+            out.insert(f.name.clone(), e.candidates(case.id, &a.id, &f.name, me)?);
+        }
+        for x in &f.item_fields {
+            if x.kind == mentorflow::definition::FieldType::Person && !out.contains_key(&x.name) {
+                out.insert(
+                    x.name.clone(),
+                    e.picker_people(&case.org, x.choices.as_ref())?,
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The case fields a start form asks for: those the workflow does not keep itself, unless
@@ -1496,17 +1595,31 @@ async fn start(
             })?;
             let org = e.org(me.org.as_deref().unwrap_or_default())?;
             let settings = settings_of(&def, &org);
-            let people = e.people(Some(&org.id))?;
+            let pickers = forms::Pickers::new();
             let ctx = forms::Context {
                 settings: &settings,
-                people: &people,
+                pickers: &pickers,
                 zone: zone(&org.timezone),
             };
-            let submitted: Fields = form
+            let mut submitted: Fields = form
                 .iter()
                 .filter(|(k, _)| !k.starts_with('_'))
                 .cloned()
                 .collect();
+            if let Some(list) = forms::more_rows(&form) {
+                // "Add a row": the form again with its rows and one more; nothing is started
+                submitted.push((forms::MORE.to_owned(), list.to_owned()));
+                let page = start_context(
+                    e,
+                    &me,
+                    &workflow,
+                    &action,
+                    &submitted,
+                    &BTreeMap::new(),
+                    None,
+                )?;
+                return Ok(Outcome::Page(StatusCode::OK, page));
+            }
             let data_fields = start_fields(&def);
             let read = (
                 forms::read(&data_fields, &ctx, &submitted),

@@ -1020,3 +1020,141 @@ async fn a_form_shows_the_case_fields_its_action_names() {
         "{form}"
     );
 }
+
+/// The HTML of the control with this id, up to its end tag.
+fn control_html<'a>(body: &'a str, id: &str, end: &str) -> &'a str {
+    let at = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no control {id}: {body}"));
+    let rest = &body[at..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn the_mentor_picker_offers_only_the_mentors_the_guard_accepts() {
+    let t = setup();
+    // a subject matter expert holds the mentor role but the guard refuses them; Kim is no mentor
+    t.engine
+        .replace_person(
+            &Person::new("sam")
+                .name("Sam Lee")
+                .org("ch12")
+                .role("mentor")
+                .attr("classification", "sme"),
+        )
+        .unwrap();
+    let id = new_request(&t, "pat", "Pat's Bakery");
+    let cody = session(&t, "cody");
+    let r = send(&t.app, get(&format!("/cases/{id}"), &cody)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let select = control_html(&r.body, "assign-mentor", "</select>");
+    assert!(select.contains("value=\"alice\">Alice Moreau<"), "{select}");
+    assert!(select.contains("value=\"dan\">Dan Okafor<"), "{select}");
+    for left_out in ["sam", "kim", "pat", "cody"] {
+        assert!(
+            !select.contains(&format!("value=\"{left_out}\"")),
+            "{left_out}: {select}"
+        );
+    }
+    // the page names only the people of the case: not Kim nor Sam, who are nowhere on it
+    assert!(!r.body.contains("Kim Tanaka") && !r.body.contains("Sam Lee"));
+    assert!(r.body.contains("Pat Rivera"), "the client by name");
+    // the picker is not a permission: a hand-made form naming Sam is refused by the guard
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/assign"),
+            &cody,
+            &[("_revision", &rev), ("mentor", "sam")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("Only active mentors can be assigned"),
+        "{}",
+        r.body
+    );
+    assert_eq!(t.engine.get(id, None).unwrap().state, "submitted");
+}
+
+#[tokio::test]
+async fn a_picker_without_choices_lists_the_chapters_people_and_falls_back_to_an_id_beyond_the_bound(
+) {
+    let t = setup();
+    let id = assigned(&t);
+    let alice = session(&t, "alice");
+    let rev = t.engine.get(id, None).unwrap().revision;
+    send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/accept"),
+            &alice,
+            &[("_revision", &rev.to_string()), ("note", "Happy to help")],
+        ),
+    )
+    .await;
+    // add_team_member's picker has no `choices`: the chapter's people
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    let select = control_html(&r.body, "add_team_member-member", "</select>");
+    assert!(select.contains("value=\"kim\">Kim Tanaka<"), "{select}");
+    // beyond the bound: a text box for an id, suggesting the first ones
+    for i in 0..mentorflow::engine::CANDIDATE_LIMIT {
+        t.engine
+            .replace_person(&Person::new(format!("p{i:03}")).org("ch12"))
+            .unwrap();
+    }
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    let input = control_html(&r.body, "add_team_member-member", "</datalist>");
+    assert!(input.contains("type=\"text\""), "{input}");
+    assert!(
+        input.contains("list=\"add_team_member-member-list\""),
+        "{input}"
+    );
+    assert!(r.body.contains("type to see suggestions"), "{}", r.body);
+    // and an id typed there acts
+    let rev = t.engine.get(id, None).unwrap().revision.to_string();
+    let r = send(
+        &t.app,
+        post_as(
+            &format!("/cases/{id}/act/add_team_member"),
+            &alice,
+            &[("_revision", &rev), ("member", "p150")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let team = t.engine.participants(id, None).unwrap();
+    assert!(team.iter().any(|p| p.person == "p150" && p.role == "team"));
+}
+
+#[tokio::test]
+async fn the_operator_panel_shows_the_suspension_in_the_organisations_zone() {
+    let t = setup();
+    let id = assigned(&t);
+    t.engine
+        .replace_person(
+            &Person::new("olga")
+                .name("Olga Operator")
+                .org("ch12")
+                .role("admin")
+                // a coordinator sees the chapter's requests
+                .role("coordinator"),
+        )
+        .unwrap();
+    t.engine
+        .suspend_case(id, "olga", "mentor on leave")
+        .unwrap();
+    let olga = session(&t, "olga");
+    let r = send(&t.app, get(&format!("/cases/{id}"), &olga)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // 14:00 UTC is 09:00 in New York, the chapter's zone
+    assert!(
+        r.body
+            .contains("Suspended by Olga Operator on Fri 20 Nov 2026 09:00"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("14:00 UTC"), "{}", r.body);
+}

@@ -461,7 +461,12 @@ impl Loader<'_> {
                 }
             },
         };
+        let choices = raw
+            .choices
+            .as_ref()
+            .and_then(|c| self.choices(c, kind, &child_path(path, "choices")));
         let field = Field {
+            choices,
             name: name.to_owned(),
             kind,
             of,
@@ -479,6 +484,59 @@ impl Loader<'_> {
             description: raw.description,
         };
         Some(field)
+    }
+
+    /// `choices:` of a person input: `guard`, or `{ role: ROLE, guard: BOOL }`.
+    fn choices(&mut self, v: &Value, kind: FieldType, path: &str) -> Option<Choices> {
+        if kind != FieldType::Person {
+            self.problem(path, "`choices` is only for inputs of type `person`");
+            return None;
+        }
+        let bad = |got: &str| {
+            format!("`choices` must be `guard` or `{{ role: ROLE, guard: true|false }}`, got {got}")
+        };
+        match v {
+            Value::String(s) if s == "guard" => Some(Choices {
+                role: None,
+                guard: true,
+            }),
+            Value::Object(m) => {
+                let mut c = Choices::default();
+                for (k, x) in m {
+                    let kp = child_path(path, k);
+                    match (k.as_str(), x) {
+                        ("role", Value::String(r)) if is_ident(r) => c.role = Some(r.clone()),
+                        ("role", other) => self.problem(
+                            &kp,
+                            format!(
+                                "`role` in `choices` must be a directory role's name, got {}",
+                                crate::definition::describe_value(other)
+                            ),
+                        ),
+                        ("guard", Value::Bool(b)) => c.guard = *b,
+                        ("guard", other) => self.problem(
+                            &kp,
+                            format!(
+                                "`guard` in `choices` must be true or false, got {}",
+                                crate::definition::describe_value(other)
+                            ),
+                        ),
+                        (k, _) => self.key_problem(
+                            &kp,
+                            format!(
+                                "unknown key `{k}` in `choices`{}",
+                                hint(k, ["role", "guard"])
+                            ),
+                        ),
+                    }
+                }
+                Some(c)
+            }
+            other => {
+                self.problem(path, bad(&crate::definition::describe_value(other)));
+                None
+            }
+        }
     }
 
     /// A view's `labels:`: state → a label, or a list of `{ when, label }` rules and labels
@@ -970,6 +1028,19 @@ impl Loader<'_> {
                     "This action is not allowed now",
                 ),
             };
+            for f in &inputs {
+                if f.choices.as_ref().is_some_and(|c| c.guard)
+                    && !guards.iter().any(|g| g.reads_only_input(&f.name))
+                {
+                    self.problem(
+                        &child_path(&child_path(&inputs_path, &f.name), "choices"),
+                        format!(
+                            "`choices` filters `{}` by the guard, but no guard of action `{aid}` reads `inputs.{}` (and no other input)",
+                            f.name, f.name
+                        ),
+                    );
+                }
+            }
             let run = raw
                 .run
                 .as_deref()

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 pub use crate::script::Script;
 pub use load::{load_dir, load_file, load_str};
-pub use types::{describe as describe_value, Field, FieldType, OneOf};
+pub use types::{describe as describe_value, Choices, Field, FieldType, OneOf};
 pub(crate) use types::{nests_too_deeply, MAX_NESTING};
 
 use crate::time::Span;
@@ -77,6 +77,26 @@ pub struct Check {
     pub suggest: Vec<String>,
     /// Whether the expression reads `inputs` (then `actions()` cannot pre-evaluate it).
     pub uses_inputs: bool,
+}
+
+impl Check {
+    /// Whether the condition reads the input `name` and no other input (as `inputs.NAME`
+    /// only), so that it can be judged for a candidate value of that one input.
+    pub(crate) fn reads_only_input(&self, name: &str) -> bool {
+        if !self.uses_inputs || self.when.source.contains("inputs[") {
+            return false;
+        }
+        let mut read = crate::script::references(&self.when.source)
+            .into_iter()
+            .filter_map(|r| match r {
+                crate::script::Reference::Member { object, name, .. } if object == "inputs" => {
+                    Some(name)
+                }
+                _ => None,
+            })
+            .peekable();
+        read.peek().is_some() && read.all(|n| n == name)
+    }
 }
 
 /// When a timer fires.

@@ -118,6 +118,12 @@ pub(crate) struct RawField {
     /// Kept by the workflow's own scripts: start data may not give it.
     #[serde(default)]
     pub computed: bool,
+    /// For a person input: whom the portal's picker offers. `guard` (the people of the
+    /// case's organisation for whom the action's guards on this input pass), or `{ role:
+    /// ROLE, guard: true|false }` (the holders of a directory role, optionally also
+    /// passing the guards). Only what is offered: the guards still decide.
+    #[schemars(with = "Option<shape::PersonChoices>")]
+    pub choices: Option<Value>,
     pub label: Option<String>,
     pub description: Option<String>,
 }

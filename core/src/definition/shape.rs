@@ -182,6 +182,30 @@ impl JsonSchema for TypeName {
     }
 }
 
+/// `choices:` of a person input.
+pub(crate) struct PersonChoices;
+
+impl JsonSchema for PersonChoices {
+    fn schema_name() -> Cow<'static, str> {
+        "person_choices".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [
+            { "const": "guard", "description": "the people of the case's organisation for whom the action's guards reading this input pass" },
+            {
+                "type": "object",
+                "description": "the holders of a directory role in the case's organisation; with `guard: true`, only those the action's guards on this input accept",
+                "properties": {
+                    "role": { "type": "string", "pattern": IDENT },
+                    "guard": { "type": "boolean" }
+                },
+                "additionalProperties": false
+            }
+        ] })
+    }
+}
+
 /// The type of a list's items: any value type but a list.
 pub(crate) struct ItemType;
 

@@ -353,6 +353,23 @@ pub struct Field {
     pub label: Option<String>,
     /// Description for people.
     pub description: Option<String>,
+    /// For a person input: whom a front end's picker offers (`choices:`); the engine's
+    /// checks at the action stay what they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Choices>,
+}
+
+/// Whom a person input's picker offers (`choices:` on an input of type `person`), for
+/// front ends ([`crate::Engine::candidates`]): never a check, the action's guards still
+/// decide.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Choices {
+    /// Only the holders of this directory role in the case's organisation (else all its
+    /// people).
+    pub role: Option<String>,
+    /// Only those for whom every guard of the action that reads this input (and no other
+    /// input) passes with them as the input (`choices: guard`, or `guard: true`).
+    pub guard: bool,
 }
 
 impl Field {

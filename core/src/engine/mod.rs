@@ -10,6 +10,7 @@ mod decide;
 mod forget;
 mod incidents;
 mod outbox;
+mod pickers;
 mod retention;
 pub(crate) mod step;
 mod sweep;
@@ -37,6 +38,7 @@ pub use controls::{
 };
 pub use forget::{ForgetPlace, ForgetReport, FORGET_ACTION};
 pub use incidents::{DEFAULT_INCIDENT_MAX_ATTEMPTS, INCIDENT_MAX_ATTEMPTS_SETTING};
+pub use pickers::{Candidates, CANDIDATE_LIMIT};
 pub use retention::{
     RetainedCase, RetentionReport, RetentionRule, RetentionSchedule, RetentionTimer,
     RETENTION_ACTION, RETENTION_SETTING,

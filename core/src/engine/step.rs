@@ -426,6 +426,60 @@ pub(crate) fn probe_guards<T>(
     })
 }
 
+/// For each candidate value of one input, whether every guard of the action that reads that
+/// input (and no other) passes with it as the input, judged read-only for `actor` on `case`
+/// ([`crate::Engine::candidates`]). A guard that fails with an error refuses the candidate.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn judge_input(
+    engine: &Engine,
+    db: &dyn Tx,
+    def: &Definition,
+    case: &Case,
+    actor: &Actor,
+    action: &Action,
+    input: &str,
+    values: &[Value],
+) -> Result<Vec<bool>> {
+    let guards: Vec<&Check> = action
+        .guards
+        .iter()
+        .filter(|g| g.reads_only_input(input))
+        .collect();
+    if guards.is_empty() {
+        return Ok(vec![true; values.len()]);
+    }
+    let info = engine.org_info(db, &case.org)?;
+    let cal = Arc::clone(&info.cal);
+    let settings = info.settings(def);
+    let now = engine.now();
+    let cell = context(engine, case, &def.id, now, &cal);
+    CTX.set(&cell, || {
+        let mut run = Run::new(
+            engine,
+            db,
+            def,
+            now,
+            cal.clone(),
+            settings.clone(),
+            actor.clone(),
+            case.clone(),
+            false,
+            &action.id,
+        );
+        let mut out = Vec::with_capacity(values.len());
+        for v in values {
+            run.inputs = Map::from_iter([(input.to_owned(), v.clone())]);
+            run.cache.borrow_mut().inputs = None;
+            let ok = guards.iter().all(|g| {
+                run.set_mode(Mode::Read);
+                matches!(run.refusal(g), Ok(None))
+            });
+            out.push(ok);
+        }
+        Ok(out)
+    })
+}
+
 /// Actions leading out of the current state that the person may do: suggestions.
 pub(crate) fn suggestions(def: &Definition, case: &Case, person: Option<&Person>) -> Vec<String> {
     let Some(person) = person else {

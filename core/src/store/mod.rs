@@ -48,6 +48,17 @@ pub(crate) trait DirectoryReads {
     fn people_of_org(&self, org: &str) -> Result<Vec<Person>>;
     /// The people of an organisation holding a directory role there, by id.
     fn people_with_role(&self, org: &str, role: &str) -> Result<Vec<Person>>;
+    /// The first `limit` people of an organisation (holding `role` there, when given), by
+    /// id: a person picker's candidates without reading the whole directory (a backend
+    /// without a bounded query reads all and keeps the first).
+    fn first_people(&self, org: &str, role: Option<&str>, limit: usize) -> Result<Vec<Person>> {
+        let mut all = match role {
+            Some(r) => self.people_with_role(org, r)?,
+            None => self.people_of_org(org)?,
+        };
+        all.truncate(limit);
+        Ok(all)
+    }
     /// Open cases of a workflow where the person holds a role (any, or `role`).
     fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64>;
     /// Grants of `role` to the person in cases of a workflow since an instant.

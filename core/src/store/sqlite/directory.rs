@@ -169,6 +169,39 @@ pub(crate) fn remove_org(db: &Connection, id: &str) -> Result<bool> {
         > 0)
 }
 
+/// The first `limit` people of an organisation (holding `role` there, when given), by id.
+pub(crate) fn first_people(
+    db: &Connection,
+    org: &str,
+    role: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Person>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    match role {
+        Some(role) => {
+            let mut stmt = db.prepare_cached(
+                "SELECT p.id, p.name, p.email, p.org, p.roles, p.attributes
+                 FROM person_roles r JOIN people p ON p.id = r.person
+                 WHERE r.org = ?1 AND r.role = ?2 ORDER BY p.id LIMIT ?3",
+            )?;
+            for r in stmt.query_map(params![org, role, limit], person_from_row)? {
+                out.push(finish_person(r?)?);
+            }
+        }
+        None => {
+            let mut stmt = db.prepare_cached(
+                "SELECT id, name, email, org, roles, attributes FROM people
+                 WHERE org = ?1 ORDER BY id LIMIT ?2",
+            )?;
+            for r in stmt.query_map(params![org, limit], person_from_row)? {
+                out.push(finish_person(r?)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The people of an organisation holding a directory role there, by id (`person_roles`).
 pub(crate) fn people_with_role(db: &Connection, org: &str, role: &str) -> Result<Vec<Person>> {
     let mut stmt = db.prepare_cached(

@@ -774,6 +774,14 @@ impl super::DirectoryReads for Connection {
         reads::record(|| Read::PeopleWithRole(org.to_owned(), role.to_owned(), people.clone()));
         Ok(people)
     }
+    fn first_people(
+        &self,
+        org: &str,
+        role: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::directory::Person>> {
+        directory::first_people(self, org, role, limit)
+    }
     fn open_cases(&self, workflow: &str, person: &str, role: Option<&str>) -> Result<i64> {
         let n = open_cases(self, workflow, person, role)?;
         reads::record(|| {
