@@ -18,7 +18,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # The conformance suites: every core suite that takes its backend from the environment.
 suites=(cases timers hooks history access_matrix views orgs scripts portal_api
         shipped_workflows shipped_props concurrency delivery incidents controls postgres
-        audit forget retention metrics)
+        audit forget retention metrics pickers)
 if [ "$#" -gt 0 ]; then suites=("$@"); fi
 
 find_bin() {
