@@ -2,9 +2,12 @@
 //! by guard, bounded), `Engine::people_named`, and the loader's errors for a bad `choices`.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use mentorflow::engine::CANDIDATE_LIMIT;
 use mentorflow::{Engine, Error, OrgPatch, Person};
 use serde_json::json;
+use support::Fresh;
 
 const FLOW: &str = r#"
 workflow: pick
@@ -47,7 +50,7 @@ actions:
 
 fn engine() -> Engine {
     let e = Engine::builder()
-        .in_memory()
+        .fresh()
         .workflow_str("pick.yaml", FLOW)
         .build()
         .unwrap();
