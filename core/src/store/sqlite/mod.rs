@@ -179,8 +179,7 @@ pub(crate) fn finish_case(r: RawCase) -> Result<CaseRow> {
 const LOAD_CASE: &str = "SELECT c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent, c.suspended, c.cancelled FROM cases c WHERE c.id = ?1";
 
 /// A case by id. Every command starts here, so the row is decoded in place: the JSON
-/// columns are parsed from SQLite's own text (no copy into a `String` first) and the data
-/// map is sized once.
+/// columns are parsed from SQLite's own text (no copy into a `String` first).
 pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
     let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
         Ok(r.get_ref(i)?.as_str()?.to_owned())
@@ -201,7 +200,7 @@ pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
                     version: r.get(2)?,
                     org: text(r, 3)?,
                     state: text(r, 4)?,
-                    data: json_map(json(5)?.unwrap_or_default())?,
+                    data: serde_json::from_str(json(5)?.unwrap_or_default())?,
                     participants: serde_json::from_str(json(6)?.unwrap_or_default())?,
                     revision: r.get::<_, i64>(7)? as u64,
                     created_at: instant(r.get(8)?),
@@ -215,32 +214,6 @@ pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
         })
         .optional()?;
     row.transpose()
-}
-
-/// A JSON object as a map, sized once: `serde_json` grows a map from empty, rehashing its
-/// keys at every doubling, and a case's data is read on every command.
-pub(crate) fn json_map(text: &str) -> serde_json::Result<Map<String, Value>> {
-    struct Sized;
-    impl<'de> serde::de::Visitor<'de> for Sized {
-        type Value = Map<String, Value>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut access: A,
-        ) -> std::result::Result<Self::Value, A::Error> {
-            let mut m = Map::with_capacity(access.size_hint().unwrap_or(16));
-            while let Some((k, v)) = access.next_entry::<String, Value>()? {
-                m.insert(k, v);
-            }
-            Ok(m)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let m = serde::Deserializer::deserialize_map(&mut de, Sized)?;
-    de.end()?;
-    Ok(m)
 }
 
 /// Whether a person holds one of these case roles in some case of a workflow.
@@ -1579,27 +1552,6 @@ mod tests {
             LOAD_CASE,
             format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1")
         );
-    }
-
-    #[test]
-    fn a_sized_map_reads_as_serde_json_reads_it() {
-        for text in [
-            r#"{}"#,
-            r#"{"b": 1, "a": [1, {"x": null}], "c": "é\n", "a": 2}"#,
-            r#"{"n": 1.5, "t": true, "o": {"z": 1, "y": 2}}"#,
-        ] {
-            let ours = json_map(text).unwrap();
-            let theirs: Map<String, Value> = serde_json::from_str(text).unwrap();
-            assert_eq!(ours, theirs, "{text}");
-            // the order of the keys is kept too
-            assert_eq!(
-                ours.keys().collect::<Vec<_>>(),
-                theirs.keys().collect::<Vec<_>>()
-            );
-        }
-        for bad in [r#"[1]"#, r#"{"a": 1} x"#, r#"{"a": }"#, ""] {
-            assert!(json_map(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]
