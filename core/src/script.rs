@@ -1391,6 +1391,26 @@ pub(crate) fn participants_dynamic(p: &BTreeMap<String, Vec<String>>) -> RMap {
     m
 }
 
+/// A person as scripts see it ([`Person::to_script_map`](crate::directory::Person::to_script_map)),
+/// built as a rhai map directly: the JSON map in between cost a hashed insert per member
+/// and a second copy of every value, on every `person(id)` and every `actor`.
+pub(crate) fn person_dynamic(p: &crate::directory::Person) -> Result<RMap, String> {
+    let text = |v: &Option<String>| v.clone().map_or(Dynamic::UNIT, Dynamic::from);
+    let mut m = RMap::new();
+    for (k, v) in &p.attributes {
+        m.insert(k.as_str().into(), to_dynamic(v)?);
+    }
+    m.insert("id".into(), Dynamic::from(p.id.clone()));
+    m.insert("name".into(), text(&p.name));
+    m.insert("email".into(), text(&p.email));
+    m.insert("org".into(), text(&p.org));
+    m.insert(
+        "roles".into(),
+        Dynamic::from_array(p.roles.iter().map(|r| Dynamic::from(r.clone())).collect()),
+    );
+    Ok(m)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1526,6 +1546,32 @@ mod tests {
             .unwrap_err();
         assert_eq!(e, "max_map_size is a whole number");
         assert_eq!(l.max_map_size, 10_001, "a refused value changes nothing");
+    }
+
+    #[test]
+    fn a_person_reads_the_same_either_way() {
+        let mut attributes = Map::new();
+        attributes.insert("classification".into(), Value::from("active"));
+        attributes.insert("id".into(), Value::from("not the id"));
+        attributes.insert("skills".into(), serde_json::json!(["a", {"b": 1.5}]));
+        for p in [
+            crate::directory::Person {
+                id: "ann".into(),
+                name: Some("Ann".into()),
+                email: None,
+                org: Some("acme".into()),
+                roles: vec!["mentor".into(), "coordinator".into()],
+                attributes,
+            },
+            crate::directory::Person {
+                id: "bob".into(),
+                ..Default::default()
+            },
+        ] {
+            let direct = Dynamic::from_map(person_dynamic(&p).unwrap());
+            let via_json = to_dynamic(&Value::Object(p.to_script_map())).unwrap();
+            assert_eq!(to_json(&direct).unwrap(), to_json(&via_json).unwrap());
+        }
     }
 
     #[test]

@@ -362,10 +362,10 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
                 Some(engine) => engine.stored_person(db, id)?,
                 None => db.person(id)?,
             };
-            Ok(p.map(|p| p.to_script_map()))
+            Ok(p.map(|p| crate::script::person_dynamic(&p)))
         })?;
         match p {
-            Some(m) => json_dyn(&Value::Object(m)),
+            Some(m) => Ok(Dynamic::from_map(m?)),
             None => Ok(Dynamic::UNIT),
         }
     });

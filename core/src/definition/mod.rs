@@ -351,19 +351,25 @@ pub struct Definition {
     index: Index,
 }
 
+/// Lookups by name. The names come from the workflow file (validated identifiers its author
+/// wrote), never from a request, and every step looks several up: a fast hasher
+/// (`foldhash`), not the DoS-resistant SipHash that maps with untrusted keys need.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    states: HashMap<String, usize>,
-    actions: HashMap<String, usize>,
-    roles: HashMap<String, usize>,
-    fields: HashMap<String, usize>,
-    templates: HashMap<String, usize>,
-    settings: HashMap<String, usize>,
+    states: NameMap,
+    actions: NameMap,
+    roles: NameMap,
+    fields: NameMap,
+    templates: NameMap,
+    settings: NameMap,
 }
+
+/// A name to its position, with a fast hasher (see [`Index`]).
+type NameMap = HashMap<String, usize, foldhash::fast::RandomState>;
 
 impl Definition {
     fn build_index(&mut self) {
-        fn idx<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+        fn idx<T>(items: &[T], key: impl Fn(&T) -> &str) -> NameMap {
             items
                 .iter()
                 .enumerate()

@@ -1304,7 +1304,12 @@ impl<'a> Run<'a> {
         if uses.has("actor") {
             let v = match uses.members("actor") {
                 Some(names) => self.actor_only(names)?,
-                None => cached(&mut cache.actor, || conv(&self.actor_map()))?,
+                None => cached(&mut cache.actor, || match &self.actor.person {
+                    Some(p) => script::person_dynamic(p)
+                        .map(Dynamic::from_map)
+                        .map_err(Error::storage),
+                    None => conv(&self.actor_map()),
+                })?,
             };
             bind(&mut s, "actor", v);
         }

@@ -176,13 +176,45 @@ pub(crate) fn finish_case(r: RawCase) -> Result<CaseRow> {
     })
 }
 
+/// [`load_case`]'s statement: [`CASE_COLUMNS`] by id (kept equal to it by a test).
+const LOAD_CASE: &str = "SELECT c.id, c.workflow, c.version, c.org, c.state, c.data, c.participants, c.revision, c.created_at, c.updated_at, c.parent, c.suspended, c.cancelled FROM cases c WHERE c.id = ?1";
+
+/// A case by id. Every command starts here, so the row is decoded in place: the JSON
+/// columns are parsed from SQLite's own text (no copy into a `String` first).
 pub(crate) fn load_case(db: &Connection, id: i64) -> Result<Option<CaseRow>> {
-    let sql = format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1");
-    let raw = db
-        .prepare_cached(&sql)?
-        .query_row(params![id], raw_case)
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
+        Ok(r.get_ref(i)?.as_str()?.to_owned())
+    };
+    let row = db
+        .prepare_cached(LOAD_CASE)?
+        .query_row(params![id], |r| {
+            let json = |i: usize| -> rusqlite::Result<Option<&str>> {
+                Ok(r.get_ref(i)?.as_str_or_null()?)
+            };
+            let decode = || -> Result<CaseRow> {
+                let mark = |i: usize| -> Result<Option<crate::model::OperatorMark>> {
+                    Ok(json(i)?.map(serde_json::from_str).transpose()?)
+                };
+                Ok(CaseRow {
+                    id: r.get(0)?,
+                    workflow: text(r, 1)?,
+                    version: r.get(2)?,
+                    org: text(r, 3)?,
+                    state: text(r, 4)?,
+                    data: serde_json::from_str(json(5)?.unwrap_or_default())?,
+                    participants: serde_json::from_str(json(6)?.unwrap_or_default())?,
+                    revision: r.get::<_, i64>(7)? as u64,
+                    created_at: instant(r.get(8)?),
+                    updated_at: instant(r.get(9)?),
+                    parent: r.get(10)?,
+                    suspended: mark(11)?,
+                    cancelled: mark(12)?,
+                })
+            };
+            Ok(decode())
+        })
         .optional()?;
-    raw.map(finish_case).transpose()
+    row.transpose()
 }
 
 /// Whether a person holds one of these case roles in some case of a workflow.
@@ -238,27 +270,55 @@ pub(crate) fn mark_json(m: Option<&crate::model::OperatorMark>) -> Result<Option
     Ok(m.map(serde_json::to_string).transpose()?)
 }
 
+/// A case's data as JSON text, written into a buffer of about its final size at once (it
+/// runs to hundreds of bytes; `serde_json::to_string` starts at 128 bytes and grows twice).
+pub(crate) fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+    let mut buf = Vec::with_capacity(512);
+    serde_json::to_writer(&mut buf, v)?;
+    // serde_json writes valid UTF-8 only
+    String::from_utf8(buf).map_err(|e| Error::storage(e.to_string()))
+}
+
 /// Write a case's new snapshot if its revision is still `expected`.
+///
+/// Nearly every update keeps the case's definition version, and a statement that sets
+/// `version` makes SQLite check the `(workflow, version)` foreign key on every write: the
+/// common statement leaves `version` alone and matches it instead; only when that matches
+/// no row (a migration, or a conflict) does the statement that sets it run.
 pub(crate) fn update_case(db: &Connection, c: &Case, expected: u64) -> Result<()> {
-    let n = db
+    let data = json_text(&c.data)?;
+    let participants = serde_json::to_string(&c.participants)?;
+    let suspended = mark_json(c.suspended.as_ref())?;
+    let cancelled = mark_json(c.cancelled.as_ref())?;
+    let args = params![
+        c.id,
+        c.state,
+        c.open,
+        data,
+        participants,
+        c.revision as i64,
+        micros(c.updated_at),
+        expected as i64,
+        c.version,
+        suspended,
+        cancelled
+    ];
+    let mut n = db
         .prepare_cached(
-            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7, version = ?9,
+            "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7,
                  suspended = ?10, cancelled = ?11
-             WHERE id = ?1 AND revision = ?8",
+             WHERE id = ?1 AND revision = ?8 AND version = ?9",
         )?
-        .execute(params![
-            c.id,
-            c.state,
-            c.open,
-            serde_json::to_string(&c.data)?,
-            serde_json::to_string(&c.participants)?,
-            c.revision as i64,
-            micros(c.updated_at),
-            expected as i64,
-            c.version,
-            mark_json(c.suspended.as_ref())?,
-            mark_json(c.cancelled.as_ref())?
-        ])?;
+        .execute(args)?;
+    if n == 0 {
+        n = db
+            .prepare_cached(
+                "UPDATE cases SET state = ?2, open = ?3, data = ?4, participants = ?5, revision = ?6, updated_at = ?7, version = ?9,
+                     suspended = ?10, cancelled = ?11
+                 WHERE id = ?1 AND revision = ?8",
+            )?
+            .execute(args)?;
+    }
     if n == 0 {
         let actual: Option<i64> = db
             .prepare_cached("SELECT revision FROM cases WHERE id = ?1")?
@@ -1544,5 +1604,25 @@ impl super::Tx for Connection {
     }
     fn savepoint(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         savepoint(self, f)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_statement_selects_the_case_columns() {
+        assert_eq!(
+            LOAD_CASE,
+            format!("SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1")
+        );
+    }
+
+    #[test]
+    fn json_text_is_serde_json_text() {
+        let v = serde_json::json!({"a": [1, "two", {"b": null}], "c": "\"q\""});
+        assert_eq!(json_text(&v).unwrap(), serde_json::to_string(&v).unwrap());
     }
 }
