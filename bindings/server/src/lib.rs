@@ -42,6 +42,7 @@ pub mod webhook;
 pub mod worker;
 
 pub use error::{ApiError, PageError};
+pub use pages::HISTORY_SHOWN;
 
 /// The CSRF token forms carry for a session (or pre-sign-in cookie) secret.
 pub fn csrf_token(secret: &str) -> String {

@@ -923,6 +923,10 @@ fn settings_of(def: &mentorflow::Definition, org: &mentorflow::Org) -> Map<Strin
     s
 }
 
+/// The case page's history shows the newest this many events unless asked for all
+/// (`?history=all`): a case acted on thousands of times keeps a page of bounded cost.
+pub const HISTORY_SHOWN: usize = 100;
+
 fn case_context(
     e: &Engine,
     case: &Case,
@@ -930,15 +934,32 @@ fn case_context(
     refusal: Option<&Refusal>,
     done: Option<&str>,
 ) -> mentorflow::Result<Value> {
+    case_context_with(e, case, me, refusal, done, false)
+}
+
+fn case_context_with(
+    e: &Engine,
+    case: &Case,
+    me: &str,
+    refusal: Option<&Refusal>,
+    done: Option<&str>,
+    all_history: bool,
+) -> mentorflow::Result<Value> {
     let def = e.definition_of(case)?;
     let org = e.org(&case.org)?;
     let z = zone(&org.timezone);
     let settings = settings_of(&def, &org);
     let history = e.history(case.id, Some(me))?;
+    let history_total = history.len();
+    let shown_from = if all_history {
+        0
+    } else {
+        history_total.saturating_sub(HISTORY_SHOWN)
+    };
     let on_case = e.participants(case.id, Some(me))?;
     // the names of the people the page shows, and only those (not the organisation's)
     let mut ids: Vec<&str> = on_case.iter().map(|p| p.person.as_str()).collect();
-    for ev in &history {
+    for ev in &history[shown_from..] {
         ids.push(&ev.actor);
         for eff in &ev.effects {
             match eff {
@@ -1006,7 +1027,7 @@ fn case_context(
         })
         .collect();
     let mut notes = Vec::new();
-    let events: Vec<Value> = history
+    let events: Vec<Value> = history[shown_from..]
         .iter()
         .rev()
         .map(|ev| {
@@ -1175,6 +1196,7 @@ fn case_context(
             "workflow": def.title, "zone": org.timezone,
         },
         "fields": fields, "participants": participants, "events": events, "notes": notes,
+        "history_total": history_total, "history_hidden": shown_from,
         "timers": timers, "actions": actions, "unavailable": unavailable, "later": later, "moves_on": moves_on,
         "diagram": diagram,
         "refused": refused_elsewhere,
@@ -1319,10 +1341,11 @@ async fn case_page(
     let id = case_id(&id)?;
     let me = s.person.id.clone();
     let done = FormFields(&params).opt("done").map(str::to_owned);
+    let all_history = FormFields(&params).opt("history") == Some("all");
     let ctx = app
         .run(move |e| {
             let case = e.get(id, Some(&me))?;
-            case_context(e, &case, &me, None, done.as_deref())
+            case_context_with(e, &case, &me, None, done.as_deref(), all_history)
         })
         .await?;
     Ok(render::page("case.html", with(layout(&s), ctx)).into_response())

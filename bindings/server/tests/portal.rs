@@ -1158,3 +1158,46 @@ async fn the_operator_panel_shows_the_suspension_in_the_organisations_zone() {
     );
     assert!(!r.body.contains("14:00 UTC"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_long_history_shows_its_newest_events_and_a_link_to_all() {
+    let t = setup();
+    let id = assigned(&t);
+    t.engine
+        .act(id, "accept", "alice", json!({"note": "Happy to help."}))
+        .unwrap();
+    let shown = mentorflow_server::HISTORY_SHOWN;
+    for n in 0..shown + 5 {
+        t.engine
+            .act(
+                id,
+                "send_email",
+                "alice",
+                json!({"subject": format!("Follow-up number {n:03}"), "body": "Hello"}),
+            )
+            .unwrap();
+    }
+    let total = t.engine.history(id, None).unwrap().len();
+    assert!(total > shown);
+    let alice = session(&t, "alice");
+    let r = send(&t.app, get(&format!("/cases/{id}"), &alice)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let items = |body: &str| body.matches("<li><time datetime=").count();
+    assert_eq!(items(&r.body), shown, "the newest {shown} events only");
+    assert!(r
+        .body
+        .contains(&format!("Follow-up number {:03}", shown + 4)));
+    assert!(
+        !r.body.contains("Follow-up number 000"),
+        "the oldest is left out"
+    );
+    assert!(r
+        .body
+        .contains(&format!("The newest {shown} of {total} events.")));
+    assert!(r.body.contains(&format!("/cases/{id}?history=all")));
+    let all = send(&t.app, get(&format!("/cases/{id}?history=all"), &alice)).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(items(&all.body), total);
+    assert!(all.body.contains("Follow-up number 000"));
+    assert!(!all.body.contains("The newest"));
+}
