@@ -368,6 +368,18 @@ fn report_rows(e: &Engine, r: &ReassignReport) -> Vec<Value> {
         .collect()
 }
 
+/// A dry-run-then-confirm form's `step`: `preview` (or none) is the dry run, `confirm` acts.
+fn confirm_step(form: &Fields) -> Result<bool, PageError> {
+    match field(form, "step") {
+        "confirm" => Ok(true),
+        "preview" | "" => Ok(false),
+        other => Err(PageError(Failure::bad(
+            "step",
+            format!("step must be preview or confirm, got \"{other}\""),
+        ))),
+    }
+}
+
 async fn reassign_form(
     State(app): State<App>,
     Operator(s): Operator,
@@ -392,16 +404,7 @@ async fn reassign(
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
     s.check(field(&form, "_csrf"))?;
-    let confirm = match field(&form, "step") {
-        "confirm" => true,
-        "preview" | "" => false,
-        other => {
-            return Err(PageError(Failure::bad(
-                "step",
-                format!("step must be preview or confirm, got \"{other}\""),
-            )))
-        }
-    };
+    let confirm = confirm_step(&form)?;
     let me = s.person.id.clone();
     let (status, ctx) = app
         .run(move |e| {
@@ -548,16 +551,7 @@ async fn bulk(
     Form(form): Form<Fields>,
 ) -> Result<Response, PageError> {
     s.check(field(&form, "_csrf"))?;
-    let confirm = match field(&form, "step") {
-        "confirm" => true,
-        "preview" | "" => false,
-        other => {
-            return Err(PageError(Failure::bad(
-                "step",
-                format!("step must be preview or confirm, got \"{other}\""),
-            )))
-        }
-    };
+    let confirm = confirm_step(&form)?;
     let me = s.person.id.clone();
     let (status, ctx) = app
         .run(move |e| {

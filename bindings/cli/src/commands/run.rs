@@ -24,7 +24,6 @@ use mentorflow::{Hook, HookError, Notification, Signal};
 use serde::Serialize;
 use serde_json::Value;
 
-use mentorflow_server::config_file::FileConfig;
 use mentorflow_server::jobs;
 
 use super::Ctx;
@@ -131,20 +130,7 @@ fn pause(engine: &mentorflow::Engine, interval: std::time::Duration) -> std::tim
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<(), CliError> {
-    let file = match &a.config {
-        Some(path) => FileConfig::load(path).map_err(|e| CliError::coded("config", e))?,
-        None => FileConfig::default(),
-    };
-    // flags win over the file; the file over the defaults
-    let ctx = Ctx {
-        db: ctx.db.clone().or_else(|| file.db.clone()),
-        workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
-        now: ctx.now,
-        limits: ctx.limits,
-        operator_roles: ctx.operator_roles.clone(),
-        actor: ctx.actor.clone(),
-        out: ctx.out,
-    };
+    let (file, ctx) = super::serve::with_config_file(ctx, a.config.as_deref())?;
     let ctx = &ctx;
     let mut retention = file.retention().map_err(|e| CliError::coded("config", e))?;
     let hook: Arc<dyn mentorflow::Hook> = Arc::new(Deliver {

@@ -11,12 +11,17 @@ use super::{demo, Ctx};
 use crate::args::ServeArgs;
 use crate::output::{self, CliError};
 
-pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
-    let file = match &a.config {
+/// The configuration file `serve` (and `run --config`) reads, and the command's context with
+/// the file's `db` and `workflows` where no flag gave them: flags win over the file, the file
+/// over the defaults.
+pub(super) fn with_config_file(
+    ctx: &Ctx,
+    path: Option<&std::path::Path>,
+) -> Result<(FileConfig, Ctx), CliError> {
+    let file = match path {
         Some(path) => FileConfig::load(path).map_err(|e| CliError::coded("config", e))?,
         None => FileConfig::default(),
     };
-    // flags win over the file; the file over the defaults
     let ctx = Ctx {
         db: ctx.db.clone().or_else(|| file.db.clone()),
         workflows: ctx.workflows.clone().or_else(|| file.workflows.clone()),
@@ -26,6 +31,11 @@ pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
         actor: ctx.actor.clone(),
         out: ctx.out,
     };
+    Ok((file, ctx))
+}
+
+pub fn run(ctx: &Ctx, a: &ServeArgs) -> Result<(), CliError> {
+    let (file, ctx) = with_config_file(ctx, a.config.as_deref())?;
     let ctx = &ctx;
     let addr = a
         .addr
