@@ -144,7 +144,7 @@ def test_control_cases_by_a_filter_after_a_dry_run(paced: mentorflow.Engine) -> 
     with pytest.raises(mentorflow.Error):
         paced.control_cases("suspend", operator="olga", reason="audit")
     with pytest.raises(ValueError):
-        paced.control_cases("pause", operator="olga", reason="audit", workflow="paced")
+        paced.control_cases("pause", operator="olga", reason="audit", workflow="paced")  # type: ignore[arg-type]
     with pytest.raises(mentorflow.NotPermitted):
         paced.control_cases("suspend", operator="pat", reason="me", workflow="paced")
     dry = paced.control_cases(
@@ -157,7 +157,8 @@ def test_control_cases_by_a_filter_after_a_dry_run(paced: mentorflow.Engine) -> 
     assert paced.get(a.id).suspended is None
     real = paced.control_cases("suspend", operator="olga", reason="audit", state="waiting")
     assert [x["outcome"] for x in real["cases"]] == ["suspended", "suspended"]
-    assert paced.get(b.id).suspended["by"] == "olga"
+    suspended = paced.get(b.id).suspended
+    assert suspended is not None and suspended["by"] == "olga"
     back = paced.control_cases("resume", operator="olga", reason="over", org="ch1")
     assert [x["case"] for x in back["cases"]] == [a.id, b.id]
     assert paced.get(a.id).suspended is None
