@@ -72,7 +72,7 @@ async function demoSignIn(page, name) {
   await page.waitForURL(`${URL}/`);
 }
 
-test('an operator sees health and incidents, suspends and resumes a case, reassigns after a dry run', async () => {
+test('an operator sees health and incidents, suspends and resumes a case, reassigns after a dry run, suspends and resumes by a filter', async () => {
   const page = await open('cody');
   await demoSignIn(page, 'Cody Nguyen');
   await page.goto(`${URL}/admin`);
@@ -115,6 +115,30 @@ test('an operator sees health and incidents, suspends and resumes a case, reassi
     await confirm.click();
     await page.getByText(/^Done: \d+ cases? reassigned/).waitFor();
     await look(page, '54-reassign-done');
+  }
+
+  // suspend the cases of a filter after a dry run, then resume them the same way
+  for (const [control, shot] of [['suspend', '55-bulk-suspend-dry-run'], ['resume', null]]) {
+    await page.goto(`${URL}/admin/bulk`);
+    await page.getByLabel('Control').selectOption(control);
+    await page.getByLabel('Workflow').selectOption('engagement');
+    await page.getByLabel('Reason').fill('the programme pauses engagements for the holidays');
+    await page.getByRole('button', { name: 'Show the cases' }).click();
+    await page.getByText(/^Dry run: \d+ cases? would change/).waitFor();
+    const rows = await page.locator('table.list tbody tr').count();
+    if (control === 'suspend') {
+      assert.ok(rows > 0, 'the demo has engagements to suspend');
+      await look(page, shot);
+    }
+    const go = page.getByRole('button', { name: new RegExp(`^${control} \\d+ cases?$`, 'i') });
+    await go.click();
+    await page.getByText(/^Done: \d+ cases? changed/).waitFor();
+    if (control === 'suspend') {
+      await look(page, '56-bulk-suspend-done');
+      const outcomes = await page.locator('table.list tbody tr td:last-child').allTextContents();
+      assert.deepEqual(outcomes, outcomes.map(() => 'suspended'));
+      assert.equal(outcomes.length, rows);
+    }
   }
 
   // a mentor is no operator: no panel, no pages
