@@ -605,9 +605,20 @@ impl Loader<'_> {
             child_path(path, "when")
         };
         let when = self.compile(&raw.when, Kind::Expr, &when_path)?;
-        let uses_inputs = script::references(&raw.when)
-            .iter()
-            .any(|r| matches!(r, Reference::Member { object, .. } if object == "inputs"));
+        let read: Vec<String> = script::references(&raw.when)
+            .into_iter()
+            .filter_map(|r| match r {
+                Reference::Member { object, name, .. } if object == "inputs" => Some(name),
+                _ => None,
+            })
+            .collect();
+        let uses_inputs = !read.is_empty();
+        let sole_input = match read.first() {
+            Some(first) if !raw.when.contains("inputs[") && read.iter().all(|n| n == first) => {
+                Some(first.clone())
+            }
+            _ => None,
+        };
         let message = raw.message.unwrap_or_else(|| default_message.to_owned());
         let message_script = if message.contains("${") {
             let names = script::top_level_lets(&raw.when);
@@ -622,6 +633,7 @@ impl Loader<'_> {
             message_script,
             suggest: raw.suggest,
             uses_inputs,
+            sole_input,
         })
     }
 

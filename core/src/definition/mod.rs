@@ -77,25 +77,16 @@ pub struct Check {
     pub suggest: Vec<String>,
     /// Whether the expression reads `inputs` (then `actions()` cannot pre-evaluate it).
     pub uses_inputs: bool,
+    /// The one input the expression reads, when it reads exactly one and only as
+    /// `inputs.NAME` (no `inputs[…]`): found once, when the definition is loaded.
+    pub(crate) sole_input: Option<String>,
 }
 
 impl Check {
     /// Whether the condition reads the input `name` and no other input (as `inputs.NAME`
     /// only), so that it can be judged for a candidate value of that one input.
     pub(crate) fn reads_only_input(&self, name: &str) -> bool {
-        if !self.uses_inputs || self.when.source.contains("inputs[") {
-            return false;
-        }
-        let mut read = crate::script::references(&self.when.source)
-            .into_iter()
-            .filter_map(|r| match r {
-                crate::script::Reference::Member { object, name, .. } if object == "inputs" => {
-                    Some(name)
-                }
-                _ => None,
-            })
-            .peekable();
-        read.peek().is_some() && read.all(|n| n == name)
+        self.sole_input.as_deref() == Some(name)
     }
 }
 
