@@ -368,6 +368,9 @@ fn report_rows(e: &Engine, r: &ReassignReport) -> Vec<Value> {
         .collect()
 }
 
+/// What a bulk form says when its reason is blank.
+const REASON_NEEDED: &str = "Say why (who asked, why): it goes into each case's history.";
+
 /// A dry-run-then-confirm form's `step`: `preview` (or none) is the dry run, `confirm` acts.
 fn confirm_step(form: &Fields) -> Result<bool, PageError> {
     match field(form, "step") {
@@ -415,7 +418,7 @@ async fn reassign(
                 errors.insert("from".into(), json!("Choose the person whose cases move."));
             }
             if field(&form, "reason").trim().is_empty() {
-                errors.insert("reason".into(), json!("Say why (who asked, why): it goes into each case's history."));
+                errors.insert("reason".into(), json!(REASON_NEEDED));
             }
             if errors.is_empty() {
                 match e.reassign_participant(&options, &me, field(&form, "reason")) {
@@ -565,7 +568,7 @@ async fn bulk(
                 }
             };
             if field(&form, "reason").trim().is_empty() {
-                errors.insert("reason".into(), json!("Say why (who asked, why): it goes into each case's history."));
+                errors.insert("reason".into(), json!(REASON_NEEDED));
             }
             if let (Some(options), true) = (options, errors.is_empty()) {
                 match e.control_cases(&options, &me, field(&form, "reason")) {
